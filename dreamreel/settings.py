@@ -1,0 +1,192 @@
+"""One settings object for the whole service.
+
+Values come from, highest priority first: keyword arguments, environment variables with the
+prefix `DREAMREEL_` (nested with `__`, e.g. `DREAMREEL_PREVIEW__FPS=12`), the TOML file named by
+`DREAMREEL_CONFIG`, then the defaults below. Model presets and the emotion -> style/LoRA table
+are data in that file, not code.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from agent.schemas import EMOTIONS, MAX_SEGMENTS, MIN_SEGMENTS, Style
+
+DEFAULT_STYLES: dict[str, Style] = {
+    "joy": Style(
+        name="joy",
+        lora="joy",
+        palette=["#ffb703", "#fb8500", "#ffd6a5"],
+        motion="rise",
+        prompt_suffix="warm golden light, soft glow, dreamy pastel colors",
+        negative_prompt="dark, gloomy",
+    ),
+    "sadness": Style(
+        name="sadness",
+        lora="sadness",
+        palette=["#1b263b", "#415a77", "#778da9"],
+        motion="fall",
+        prompt_suffix="muted blue tones, rain, melancholic soft focus",
+        negative_prompt="bright, cheerful",
+    ),
+    "fear": Style(
+        name="fear",
+        lora="fear",
+        palette=["#0b090a", "#3d0a0a", "#6a040f"],
+        motion="shake",
+        prompt_suffix="eerie fog, deep shadows, suspenseful cinematic lighting, no gore",
+        negative_prompt="gore, blood, mutilation",
+    ),
+    "anger": Style(
+        name="anger",
+        lora="anger",
+        palette=["#370617", "#9d0208", "#f48c06"],
+        motion="pulse",
+        prompt_suffix="harsh red light, storm, dramatic contrast",
+        negative_prompt="calm, pastel",
+    ),
+    "surprise": Style(
+        name="surprise",
+        lora="surprise",
+        palette=["#3a0ca3", "#7209b7", "#4cc9f0"],
+        motion="zoom",
+        prompt_suffix="surreal vivid colors, sudden burst of light, whimsical",
+        negative_prompt="dull",
+    ),
+    "disgust": Style(
+        name="disgust",
+        lora="disgust",
+        palette=["#283618", "#606c38", "#a3b18a"],
+        motion="drift",
+        prompt_suffix="sickly green tint, murky atmosphere, no gore",
+        negative_prompt="gore, blood",
+    ),
+    "neutral": Style(
+        name="neutral",
+        lora=None,
+        palette=["#22223b", "#4a4e69", "#9a8c98"],
+        motion="drift",
+        prompt_suffix="dreamlike, soft surreal atmosphere, cinematic",
+        negative_prompt="",
+    ),
+}
+
+
+class PreviewSettings(BaseModel):
+    """The embedded preview renderer (no model, runs anywhere)."""
+
+    width: int = Field(default=480, ge=64, le=1920)
+    height: int = Field(default=270, ge=64, le=1080)
+    fps: int = Field(default=12, ge=1, le=60)
+    seconds_per_scene: float = Field(default=3.0, gt=0.2, le=30)
+    font_path: Path | None = None  # a TTF/OTF with Hangul; found automatically when unset
+
+    @property
+    def num_frames(self) -> int:
+        return max(2, round(self.fps * self.seconds_per_scene))
+
+
+class VideoSettings(BaseModel):
+    preset: str = "preview"  # "preview" is the embedded renderer; others name [presets.*]
+    crossfade: float = Field(default=0.0, ge=0.0, le=2.0)  # seconds between clips
+    captions: bool = True
+
+
+class SafetySettings(BaseModel):
+    """Thresholds of the policy combiner: a signal scoring at or above them counts."""
+
+    block_threshold: float = Field(default=0.7, ge=0.0, le=1.0)
+    review_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+
+
+class LLMSettings(BaseModel):
+    base_url: str | None = None  # any OpenAI-compatible endpoint; unset = offline planner
+    model: str = "gpt-4o-mini"
+    api_key: SecretStr | None = None
+    timeout: float = 60.0
+    max_retries: int = 2
+    structured_output: Literal["json_schema", "function_calling", "json_object"] = "json_schema"
+    temperature: float = 0.2
+    max_tokens: int = 2048
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DREAMREEL_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    home: Path = Path("var")
+    database_url: str | None = None  # default: SQLite file under `home`
+    log_level: str = "INFO"
+
+    default_segments: int = Field(default=2, ge=MIN_SEGMENTS, le=MAX_SEGMENTS)
+    max_diary_chars: int = Field(default=8000, ge=100)
+
+    preview: PreviewSettings = Field(default_factory=PreviewSettings)
+    video: VideoSettings = Field(default_factory=VideoSettings)
+    safety: SafetySettings = Field(default_factory=SafetySettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    styles: dict[str, Style] = Field(default_factory=lambda: dict(DEFAULT_STYLES))
+
+    # Free-form tables other parts read and validate themselves (diffusers presets, LoRAs).
+    presets: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    loras: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
+
+    runner: Literal["inprocess", "celery"] = "inprocess"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config = os.environ.get("DREAMREEL_CONFIG")
+        if config:
+            path = Path(config)
+            if not path.is_file():
+                raise FileNotFoundError(f"DREAMREEL_CONFIG points at {path}, which is not a file")
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @field_validator("styles")
+    @classmethod
+    def _every_emotion_has_a_style(cls, styles: dict[str, Style]) -> dict[str, Style]:
+        merged = dict(DEFAULT_STYLES)
+        merged.update(styles)
+        unknown = set(merged) - set(EMOTIONS)
+        if unknown:
+            raise ValueError(f"styles for unknown emotions: {sorted(unknown)}; known: {list(EMOTIONS)}")
+        return merged
+
+    @cached_property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'dreamreel.db').resolve()}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.home / "media"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings once at an entry point; everything else receives the object."""
+    return Settings(**overrides)

@@ -1,0 +1,199 @@
+"""SQLAlchemy 2 typed models: everything DreamReel receives and decides.
+
+users ─< diaries ─< jobs ─< segments
+                        ├─< clips           (one per segment, the rendered file)
+                        ├── videos          (the stitched result)
+                        ├─< reviews         (moderation: verdict, reasons, decision)
+                        └─< events          (progress feed and audit log)
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_users_channel_external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))  # cli | telegram | api
+    external_id: Mapped[str] = mapped_column(String(128))
+    language: Mapped[str | None] = mapped_column(String(8))
+    blocked_bot: Mapped[bool] = mapped_column(default=False)  # Telegram: user blocked the bot
+    prefs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    diaries: Mapped[list[Diary]] = relationship(back_populates="user")
+
+
+class Diary(Base):
+    __tablename__ = "diaries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="diaries")
+    jobs: Mapped[list[Job]] = relationship(back_populates="diary")
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_state", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    diary_id: Mapped[int] = mapped_column(ForeignKey("diaries.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="received")
+    # the state a failed job was in, so a retry re-enters at the last completed step
+    failed_in: Mapped[str | None] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    planner: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(8))
+    emotion: Mapped[str | None] = mapped_column(String(16))
+    emotion_scores: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    verdict: Mapped[str | None] = mapped_column(String(8))  # allow | review | block
+    attempts: Mapped[int] = mapped_column(default=0)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    diary: Mapped[Diary] = relationship(back_populates="jobs")
+    segments: Mapped[list[SegmentRow]] = relationship(
+        back_populates="job", order_by="SegmentRow.index", cascade="all, delete-orphan"
+    )
+    clips: Mapped[list[Clip]] = relationship(
+        back_populates="job", order_by="Clip.segment_index", cascade="all, delete-orphan"
+    )
+    video: Mapped[Video | None] = relationship(back_populates="job", cascade="all, delete-orphan")
+    reviews: Mapped[list[ModerationReview]] = relationship(
+        back_populates="job", order_by="ModerationReview.id", cascade="all, delete-orphan"
+    )
+    events: Mapped[list[Event]] = relationship(
+        back_populates="job", order_by="Event.id", cascade="all, delete-orphan"
+    )
+
+
+class SegmentRow(Base):
+    __tablename__ = "segments"
+    __table_args__ = (UniqueConstraint("job_id", "index", name="uq_segments_job_id_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    index: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    span_start: Mapped[int] = mapped_column(Integer)
+    span_end: Mapped[int] = mapped_column(Integer)
+    prompt: Mapped[str] = mapped_column(Text)
+    keywords: Mapped[list[Any]] = mapped_column(default=list)
+    emotion: Mapped[str | None] = mapped_column(String(16))
+    emotion_scores: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    style: Mapped[str | None] = mapped_column(String(32))
+    lora_name: Mapped[str | None] = mapped_column(String(256))
+    lora_weight: Mapped[float | None] = mapped_column(Float)
+    preset: Mapped[str | None] = mapped_column(String(64))
+    seed: Mapped[int] = mapped_column(Integer)
+
+    job: Mapped[Job] = relationship(back_populates="segments")
+
+
+class _MediaColumns:
+    path: Mapped[str] = mapped_column(String(1024))  # relative to the media store root
+    frames: Mapped[int] = mapped_column(Integer)
+    fps: Mapped[float] = mapped_column(Float)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    duration: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Clip(_MediaColumns, Base):
+    __tablename__ = "clips"
+    __table_args__ = (UniqueConstraint("job_id", "segment_index", name="uq_clips_job_id_segment_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    segment_index: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(Integer)
+
+    job: Mapped[Job] = relationship(back_populates="clips")
+
+
+class Video(_MediaColumns, Base):
+    __tablename__ = "videos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), unique=True)
+
+    job: Mapped[Job] = relationship(back_populates="video")
+
+
+class ModerationReview(Base):
+    __tablename__ = "reviews"
+    __table_args__ = (Index("ix_reviews_status", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    verdict: Mapped[str] = mapped_column(String(8))  # review | block
+    # [{"category", "score", "span": {"start", "end", "text"} | null, "source"}]
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | approved | rejected
+    moderator: Mapped[str | None] = mapped_column(String(128))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    job: Mapped[Job] = relationship(back_populates="reviews")
+
+
+class Event(Base):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # state | progress | info | error
+    state: Mapped[str | None] = mapped_column(String(16))
+    progress: Mapped[float | None] = mapped_column(Float)  # 0..1 within the current step
+    message: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    job: Mapped[Job] = relationship(back_populates="events")

@@ -1,0 +1,60 @@
+"""Shared test setup: offline hubs, pinned threads, a fresh DREAMREEL_HOME per test."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports huggingface_hub/torch: never reach a hub, stable CPU timing.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test gets its own DREAMREEL_HOME and no stray config from the developer's shell."""
+    for key in list(os.environ):
+        if key.startswith("DREAMREEL_") and not key.startswith("DREAMREEL_TEST_"):
+            monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("DREAMREEL_HOME", str(tmp_path / "home"))
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    yield
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    url = os.environ.get("DREAMREEL_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("DREAMREEL_TEST_POSTGRES_URL not set (make test sets it)")
+    return url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ.get("DREAMREEL_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("DREAMREEL_TEST_REDIS_URL not set (make test sets it)")
+    return url
