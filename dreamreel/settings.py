@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -83,6 +84,10 @@ DEFAULT_STYLES: dict[str, Style] = {
 }
 
 
+# Secrets that documentation and examples use; refused outside development.
+PLACEHOLDER_SECRETS = frozenset({"", "changethis", "change-me", "changeme", "secret", "dev", "test"})
+
+
 class PreviewSettings(BaseModel):
     """The embedded preview renderer (no model, runs anywhere)."""
 
@@ -148,6 +153,17 @@ class Settings(BaseSettings):
     runner: Literal["inprocess", "celery"] = "inprocess"
     redis_url: str = "redis://127.0.0.1:6379/0"
 
+    # Web API and moderator page (api/). Lists come comma-separated from the environment.
+    environment: Literal["development", "production"] = "development"
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    moderator_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    webhook_secret: SecretStr | None = None  # signs callbacks (HMAC-SHA256)
+    session_secret: SecretStr | None = None  # signs moderator session cookies; random per process if unset
+    api_max_body_bytes: int = Field(default=64_000, ge=1_000)
+    callback_attempts: int = Field(default=5, ge=1, le=20)
+    callback_backoff: float = Field(default=1.0, ge=0.0, le=60.0)  # seconds, doubled per retry
+    callback_timeout: float = Field(default=10.0, gt=0.0, le=120.0)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -175,6 +191,34 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"styles for unknown emotions: {sorted(unknown)}; known: {list(EMOTIONS)}")
         return merged
+
+    @field_validator("api_keys", "moderator_tokens", mode="before")
+    @classmethod
+    def _split_comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets(self) -> Settings:
+        """Outside development, secrets must be set and must not be the documented placeholders."""
+        if self.environment == "development":
+            return self
+        named = {
+            "webhook_secret": [self.webhook_secret],
+            "session_secret": [self.session_secret],
+            "api_keys": self.api_keys,
+            "moderator_tokens": self.moderator_tokens,
+        }
+        for name, secrets in named.items():
+            for secret in secrets:
+                value = secret.get_secret_value() if secret is not None else ""
+                if value.lower() in PLACEHOLDER_SECRETS or len(value) < 16:
+                    raise ValueError(
+                        f"DREAMREEL_{name.upper()} is unset, a placeholder or shorter than 16 characters; "
+                        "set a real secret (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+                    )
+        return self
 
     @cached_property
     def db_url(self) -> str:
