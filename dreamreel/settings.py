@@ -164,6 +164,18 @@ class Settings(BaseSettings):
     callback_backoff: float = Field(default=1.0, ge=0.0, le=60.0)  # seconds, doubled per retry
     callback_timeout: float = Field(default=10.0, gt=0.0, le=120.0)
 
+    # Telegram bot (bot/). DREAMREEL_MODERATOR_IDS is comma-separated Telegram user ids.
+    telegram_token: SecretStr | None = None
+    telegram_api_base: str = "https://api.telegram.org"  # a local Bot API server or a test server
+    telegram_webhook_secret: SecretStr | None = None  # X-Telegram-Bot-Api-Secret-Token; random if unset
+    telegram_webhook_listen: str = "127.0.0.1:8081"  # host:port the webhook server binds
+    telegram_upload_limit_mb: float = Field(default=50.0, gt=0.0)  # larger videos: smaller rendition or link
+    public_base_url: str | None = None  # where `GET /v1/jobs/{id}/video` is reachable, for download links
+    moderator_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    moderator_chat_id: int | None = None
+    bot_max_active_jobs: int = Field(default=2, ge=1)
+    bot_jobs_per_hour: int = Field(default=10, ge=1)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -192,7 +204,7 @@ class Settings(BaseSettings):
             raise ValueError(f"styles for unknown emotions: {sorted(unknown)}; known: {list(EMOTIONS)}")
         return merged
 
-    @field_validator("api_keys", "moderator_tokens", mode="before")
+    @field_validator("api_keys", "moderator_tokens", "moderator_ids", mode="before")
     @classmethod
     def _split_comma_separated(cls, value: Any) -> Any:
         if isinstance(value, str):
