@@ -1,0 +1,1 @@
+"""Alembic revisions (a package so they are installed with the wheel)."""
