@@ -101,11 +101,11 @@ def test_migrated_schema_stores_json_and_cascades_deletes(db_url: str) -> None:
             s.add(Event(job_id=job.id, kind="state", state="received", data={"k": [1, "두"]}))
             job_id = job.id
         with db.session() as s:
-            job = s.get(Job, job_id)
-            assert job is not None
-            assert job.options == {"segments": 2}
-            assert job.events[0].data == {"k": [1, "두"]}
-            assert job.created_at is not None
+            loaded = s.get(Job, job_id)
+            assert loaded is not None
+            assert loaded.options == {"segments": 2}
+            assert loaded.events[0].data == {"k": [1, "두"]}
+            assert loaded.created_at is not None
             # ON DELETE CASCADE in the database itself, not only in the ORM
             s.execute(text("DELETE FROM jobs WHERE id = :id"), {"id": job_id})
         with db.session() as s:
