@@ -89,6 +89,8 @@ class Job(Base):
     emotion: Mapped[str | None] = mapped_column(String(16))
     emotion_scores: Mapped[dict[str, Any]] = mapped_column(default=dict)
     verdict: Mapped[str | None] = mapped_column(String(8))  # allow | review | block
+    # [{"category", "score", "span": {"start", "end", "text"} | null, "source"}] of the safety step
+    verdict_reasons: Mapped[list[Any]] = mapped_column(default=list)
     attempts: Mapped[int] = mapped_column(default=0)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

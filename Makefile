@@ -1,0 +1,57 @@
+# DreamReel — one command each on a fresh machine: `make demo`, `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+PYTHON ?= python3
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+export DREAMREEL_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+export DREAMREEL_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: setup system-deps demo test unit lint bench eval train-classifiers clean
+
+# The CPU build of torch goes in first: otherwise pip resolves `torch` to a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[all,test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Debian packages the browser tests need (headless Chromium). Root only; skipped otherwise.
+system-deps:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	      || echo "warning: could not install chromium; browser tests will be skipped"; \
+	  else echo "note: chromium missing and not root; browser tests will be skipped"; fi; \
+	fi
+
+demo: $(STAMP)
+	@DREAMREEL_HOME=$${DREAMREEL_HOME:-var/demo} $(PY) -m dreamreel.demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest -q
+
+test: $(STAMP) system-deps lint
+	$(VENV)/bin/pytest -q
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+eval: $(STAMP)
+	$(PY) -m bench.eval
+
+train-classifiers: $(STAMP)
+	$(PY) -m agent.train --data ../shared/data/train --out agent/models
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,394 @@
+"""How a diary becomes a video: the job pipeline.
+
+A job moves through persisted states (see ARCHITECTURE.md):
+
+    received -> planned -> approved -> rendering -> stitching -> done
+                       \\-> in_review | blocked   (waits for a moderator)
+    any -> failed (error kept; running the job again re-enters where it failed)
+
+`DreamPipeline.run(job_id)` looks at the job's state and runs the next step until the job rests
+(done, failed, rejected, in_review, blocked). Every step is idempotent and keyed by job id and
+segment index: a clip whose row and file exist is never rendered twice, so a job killed
+mid-render resumes where it stopped.
+
+    plan     the agent splits the diary into scenes, classifies emotions, screens content, picks styles
+    moderate the verdict decides: allow -> approved; review -> in_review; block -> blocked
+    render   one clip per scene through the video backend, each written atomically
+    stitch   the clips become one video, checked by probing the result
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from agent.interfaces import EmotionClassifier, Planner
+from agent.schemas import DreamPlan, EmotionResult, SafetyVerdict, Style
+from agent.style import choose_style
+from dreamreel.events import EventBus
+from dreamreel.settings import Settings
+from generation.base import ClipSpec, ClipStyle, VideoBackend
+from storage import repos
+from storage.db import Database
+from storage.media import MediaStore
+from storage.models import Clip, Event, Job, ModerationReview, SegmentRow, Video, utcnow
+
+log = logging.getLogger(__name__)
+
+Stitcher = Callable[..., Any]  # generation.stitch.stitch_clips
+
+
+@dataclass
+class Components:
+    """The parts a pipeline is built from; chosen by settings in `dreamreel.wiring`."""
+
+    planner: Planner
+    emotion: EmotionClassifier
+    safety: Any  # agent.safety.policy.SafetyPolicy: check(text, plan) -> SafetyVerdict
+    backend: VideoBackend
+    stitch: Stitcher
+    overall_emotion: Callable[[list[EmotionResult], list[float]], EmotionResult]
+    soften_prompt: Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class RenderParams:
+    preset: str
+    width: int
+    height: int
+    num_frames: int
+    fps: int
+
+
+class StepFailed(RuntimeError):
+    """A step could not finish; the job is marked failed with this message."""
+
+
+# The step that runs next from each working state.
+NEXT_STEP = {
+    "received": "plan",
+    "planned": "moderate",
+    "approved": "render",
+    "rendering": "render",
+    "stitching": "stitch",
+}
+
+
+class DreamPipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        media: MediaStore,
+        components: Components,
+        bus: EventBus,
+        render_params: RenderParams,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.media = media
+        self.c = components
+        self.bus = bus
+        self.render_params = render_params
+
+    # -- driver -------------------------------------------------------------------------------
+
+    def run(self, job_id: int, *, until: str | None = None) -> str:
+        """Run the job's next steps until it rests (or reaches `until`); return its state."""
+        state = self._begin(job_id)
+        while state in NEXT_STEP and state != until:
+            step = NEXT_STEP[state]
+            try:
+                getattr(self, f"step_{step}")(job_id)
+            except Exception as exc:  # noqa: BLE001 - any failure is recorded on the job
+                log.exception("job %s: step %s failed", job_id, step)
+                self._fail(job_id, state, exc)
+                return "failed"
+            state = self._state(job_id)
+        return state
+
+    def _begin(self, job_id: int) -> str:
+        """Count the attempt; a failed job re-enters the state it failed in."""
+        with self.db.session() as s:
+            job = s.get(Job, job_id)
+            if job is None:
+                raise StepFailed(f"job {job_id} does not exist")
+            job.attempts += 1
+            job.started_at = job.started_at or utcnow()
+            if job.state == "failed":
+                resume = job.failed_in or "received"
+                self._set_state(s, job, resume, f"retrying from {resume}")
+                job.error = None
+            rows = self.bus.take(s)
+            state = job.state
+        self._publish(rows)
+        return state
+
+    def _state(self, job_id: int) -> str:
+        with self.db.session() as s:
+            job = s.get(Job, job_id)
+            assert job is not None
+            return job.state
+
+    # -- step: plan ---------------------------------------------------------------------------
+
+    def step_plan(self, job_id: int) -> None:
+        """Plan scenes, classify emotion per scene and overall, screen content, choose styles."""
+        with self.db.session() as s:
+            job = repos.load_job(s, job_id)
+            assert job is not None
+            text = job.diary.text
+            n_segments = int(job.options.get("segments") or self.settings.default_segments)
+            language = job.diary.language
+
+        self._progress(job_id, "received", 0.1, "planning scenes")
+        plan: DreamPlan = self.c.planner.plan(text, segments=n_segments, language=language)  # type: ignore[arg-type]
+        self._progress(job_id, "received", 0.5, "reading emotions")
+        emotions = self.c.emotion.classify([seg.text for seg in plan.segments])
+        overall = self.c.overall_emotion(emotions, [float(len(seg.text)) for seg in plan.segments])
+        verdict: SafetyVerdict = self.c.safety.check(text, plan)
+
+        with self.db.session() as s:
+            job = repos.load_job(s, job_id)
+            assert job is not None
+            job.segments.clear()  # re-planning replaces an earlier partial plan
+            s.flush()
+            for seg, emo in zip(plan.segments, emotions, strict=True):
+                style = choose_style(emo.label, self.settings.styles)
+                lora = self._lora_for(emo.label, style)
+                prompt = seg.prompt if verdict.decision == "block" else self.c.soften_prompt(seg.prompt)
+                job.segments.append(
+                    SegmentRow(
+                        index=seg.index,
+                        text=seg.text,
+                        span_start=seg.span.start,
+                        span_end=seg.span.end,
+                        prompt=prompt,
+                        keywords=list(seg.keywords),
+                        emotion=emo.label,
+                        emotion_scores=dict(emo.scores),
+                        style=style.name,
+                        lora_name=lora[0] if lora else None,
+                        lora_weight=lora[1] if lora else None,
+                        preset=self.render_params.preset,
+                        seed=secrets.randbelow(2**31 - 1),
+                    )
+                )
+            job.language = plan.language
+            job.planner = plan.planner
+            job.emotion = overall.label
+            job.emotion_scores = dict(overall.scores)
+            job.verdict = verdict.decision
+            job.verdict_reasons = [r.model_dump(mode="json") for r in verdict.reasons]
+            self._set_state(
+                s,
+                job,
+                "planned",
+                f"{len(plan.segments)} scenes, emotion {overall.label}, verdict {verdict.decision}",
+                data={"planner": plan.planner, "support_message": verdict.support_message},
+            )
+            rows = self.bus.take(s)
+        self._publish(rows)
+
+    def _lora_for(self, emotion: str, style: Style) -> tuple[str, float] | None:
+        lora_for = getattr(self.c.backend, "lora_for", None)
+        if callable(lora_for):
+            result = lora_for(emotion)
+            return (str(result[0]), float(result[1])) if result else None
+        return None  # the preview renderer uses palettes, not LoRAs
+
+    # -- step: moderate -----------------------------------------------------------------------
+
+    def step_moderate(self, job_id: int) -> None:
+        """The verdict decides whether rendering may start or a moderator must look first."""
+        with self.db.session() as s:
+            job = s.get(Job, job_id)
+            assert job is not None
+            target = {"allow": "approved", "review": "in_review", "block": "blocked"}[job.verdict or "allow"]
+            if target != "approved":  # the request waits in the moderators' queue with its reasons
+                s.add(
+                    ModerationReview(
+                        job_id=job.id, verdict=job.verdict, reasons=list(job.verdict_reasons), status="pending"
+                    )
+                )
+            messages = {
+                "approved": "content allowed",
+                "in_review": "waiting for a moderator",
+                "blocked": "blocked by the content policy; a moderator may override",
+            }
+            self._set_state(s, job, target, messages[target])
+            rows = self.bus.take(s)
+        self._publish(rows)
+
+    # -- step: render -------------------------------------------------------------------------
+
+    def step_render(self, job_id: int) -> None:
+        """Render every scene that has no clip yet; finished clips are kept, never redone."""
+        with self.db.session() as s:
+            job = repos.load_job(s, job_id)
+            assert job is not None
+            if job.state != "rendering":
+                self._set_state(s, job, "rendering", "rendering scenes")
+            segments = [(seg.index, seg.text, seg.prompt, seg.emotion, seg.style, seg.seed) for seg in job.segments]
+            done = {c.segment_index for c in job.clips if self.media.exists(c.path)}
+            stale = [c for c in job.clips if c.segment_index not in done]
+            for clip in stale:  # a row whose file vanished is rendered again
+                s.delete(clip)
+            captions = job.options.get("captions")
+            captions = self.settings.video.captions if captions is None else bool(captions)
+            language = job.language or "en"
+            rows = self.bus.take(s)
+        self._publish(rows)
+
+        total = len(segments)
+        for index, text, prompt, emotion, style_name, seed in segments:
+            if index in done:
+                continue
+            style = self.settings.styles.get(style_name or "neutral") or self.settings.styles["neutral"]
+            spec = self._clip_spec(index, text if captions else "", prompt, emotion or "neutral", style, seed, language)
+            self._render_one(job_id, spec, total)
+
+        with self.db.session() as s:
+            job = s.get(Job, job_id)
+            assert job is not None
+            self._set_state(s, job, "stitching", f"all {total} scenes rendered")
+            rows = self.bus.take(s)
+        self._publish(rows)
+
+    def _clip_spec(
+        self, index: int, caption: str, prompt: str, emotion: str, style: Style, seed: int, language: str
+    ) -> ClipSpec:
+        p = self.render_params
+        return ClipSpec(
+            index=index,
+            prompt=prompt,
+            caption=caption,
+            emotion=emotion,
+            seed=seed,
+            width=p.width,
+            height=p.height,
+            num_frames=p.num_frames,
+            fps=p.fps,
+            language=language,
+            preset=p.preset,
+            style=ClipStyle(
+                name=style.name,
+                lora=style.lora,
+                lora_weight=style.lora_weight,
+                palette=tuple(style.palette),
+                motion=style.motion,
+                prompt_suffix=style.prompt_suffix,
+                negative_prompt=style.negative_prompt,
+            ),
+        )
+
+    def _render_one(self, job_id: int, spec: ClipSpec, total: int) -> None:
+        rel = f"{self.media.job_dir(job_id)}clip-{spec.index:03d}.mp4"
+        label = f"scene {spec.index + 1} of {total}"
+        self._progress(job_id, "rendering", 0.0, f"rendering {label}", {"scene": spec.index, "scenes": total})
+        last = [time.monotonic()]
+
+        def on_progress(fraction: float) -> None:
+            now = time.monotonic()
+            if now - last[0] >= 0.5:  # a progress row at most twice a second
+                last[0] = now
+                self._progress(
+                    job_id, "rendering", fraction, f"rendering {label}", {"scene": spec.index, "scenes": total}
+                )
+
+        with self.media.atomic_path(rel) as tmp:
+            info = self.c.backend.render_clip(spec, tmp, on_progress)
+        with self.db.session() as s:
+            s.add(
+                Clip(
+                    job_id=job_id,
+                    segment_index=spec.index,
+                    seed=spec.seed,
+                    path=rel,
+                    frames=info.frames,
+                    fps=info.fps,
+                    width=info.width,
+                    height=info.height,
+                    duration=info.duration,
+                )
+            )
+            self.bus.add(
+                s, job_id, "progress", f"{label} rendered", state="rendering", progress=1.0,
+                data={"scene": spec.index, "scenes": total, "frames": info.frames},
+            )
+            rows = self.bus.take(s)
+        self._publish(rows)
+
+    # -- step: stitch -------------------------------------------------------------------------
+
+    def step_stitch(self, job_id: int) -> None:
+        """Join the clips into one video and check the result by probing it."""
+        with self.db.session() as s:
+            job = repos.load_job(s, job_id)
+            assert job is not None
+            clips = [self.media.path_for(c.path) for c in job.clips]
+            expected = len(job.segments)
+            crossfade = job.options.get("crossfade")
+            crossfade = self.settings.video.crossfade if crossfade is None else float(crossfade)
+        if len(clips) != expected:
+            raise StepFailed(f"{len(clips)} of {expected} clips exist; render them first")
+        self._progress(job_id, "stitching", 0.0, "stitching scenes")
+        rel = f"{self.media.job_dir(job_id)}dream.mp4"
+        with self.media.atomic_path(rel) as tmp:
+            info = self.c.stitch(clips, tmp, crossfade=crossfade)
+        with self.db.session() as s:
+            job = repos.load_job(s, job_id)
+            assert job is not None
+            if job.video is not None:
+                s.delete(job.video)
+                s.flush()
+            job.video = Video(
+                path=rel, frames=info.frames, fps=info.fps, width=info.width, height=info.height,
+                duration=info.duration,
+            )
+            job.finished_at = utcnow()
+            self._set_state(
+                s, job, "done", f"video ready: {info.duration:.1f}s, {info.frames} frames",
+                data={"video": str(self.media.path_for(rel))},
+            )
+            rows = self.bus.take(s)
+        self._publish(rows)
+
+    # -- state and events ---------------------------------------------------------------------
+
+    def _set_state(
+        self, s: Session, job: Job, state: str, message: str, data: dict[str, Any] | None = None
+    ) -> None:
+        log.info("job %s: %s -> %s (%s)", job.id, job.state, state, message)
+        job.state = state
+        job.updated_at = utcnow()
+        self.bus.add(s, job.id, "state", message, state=state, data=data)
+
+    def _progress(
+        self, job_id: int, state: str, fraction: float, message: str, data: dict[str, Any] | None = None
+    ) -> None:
+        with self.db.session() as s:
+            row = self.bus.add(s, job_id, "progress", message, state=state, progress=fraction, data=data)
+        self._publish([row])
+
+    def _fail(self, job_id: int, state: str, exc: BaseException) -> None:
+        message = str(exc) or exc.__class__.__name__
+        with self.db.session() as s:
+            job = s.get(Job, job_id)
+            assert job is not None
+            job.failed_in = state
+            job.error = message
+            self._set_state(s, job, "failed", f"failed while {state}: {message}", data={"failed_in": state})
+            rows = self.bus.take(s)
+        self._publish(rows)
+
+    def _publish(self, rows: list[Event]) -> None:
+        self.bus.publish(rows)
+

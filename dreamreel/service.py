@@ -1,0 +1,440 @@
+"""`DreamService`: the one facade every channel (CLI, Telegram bot, web API) uses.
+
+Submit a diary, run or resume a job, look at jobs, work the moderation queue. The diary is
+committed before any other work, so nothing a user sent is lost whatever fails later.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from agent.language import TextRejected, check_text, detect_language
+from dreamreel.errors import (
+    DiaryTooLong,
+    EmptyDiary,
+    InputError,
+    InvalidTransition,
+    NotFound,
+    NotText,
+    UnsupportedScript,
+)
+from dreamreel.events import EventBus, event_view
+from dreamreel.pipeline import DreamPipeline
+from dreamreel.runners.base import JobRunner
+from dreamreel.settings import Settings
+from dreamreel.views import (
+    RESTING_STATES,
+    EventView,
+    JobOptions,
+    JobView,
+    LoraView,
+    ReasonView,
+    ReviewView,
+    SegmentView,
+    SpanView,
+    VerdictView,
+)
+from storage import repos
+from storage.db import Database
+from storage.media import MediaStore
+from storage.models import Diary, Job, ModerationReview, utcnow
+
+log = logging.getLogger(__name__)
+
+WORKING_STATES = ("received", "planned", "approved", "rendering", "stitching")
+MODERATED_STATES = ("in_review", "blocked")
+
+
+class DreamService:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        media: MediaStore,
+        pipeline: DreamPipeline,
+        bus: EventBus,
+        runner: JobRunner,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.media = media
+        self.pipeline = pipeline
+        self.bus = bus
+        self.runner = runner
+
+    # -- intake -------------------------------------------------------------------------------
+
+    def validate_diary(self, text: str | bytes) -> str:
+        """Return the diary as text, or raise an InputError saying what is wrong with it."""
+        if isinstance(text, bytes):
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise NotText(f"not valid UTF-8 at byte {exc.start}") from None
+        if not text or not text.strip():
+            raise EmptyDiary("empty diary")
+        if len(text) > self.settings.max_diary_chars:
+            raise DiaryTooLong(f"{len(text):,} characters, at most {self.settings.max_diary_chars:,}")
+        try:
+            check_text(text)
+        except TextRejected as exc:
+            raise _input_error(exc) from None
+        return text.strip()
+
+    def submit_diary(
+        self,
+        text: str | bytes,
+        *,
+        channel: str = "cli",
+        user: str = "local",
+        language: str | None = None,
+        options: JobOptions | None = None,
+        idempotency_key: str | None = None,
+        run: bool = True,
+    ) -> JobView:
+        """Save the diary and a new job (committed before anything else), then hand it to the runner."""
+        diary_text = self.validate_diary(text)
+        opts = options or JobOptions()
+        if language not in (None, "ko", "en", "mixed"):
+            raise InputError(f"unsupported language {language!r}; use ko, en or mixed")
+        with self.db.session() as s:
+            if idempotency_key:
+                existing = repos.job_by_idempotency_key(s, idempotency_key)
+                if existing is not None:
+                    return self.get_job(existing.id)
+            owner = repos.get_or_create_user(s, channel, user)
+            diary = Diary(
+                user_id=owner.id,
+                text=diary_text,
+                language=language or detect_language(diary_text),
+                channel=channel,
+            )
+            job = Job(
+                diary=diary,
+                state="received",
+                options=opts.model_dump(exclude_none=True),
+                idempotency_key=idempotency_key,
+            )
+            s.add(job)
+            s.flush()
+            self.bus.add(s, job.id, "state", "diary received", state="received", data={"channel": channel})
+            job_id = job.id
+            rows = self.bus.take(s)
+        self.bus.publish(rows)
+        log.info("job %s: diary of %d chars from %s:%s saved", job_id, len(diary_text), channel, user)
+        if run:
+            self.runner.submit(job_id)
+        return self.get_job(job_id)
+
+    # -- running ------------------------------------------------------------------------------
+
+    def run_job(self, job_id: int) -> JobView:
+        """Run or resume a job inline until it rests (done, failed, rejected, in_review, blocked)."""
+        self._require(job_id)
+        self.pipeline.run(job_id)
+        return self.get_job(job_id)
+
+    def plan_job(self, job_id: int) -> JobView:
+        """Run a job inline only as far as its plan and safety verdict (a dry run)."""
+        self._require(job_id)
+        self.pipeline.run(job_id, until="planned")
+        return self.get_job(job_id)
+
+    def retry(self, job_id: int) -> JobView:
+        """Hand a failed or interrupted job to the runner again; it resumes where it stopped."""
+        view = self.get_job(job_id)
+        if view.status in RESTING_STATES and view.status != "failed":
+            raise InvalidTransition(f"job {job_id} is {view.status}; only failed or interrupted jobs are retried")
+        self.runner.submit(job_id)
+        return self.get_job(job_id)
+
+    def recover_interrupted(self) -> list[int]:
+        """Re-submit jobs a crash left in a working state. Call once when a long-lived process starts."""
+        with self.db.session() as s:
+            ids = repos.interrupted_jobs(s, WORKING_STATES)
+        for job_id in ids:
+            log.info("job %s: resuming after an interruption", job_id)
+            self.runner.submit(job_id)
+        return ids
+
+    def wait(self, job_id: int, timeout: float = 60.0, poll: float = 0.1) -> JobView:
+        """Block until the job rests or `timeout` seconds pass; return its view either way."""
+        deadline = time.monotonic() + timeout
+        while True:
+            view = self.get_job(job_id)
+            if view.status in RESTING_STATES or time.monotonic() >= deadline:
+                return view
+            time.sleep(poll)
+
+    def reroll_segment(self, job_id: int, index: int, *, seed: int | None = None) -> JobView:
+        """Render one scene again with a new seed and stitch again; other clips are kept."""
+        with self.db.session() as s:
+            job = self._load(s, job_id)
+            if job.state not in ("done", "failed"):
+                raise InvalidTransition(f"job {job_id} is {job.state}; re-roll a finished job")
+            segment = repos.segment_for(s, job_id, index)
+            if segment is None:
+                raise NotFound(f"scene {index} of job {job_id}")
+            segment.seed = seed if seed is not None else secrets.randbelow(2**31 - 1)
+            clip = repos.clip_for(s, job_id, index)
+            if clip is not None:
+                self.media.remove(clip.path)
+                s.delete(clip)
+            job.state = "approved"
+            job.failed_in = None
+            job.error = None
+            self.bus.add(
+                s, job_id, "state", f"re-rolling scene {index + 1} with seed {segment.seed}",
+                state="approved", data={"reroll": index, "seed": segment.seed},
+            )
+            rows = self.bus.take(s)
+        self.bus.publish(rows)
+        self.runner.submit(job_id)
+        return self.get_job(job_id)
+
+    # -- moderation ---------------------------------------------------------------------------
+
+    def moderation_queue(self, *, include_decided: bool = False) -> list[ReviewView]:
+        with self.db.session() as s:
+            return [_review_view(r) for r in repos.pending_reviews(s, include_decided=include_decided)]
+
+    def approve(
+        self,
+        job_id: int,
+        *,
+        moderator: str,
+        note: str | None = None,
+        prompts: dict[int, str] | None = None,
+    ) -> JobView:
+        """A moderator lets a refused job through (optionally with edited scene prompts); it then runs."""
+        with self.db.session() as s:
+            job = self._load(s, job_id)
+            if job.state not in MODERATED_STATES:
+                raise InvalidTransition(f"job {job_id} is {job.state}, not waiting for a moderator")
+            for index, prompt in (prompts or {}).items():
+                segment = repos.segment_for(s, job_id, int(index))
+                if segment is None:
+                    raise NotFound(f"scene {index} of job {job_id}")
+                if prompt.strip():
+                    segment.prompt = prompt.strip()
+            self._decide(s, job, "approved", moderator, note)
+            rows = self.bus.take(s)
+        self.bus.publish(rows)
+        self.runner.submit(job_id)
+        return self.get_job(job_id)
+
+    def reject(self, job_id: int, *, moderator: str, note: str) -> JobView:
+        """A moderator refuses a job for good; the diary stays saved."""
+        if not note or not note.strip():
+            raise InputError("a rejection needs a note saying why")
+        with self.db.session() as s:
+            job = self._load(s, job_id)
+            if job.state not in MODERATED_STATES:
+                raise InvalidTransition(f"job {job_id} is {job.state}, not waiting for a moderator")
+            self._decide(s, job, "rejected", moderator, note.strip())
+            job.finished_at = utcnow()
+            rows = self.bus.take(s)
+        self.bus.publish(rows)
+        return self.get_job(job_id)
+
+    def _decide(self, s: Any, job: Job, decision: str, moderator: str, note: str | None) -> None:
+        review = repos.open_review(s, job.id)
+        if review is None:  # e.g. an override of a job without a pending review row
+            review = ModerationReview(job_id=job.id, verdict=job.verdict or "review", reasons=[])
+            s.add(review)
+        review.status = decision
+        review.moderator = moderator
+        review.note = note
+        review.decided_at = utcnow()
+        job.state = decision
+        job.updated_at = utcnow()
+        self.bus.add(
+            s, job.id, "state", f"{decision} by {moderator}" + (f": {note}" if note else ""),
+            state=decision, data={"moderator": moderator, "note": note},
+        )
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def get_job(self, job_id: int, *, detail: bool = False) -> JobView:
+        with self.db.session() as s:
+            job = self._load(s, job_id)
+            view = self._job_view(job)
+            if detail:
+                view.diary = job.diary.text
+                view.events = [event_view(e) for e in repos.events_after(s, job_id)]
+                view.reviews = [_review_view(r) for r in job.reviews]
+            return view
+
+    def list_jobs(
+        self, *, channel: str | None = None, user: str | None = None, limit: int = 50
+    ) -> list[JobView]:
+        with self.db.session() as s:
+            return [self._job_view(j) for j in repos.list_jobs(s, channel=channel, external_id=user, limit=limit)]
+
+    def events(self, job_id: int, *, after_id: int = 0) -> list[EventView]:
+        with self.db.session() as s:
+            return [event_view(e) for e in repos.events_after(s, job_id, after_id)]
+
+    def subscribe(self, callback: Callable[[EventView], None]) -> Callable[[], None]:
+        """Call `callback` with every new event; returns the function that unsubscribes."""
+        return self.bus.subscribe(callback)
+
+    def record_event(self, job_id: int, kind: str, message: str, data: dict[str, Any] | None = None) -> EventView:
+        """Channels add their own audit rows (deliveries, ratings, callbacks) to a job's feed."""
+        with self.db.session() as s:
+            self._load(s, job_id)
+            row = self.bus.add(s, job_id, kind, message, data=data)
+            rows = self.bus.take(s)
+        self.bus.publish(rows)
+        return event_view(row)
+
+    def video_file(self, job_id: int) -> Path | None:
+        with self.db.session() as s:
+            job = self._load(s, job_id)
+            if job.video is None or not self.media.exists(job.video.path):
+                return None
+            return self.media.path_for(job.video.path)
+
+    def clip_file(self, job_id: int, index: int) -> Path | None:
+        with self.db.session() as s:
+            self._load(s, job_id)
+            clip = repos.clip_for(s, job_id, index)
+            if clip is None or not self.media.exists(clip.path):
+                return None
+            return self.media.path_for(clip.path)
+
+    # -- users --------------------------------------------------------------------------------
+
+    def user_prefs(self, channel: str, user: str) -> dict[str, Any]:
+        with self.db.session() as s:
+            found = repos.find_user(s, channel, user)
+            if found is None:
+                return {}
+            prefs = dict(found.prefs or {})
+            prefs.setdefault("language", found.language)
+            prefs["blocked_bot"] = found.blocked_bot
+            return prefs
+
+    def update_user(
+        self,
+        channel: str,
+        user: str,
+        *,
+        language: str | None = None,
+        prefs: dict[str, Any] | None = None,
+        blocked_bot: bool | None = None,
+    ) -> None:
+        with self.db.session() as s:
+            found = repos.get_or_create_user(s, channel, user)
+            if language is not None:
+                found.language = language
+            if prefs:
+                found.prefs = {**(found.prefs or {}), **prefs}
+            if blocked_bot is not None:
+                found.blocked_bot = blocked_bot
+
+    def count_jobs(
+        self, channel: str, user: str, *, active_only: bool = False, since: datetime | None = None
+    ) -> int:
+        with self.db.session() as s:
+            states = WORKING_STATES if active_only else None
+            return repos.count_jobs(s, channel, user, states=states, since=since)
+
+    def close(self) -> None:
+        self.runner.close()
+        self.db.dispose()
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _require(self, job_id: int) -> None:
+        with self.db.session() as s:
+            self._load(s, job_id)
+
+    def _load(self, s: Any, job_id: int) -> Job:
+        job = repos.load_job(s, job_id)
+        if job is None:
+            raise NotFound(f"job {job_id}")
+        return job
+
+    def _job_view(self, job: Job) -> JobView:
+        clips = {c.segment_index: str(self.media.path_for(c.path)) for c in job.clips}
+        verdict = None
+        if job.verdict is not None:
+            reasons = [_reason(r) for r in job.verdict_reasons or []]
+            verdict = VerdictView(
+                decision=job.verdict,  # type: ignore[arg-type]
+                reasons=reasons,
+                support_message=any(r.category == "self_harm" for r in reasons),
+            )
+        return JobView(
+            job_id=job.id,
+            status=job.state,  # type: ignore[arg-type]
+            language=job.language or job.diary.language,
+            emotion=job.emotion,
+            emotion_scores=dict(job.emotion_scores or {}),
+            video=str(self.media.path_for(job.video.path)) if job.video else None,
+            clips=[clips[i] for i in sorted(clips)],
+            segments=[
+                SegmentView(
+                    index=seg.index,
+                    text=seg.text,
+                    span=SpanView(start=seg.span_start, end=seg.span_end, text=seg.text),
+                    prompt=seg.prompt,
+                    keywords=list(seg.keywords or []),
+                    emotion=seg.emotion,
+                    emotion_scores=dict(seg.emotion_scores or {}),
+                    style=seg.style,
+                    lora=LoraView(name=seg.lora_name, weight=seg.lora_weight or 0.0) if seg.lora_name else None,
+                    preset=seg.preset,
+                    seed=seg.seed,
+                    clip=clips.get(seg.index),
+                )
+                for seg in job.segments
+            ],
+            verdict=verdict,
+            planner=job.planner,
+            error=job.error,
+            options=dict(job.options or {}),
+            channel=job.diary.user.channel,
+            user=job.diary.user.external_id,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+        )
+
+
+def _reason(raw: dict[str, Any]) -> ReasonView:
+    return ReasonView.model_validate(raw)
+
+
+def _review_view(review: ModerationReview) -> ReviewView:
+    job = review.job
+    return ReviewView(
+        id=review.id,
+        job_id=review.job_id,
+        verdict=review.verdict,
+        reasons=[_reason(r) for r in review.reasons or []],
+        status=review.status,
+        moderator=review.moderator,
+        note=review.note,
+        created_at=review.created_at,
+        decided_at=review.decided_at,
+        diary=job.diary.text,
+        language=job.language or job.diary.language,
+        user=f"{job.diary.user.channel}:{job.diary.user.external_id}",
+    )
+
+
+def _input_error(exc: TextRejected) -> InputError:
+    code = str(getattr(exc, "reason_code", "") or "")
+    detail = str(getattr(exc, "detail", "") or exc)
+    if "empty" in code:
+        return EmptyDiary(detail)
+    if "script" in code or "language" in code:
+        return UnsupportedScript(detail)
+    return NotText(detail)

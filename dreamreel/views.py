@@ -1,0 +1,139 @@
+"""What the service facade hands to channels (CLI, bot, API): plain pydantic views of a job.
+
+`JobView.to_public()` is the JSON contract of `dreamreel dream --json`, `dreamreel jobs show --json`
+and `GET /v1/jobs/{id}`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from agent.schemas import MAX_SEGMENTS, MIN_SEGMENTS
+
+JobState = Literal[
+    "received", "planned", "approved", "in_review", "blocked", "rejected",
+    "rendering", "stitching", "done", "failed",
+]
+FINAL_STATES: frozenset[str] = frozenset({"done", "failed", "rejected"})
+REFUSED_STATES: frozenset[str] = frozenset({"in_review", "blocked"})
+# states in which the job stops and waits for someone (moderator, retry)
+RESTING_STATES: frozenset[str] = FINAL_STATES | REFUSED_STATES
+
+
+class JobOptions(BaseModel):
+    """Per-job choices a user can make; unset fields fall back to settings."""
+
+    segments: int | None = Field(default=None, ge=MIN_SEGMENTS, le=MAX_SEGMENTS)
+    captions: bool | None = None
+    crossfade: float | None = Field(default=None, ge=0.0, le=2.0)
+    preset: str | None = None
+    callback_url: str | None = None
+
+
+class SpanView(BaseModel):
+    start: int
+    end: int
+    text: str
+
+
+class ReasonView(BaseModel):
+    category: str
+    score: float
+    span: SpanView | None = None
+    source: str = "rules"
+
+
+class VerdictView(BaseModel):
+    decision: Literal["allow", "review", "block"]
+    reasons: list[ReasonView] = Field(default_factory=list)
+    support_message: bool = False
+
+
+class LoraView(BaseModel):
+    name: str
+    weight: float
+
+
+class SegmentView(BaseModel):
+    index: int
+    text: str
+    span: SpanView
+    prompt: str
+    keywords: list[str]
+    emotion: str | None
+    emotion_scores: dict[str, float] = Field(default_factory=dict)
+    style: str | None
+    lora: LoraView | None = None
+    preset: str | None = None
+    seed: int
+    clip: str | None = None  # absolute path of the rendered clip, when there is one
+
+
+class EventView(BaseModel):
+    id: int
+    job_id: int
+    kind: str  # state | progress | info | error
+    state: str | None
+    progress: float | None
+    message: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+
+
+class ReviewView(BaseModel):
+    id: int
+    job_id: int
+    verdict: str
+    reasons: list[ReasonView]
+    status: str  # pending | approved | rejected
+    moderator: str | None
+    note: str | None
+    created_at: datetime
+    decided_at: datetime | None
+    diary: str  # the diary text, for the moderator
+    language: str | None
+    user: str  # "<channel>:<external id>"
+
+
+class JobView(BaseModel):
+    job_id: int
+    status: JobState
+    language: str | None
+    emotion: str | None
+    emotion_scores: dict[str, float] = Field(default_factory=dict)
+    video: str | None  # absolute path of the stitched mp4
+    clips: list[str] = Field(default_factory=list)
+    segments: list[SegmentView] = Field(default_factory=list)
+    verdict: VerdictView | None = None
+    planner: str | None = None
+    error: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    channel: str
+    user: str  # external id within the channel
+    created_at: datetime
+    updated_at: datetime
+    diary: str | None = None  # filled by get_job(..., detail=True)
+    events: list[EventView] | None = None
+    reviews: list[ReviewView] | None = None
+
+    @property
+    def refused(self) -> bool:
+        return self.status in REFUSED_STATES
+
+    @property
+    def finished(self) -> bool:
+        return self.status in RESTING_STATES
+
+    def to_public(self) -> dict[str, Any]:
+        """The JSON object of the CLI / API contract."""
+        data = self.model_dump(mode="json", exclude_none=False)
+        if self.diary is None:
+            data.pop("diary")
+        if self.events is None:
+            data.pop("events")
+        if self.reviews is None:
+            data.pop("reviews")
+        return data

@@ -1,0 +1,114 @@
+"""The one place that chooses implementations from settings and builds the service.
+
+Heavy adapters (transformers, detoxify, diffusers, langchain) are imported only when the
+settings select them, so the bot and API processes stay light.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from agent.interfaces import EmotionClassifier, Planner, ToxicityClassifier
+from dreamreel.events import EventBus
+from dreamreel.pipeline import Components, DreamPipeline, RenderParams
+from dreamreel.runners.inprocess import InProcessRunner
+from dreamreel.service import DreamService
+from dreamreel.settings import Settings, load_settings
+from generation.base import VideoBackend
+from storage.db import Database
+from storage.media import MediaStore
+from storage.migrate import ensure_schema
+
+log = logging.getLogger(__name__)
+
+
+def build_planner(settings: Settings) -> Planner:
+    from agent.planner import RulePlanner
+
+    rules = RulePlanner()
+    if not settings.llm.base_url:
+        return rules
+    from agent.llm_planner import LLMPlanner
+
+    llm = settings.llm
+    return LLMPlanner(
+        base_url=llm.base_url,
+        model=llm.model,
+        api_key=llm.api_key.get_secret_value() if llm.api_key else "not-needed",
+        timeout=llm.timeout,
+        max_retries=llm.max_retries,
+        structured_output=llm.structured_output,
+        temperature=llm.temperature,
+        max_tokens=llm.max_tokens,
+        fallback=rules,
+    )
+
+
+def build_emotion(settings: Settings) -> EmotionClassifier:
+    from agent.emotion import OfflineEmotionClassifier
+
+    return OfflineEmotionClassifier.load()
+
+
+def build_toxicity(settings: Settings) -> ToxicityClassifier | None:
+    from agent.toxicity import OfflineToxicityClassifier
+
+    return OfflineToxicityClassifier.load()
+
+
+def build_backend(settings: Settings) -> tuple[VideoBackend, RenderParams]:
+    """The video backend for the configured preset, and the clip size/length it renders."""
+    name = settings.video.preset
+    if name == "preview":
+        from generation.preview import PreviewRenderer
+
+        p = settings.preview
+        return PreviewRenderer(font_path=p.font_path), RenderParams(
+            preset="preview", width=p.width, height=p.height, num_frames=p.num_frames, fps=p.fps
+        )
+    from generation.diffusers_backend import backend_from_settings
+
+    backend, params = backend_from_settings(name, settings.presets, settings.loras)
+    return backend, RenderParams(preset=name, **params)
+
+
+def build_components(settings: Settings) -> tuple[Components, RenderParams]:
+    from agent.emotion import overall_emotion
+    from agent.safety.policy import SafetyPolicy, soften_prompt
+    from generation.stitch import stitch_clips
+
+    backend, params = build_backend(settings)
+    safety = SafetyPolicy(
+        block_threshold=settings.safety.block_threshold,
+        review_threshold=settings.safety.review_threshold,
+        toxicity=build_toxicity(settings),
+    )
+    components = Components(
+        planner=build_planner(settings),
+        emotion=build_emotion(settings),
+        safety=safety,
+        backend=backend,
+        stitch=stitch_clips,
+        overall_emotion=overall_emotion,
+        soften_prompt=soften_prompt,
+    )
+    return components, params
+
+
+def build_service(settings: Settings | None = None, *, background: bool = False) -> DreamService:
+    """Build a ready DreamService: schema migrated, media store under DREAMREEL_HOME, runner chosen."""
+    settings = settings or load_settings()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    ensure_schema(settings.db_url)
+    db = Database(settings.db_url)
+    media = MediaStore(settings.media_dir)
+    bus = EventBus()
+    components, params = build_components(settings)
+    pipeline = DreamPipeline(settings, db, media, components, bus, params)
+    runner = InProcessRunner(pipeline.run, background=background)
+    service = DreamService(settings, db, media, pipeline, bus, runner)
+    if settings.runner == "celery":
+        from dreamreel.runners.celery_runner import CeleryRunner
+
+        service.runner = CeleryRunner.from_settings(settings)
+    return service

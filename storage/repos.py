@@ -1,0 +1,154 @@
+"""Small query helpers over the models, so the service and pipeline read as intent, not SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from storage.models import Clip, Diary, Event, Job, ModerationReview, SegmentRow, User, utcnow
+
+
+def get_or_create_user(s: Session, channel: str, external_id: str, language: str | None = None) -> User:
+    user = s.scalar(select(User).where(User.channel == channel, User.external_id == external_id))
+    if user is None:
+        user = User(channel=channel, external_id=external_id, language=language, prefs={})
+        s.add(user)
+        s.flush()
+    return user
+
+
+def find_user(s: Session, channel: str, external_id: str) -> User | None:
+    return s.scalar(select(User).where(User.channel == channel, User.external_id == external_id))
+
+
+def load_job(s: Session, job_id: int, *, for_update: bool = False) -> Job | None:
+    """A job with everything a view needs, loaded in a few queries."""
+    stmt = (
+        select(Job)
+        .where(Job.id == job_id)
+        .options(
+            selectinload(Job.diary).selectinload(Diary.user),
+            selectinload(Job.segments),
+            selectinload(Job.clips),
+            selectinload(Job.video),
+            selectinload(Job.reviews),
+        )
+    )
+    if for_update:
+        stmt = stmt.with_for_update()
+    return s.scalar(stmt)
+
+
+def job_by_idempotency_key(s: Session, key: str) -> Job | None:
+    return s.scalar(select(Job).where(Job.idempotency_key == key))
+
+
+def list_jobs(
+    s: Session,
+    *,
+    channel: str | None = None,
+    external_id: str | None = None,
+    states: Sequence[str] | None = None,
+    limit: int = 50,
+) -> list[Job]:
+    stmt = (
+        select(Job)
+        .join(Job.diary)
+        .join(Diary.user)
+        .options(
+            selectinload(Job.diary).selectinload(Diary.user),
+            selectinload(Job.segments),
+            selectinload(Job.clips),
+            selectinload(Job.video),
+            selectinload(Job.reviews),
+        )
+        .order_by(Job.id.desc())
+        .limit(limit)
+    )
+    if channel is not None:
+        stmt = stmt.where(User.channel == channel)
+    if external_id is not None:
+        stmt = stmt.where(User.external_id == external_id)
+    if states:
+        stmt = stmt.where(Job.state.in_(list(states)))
+    return list(s.scalars(stmt))
+
+
+def count_jobs(
+    s: Session,
+    channel: str,
+    external_id: str,
+    *,
+    states: Sequence[str] | None = None,
+    since: datetime | None = None,
+) -> int:
+    stmt = (
+        select(func.count(Job.id))
+        .join(Job.diary)
+        .join(Diary.user)
+        .where(User.channel == channel, User.external_id == external_id)
+    )
+    if states:
+        stmt = stmt.where(Job.state.in_(list(states)))
+    if since is not None:
+        stmt = stmt.where(Job.created_at >= since)
+    return int(s.scalar(stmt) or 0)
+
+
+def pending_reviews(s: Session, *, include_decided: bool = False) -> list[ModerationReview]:
+    stmt = (
+        select(ModerationReview)
+        .options(selectinload(ModerationReview.job).selectinload(Job.diary).selectinload(Diary.user))
+        .order_by(ModerationReview.id)
+    )
+    if not include_decided:
+        stmt = stmt.where(ModerationReview.status == "pending")
+    return list(s.scalars(stmt))
+
+
+def open_review(s: Session, job_id: int) -> ModerationReview | None:
+    return s.scalar(
+        select(ModerationReview)
+        .where(ModerationReview.job_id == job_id, ModerationReview.status == "pending")
+        .order_by(ModerationReview.id.desc())
+    )
+
+
+def events_after(s: Session, job_id: int, after_id: int = 0) -> list[Event]:
+    return list(s.scalars(select(Event).where(Event.job_id == job_id, Event.id > after_id).order_by(Event.id)))
+
+
+def clip_for(s: Session, job_id: int, index: int) -> Clip | None:
+    return s.scalar(select(Clip).where(Clip.job_id == job_id, Clip.segment_index == index))
+
+
+def segment_for(s: Session, job_id: int, index: int) -> SegmentRow | None:
+    return s.scalar(select(SegmentRow).where(SegmentRow.job_id == job_id, SegmentRow.index == index))
+
+
+def interrupted_jobs(s: Session, states: Sequence[str], older_than: datetime | None = None) -> list[int]:
+    """Ids of jobs left in a working state (e.g. by a crash), oldest first."""
+    stmt = select(Job.id).where(Job.state.in_(list(states))).order_by(Job.id)
+    if older_than is not None:
+        stmt = stmt.where(Job.updated_at < older_than)
+    return list(s.scalars(stmt))
+
+
+__all__ = [
+    "clip_for",
+    "count_jobs",
+    "events_after",
+    "find_user",
+    "get_or_create_user",
+    "interrupted_jobs",
+    "job_by_idempotency_key",
+    "list_jobs",
+    "load_job",
+    "open_review",
+    "pending_reviews",
+    "segment_for",
+    "utcnow",
+]
