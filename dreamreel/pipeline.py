@@ -37,7 +37,7 @@ from dreamreel.settings import Settings
 from generation.base import ClipSpec, ClipStyle, VideoBackend
 from storage import repos
 from storage.db import Database
-from storage.media import MediaStore
+from storage.media import MediaStore, job_dir
 from storage.models import Clip, Event, Job, ModerationReview, SegmentRow, Video, utcnow
 
 log = logging.getLogger(__name__)
@@ -247,6 +247,8 @@ class DreamPipeline:
             rows = self.bus.take(s)
         self._publish(rows)
 
+        # a render killed mid-write left its temp file behind; only this job writes here
+        self.media.sweep_temp(older_than=0, under=job_dir(job_id))
         total = len(segments)
         for index, text, prompt, emotion, style_name, seed in segments:
             if index in done:
@@ -290,7 +292,7 @@ class DreamPipeline:
         )
 
     def _render_one(self, job_id: int, spec: ClipSpec, total: int) -> None:
-        rel = f"{self.media.job_dir(job_id)}clip-{spec.index:03d}.mp4"
+        rel = f"{job_dir(job_id)}/clip-{spec.index:03d}.mp4"
         label = f"scene {spec.index + 1} of {total}"
         self._progress(job_id, "rendering", 0.0, f"rendering {label}", {"scene": spec.index, "scenes": total})
         last = [time.monotonic()]
@@ -340,7 +342,7 @@ class DreamPipeline:
         if len(clips) != expected:
             raise StepFailed(f"{len(clips)} of {expected} clips exist; render them first")
         self._progress(job_id, "stitching", 0.0, "stitching scenes")
-        rel = f"{self.media.job_dir(job_id)}dream.mp4"
+        rel = f"{job_dir(job_id)}/dream.mp4"
         with self.media.atomic_path(rel) as tmp:
             info = self.c.stitch(clips, tmp, crossfade=crossfade)
         with self.db.session() as s:

@@ -74,7 +74,8 @@ def build_backend(settings: Settings) -> tuple[VideoBackend, RenderParams]:
 
 def build_components(settings: Settings) -> tuple[Components, RenderParams]:
     from agent.emotion import overall_emotion
-    from agent.safety.policy import SafetyPolicy, soften_prompt
+    from agent.safety.policy import SafetyPolicy
+    from agent.safety.rewrite import soften_prompt
     from generation.stitch import stitch_clips
 
     backend, params = build_backend(settings)

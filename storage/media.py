@@ -120,16 +120,18 @@ class MediaStore:
             return False
         return True
 
-    def sweep_temp(self, older_than: float = 3600.0) -> list[str]:
-        """Delete temp files a crashed writer left behind (older than `older_than` seconds).
+    def sweep_temp(self, older_than: float = 3600.0, under: str | None = None) -> list[str]:
+        """Delete temp files a crashed writer left behind (older than `older_than` seconds),
+        in the whole store or only below the relative directory `under`.
 
         Returns the relative paths removed. Young temp files may belong to a writer still running.
         """
-        if not self.root.is_dir():
+        base = self.path_for(under) if under else self.root
+        if not base.is_dir():
             return []
         cutoff = time.time() - older_than
         removed: list[str] = []
-        for path in self.root.rglob(".*"):
+        for path in base.rglob(".*"):
             if not (_is_temp_name(path.name) and path.is_file()):
                 continue
             with suppress(FileNotFoundError):

@@ -1,0 +1,187 @@
+"""The job pipeline and the service facade, on real SQLite, real files and real ffmpeg."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dreamreel.errors import DiaryTooLong, EmptyDiary, InvalidTransition, NotFound, NotText, UnsupportedScript
+from dreamreel.service import DreamService
+from dreamreel.settings import load_settings
+from dreamreel.views import EventView, JobOptions
+from dreamreel.wiring import build_service
+from generation.base import ClipInfo, ClipSpec, ProgressFn
+from generation.probe import probe_video
+from tests.helpers import fast_env
+
+KO_DREAM = (
+    "어젯밤 꿈에서 나는 바다 위를 날고 있었다. 갑자기 하늘이 어두워지고 큰 고래가 나타나 나를 삼켰다. "
+    "고래 뱃속에는 어릴 적 살던 집이 있었고, 엄마가 저녁을 차리고 계셨다."
+)
+BLOCKED = "In the dream I tortured my neighbor, cut off his fingers one by one and watched him bleed out."
+SELF_HARM = "꿈속에서 아파트 옥상 난간에 서 있었고, 그냥 뛰어내리고 싶다는 생각이 들었다. 아래에서 누군가 내 이름을 부르는 소리에 깼다."
+
+
+@pytest.fixture
+def service(monkeypatch: pytest.MonkeyPatch) -> Any:
+    fast_env(monkeypatch)
+    svc = build_service(load_settings())
+    yield svc
+    svc.close()
+
+
+def test_korean_dream_becomes_a_stitched_video_with_every_step_recorded(service: DreamService) -> None:
+    seen: list[EventView] = []
+    service.subscribe(seen.append)
+    job = service.submit_diary(KO_DREAM, user="u1", options=JobOptions(segments=3), run=False)
+    assert job.status == "received"
+
+    view = service.run_job(job.job_id)
+
+    assert view.status == "done", view.error
+    assert view.language == "ko"
+    assert len(view.segments) == 3 and len(view.clips) == 3
+    # the scenes are the diary's own words, in order, covering all of it
+    assert "".join(s.text for s in view.segments).replace(" ", "") == KO_DREAM.replace(" ", "")
+    for seg in view.segments:
+        assert seg.prompt and seg.prompt.isascii()
+        assert seg.emotion in {"anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"}
+        assert Path(seg.clip or "").is_file()
+    video = probe_video(Path(view.video or ""))
+    clips = [probe_video(Path(c)) for c in view.clips]
+    assert video.frames == sum(c.frames for c in clips)
+    assert video.width == 128 and video.height == 72
+
+    detail = service.get_job(job.job_id, detail=True)
+    states = [e.state for e in detail.events or [] if e.kind == "state"]
+    assert states == ["received", "planned", "approved", "rendering", "stitching", "done"]
+    assert detail.diary == KO_DREAM
+    # subscribers saw the same persisted rows, progress included
+    assert [e.id for e in seen] == [e.id for e in detail.events or []]
+    assert any(e.kind == "progress" and "scene 3 of 3" in e.message for e in seen)
+
+
+def test_refused_diary_is_saved_queued_and_approve_turns_it_into_a_video(service: DreamService) -> None:
+    job = service.submit_diary(BLOCKED, user="u2", run=False)
+    view = service.run_job(job.job_id)
+    assert view.status == "blocked"
+    assert view.video is None and view.clips == []
+    assert view.verdict and view.verdict.decision == "block"
+    reason = view.verdict.reasons[0]
+    assert reason.span is not None and BLOCKED[reason.span.start : reason.span.end] == reason.span.text
+
+    queue = service.moderation_queue()
+    assert [r.job_id for r in queue] == [job.job_id]
+    assert queue[0].diary == BLOCKED
+
+    view = service.approve(job.job_id, moderator="mod-1", note="fiction", prompts={0: "a quiet kitchen at night"})
+    assert view.status == "done"
+    assert view.segments[0].prompt == "a quiet kitchen at night"
+    assert service.moderation_queue() == []
+    decided = service.moderation_queue(include_decided=True)
+    assert decided[0].status == "approved" and decided[0].moderator == "mod-1"
+    with pytest.raises(InvalidTransition):
+        service.approve(job.job_id, moderator="mod-1")
+
+
+def test_self_harm_goes_to_review_and_reject_keeps_the_diary(service: DreamService) -> None:
+    job = service.submit_diary(SELF_HARM, user="u3", run=False)
+    view = service.run_job(job.job_id)
+    assert view.status == "in_review"
+    assert view.verdict and view.verdict.support_message
+    with pytest.raises(Exception, match="note"):
+        service.reject(job.job_id, moderator="m", note=" ")
+    view = service.reject(job.job_id, moderator="m", note="needs a human conversation")
+    assert view.status == "rejected"
+    assert service.get_job(job.job_id, detail=True).diary == SELF_HARM
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("", EmptyDiary),
+        ("   \n\t ", EmptyDiary),
+        ("꿈" * 100_000, DiaryTooLong),
+        (b"\xff\xfe\x00\x01binary", NotText),
+        ("Мне снилось, что я летаю над городом.", UnsupportedScript),
+    ],
+)
+def test_bad_input_gets_a_clear_error_and_stores_nothing(
+    service: DreamService, text: str | bytes, error: type[Exception]
+) -> None:
+    with pytest.raises(error) as info:
+        service.submit_diary(text, run=False)
+    assert info.value.user_message("ko") and info.value.user_message("en")  # type: ignore[attr-defined]
+    assert service.list_jobs() == []
+
+
+def test_idempotency_key_returns_the_same_job(service: DreamService) -> None:
+    a = service.submit_diary(KO_DREAM, user="u4", idempotency_key="k-1", run=False)
+    b = service.submit_diary(KO_DREAM, user="u4", idempotency_key="k-1", run=False)
+    assert a.job_id == b.job_id
+    assert len(service.list_jobs()) == 1
+
+
+def test_unknown_job_is_not_found(service: DreamService) -> None:
+    with pytest.raises(NotFound):
+        service.get_job(999)
+
+
+class FlakyBackend:
+    """The real preview renderer, failing once on one scene (a model that crashes mid-job)."""
+
+    def __init__(self, inner: Any, fail_on: int) -> None:
+        self.inner, self.fail_on, self.calls = inner, fail_on, []
+        self.name = inner.name
+
+    def render_clip(self, spec: ClipSpec, out_path: Path, progress: ProgressFn | None = None) -> ClipInfo:
+        self.calls.append(spec.index)
+        if spec.index == self.fail_on and self.calls.count(spec.index) == 1:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return self.inner.render_clip(spec, out_path, progress)
+
+
+def test_failure_is_kept_and_retry_resumes_without_rerendering(service: DreamService) -> None:
+    flaky = FlakyBackend(service.pipeline.c.backend, fail_on=1)
+    service.pipeline.c.backend = flaky
+    job = service.submit_diary(KO_DREAM, user="u5", options=JobOptions(segments=3), run=False)
+
+    view = service.run_job(job.job_id)
+    assert view.status == "failed"
+    assert "out of memory" in (view.error or "")
+    assert len(view.clips) == 1  # scene 0 finished before the failure and is kept
+    first_clip = Path(view.clips[0])
+    mtime = first_clip.stat().st_mtime_ns
+
+    view = service.run_job(job.job_id)
+    assert view.status == "done", view.error
+    assert flaky.calls == [0, 1, 1, 2]  # scene 0 was not rendered again
+    assert first_clip.stat().st_mtime_ns == mtime
+    states = [e.state for e in service.events(job.job_id) if e.kind == "state"]
+    assert states[-5:] == ["rendering", "failed", "rendering", "stitching", "done"]
+
+
+def test_reroll_renders_one_scene_again_and_restitches(service: DreamService) -> None:
+    job = service.submit_diary(KO_DREAM, user="u6", options=JobOptions(segments=2), run=False)
+    view = service.run_job(job.job_id)
+    old_seed = view.segments[1].seed
+    keep = Path(view.clips[0]).stat().st_mtime_ns
+    service.runner.background = False
+    view = service.reroll_segment(job.job_id, 1, seed=old_seed + 1)
+    assert view.status == "done"
+    assert view.segments[1].seed == old_seed + 1
+    assert Path(view.clips[0]).stat().st_mtime_ns == keep
+
+
+def test_background_runner_returns_at_once_and_finishes(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast_env(monkeypatch)
+    svc = build_service(load_settings(), background=True)
+    try:
+        job = svc.submit_diary(KO_DREAM, user="u7")
+        assert job.status in {"received", "planned", "approved", "rendering"}
+        done = svc.wait(job.job_id, timeout=120)
+        assert done.status == "done"
+    finally:
+        svc.close()
