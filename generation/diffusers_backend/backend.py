@@ -1,0 +1,231 @@
+"""`DiffusersBackend`: the VideoBackend that renders scenes with a real text-to-video model.
+
+Built once per worker from a validated `Preset` and the family's `LoraRegistry`. The pipeline is
+loaded lazily on the first render (or by `load()` at worker start), every emotion LoRA is loaded
+once, and each segment only switches adapters. Segments that share preset values and adapters
+render in one batched pipeline call when the batch fits the preset's memory budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from generation.base import ClipInfo, ClipSpec, GenerationError, ProgressFn
+from generation.diffusers_backend.families import LoadedModel, load_model, text_to_video
+from generation.diffusers_backend.loading import apply_memory_options, pick_device, pick_dtype, require_torch
+from generation.diffusers_backend.loras import Activation, LoraRegistry, LoraSwitcher
+from generation.diffusers_backend.presets import Preset, PresetError, parse_preset
+from generation.diffusers_backend.video import probe, write_mp4
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SegmentPlan:
+    """What one segment renders with, after the emotion's LoRA entry is applied."""
+
+    prompt: str
+    negative_prompt: str
+    seed: int
+    preset: Preset  # with the emotion's overrides
+    activation: Activation
+
+
+class DiffusersBackend:
+    """Renders `ClipSpec`s with a diffusers pipeline; see the module docstring."""
+
+    name = "diffusers"
+
+    def __init__(
+        self, preset: Preset, loras: LoraRegistry | None = None, *, model: LoadedModel | None = None
+    ) -> None:
+        self.preset = preset
+        self.loras = loras if loras is not None else LoraRegistry(preset.family)
+        if self.loras.family != preset.family:
+            raise PresetError(
+                f"LoRA registry is for {self.loras.family!r}, preset {preset.name!r} is {preset.family!r}"
+            )
+        self._model = model
+        self._switcher: LoraSwitcher | None = None
+        self.device = "cpu"
+        self.load_seconds = 0.0
+
+    @classmethod
+    def from_settings(
+        cls,
+        preset_name: str,
+        presets: Mapping[str, Mapping[str, Any]],
+        loras: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+    ) -> DiffusersBackend:
+        """Build from the plain `[presets]` and `[loras]` tables of the settings (validated here)."""
+        if preset_name not in presets:
+            known = ", ".join(sorted(presets)) or "none"
+            raise PresetError(f"no preset named {preset_name!r} in [presets] (configured: {known})")
+        preset = parse_preset(preset_name, presets[preset_name])
+        return cls(preset, LoraRegistry.from_settings(preset.family, loras or {}))
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    def load(self) -> LoadedModel:
+        """Load the pipeline and every configured LoRA once (idempotent; call at worker start)."""
+        if self._model is not None and self._switcher is not None:
+            return self._model
+        started = time.perf_counter()
+        require_torch()
+        self.device = pick_device(self.preset)
+        if self._model is None:
+            dtype = pick_dtype(self.preset, self.device)
+            model = load_model(self.preset, dtype)
+            apply_memory_options(model.pipe, self.preset, self.device)
+            if model.keyframe_pipe is not None:
+                apply_memory_options(model.keyframe_pipe, self.preset, self.device)
+            self._model = model
+        switcher = LoraSwitcher(self._model.lora_pipe, self.loras)
+        switcher.load_all()
+        self._switcher = switcher
+        self.load_seconds = time.perf_counter() - started
+        logger.info(
+            "preset %s (%s) ready on %s in %.2fs",
+            self.preset.name,
+            self.preset.family,
+            self.device,
+            self.load_seconds,
+        )
+        return self._model
+
+    @property
+    def switcher(self) -> LoraSwitcher:
+        self.load()
+        assert self._switcher is not None
+        return self._switcher
+
+    # -- per segment -----------------------------------------------------------------------------
+
+    def lora_for(self, emotion: str) -> tuple[str, float] | None:
+        """(name, weight) of the LoRA an emotion renders with, for the job record; None = no LoRA.
+
+        A mix is named `fear@0.6+sadness@0.4` with weight 1.0.
+        """
+        act = self.loras.activation(emotion)
+        if not act.names:
+            return None
+        if len(act.names) == 1:
+            return act.names[0], act.weights[0]
+        return "+".join(f"{n}@{w:g}" for n, w in zip(act.names, act.weights, strict=True)), 1.0
+
+    def seed_for(self, spec: ClipSpec) -> int:
+        return spec.seed if self.preset.seed_policy == "per_segment" else self.preset.seed
+
+    def plan(self, spec: ClipSpec) -> SegmentPlan:
+        """Prompt, negative prompt, seed, preset and adapters one segment renders with."""
+        entry = self.loras.get(spec.emotion)
+        preset = self.preset.with_overrides(entry.overrides) if entry else self.preset
+        triggers: list[str] = list(entry.trigger_words) if entry else []
+        for other in (entry.mix or {}) if entry else {}:
+            mixed = self.loras.get(other)
+            triggers += mixed.trigger_words if mixed else []
+        suffix = (entry.prompt_suffix if entry and entry.prompt_suffix else "") or spec.style.prompt_suffix
+        prompt = ", ".join(p for p in [*dict.fromkeys(triggers), spec.prompt.strip(), suffix.strip()] if p)
+        style_negative = (
+            entry.negative_prompt if entry and entry.negative_prompt else ""
+        ) or spec.style.negative_prompt
+        negative = ", ".join(n for n in (preset.negative_prompt.strip(), style_negative.strip()) if n)
+        return SegmentPlan(prompt, negative, self.seed_for(spec), preset, self.loras.activation(spec.emotion))
+
+    def render_clip(self, spec: ClipSpec, out_path: Path, progress: ProgressFn | None = None) -> ClipInfo:
+        """Render one scene to `out_path` (mp4, the preset's size, frames and fps)."""
+        return self.render_batch([spec], [out_path], progress)[0]
+
+    def render_batch(
+        self, specs: Sequence[ClipSpec], out_paths: Sequence[Path], progress: ProgressFn | None = None
+    ) -> list[ClipInfo]:
+        """Render several scenes; those sharing preset values and adapters share pipeline calls.
+
+        Batches hold at most `preset.batch_size()` segments (max_batch capped by memory_budget_mb).
+        Each segment keeps its own seed, so a clip is the same batched or alone (up to float noise).
+        """
+        if len(specs) != len(out_paths):
+            raise ValueError("one output path per spec")
+        plans = [self.plan(s) for s in specs]
+        groups: dict[tuple[Activation, str], list[int]] = {}
+        for i, p in enumerate(plans):
+            groups.setdefault((p.activation, p.preset.model_dump_json()), []).append(i)
+        chunks: list[tuple[Activation, Preset, list[int]]] = []
+        for (act, _), idx in groups.items():
+            preset = plans[idx[0]].preset
+            size = preset.batch_size()
+            chunks += [(act, preset, idx[k : k + size]) for k in range(0, len(idx), size)]
+
+        svd = self.preset.family == "svd"
+        total = sum(p.steps * (len(idx) if svd else 1) for _, p, idx in chunks)
+        done = 0
+
+        def on_step(pipe: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+            nonlocal done
+            done += 1
+            if progress is not None:
+                progress(min(1.0, done / total))
+            return kwargs
+
+        model = self.load()
+        infos: dict[int, ClipInfo] = {}
+        for act, preset, idx in chunks:
+            self.switcher.apply(act)
+            infos.update(
+                self._render_chunk(
+                    model, preset, [plans[i] for i in idx], [(i, out_paths[i]) for i in idx], on_step
+                )
+            )
+        return [infos[i] for i in range(len(specs))]
+
+    def _render_chunk(
+        self,
+        model: LoadedModel,
+        preset: Preset,
+        plans: list[SegmentPlan],
+        outs: list[tuple[int, Path]],
+        on_step: Any,
+    ) -> dict[int, ClipInfo]:
+        torch, _ = require_torch()
+        generators = [torch.Generator(device="cpu").manual_seed(p.seed) for p in plans]
+        started = time.perf_counter()
+        try:
+            with torch.inference_mode():
+                videos = text_to_video(
+                    model,
+                    preset,
+                    [p.prompt for p in plans],
+                    [p.negative_prompt for p in plans],
+                    generators,
+                    on_step,
+                )
+        except (RuntimeError, ValueError) as err:
+            raise GenerationError(
+                f"{preset.family} pipeline failed for preset {preset.name!r}: {err}"
+            ) from err
+        logger.info(
+            "rendered %d segment(s) with %s in %.2fs", len(plans), preset.name, time.perf_counter() - started
+        )
+        infos: dict[int, ClipInfo] = {}
+        for (i, path), video in zip(outs, videos, strict=True):
+            write_mp4(video, Path(path), preset.fps)
+            info = probe(Path(path))
+            if info.frames != preset.num_frames:
+                raise GenerationError(f"{path}: wrote {info.frames} frames, expected {preset.num_frames}")
+            infos[i] = info
+        return infos
+
+    def render_frames(self, spec: ClipSpec) -> Any:
+        """Float frames (F, H, W, 3) of one segment without writing a file (tests, benches)."""
+        plan = self.plan(spec)
+        model = self.load()
+        self.switcher.apply(plan.activation)
+        torch, _ = require_torch()
+        gen = [torch.Generator(device="cpu").manual_seed(plan.seed)]
+        with torch.inference_mode():
+            return text_to_video(model, plan.preset, [plan.prompt], [plan.negative_prompt], gen, None)[0]

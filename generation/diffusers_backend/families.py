@@ -1,0 +1,152 @@
+"""Per-family glue: how each diffusers pipeline is loaded and called.
+
+Every family turns (preset, prompts, negative prompts, generators, step callback) into float
+frames shaped (batch, frames, height, width, 3) in [0, 1]. Only this module and `backend.py`
+touch diffusers classes; they are imported lazily.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from generation.base import GenerationError
+from generation.diffusers_backend.loading import require_torch, resolve_model
+from generation.diffusers_backend.presets import Preset
+
+logger = logging.getLogger(__name__)
+
+StepCallback = Callable[[Any, int, Any, dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class LoadedModel:
+    """The pipeline(s) of one preset. `lora_pipe` is where emotion LoRAs go."""
+
+    pipe: Any
+    keyframe_pipe: Any | None = None  # svd: the text-to-image pipeline drawing the first frame
+
+    @property
+    def lora_pipe(self) -> Any:
+        return self.keyframe_pipe if self.keyframe_pipe is not None else self.pipe
+
+
+def load_model(preset: Preset, dtype: Any) -> LoadedModel:
+    """Load the preset's pipeline(s) from local files only (see `loading.resolve_model`)."""
+    _, diffusers = require_torch()
+    path = resolve_model(preset.model, preset_name=preset.name, revision=preset.revision)
+    common: dict[str, Any] = {"dtype": dtype, "local_files_only": True}
+    if preset.family == "animatediff":
+        assert preset.motion_adapter is not None
+        adapter_path = resolve_model(preset.motion_adapter, preset_name=preset.name, what="motion_adapter")
+        adapter = diffusers.MotionAdapter.from_pretrained(adapter_path, **common)
+        pipe = diffusers.AnimateDiffPipeline.from_pretrained(path, motion_adapter=adapter, **common)
+        return LoadedModel(pipe)
+    if preset.family == "svd":
+        assert preset.keyframe_model is not None
+        key_path = resolve_model(preset.keyframe_model, preset_name=preset.name, what="keyframe_model")
+        keyframe = diffusers.StableDiffusionPipeline.from_pretrained(
+            key_path, safety_checker=None, requires_safety_checker=False, **common
+        )
+        pipe = diffusers.StableVideoDiffusionPipeline.from_pretrained(path, **common)
+        return LoadedModel(pipe, keyframe)
+    cls = {
+        "wan": diffusers.WanPipeline,
+        "ltx": diffusers.LTXPipeline,
+        "cogvideox": diffusers.CogVideoXPipeline,
+    }[preset.family]
+    return LoadedModel(cls.from_pretrained(path, **common))
+
+
+def _to_numpy(frames: Any) -> np.ndarray:
+    """Pipelines return np arrays (B, F, H, W, C) for output_type="np"; normalise anything else."""
+    if isinstance(frames, np.ndarray):
+        arr = frames
+    elif isinstance(frames, list):
+        arr = np.stack([np.stack([np.asarray(f, dtype=np.float32) for f in video]) for video in frames])
+        if arr.max() > 1.5:  # PIL frames
+            arr = arr / 255.0
+    else:  # torch tensor
+        arr = frames.float().cpu().numpy()
+    if arr.ndim != 5 or arr.shape[-1] != 3:
+        raise GenerationError(f"unexpected frames shape {arr.shape} from the pipeline")
+    return arr.astype(np.float32)
+
+
+def text_to_video(
+    model: LoadedModel,
+    preset: Preset,
+    prompts: list[str],
+    negatives: list[str],
+    generators: list[Any],
+    callback: StepCallback | None,
+) -> np.ndarray:
+    """Run the text-to-video families in one batched call; SVD draws key frames first."""
+    if preset.family == "svd":
+        return _svd(model, preset, prompts, negatives, generators, callback)
+    kwargs: dict[str, Any] = {
+        "prompt": prompts,
+        "negative_prompt": negatives if preset.guidance > 1.0 else None,
+        "height": preset.height,
+        "width": preset.width,
+        "num_frames": preset.num_frames,
+        "num_inference_steps": preset.steps,
+        "guidance_scale": preset.guidance,
+        "generator": generators,
+        "output_type": "np",
+        "callback_on_step_end": callback,
+    }
+    if preset.family == "ltx":
+        kwargs["frame_rate"] = preset.fps
+    if preset.family == "animatediff":
+        kwargs["decode_chunk_size"] = preset.decode_chunk_size
+    elif preset.max_sequence_length is not None:
+        kwargs["max_sequence_length"] = preset.max_sequence_length
+    kwargs.update(preset.pipeline_kwargs)
+    return _to_numpy(model.pipe(**kwargs).frames)
+
+
+def _svd(
+    model: LoadedModel,
+    preset: Preset,
+    prompts: list[str],
+    negatives: list[str],
+    generators: list[Any],
+    callback: StepCallback | None,
+) -> np.ndarray:
+    """ "Perfect first frame, then animate": a text-to-image key frame, then SVD image-to-video."""
+    assert model.keyframe_pipe is not None
+    videos = []
+    for prompt, negative, generator in zip(prompts, negatives, generators, strict=True):
+        image = model.keyframe_pipe(
+            prompt=prompt,
+            negative_prompt=negative or None,
+            height=preset.height,
+            width=preset.width,
+            num_inference_steps=preset.keyframe_steps or preset.steps,
+            guidance_scale=preset.keyframe_guidance if preset.keyframe_guidance is not None else 7.5,
+            generator=generator,
+            output_type="pil",
+        ).images[0]
+        out = model.pipe(
+            image=image,
+            height=preset.height,
+            width=preset.width,
+            num_frames=preset.num_frames,
+            num_inference_steps=preset.steps,
+            max_guidance_scale=max(preset.guidance, 1.0),
+            fps=preset.fps,
+            motion_bucket_id=preset.motion_bucket_id,
+            noise_aug_strength=preset.noise_aug_strength,
+            decode_chunk_size=preset.decode_chunk_size,
+            generator=generator,
+            output_type="np",
+            callback_on_step_end=callback,
+            **preset.pipeline_kwargs,
+        )
+        videos.append(_to_numpy(out.frames)[0])
+    return np.stack(videos)

@@ -1,0 +1,225 @@
+"""Tiny random pipelines for every family, built from configs the way diffusers' own tests do.
+
+Each builder saves a pipeline with `save_pretrained` into a directory and returns its path; tests
+then load it back through the project's loading code with HF_HUB_OFFLINE=1. Two layers, 16-64 px,
+9 frames, 2 steps: seconds on one CPU thread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.tiny_models.tokenizers import CLIP_VOCAB_SIZE, make_clip_tokenizer, make_t5_tokenizer
+
+T5_VOCAB_SIZE = 96  # >= the Unigram tokenizer's 68 pieces
+
+
+def _clip_text_encoder() -> Any:
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    return CLIPTextModel(
+        CLIPTextConfig(
+            bos_token_id=CLIP_VOCAB_SIZE - 2,
+            eos_token_id=CLIP_VOCAB_SIZE - 1,
+            pad_token_id=CLIP_VOCAB_SIZE - 1,
+            hidden_size=32,
+            intermediate_size=37,
+            num_attention_heads=4,
+            num_hidden_layers=2,
+            vocab_size=CLIP_VOCAB_SIZE,
+            max_position_embeddings=32,
+            projection_dim=32,
+        )
+    )
+
+
+def _umt5_text_encoder() -> Any:
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    return UMT5EncoderModel(
+        UMT5Config(
+            vocab_size=T5_VOCAB_SIZE,
+            d_model=32,
+            d_kv=8,
+            d_ff=37,
+            num_layers=2,
+            num_heads=4,
+            relative_attention_num_buckets=8,
+            relative_attention_max_distance=16,
+            pad_token_id=0,
+            eos_token_id=1,
+        )
+    )
+
+
+def _t5_text_encoder() -> Any:
+    from transformers import T5Config, T5EncoderModel
+
+    return T5EncoderModel(
+        T5Config(
+            vocab_size=T5_VOCAB_SIZE,
+            d_model=32,
+            d_kv=8,
+            d_ff=37,
+            num_layers=2,
+            num_heads=4,
+            relative_attention_num_buckets=8,
+            relative_attention_max_distance=16,
+            pad_token_id=0,
+            eos_token_id=1,
+        )
+    )
+
+
+def build_sd(directory: Path) -> Path:
+    """A tiny Stable Diffusion 1.5-shaped pipeline (AnimateDiff base, SVD key frames)."""
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        block_out_channels=(16, 32),
+        layers_per_block=1,
+        sample_size=16,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=8,
+        norm_num_groups=2,
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKL(
+        block_out_channels=[8, 16],
+        in_channels=3,
+        out_channels=3,
+        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"],
+        latent_channels=4,
+        norm_num_groups=2,
+        layers_per_block=1,
+    )
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="linear", clip_sample=False)
+    torch.manual_seed(0)
+    text_encoder = _clip_text_encoder()
+    tokenizer = make_clip_tokenizer(directory / "_tok")
+    pipe: Any = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    out = directory / "sd"
+    pipe.save_pretrained(out)
+    return out
+
+
+def build_motion_adapter(directory: Path) -> Path:
+    """A tiny AnimateDiff MotionAdapter matching `build_sd`'s UNet."""
+    import torch
+    from diffusers import MotionAdapter
+
+    torch.manual_seed(0)
+    adapter: Any = MotionAdapter(
+        block_out_channels=(16, 32),
+        motion_layers_per_block=1,
+        motion_norm_num_groups=2,
+        motion_num_attention_heads=2,
+        motion_max_seq_length=32,
+    )
+    out = directory / "motion_adapter"
+    adapter.save_pretrained(out)
+    return out
+
+
+def build_wan(directory: Path) -> Path:
+    """A tiny Wan 2.1 text-to-video pipeline (diffusers tests' config, local UMT5 tokenizer)."""
+    import torch
+    from diffusers import (
+        AutoencoderKLWan,
+        FlowMatchEulerDiscreteScheduler,
+        WanPipeline,
+        WanTransformer3DModel,
+    )
+
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(
+        base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
+    )
+    torch.manual_seed(0)
+    text_encoder = _umt5_text_encoder()
+    tokenizer = make_t5_tokenizer(directory / "_tok_t5")
+    torch.manual_seed(0)
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=16,
+        out_channels=16,
+        text_dim=32,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=32,
+    )
+    pipe: Any = WanPipeline(
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        vae=vae,
+        transformer=transformer,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+    )
+    out = directory / "wan"
+    pipe.save_pretrained(out)
+    return out
+
+
+def save_tiny_lora(family: str, pipeline_dir: Path, out_dir: Path, seed: int, rank: int = 4) -> Path:
+    """A random LoRA (`init_lora_weights=False`) for the family's denoiser, saved in diffusers format.
+
+    Returns the directory holding `pytorch_lora_weights.safetensors`.
+    """
+    import torch
+    from diffusers import (
+        CogVideoXPipeline,
+        CogVideoXTransformer3DModel,
+        LTXPipeline,
+        LTXVideoTransformer3DModel,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+        WanPipeline,
+        WanTransformer3DModel,
+    )
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    spec: dict[str, tuple[Any, Any, str, str]] = {
+        # SD LoRAs serve AnimateDiff (its UNet shares the SD attention names) and SVD key frames.
+        "sd": (UNet2DConditionModel, StableDiffusionPipeline, "unet", "unet_lora_layers"),
+        "wan": (WanTransformer3DModel, WanPipeline, "transformer", "transformer_lora_layers"),
+        "ltx": (LTXVideoTransformer3DModel, LTXPipeline, "transformer", "transformer_lora_layers"),
+        "cogvideox": (
+            CogVideoXTransformer3DModel,
+            CogVideoXPipeline,
+            "transformer",
+            "transformer_lora_layers",
+        ),
+    }
+    model_cls, pipe_cls, subfolder, arg = spec[family]
+    model = model_cls.from_pretrained(pipeline_dir, subfolder=subfolder)
+    torch.manual_seed(seed)
+    config = LoraConfig(
+        r=rank, lora_alpha=rank, target_modules=["to_q", "to_k", "to_v", "to_out.0"], init_lora_weights=False
+    )
+    model.add_adapter(config)
+    layers = get_peft_model_state_dict(model)
+    pipe_cls.save_lora_weights(out_dir, **{arg: layers})
+    return out_dir
