@@ -216,7 +216,7 @@ class Settings(BaseSettings):
         """Outside development, secrets must be set and must not be the documented placeholders."""
         if self.environment == "development":
             return self
-        named = {
+        named: dict[str, list[SecretStr] | list[SecretStr | None]] = {
             "webhook_secret": [self.webhook_secret],
             "session_secret": [self.session_secret],
             "api_keys": self.api_keys,
