@@ -1,0 +1,1 @@
+"""Fakes for outside services that cannot run here; each speaks the real wire protocol."""
