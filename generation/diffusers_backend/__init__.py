@@ -3,7 +3,7 @@
 Importing this package does not import torch; loading a model does.
 """
 
-from generation.diffusers_backend.backend import DiffusersBackend, SegmentPlan
+from generation.diffusers_backend.backend import DiffusersBackend, SegmentPlan, backend_from_settings
 from generation.diffusers_backend.loading import ModelNotFoundError, resolve_model, weights_present
 from generation.diffusers_backend.loras import Activation, LoraEntry, LoraError, LoraRegistry, LoraSwitcher
 from generation.diffusers_backend.presets import (
@@ -28,6 +28,7 @@ __all__ = [
     "Preset",
     "PresetError",
     "SegmentPlan",
+    "backend_from_settings",
     "parse_preset",
     "parse_presets",
     "resolve_model",

@@ -54,6 +54,7 @@ class DiffusersBackend:
         self._switcher: LoraSwitcher | None = None
         self.device = "cpu"
         self.load_seconds = 0.0
+        self.batch_sizes: list[int] = []  # segments per pipeline call, in order (logs, benches, tests)
 
     @classmethod
     def from_settings(
@@ -193,6 +194,7 @@ class DiffusersBackend:
     ) -> dict[int, ClipInfo]:
         torch, _ = require_torch()
         generators = [torch.Generator(device="cpu").manual_seed(p.seed) for p in plans]
+        self.batch_sizes.append(len(plans))
         started = time.perf_counter()
         try:
             with torch.inference_mode():
@@ -229,3 +231,18 @@ class DiffusersBackend:
         gen = [torch.Generator(device="cpu").manual_seed(plan.seed)]
         with torch.inference_mode():
             return text_to_video(model, plan.preset, [plan.prompt], [plan.negative_prompt], gen, None)[0]
+
+
+def backend_from_settings(
+    preset_name: str,
+    presets: Mapping[str, Mapping[str, Any]],
+    loras: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+) -> tuple[DiffusersBackend, dict[str, int]]:
+    """The backend for `[video] preset`, and the clip shape every ClipSpec should carry.
+
+    Validates the preset and the LoRA table now (before any job starts); loads nothing yet.
+    Returns (backend, {"width", "height", "num_frames", "fps"}).
+    """
+    backend = DiffusersBackend.from_settings(preset_name, presets, loras)
+    p = backend.preset
+    return backend, {"width": p.width, "height": p.height, "num_frames": p.num_frames, "fps": p.fps}
