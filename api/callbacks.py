@@ -1,0 +1,142 @@
+"""Signed callbacks: when an API job with a `callback_url` comes to rest (done, failed, rejected,
+in_review, blocked), POST the job object there.
+
+Signature scheme (what a receiver checks)::
+
+    X-DreamReel-Timestamp: <unix seconds>
+    X-DreamReel-Signature: sha256=<hex HMAC-SHA256(DREAMREEL_WEBHOOK_SECRET, f"{timestamp}.{raw body}")>
+    X-DreamReel-Event:     job.<state>
+    X-DreamReel-Delivery:  <uuid, the same for every retry of one delivery>
+
+The timestamp is inside the signed content, so a receiver that refuses old timestamps (see
+`verify_signature`, five minutes by default) also refuses replays. A delivery is retried on any
+non-2xx answer or network error, waiting `callback_backoff` seconds doubled after each attempt,
+at most `callback_attempts` times; every attempt is recorded as a job event of kind `callback`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from api.security import API_CHANNEL
+from dreamreel.service import DreamService
+from dreamreel.settings import Settings
+from dreamreel.views import RESTING_STATES, EventView
+
+logger = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-DreamReel-Signature"
+TIMESTAMP_HEADER = "X-DreamReel-Timestamp"
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The signature header value for `body` sent at `timestamp`."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return f"sha256={mac.hexdigest()}"
+
+
+def verify_signature(secret: str, headers: Mapping[str, str], body: bytes, *,
+                     tolerance: float = 300.0, now: float | None = None) -> bool:
+    """What a receiver runs: the signature matches and the timestamp is recent."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    timestamp = lowered.get(TIMESTAMP_HEADER.lower(), "")
+    signature = lowered.get(SIGNATURE_HEADER.lower(), "")
+    if not timestamp.isdigit():
+        return False
+    if abs((time.time() if now is None else now) - int(timestamp)) > tolerance:
+        return False
+    return hmac.compare_digest(signature, sign(secret, timestamp, body))
+
+
+class CallbackDispatcher:
+    """Listens to the service's events and delivers callbacks on a small thread pool."""
+
+    def __init__(self, service: DreamService, settings: Settings, *,
+                 client_factory: Callable[[], httpx.Client] | None = None, workers: int = 4) -> None:
+        self.service = service
+        self.settings = settings
+        self._client_factory = client_factory or (lambda: httpx.Client(timeout=settings.callback_timeout))
+        self._workers = workers
+        self._executor: ThreadPoolExecutor | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._stopping = threading.Event()
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="dreamreel-callback")
+        self._unsubscribe = self.service.subscribe(self._on_event)
+        if self.settings.webhook_secret is None:
+            logger.warning("DREAMREEL_WEBHOOK_SECRET is not set: callbacks are sent unsigned (development)")
+
+    def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        self._stopping.set()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def _on_event(self, event: EventView) -> None:
+        # Called from the worker thread: do no work here, only hand over.
+        if event.kind == "state" and event.state in RESTING_STATES and self._executor is not None:
+            with contextlib.suppress(RuntimeError):  # RuntimeError: shutting down
+                self._executor.submit(self.deliver, event.job_id, event.state)
+
+    def deliver(self, job_id: int, state: str) -> bool:
+        """POST the job to its callback URL, retrying; True when the receiver took it."""
+        try:
+            job = self.service.get_job(job_id)
+        except Exception:
+            logger.exception("callback: cannot load job %s", job_id)
+            return False
+        url = job.options.get("callback_url")
+        if not url or job.channel != API_CHANNEL:
+            return False
+        body = json.dumps(job.to_public(), ensure_ascii=False, separators=(",", ":")).encode()
+        delivery = str(uuid.uuid4())
+        attempts = self.settings.callback_attempts
+        with self._client_factory() as client:
+            for attempt in range(1, attempts + 1):
+                ok, status, error = self._post(client, url, body, state, delivery)
+                outcome = f"HTTP {status}" if status is not None else f"error: {error}"
+                self.service.record_event(
+                    job_id, "callback", f"callback attempt {attempt}/{attempts} to {url}: {outcome}",
+                    {"url": url, "attempt": attempt, "status": status, "ok": ok, "state": state,
+                     "delivery": delivery, "error": error},
+                )
+                if ok:
+                    return True
+                if attempt < attempts and self._stopping.wait(self.settings.callback_backoff * 2 ** (attempt - 1)):
+                    break
+        logger.warning("callback for job %s to %s failed after %d attempts", job_id, url, attempts)
+        return False
+
+    def _post(self, client: httpx.Client, url: str, body: bytes, state: str,
+              delivery: str) -> tuple[bool, int | None, str | None]:
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "DreamReel-Callback/1",
+            TIMESTAMP_HEADER: timestamp,
+            "X-DreamReel-Event": f"job.{state}",
+            "X-DreamReel-Delivery": delivery,
+        }
+        if self.settings.webhook_secret is not None:
+            headers[SIGNATURE_HEADER] = sign(self.settings.webhook_secret.get_secret_value(), timestamp, body)
+        try:
+            response = client.post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return False, None, f"{type(exc).__name__}: {exc}"
+        return response.is_success, response.status_code, None

@@ -1,0 +1,107 @@
+"""Errors translated at the HTTP edge, always as `{"error": {"code", "message"}}`.
+
+InputError -> 422, NotFound -> 404, InvalidTransition -> 409, LimitExceeded -> 429; request
+validation (bad JSON, wrong fields) -> 422; HTTP errors raised by routes keep their status.
+"""
+
+from __future__ import annotations
+
+import logging
+from html import escape
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dreamreel.errors import DreamReelError, InputError, InvalidTransition, LimitExceeded, NotFound
+
+logger = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: list[tuple[type[DreamReelError], int, str]] = [
+    (InputError, 422, "invalid_input"),
+    (NotFound, 404, "not_found"),
+    (InvalidTransition, 409, "invalid_transition"),
+    (LimitExceeded, 429, "limit_exceeded"),
+]
+CODE_BY_STATUS = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+    409: "conflict", 413: "body_too_large", 415: "unsupported_media_type", 422: "invalid_request",
+    429: "limit_exceeded",
+}
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error response of the API."""
+
+    error: ErrorDetail
+
+
+def error_response(status: int, code: str, message: str, details: list[dict[str, Any]] | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    detail = ErrorDetail(code=code, message=message, details=details)
+    return JSONResponse(ErrorBody(error=detail).model_dump(exclude_none=True), status_code=status,
+                        headers=headers)
+
+
+def _language(request: Request) -> str:
+    accept = request.headers.get("accept-language", "")
+    return "ko" if accept.lower().startswith("ko") else "en"
+
+
+async def _dreamreel_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DreamReelError)
+    for kind, status, code in STATUS_BY_ERROR:
+        if isinstance(exc, kind):
+            return error_response(status, code, exc.user_message(_language(request)))
+    logger.exception("unexpected service error", exc_info=exc)
+    return error_response(500, "internal_error", exc.user_message(_language(request)))
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    details = [
+        {"location": ".".join(str(part) for part in err.get("loc", ())), "message": str(err.get("msg", ""))}
+        for err in errors
+    ]
+    if any(err.get("type") == "json_invalid" for err in errors):
+        return error_response(422, "invalid_json", "The request body is not valid JSON.", details)
+    summary = "; ".join(f"{d['location']}: {d['message']}" for d in details[:5])
+    return error_response(422, "invalid_request", f"The request is not valid: {summary}", details)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = CODE_BY_STATUS.get(exc.status_code, "error")
+    message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    if request.url.path.startswith("/moderation"):  # the moderator page answers in HTML
+        page = (f"<!doctype html><meta name=viewport content='width=device-width'><title>{exc.status_code}</title>"
+                f"<p>{escape(message)}</p><p><a href='/moderation'>DreamReel moderation</a></p>")
+        return HTMLResponse(page, status_code=exc.status_code)
+    return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the translations above on `app`."""
+    app.add_exception_handler(DreamReelError, _dreamreel_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the error statuses a route can return."""
+    descriptions = {
+        401: "Missing or wrong API key", 404: "No such job (or not yours)", 409: "Not possible in this state",
+        413: "Request body too large", 416: "Range not satisfiable", 422: "Invalid request",
+        429: "Too many requests",
+    }
+    return {s: {"model": ErrorBody, "description": descriptions.get(s, "Error")} for s in statuses}

@@ -1,0 +1,99 @@
+"""Prometheus metrics from the service's event feed (text exposition format 0.0.4).
+
+At start the job states are read once from the service; afterwards every state event updates
+them, so a scrape does not touch the database except for the moderation queue length.
+Render seconds are measured per job from its first `rendering` event to its `stitching` event.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+
+from dreamreel.service import DreamService
+from dreamreel.views import EventView
+
+STATES = ("received", "planned", "approved", "in_review", "blocked", "rejected",
+          "rendering", "stitching", "done", "failed")
+QUEUED_STATES = ("received", "planned", "approved")  # waiting for the runner
+RENDER_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+BASELINE_JOBS = 100_000
+
+
+class JobMetrics:
+    """Keeps job states, render durations and callback outcomes; renders them as Prometheus text."""
+
+    def __init__(self, service: DreamService) -> None:
+        self.service = service
+        self._lock = threading.Lock()
+        self._states: dict[int, str] = {}
+        self._render_started: dict[int, datetime] = {}
+        self._render_counts = [0] * len(RENDER_BUCKETS)
+        self._render_sum = 0.0
+        self._render_total = 0
+        self._callbacks: Counter[str] = Counter()
+        self._unsubscribe: Callable[[], None] | None = None
+
+    def start(self) -> None:
+        self._unsubscribe = self.service.subscribe(self.observe)
+        for job in self.service.list_jobs(limit=BASELINE_JOBS):
+            with self._lock:
+                self._states.setdefault(job.job_id, job.status)
+
+    def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+
+    def observe(self, event: EventView) -> None:
+        """Update from one event (called from the worker thread)."""
+        with self._lock:
+            if event.kind == "callback":
+                self._callbacks["ok" if event.data.get("ok") else "failed"] += 1
+            if event.kind != "state" or event.state is None:
+                return
+            self._states[event.job_id] = event.state
+            if event.state == "rendering":
+                self._render_started.setdefault(event.job_id, event.created_at)
+            elif event.job_id in self._render_started and event.state in ("stitching", "failed"):
+                started = self._render_started.pop(event.job_id)
+                if event.state == "stitching":
+                    self._observe_render((event.created_at - started).total_seconds())
+
+    def _observe_render(self, seconds: float) -> None:
+        self._render_sum += seconds
+        self._render_total += 1
+        for i, bound in enumerate(RENDER_BUCKETS):
+            if seconds <= bound:
+                self._render_counts[i] += 1
+
+    def render(self) -> str:
+        """The exposition text."""
+        pending_reviews = len(self.service.moderation_queue())
+        with self._lock:
+            by_state = Counter(self._states.values())
+            lines = [
+                "# HELP dreamreel_jobs Jobs by state.",
+                "# TYPE dreamreel_jobs gauge",
+                *(f'dreamreel_jobs{{state="{state}"}} {by_state.get(state, 0)}' for state in STATES),
+                "# HELP dreamreel_queue_depth Jobs waiting for the runner (received, planned, approved).",
+                "# TYPE dreamreel_queue_depth gauge",
+                f"dreamreel_queue_depth {sum(by_state.get(s, 0) for s in QUEUED_STATES)}",
+                "# HELP dreamreel_moderation_queue_depth Refused jobs waiting for a moderator.",
+                "# TYPE dreamreel_moderation_queue_depth gauge",
+                f"dreamreel_moderation_queue_depth {pending_reviews}",
+                "# HELP dreamreel_render_seconds Time from the first clip render to stitching, per job.",
+                "# TYPE dreamreel_render_seconds histogram",
+                *(f'dreamreel_render_seconds_bucket{{le="{bound:g}"}} {count}'
+                  for bound, count in zip(RENDER_BUCKETS, self._render_counts, strict=True)),
+                f'dreamreel_render_seconds_bucket{{le="+Inf"}} {self._render_total}',
+                f"dreamreel_render_seconds_sum {self._render_sum:.3f}",
+                f"dreamreel_render_seconds_count {self._render_total}",
+                "# HELP dreamreel_callbacks_total Callback delivery attempts by outcome.",
+                "# TYPE dreamreel_callbacks_total counter",
+                f'dreamreel_callbacks_total{{outcome="ok"}} {self._callbacks["ok"]}',
+                f'dreamreel_callbacks_total{{outcome="failed"}} {self._callbacks["failed"]}',
+            ]
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,82 @@
+"""POST /v1/diaries: the diary web hook."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Request
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+
+from api.deps import ApiClientDep, ServiceDep
+from api.errors import error_responses
+from api.security import API_CHANNEL
+from dreamreel.views import JobOptions, JobView
+
+router = APIRouter(prefix="/v1", tags=["diaries"])
+
+
+class DiaryIn(BaseModel):
+    """A dream diary posted by an app on behalf of one of its users."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(description="The diary, Korean or English (the server's length limit applies)")
+    user: str = Field(min_length=1, max_length=128, description="The app's id of the person who dreamt")
+    language: Literal["ko", "en"] | None = Field(default=None, description="Detected when omitted")
+    segments: int | None = Field(default=None, ge=1, le=6, description="Number of scenes")
+    callback_url: AnyHttpUrl | None = Field(
+        default=None, description="Receives the signed job object when the job finishes or is refused"
+    )
+
+
+class JobLinks(BaseModel):
+    self: str
+    events: str
+    video: str
+
+
+class DiaryAccepted(BaseModel):
+    job_id: int
+    status: str
+    links: JobLinks
+
+
+def job_links(request: Request, job_id: int) -> JobLinks:
+    """Absolute URLs of a job's resources."""
+    return JobLinks(
+        self=str(request.url_for("get_job", job_id=job_id)),
+        events=str(request.url_for("job_events", job_id=job_id)),
+        video=str(request.url_for("job_video", job_id=job_id)),
+    )
+
+
+@router.post(
+    "/diaries",
+    status_code=202,
+    response_model=DiaryAccepted,
+    responses=error_responses(401, 413, 422, 429),
+    summary="Submit a dream diary; the video is made in the background",
+)
+def submit_diary(
+    diary: DiaryIn,
+    request: Request,
+    client: ApiClientDep,
+    service: ServiceDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(max_length=200, description="Retrying with the same key returns the same job"),
+    ] = None,
+) -> DiaryAccepted:
+    options = JobOptions(
+        segments=diary.segments,
+        callback_url=str(diary.callback_url) if diary.callback_url else None,
+    )
+    job: JobView = service.submit_diary(
+        diary.text,
+        channel=API_CHANNEL,
+        user=client.owner(diary.user),
+        language=diary.language,
+        options=options,
+        idempotency_key=client.scoped_idempotency_key(idempotency_key),
+    )
+    return DiaryAccepted(job_id=job.job_id, status=job.status, links=job_links(request, job.job_id))

@@ -1,0 +1,123 @@
+"""GET /v1/jobs/{id}: status, the video and clips (with HTTP range requests), progress as SSE.
+
+No part of a request becomes a file path: ids go to the service, which answers with the path
+of a file it wrote itself (or None).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Request
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+
+from api.deps import OwnedJobDep, ServiceDep
+from api.errors import error_responses
+from api.routes.diaries import job_links
+from dreamreel.views import RESTING_STATES, EventView, JobView
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+POLL_SECONDS = 0.25
+KEEPALIVE_SECONDS = 15.0
+
+MP4_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}},
+          "description": "The mp4 file"},
+    206: {"content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}},
+          "description": "The requested byte range (send `Range: bytes=start-end`)"},
+    416: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Range not satisfiable"},
+    **error_responses(401, 404, 422),
+}
+
+
+@router.get(
+    "/{job_id}",
+    name="get_job",
+    response_model=None,
+    responses={200: {"model": JobView, "description": "The job object (as `dreamreel jobs show --json`)"},
+               **error_responses(401, 404, 422)},
+    summary="A job with its diary, plan, verdict, events and reviews",
+)
+def get_job(job: OwnedJobDep, request: Request, service: ServiceDep) -> JSONResponse:
+    data = service.get_job(job.job_id, detail=True).to_public()
+    data["links"] = job_links(request, job.job_id).model_dump()
+    return JSONResponse(data)
+
+
+def _mp4(path: Path | None, what: str, filename: str) -> FileResponse:
+    if path is None or not path.is_file():
+        raise HTTPException(404, f"{what} is not ready (yet).")
+    return FileResponse(path, media_type="video/mp4", filename=filename)
+
+
+@router.get("/{job_id}/video", name="job_video", response_class=FileResponse, responses=MP4_RESPONSES,
+            summary="The stitched video (mp4, range requests supported)")
+def job_video(job: OwnedJobDep, service: ServiceDep) -> FileResponse:
+    return _mp4(service.video_file(job.job_id), "The video", f"dreamreel-{job.job_id}.mp4")
+
+
+@router.get("/{job_id}/clips/{index}", name="job_clip", response_class=FileResponse, responses=MP4_RESPONSES,
+            summary="One scene's clip (mp4, range requests supported)")
+def job_clip(
+    job: OwnedJobDep, service: ServiceDep, index: Annotated[int, PathParam(ge=0, le=1000)]
+) -> FileResponse:
+    return _mp4(service.clip_file(job.job_id, index), f"Clip {index}",
+                f"dreamreel-{job.job_id}-{index}.mp4")
+
+
+def _sse(event: EventView) -> str:
+    data = json.dumps(event.model_dump(mode="json"), ensure_ascii=False)
+    return f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n"
+
+
+@router.get(
+    "/{job_id}/events",
+    name="job_events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}},
+                     "description": "Server-sent events: `id`, `event` (state, progress, info, error, "
+                                    "callback) and `data` (the event as JSON). The stream ends once the "
+                                    "job rests (done, failed, rejected, in_review, blocked); reconnect "
+                                    "with `Last-Event-ID` to continue."},
+               **error_responses(401, 404, 422)},
+    summary="Progress of a job as server-sent events",
+)
+async def job_events(
+    job: OwnedJobDep,
+    request: Request,
+    service: ServiceDep,
+    last_event_id: Annotated[int | None, Header(ge=0, description="Resume after this event id")] = None,
+) -> StreamingResponse:
+    async def stream() -> AsyncIterator[str]:
+        after = last_event_id or 0
+        idle = 0.0
+        yield "retry: 2000\n\n"
+        while not await request.is_disconnected():
+            events = await run_in_threadpool(service.events, job.job_id, after_id=after)
+            for event in events:
+                yield _sse(event)
+                after = event.id
+            if not events:
+                current = await run_in_threadpool(service.get_job, job.job_id)
+                if current.status in RESTING_STATES:
+                    # events written between the two reads above come out before the end
+                    for event in await run_in_threadpool(service.events, job.job_id, after_id=after):
+                        yield _sse(event)
+                    return
+                idle += POLL_SECONDS
+                if idle >= KEEPALIVE_SECONDS:
+                    idle = 0.0
+                    yield ": keepalive\n\n"
+            else:
+                idle = 0.0
+            await asyncio.sleep(POLL_SECONDS)
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)

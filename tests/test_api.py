@@ -1,0 +1,332 @@
+"""HTTP tests of the web API against the running app (uvicorn on 127.0.0.1, real service,
+real SQLite; one flow on PostgreSQL)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.test_api_support import (
+    BLOCK_DIARY,
+    CALM_DIARY,
+    KEY_A,
+    KEY_B,
+    REPO_ROOT,
+    WEBHOOK_SECRET,
+    CallbackReceiver,
+    RunningApi,
+    api_env,
+    running_api,
+)
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningApi]:
+    api_env(monkeypatch)
+    with running_api() as running:
+        yield running
+
+
+def submit(client: httpx.Client, text: str = CALM_DIARY, **body: object) -> dict:
+    response = client.post("/v1/diaries", json={"text": text, "user": "u1", **body})
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def wait_for(api: RunningApi, job_id: int, states: tuple[str, ...], timeout: float = 60) -> dict:
+    with api.client() as client:
+        deadline = time.monotonic() + timeout
+        while True:
+            job = client.get(f"/v1/jobs/{job_id}").json()
+            if job["status"] in states or time.monotonic() > deadline:
+                return job
+            time.sleep(0.1)
+
+
+def test_a_posted_diary_becomes_a_video_with_status_and_range_downloads(api: RunningApi) -> None:
+    with api.client() as client:
+        accepted = submit(client, segments=2)
+        assert accepted["status"] == "received"
+        job_id = accepted["job_id"]
+        assert accepted["links"]["self"] == f"{api.url}/v1/jobs/{job_id}"
+
+        job = wait_for(api, job_id, ("done", "failed"))
+        assert job["status"] == "done", job.get("error")
+        # the same object as `dreamreel jobs show --json`, plus links
+        expected = api.service.get_job(job_id, detail=True).to_public()
+        assert {k: v for k, v in job.items() if k != "links"} == json.loads(json.dumps(expected))
+        assert job["user"].endswith(":u1") and job["channel"] == "api"
+        assert len(job["segments"]) == 2 and job["diary"] == CALM_DIARY
+
+        whole = client.get(f"/v1/jobs/{job_id}/video")
+        assert whole.status_code == 200 and whole.headers["content-type"] == "video/mp4"
+        assert whole.headers["accept-ranges"] == "bytes"
+        assert whole.content[4:8] == b"ftyp"
+        size = len(whole.content)
+
+        part = client.get(f"/v1/jobs/{job_id}/video", headers={"Range": "bytes=10-109"})
+        assert part.status_code == 206
+        assert part.headers["content-range"] == f"bytes 10-109/{size}"
+        assert part.content == whole.content[10:110]
+
+        tail = client.get(f"/v1/jobs/{job_id}/video", headers={"Range": "bytes=-50"})
+        assert tail.status_code == 206 and tail.content == whole.content[-50:]
+
+        beyond = client.get(f"/v1/jobs/{job_id}/video", headers={"Range": f"bytes={size + 10}-"})
+        assert beyond.status_code == 416
+
+        clip = client.get(f"/v1/jobs/{job_id}/clips/1", headers={"Range": "bytes=0-15"})
+        assert clip.status_code == 206 and len(clip.content) == 16
+        assert client.get(f"/v1/jobs/{job_id}/clips/7").status_code == 404
+
+
+def test_keys_are_required_and_see_only_their_own_jobs(api: RunningApi) -> None:
+    with api.client(key=None) as anonymous, api.client(key="not-a-key") as wrong, \
+            api.client(KEY_A) as alice, api.client(KEY_B) as bob:
+        missing = anonymous.post("/v1/diaries", json={"text": CALM_DIARY, "user": "u1"})
+        assert missing.status_code == 401
+        assert missing.json()["error"]["code"] == "unauthorized"
+        assert missing.headers["www-authenticate"] == "Bearer"
+        assert wrong.post("/v1/diaries", json={"text": CALM_DIARY, "user": "u1"}).status_code == 401
+        assert anonymous.get("/v1/jobs/1").status_code == 401
+
+        job_id = submit(alice)["job_id"]
+        assert alice.get(f"/v1/jobs/{job_id}").status_code == 200
+        for path in ("", "/video", "/clips/0", "/events"):
+            theirs = bob.get(f"/v1/jobs/{job_id}{path}")
+            assert theirs.status_code == 404, path
+            assert theirs.json()["error"]["code"] == "not_found"
+        assert bob.get("/v1/jobs/999999").json()["error"]["code"] == "not_found"
+    assert api.service.list_jobs(channel="api")[0].user.split(":")[0] == (
+        hashlib.sha256(KEY_A.encode()).hexdigest()[:12]
+    )
+
+
+def test_malformed_and_oversized_requests_get_clear_json_errors(api: RunningApi) -> None:
+    with api.client() as client:
+        bad_json = client.post("/v1/diaries", content=b'{"text": "a dream', headers={"Content-Type": "application/json"})
+        assert bad_json.status_code == 422
+        assert bad_json.json()["error"]["code"] == "invalid_json"
+
+        missing = client.post("/v1/diaries", json={"user": "u1"})
+        assert missing.status_code == 422 and "text" in missing.json()["error"]["message"]
+
+        extra = client.post("/v1/diaries", json={"text": CALM_DIARY, "user": "u1", "admin": True})
+        assert extra.status_code == 422
+
+        bad_segments = client.post("/v1/diaries", json={"text": CALM_DIARY, "user": "u1", "segments": 40})
+        assert bad_segments.status_code == 422
+
+        bad_url = client.post("/v1/diaries", json={"text": CALM_DIARY, "user": "u1", "callback_url": "file:///etc"})
+        assert bad_url.status_code == 422
+
+        empty = client.post("/v1/diaries", json={"text": "   ", "user": "u1"})
+        assert empty.status_code == 422 and empty.json()["error"]["code"] == "invalid_input"
+
+        too_long = client.post("/v1/diaries", json={"text": "dream " * 500, "user": "u1"})
+        assert too_long.status_code == 422 and "too long" in too_long.json()["error"]["message"]
+        korean = client.post("/v1/diaries", json={"text": "꿈 " * 1500, "user": "u1"},
+                             headers={"Accept-Language": "ko-KR"})
+        assert "너무 길어요" in korean.json()["error"]["message"]
+
+        huge = client.post("/v1/diaries", json={"text": "x" * 30_000, "user": "u1"})
+        assert huge.status_code == 413 and huge.json()["error"]["code"] == "body_too_large"
+
+        # no Content-Length: the limit holds while streaming
+        def chunks() -> Iterator[bytes]:
+            yield b'{"user": "u1", "text": "'
+            for _ in range(40):
+                yield b"y" * 1000
+            yield b'"}'
+
+        chunked = client.post("/v1/diaries", content=chunks(), headers={"Content-Type": "application/json"})
+        assert chunked.status_code == 413
+    assert api.service.list_jobs(channel="api") == []
+
+
+def test_idempotent_retries_return_the_same_job_per_key(api: RunningApi) -> None:
+    with api.client(KEY_A) as alice, api.client(KEY_B) as bob:
+        first = submit_with_key(alice, "retry-1")
+        again = submit_with_key(alice, "retry-1")
+        assert again["job_id"] == first["job_id"]
+        other = submit_with_key(alice, "retry-2")
+        assert other["job_id"] != first["job_id"]
+        # another API key using the same header value gets its own job
+        bobs = submit_with_key(bob, "retry-1")
+        assert bobs["job_id"] != first["job_id"]
+    assert len(api.service.list_jobs(channel="api")) == 3
+
+
+def submit_with_key(client: httpx.Client, key: str) -> dict:
+    response = client.post("/v1/diaries", json={"text": CALM_DIARY, "user": "u1"},
+                           headers={"Idempotency-Key": key})
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+def parse_sse(text: str) -> list[dict]:
+    events = []
+    for block in text.strip().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line and not line.startswith(":"))
+        if "data" in fields:
+            events.append({"id": int(fields["id"]), "event": fields["event"], "data": json.loads(fields["data"])})
+    return events
+
+
+def test_events_stream_progress_until_the_job_rests(api: RunningApi) -> None:
+    with api.client() as client:
+        job_id = submit(client)["job_id"]
+        with client.stream("GET", f"/v1/jobs/{job_id}/events") as stream:
+            assert stream.status_code == 200
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            text = "".join(stream.iter_text())  # ends by itself once the job is done
+        events = parse_sse(text)
+        kinds = {e["event"] for e in events}
+        assert {"state", "progress"} <= kinds
+        assert events[-1]["data"]["state"] == "done" or any(e["data"]["state"] == "done" for e in events)
+        assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+
+        middle = events[len(events) // 2]["id"]
+        resumed = client.get(f"/v1/jobs/{job_id}/events", headers={"Last-Event-ID": str(middle)})
+        assert [e["id"] for e in parse_sse(resumed.text)] == [e["id"] for e in events if e["id"] > middle]
+
+
+def verify(headers: dict[str, str], body: bytes) -> bool:
+    """A receiver's check, written out from the documented scheme (not the server's helper)."""
+    timestamp = headers["X-DreamReel-Timestamp"]
+    expected = hmac.new(WEBHOOK_SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return abs(time.time() - int(timestamp)) < 300 and hmac.compare_digest(
+        headers["X-DreamReel-Signature"], f"sha256={expected}"
+    )
+
+
+def test_callbacks_are_signed_and_retried_until_the_receiver_takes_them(api: RunningApi) -> None:
+    receiver = CallbackReceiver(fail_first=2)
+    try:
+        with api.client() as client:
+            job_id = submit(client, callback_url=receiver.url)["job_id"]
+            assert receiver.delivered.wait(60)
+        assert [status for _, _, status in receiver.received] == [500, 500, 200]
+        for headers, body, _ in receiver.received:
+            assert verify(headers, body)
+            assert headers["X-DreamReel-Event"] == "job.done"
+            assert not verify(headers, body.replace(b'"done"', b'"failed"'))
+        assert len({h["X-DreamReel-Delivery"] for h, _, _ in receiver.received}) == 1
+        job = receiver.jobs()[-1]
+        assert job["job_id"] == job_id and job["status"] == "done"
+
+        from api.callbacks import verify_signature
+
+        headers, body, _ = receiver.received[-1]
+        assert verify_signature(WEBHOOK_SECRET, headers, body)
+        assert not verify_signature(WEBHOOK_SECRET, headers, body, now=time.time() + 3600)  # a replay
+
+        deadline = time.monotonic() + 10
+        while len(attempts := [e for e in api.service.events(job_id) if e.kind == "callback"]) < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert [e.data["status"] for e in attempts] == [500, 500, 200]
+        assert [e.data["ok"] for e in attempts] == [False, False, True]
+    finally:
+        receiver.close()
+
+
+def test_a_refused_job_is_called_back_and_waits_for_a_moderator(api: RunningApi) -> None:
+    receiver = CallbackReceiver()
+    try:
+        with api.client() as client:
+            job_id = submit(client, BLOCK_DIARY, callback_url=receiver.url)["job_id"]
+            assert receiver.delivered.wait(60)
+            job = receiver.jobs()[0]
+            assert job["job_id"] == job_id and job["status"] in ("blocked", "in_review")
+            assert job["verdict"]["reasons"] and job["video"] is None
+            assert client.get(f"/v1/jobs/{job_id}/video").status_code == 404
+    finally:
+        receiver.close()
+
+
+def test_healthz_and_prometheus_metrics(api: RunningApi) -> None:
+    with api.client(key=None) as client:
+        assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
+        with api.client() as authed:
+            job_id = submit(authed)["job_id"]
+        assert wait_for(api, job_id, ("done", "failed"))["status"] == "done"
+        metrics = client.get("/metrics")
+        assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
+        lines = metrics.text.splitlines()
+        assert 'dreamreel_jobs{state="done"} 1' in lines
+        assert "dreamreel_queue_depth 0" in lines
+        assert "dreamreel_render_seconds_count 1" in lines
+        assert "dreamreel_moderation_queue_depth 0" in lines
+
+
+def test_openapi_documents_the_error_shape_and_auth(api: RunningApi) -> None:
+    with api.client(key=None) as client:
+        doc = client.get("/openapi.json").json()
+    post = doc["paths"]["/v1/diaries"]["post"]
+    assert set(post["responses"]) >= {"202", "401", "413", "422", "429"}
+    assert post["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+    assert {"HTTPBearer": []} in post["security"]
+    assert "Idempotency-Key" in [p["name"] for p in post["parameters"]]
+    assert "/moderation" not in doc["paths"]
+    assert set(doc["paths"]["/v1/jobs/{job_id}/video"]["get"]["responses"]) >= {"200", "206", "404", "416"}
+
+
+@pytest.mark.postgres
+def test_the_web_hook_on_postgresql(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    api_env(monkeypatch, DREAMREEL_DATABASE_URL=postgres_url)
+    with running_api() as api, api.client() as client:
+        accepted = client.post("/v1/diaries", json={"text": CALM_DIARY, "user": "pg"},
+                               headers={"Idempotency-Key": f"pg-{time.time_ns()}"})
+        assert accepted.status_code == 202
+        job_id = accepted.json()["job_id"]
+        job = wait_for(api, job_id, ("done", "failed"))
+        assert job["status"] == "done"
+        assert client.get(f"/v1/jobs/{job_id}/video", headers={"Range": "bytes=0-7"}).status_code == 206
+        with api.client(KEY_B) as bob:
+            assert bob.get(f"/v1/jobs/{job_id}").status_code == 404
+
+
+def test_the_api_process_never_imports_torch(monkeypatch: pytest.MonkeyPatch) -> None:
+    api_env(monkeypatch)
+    code = (
+        "import sys\n"
+        "from api.app import create_app\n"
+        "from dreamreel.settings import load_settings\n"
+        "from dreamreel.wiring import build_service\n"
+        "settings = load_settings()\n"
+        "service = build_service(settings, background=True)\n"
+        "app = create_app(service, settings)\n"
+        "job = service.submit_diary('I dreamt of a red kite over the river.', channel='api', user='t')\n"
+        "assert service.wait(job.job_id, 60).status == 'done'\n"
+        "heavy = [m for m in ('torch', 'transformers', 'diffusers', 'detoxify') if m in sys.modules]\n"
+        "service.close()\n"
+        "print('HEAVY', heavy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "HEAVY []" in result.stdout, result.stdout
+
+
+def test_placeholder_secrets_are_refused_outside_development() -> None:
+    from pydantic import ValidationError
+
+    from dreamreel.settings import load_settings
+
+    with pytest.raises(ValidationError, match="WEBHOOK_SECRET"):
+        load_settings(environment="production", webhook_secret="changethis", session_secret="s" * 32)
+    with pytest.raises(ValidationError, match="API_KEYS"):
+        load_settings(environment="production", webhook_secret="w" * 32, session_secret="s" * 32,
+                      api_keys="changethis")
+    ok = load_settings(environment="production", webhook_secret="w" * 32, session_secret="s" * 32,
+                       api_keys=f"{KEY_A},{KEY_B}")
+    assert [k.get_secret_value() for k in ok.api_keys] == [KEY_A, KEY_B]
+    assert load_settings(webhook_secret="changethis").webhook_secret is not None  # development
