@@ -86,7 +86,7 @@ class DiffusersBackend:
             if model.keyframe_pipe is not None:
                 apply_memory_options(model.keyframe_pipe, self.preset, self.device)
             self._model = model
-        switcher = LoraSwitcher(self._model.lora_pipe, self.loras)
+        switcher = LoraSwitcher(self._model.lora_pipe, self.loras, cache_dir=self.preset.cache_dir)
         switcher.load_all()
         self._switcher = switcher
         self.load_seconds = time.perf_counter() - started

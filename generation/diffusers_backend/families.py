@@ -38,17 +38,23 @@ class LoadedModel:
 def load_model(preset: Preset, dtype: Any) -> LoadedModel:
     """Load the preset's pipeline(s) from local files only (see `loading.resolve_model`)."""
     _, diffusers = require_torch()
-    path = resolve_model(preset.model, preset_name=preset.name, revision=preset.revision)
+    path = resolve_model(
+        preset.model, preset_name=preset.name, revision=preset.revision, cache_dir=preset.cache_dir
+    )
     common: dict[str, Any] = {"dtype": dtype, "local_files_only": True}
     if preset.family == "animatediff":
         assert preset.motion_adapter is not None
-        adapter_path = resolve_model(preset.motion_adapter, preset_name=preset.name, what="motion_adapter")
+        adapter_path = resolve_model(
+            preset.motion_adapter, preset_name=preset.name, cache_dir=preset.cache_dir, what="motion_adapter"
+        )
         adapter = diffusers.MotionAdapter.from_pretrained(adapter_path, **common)
         pipe = diffusers.AnimateDiffPipeline.from_pretrained(path, motion_adapter=adapter, **common)
         return LoadedModel(pipe)
     if preset.family == "svd":
         assert preset.keyframe_model is not None
-        key_path = resolve_model(preset.keyframe_model, preset_name=preset.name, what="keyframe_model")
+        key_path = resolve_model(
+            preset.keyframe_model, preset_name=preset.name, cache_dir=preset.cache_dir, what="keyframe_model"
+        )
         keyframe = diffusers.StableDiffusionPipeline.from_pretrained(
             key_path, safety_checker=None, requires_safety_checker=False, **common
         )

@@ -42,7 +42,14 @@ def _looks_local(ref: str) -> bool:
     return ref.startswith(("/", ".", "~")) or ref.count("/") > 1
 
 
-def resolve_model(ref: str, *, preset_name: str, revision: str | None = None, what: str = "model") -> Path:
+def resolve_model(
+    ref: str,
+    *,
+    preset_name: str,
+    revision: str | None = None,
+    cache_dir: str | None = None,
+    what: str = "model",
+) -> Path:
     """Return the local directory holding `ref` (a directory or hub id) without any network access.
 
     Raises `ModelNotFoundError` naming `dreamreel models download PRESET` when it is missing.
@@ -61,11 +68,11 @@ def resolve_model(ref: str, *, preset_name: str, revision: str | None = None, wh
     except ImportError as err:  # pragma: no cover
         raise GenerationError(f"huggingface_hub is missing; {INSTALL_HINT}") from err
     try:
-        return Path(snapshot_download(ref, revision=revision, local_files_only=True))
+        return Path(snapshot_download(ref, revision=revision, cache_dir=cache_dir, local_files_only=True))
     except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError) as err:
         raise ModelNotFoundError(
             f"{what} {ref!r} of preset {preset_name!r} is not in the Hugging Face cache "
-            f"({os.environ.get('HF_HOME', '~/.cache/huggingface')}); {fetch}"
+            f"({cache_dir or os.environ.get('HF_HUB_CACHE') or os.environ.get('HF_HOME', '~/.cache/huggingface')}); {fetch}"
         ) from err
 
 
@@ -84,7 +91,9 @@ def weights_present(preset: Preset) -> dict[str, bool]:
     present: dict[str, bool] = {}
     for role, ref in model_refs(preset).items():
         try:
-            resolve_model(ref, preset_name=preset.name, revision=preset.revision, what=role)
+            resolve_model(
+                ref, preset_name=preset.name, revision=preset.revision, cache_dir=preset.cache_dir, what=role
+            )
             present[role] = True
         except ModelNotFoundError:
             present[role] = False

@@ -139,9 +139,10 @@ def _load_source(path: str) -> tuple[str, str | None]:
 class LoraSwitcher:
     """Loads a registry's adapters into one pipeline once, then switches them per segment."""
 
-    def __init__(self, pipe: Any, registry: LoraRegistry) -> None:
+    def __init__(self, pipe: Any, registry: LoraRegistry, *, cache_dir: str | None = None) -> None:
         self.pipe = pipe
         self.registry = registry
+        self.cache_dir = cache_dir  # where hub-id LoRAs were downloaded (default: the HF cache)
         self.loaded: list[str] = []
         self.current: Activation | None = None
 
@@ -159,6 +160,8 @@ class LoraSwitcher:
             kwargs: dict[str, Any] = {"adapter_name": emotion, "local_files_only": True}
             if weight_name:
                 kwargs["weight_name"] = weight_name
+            if self.cache_dir:
+                kwargs["cache_dir"] = self.cache_dir
             try:
                 self.pipe.load_lora_weights(source, **kwargs)
             except (OSError, ValueError, KeyError) as err:

@@ -70,6 +70,7 @@ class Preset(BaseModel):
     family: Family
     model: str = Field(min_length=1)  # local directory or Hugging Face hub id
     revision: str | None = None
+    cache_dir: str | None = None  # Hugging Face cache to read from (default: HF_HUB_CACHE)
     motion_adapter: str | None = None  # animatediff: MotionAdapter dir or hub id
     keyframe_model: str | None = None  # svd: text-to-image (SD) model that draws the first frame
 

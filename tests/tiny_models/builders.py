@@ -101,7 +101,9 @@ def build_sd(directory: Path) -> Path:
         norm_num_groups=2,
         layers_per_block=1,
     )
-    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="linear", clip_sample=False)
+    scheduler = DDIMScheduler(
+        beta_start=0.00085, beta_end=0.012, beta_schedule="linear", clip_sample=False, steps_offset=1
+    )
     torch.manual_seed(0)
     text_encoder = _clip_text_encoder()
     tokenizer = make_clip_tokenizer(directory / "_tok")
@@ -248,7 +250,7 @@ def build_ltx(directory: Path) -> Path:
         caption_channels=32,
     )
     torch.manual_seed(0)
-    vae = AutoencoderKLLTXVideo(
+    vae: Any = AutoencoderKLLTXVideo(
         latent_channels=8,
         block_out_channels=(8, 8, 8, 8),
         spatio_temporal_scaling=(True, True, False, False),
