@@ -1,0 +1,208 @@
+"""The policy combiner: signals in, one `SafetyVerdict` (allow / review / block) out.
+
+Signals come from the rules (`agent.safety.rules`), the profanity filters, an optional
+toxicity classifier and the LLM planner's own `safety_flags`. Per category they combine
+like independent evidence (noisy-or: 1 - prod(1 - w)), so one "blood" in a nightmare stays
+allowed while "stabbed ... pool of blood ... corpse" is blocked.
+
+Decisions (content policy in ARCHITECTURE.md):
+- gore, sexual, minors, hate, override: block at `block_threshold`, review at `review_threshold`
+- self_harm: review (never block) with `support_message=True`
+- profanity, toxicity and unknown categories: signals only; at most review, when very high
+- an LLM flag alone can at most send a diary to review; next to a rule match it adds evidence
+
+Every reason has the category's combined score, a span into the diary and its source.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from agent.interfaces import ToxicityClassifier
+from agent.safety.profanity import profanity_signals
+from agent.safety.rules import RuleMatch, rule_matches
+from agent.schemas import Decision, DreamPlan, Reason, SafetyVerdict, Span
+from agent.text import Sentence, split_sentences
+
+logger = logging.getLogger(__name__)
+
+BLOCKING = ("minors", "sexual", "gore", "hate", "override")
+REVIEW_ONLY = ("self_harm",)
+SIGNALS_ONLY = ("profanity", "toxicity")
+MINOR_BONUS = 0.3  # sexual content next to a minor: minors score = sexual score + this
+
+# Category names other planners (LLMs) use for the same things.
+CATEGORY_ALIASES = {
+    "violence": "gore", "graphic_violence": "gore", "blood": "gore",
+    "sexual_content": "sexual", "nsfw": "sexual", "nudity": "sexual",
+    "sexual_minors": "minors", "child_safety": "minors", "csam": "minors",
+    "hate_speech": "hate", "harassment": "hate",
+    "prompt_injection": "override", "injection": "override", "jailbreak": "override",
+    "self-harm": "self_harm", "selfharm": "self_harm", "suicide": "self_harm",
+    "toxic": "toxicity", "swearing": "profanity",
+}
+
+
+def noisy_or(weights: list[float]) -> float:
+    """Combine independent evidence: 1 - prod(1 - w)."""
+    remaining = 1.0
+    for weight in weights:
+        remaining *= 1.0 - max(0.0, min(1.0, weight))
+    return 1.0 - remaining
+
+
+def _dedupe(matches: list[RuleMatch]) -> list[RuleMatch]:
+    """Within a category and source keep the strongest of overlapping passages ("pool of blood" > "blood")."""
+    kept: list[RuleMatch] = []
+    for match in sorted(matches, key=lambda m: -m.weight):
+        overlaps = any(
+            k.category == match.category and k.source == match.source and k.start < match.end and match.start < k.end
+            for k in kept
+        )
+        if not overlaps:
+            kept.append(match)
+    return kept
+
+
+def _rule_weights(matches: list[RuleMatch], *, repeat: bool) -> list[float]:
+    """Weights of word-level matches (rules, korcen); boosters only next to a primary match."""
+    word_level = [m for m in matches if m.source in {"rules", "korcen"}]
+    if not any(not m.booster for m in word_level):
+        return []
+    if repeat:
+        return [m.weight for m in word_level]
+    best: dict[str, float] = {}
+    for m in word_level:
+        best[m.rule] = max(best.get(m.rule, 0.0), m.weight)
+    return list(best.values())
+
+
+def _minor_matches(matches: list[RuleMatch], sentences: list[Sentence]) -> list[RuleMatch]:
+    """`minors` signals: a minor mentioned in the same sentence as sexual content."""
+    found: list[RuleMatch] = []
+    for sentence in sentences:
+        inside = [m for m in matches if sentence.start <= m.start < sentence.end]
+        sexual = [m.weight for m in inside if m.category == "sexual" and not m.booster]
+        if not sexual:
+            continue
+        score = min(1.0, noisy_or(sexual) + MINOR_BONUS)
+        for minor in (m for m in inside if m.category == "_minor"):
+            found.append(RuleMatch("minors", score, minor.start, minor.end, "sexual_with_minor"))
+    return found
+
+
+def _locate(text: str, span: Span | None) -> tuple[int, int]:
+    """A span from an outside planner, checked against the diary (relocated or widened if wrong)."""
+    if span is not None:
+        if span.end <= len(text) and text[span.start : span.end] == span.text:
+            return span.start, span.end
+        if span.text and span.text in text:
+            start = text.index(span.text)
+            return start, start + len(span.text)
+    stripped = text.strip()
+    start = text.index(stripped) if stripped else 0
+    return start, start + len(stripped)
+
+
+class SafetyPolicy:
+    """Decides allow / review / block for a diary (and optionally its plan)."""
+
+    def __init__(
+        self,
+        block_threshold: float = 0.7,
+        review_threshold: float = 0.5,
+        toxicity: ToxicityClassifier | None = None,
+        use_profanity_filters: bool = True,
+        signal_review_threshold: float = 0.9,
+    ) -> None:
+        if not 0.0 <= review_threshold <= block_threshold <= 1.0:
+            raise ValueError("thresholds must satisfy 0 <= review_threshold <= block_threshold <= 1")
+        self.block_threshold = block_threshold
+        self.review_threshold = review_threshold
+        self.signal_review_threshold = max(signal_review_threshold, review_threshold)
+        self.toxicity = toxicity
+        self.use_profanity_filters = use_profanity_filters
+
+    def signals(self, text: str, plan: DreamPlan | None = None) -> list[RuleMatch]:
+        """Every signal about `text`: rules, profanity filters, toxicity classifier, LLM flags."""
+        sentences = split_sentences(text)
+        found = rule_matches(text)
+        found += _minor_matches(found, sentences)
+        found = [m for m in found if m.category != "_minor"]
+        if self.use_profanity_filters:
+            found += profanity_signals(text, sentences)
+        if self.toxicity is not None and sentences:
+            scores = self.toxicity.score([s.text for s in sentences])
+            found += [
+                RuleMatch("toxicity", float(score), s.start, s.end, self.toxicity.name, source=self.toxicity.name)
+                for s, score in zip(sentences, scores, strict=True)
+                if score >= self.review_threshold
+            ]
+        if plan is not None:
+            for flag in plan.safety_flags:
+                category = CATEGORY_ALIASES.get(flag.category.lower(), flag.category.lower())
+                start, end = _locate(text, flag.span)
+                found.append(RuleMatch(category, flag.score, start, end, "llm_flag", source="llm"))
+        return _dedupe(found)
+
+    def category_scores(self, found: list[RuleMatch]) -> dict[str, float]:
+        """Combined score per category (see the module docstring for how sources combine).
+
+        A rule counts once per category however often it matches (two "naked" are not more
+        sexual than one), except profanity, where the amount of swearing is the signal.
+        Sentence-level classifiers alone (profanity_check, LLM flags) stay below the level
+        at which their category would change the decision.
+        """
+        scores: dict[str, float] = {}
+        for category in sorted({m.category for m in found}):
+            mine = [m for m in found if m.category == category]
+            rules = _rule_weights(mine, repeat=category == "profanity")
+            llm = max((m.weight for m in mine if m.source == "llm"), default=0.0)
+            others = max((m.weight for m in mine if m.source not in {"rules", "llm", "korcen"}), default=0.0)
+            if category == "profanity":
+                cap = self.signal_review_threshold - 0.01
+                score = max(noisy_or(rules), min(max(llm, others), cap))
+            elif category in SIGNALS_ONLY or category not in BLOCKING + REVIEW_ONLY:
+                score = max(noisy_or(rules), llm, others)
+            elif rules:
+                score = noisy_or([*rules, llm])
+            else:
+                # An LLM flag alone is an opinion: enough for a person to look, not to block.
+                score = min(llm, max(self.review_threshold, self.block_threshold - 0.01))
+            scores[category] = round(score, 4)
+        return scores
+
+    def decide(self, scores: dict[str, float]) -> tuple[Decision, bool]:
+        """(decision, support_message) from combined category scores."""
+        blocking = [scores.get(c, 0.0) for c in BLOCKING]
+        self_harm = max((scores.get(c, 0.0) for c in REVIEW_ONLY), default=0.0)
+        signals = [s for c, s in scores.items() if c not in BLOCKING + REVIEW_ONLY]
+        support = self_harm >= self.review_threshold
+        if any(s >= self.block_threshold for s in blocking):
+            return "block", support
+        if (
+            any(s >= self.review_threshold for s in blocking)
+            or support
+            or any(s >= self.signal_review_threshold for s in signals)
+        ):
+            return "review", support
+        return "allow", support
+
+    def check(self, text: str, plan: DreamPlan | None = None) -> SafetyVerdict:
+        """Verdict on a diary: decision, reasons (category, combined score, span, source), support flag."""
+        found = self.signals(text, plan)
+        scores = self.category_scores(found)
+        decision, support = self.decide(scores)
+        reasons = [
+            Reason(
+                category=m.category,
+                score=scores[m.category],
+                span=Span(start=m.start, end=m.end, text=text[m.start : m.end]),
+                source=m.source,
+            )
+            for m in found
+            if not (m.booster and scores[m.category] == 0.0)
+        ]
+        reasons.sort(key=lambda r: (-r.score, r.span.start if r.span else 0))
+        logger.info("safety decision %s (%s)", decision, {c: s for c, s in scores.items() if s >= 0.3})
+        return SafetyVerdict(decision=decision, reasons=reasons, support_message=support)
