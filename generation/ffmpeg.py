@@ -85,10 +85,14 @@ def check_even_size(width: int, height: int) -> None:
         raise GenerationError(f"video size {width}x{height} must be even in both dimensions (yuv420p)")
 
 
-def open_h264_writer(path: Path, width: int, height: int, fps: int) -> Generator[None, Any, None]:
+def open_h264_writer(
+    path: Path, width: int, height: int, fps: int, *, keyframes_at: Sequence[int] = ()
+) -> Generator[None, Any, None]:
     """A primed imageio-ffmpeg writer: `send()` HxWx3 uint8 frames, then `close()`.
 
     Frames must be uint8 0..255: float frames become an all-black (or garbage) video.
+    `keyframes_at` forces keyframes at those frame numbers (besides one each second), so the
+    file can later be split there without re-encoding.
     """
     import imageio_ffmpeg
 
@@ -103,10 +107,16 @@ def open_h264_writer(path: Path, width: int, height: int, fps: int) -> Generator
         quality=None,
         macro_block_size=1,
         ffmpeg_log_level="error",
-        output_params=x264_params(fps),
+        output_params=[*x264_params(fps), *_force_keyframes(keyframes_at)],
     )
     writer.send(None)  # start ffmpeg
     return writer
+
+
+def _force_keyframes(frames: Sequence[int]) -> list[str]:
+    if not frames:
+        return []
+    return ["-force_key_frames", "expr:" + "+".join(f"eq(n,{int(n)})" for n in sorted(set(frames)))]
 
 
 def as_uint8_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -45,18 +45,20 @@ class VideoProbe(ClipInfo):
         return ClipInfo(self.path, self.frames, self.fps, self.width, self.height, self.duration)
 
 
-def probe_video(path: Path, *, keyframes: bool = False) -> VideoProbe:
+def probe_video(path: Path, *, keyframes: bool = False, decode: bool = True) -> VideoProbe:
     """Decode the first video stream of `path`; return frames, fps, size, duration, codec, pix_fmt.
 
     With `keyframes=True` the keyframe indices are listed too (used to cut without re-encoding).
+    With `decode=False` (and no keyframes) packets are counted instead of decoded frames: about
+    twice as fast, for files already verified when they were written.
     Raises GenerationError when the file is missing, unreadable or has no decodable video.
     """
     path = Path(path)
     if not path.is_file():
         raise GenerationError(f"cannot probe {path}: no such file")
-    vf = ["-vf", "showinfo=checksum=0"] if keyframes else []
+    how = ["-vf", "showinfo=checksum=0"] if keyframes else ([] if decode else ["-c", "copy"])
     stderr = run_ffmpeg(
-        ["-loglevel", "info", "-i", str(path), "-map", "0:v:0", *vf, "-f", "null", "-"],
+        ["-loglevel", "info", "-i", str(path), "-map", "0:v:0", *how, "-f", "null", "-"],
         what=f"probing {path.name}",
     )
     return _parse(path, stderr, with_keyframes=keyframes)

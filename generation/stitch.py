@@ -19,8 +19,10 @@ redone by composing, and a composed result that fails it raises GenerationError.
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,8 @@ from generation.ffmpeg import as_uint8_frame, open_h264_writer, run_ffmpeg
 from generation.probe import VideoProbe, probe_video
 
 logger = logging.getLogger(__name__)
+
+PROBE_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ def stitch_clips(
     if crossfade < 0:
         raise GenerationError(f"crossfade must be >= 0 seconds, got {crossfade}")
     paths = [Path(c) for c in clips]
-    probes = [_probe_clip(p, keyframes=crossfade > 0) for p in paths]
+    probes = probe_clips(paths, keyframes=crossfade > 0)
     plan = plan_timeline(probes, crossfade)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     uniform = len({p.stream_key for p in probes}) == 1
@@ -102,7 +106,10 @@ def stitch_clips(
                 progress(1.0)
             return result
     _compose_range(probes, plan, 0, plan.total_frames, out_path, progress)
-    return verify_stitched(out_path, plan)
+    result = verify_stitched(out_path, plan)
+    if progress is not None:
+        progress(1.0)
+    return result
 
 
 def plan_timeline(probes: Sequence[VideoProbe], crossfade: float) -> StitchPlan:
@@ -127,11 +134,21 @@ def plan_timeline(probes: Sequence[VideoProbe], crossfade: float) -> StitchPlan:
     )
 
 
-def _probe_clip(path: Path, *, keyframes: bool) -> VideoProbe:
-    try:
-        return probe_video(path, keyframes=keyframes)
-    except GenerationError as exc:
-        raise GenerationError(f"cannot stitch: clip {path} is not a readable video: {exc}") from exc
+def probe_clips(paths: Sequence[Path], *, keyframes: bool) -> list[VideoProbe]:
+    """Probe the input clips in parallel (each probe is one ffmpeg process).
+
+    Inputs are counted by packets, not decoded, unless keyframes are needed: they were verified
+    when rendered, and the stitched result is decoded in full anyway.
+    """
+
+    def probe(path: Path) -> VideoProbe:
+        try:
+            return probe_video(path, keyframes=keyframes, decode=False)
+        except GenerationError as exc:
+            raise GenerationError(f"cannot stitch: clip {path} is not a readable video: {exc}") from exc
+
+    with ThreadPoolExecutor(max_workers=min(len(paths), os.cpu_count() or 1, PROBE_WORKERS)) as pool:
+        return list(pool.map(probe, paths))
 
 
 def verify_stitched(path: Path, plan: StitchPlan) -> ClipInfo:
@@ -199,37 +216,81 @@ def plan_pieces(probes: Sequence[VideoProbe], plan: StitchPlan) -> list[_Piece]:
 def _stitch_windows(
     probes: Sequence[VideoProbe], plan: StitchPlan, out_path: Path, progress: ProgressFn | None
 ) -> None:
+    """Copy the keyframe-aligned middles, encode all transition windows in one pass, join."""
     pieces = plan_pieces(probes, plan)
-    encoded = sum(p.end - p.start for p in pieces if p.clip is None)
-    logger.info("re-encoding %d of %d frames (transition windows)", encoded, plan.total_frames)
+    windows = [p for p in pieces if p.clip is None]
+    copies = [p for p in pieces if p.clip is not None]
+    encoded = sum(p.end - p.start for p in windows)
+    logger.info(
+        "re-encoding %d of %d frames (%d transition windows)", encoded, plan.total_frames, len(windows)
+    )
     with tempfile.TemporaryDirectory(prefix="dreamreel-stitch-") as tmp:
-        files: list[Path] = []
-        done = 0
-        for n, piece in enumerate(pieces):
-            piece_path = Path(tmp) / f"piece{n:03d}.mp4"
-            if piece.clip is None:
-                _compose_range(probes, plan, piece.start, piece.end, piece_path, None)
-            else:
-                _copy_range(probes[piece.clip], piece.src_start, piece.end - piece.start, piece_path)
-            files.append(piece_path)
-            done += piece.end - piece.start
-            if progress is not None:
-                progress(0.9 * done / plan.total_frames)
-        _concat_copy(files, out_path)
+        folder = Path(tmp)
+        window_files = _encode_windows(probes, plan, windows, folder, progress)
+        copy_files = _copy_ranges(probes, copies, folder)
+        files = iter(window_files), iter(copy_files)
+        ordered = [next(files[0] if piece.clip is None else files[1]) for piece in pieces]
+        _concat_copy(ordered, out_path)
 
 
-def _copy_range(probe: VideoProbe, first: int, count: int, out_path: Path) -> None:
-    """Frames [first, first + count) of a clip by stream copy; `first` must be a keyframe.
+def _encode_windows(
+    probes: Sequence[VideoProbe],
+    plan: StitchPlan,
+    windows: Sequence[_Piece],
+    folder: Path,
+    progress: ProgressFn | None,
+) -> list[Path]:
+    """Compose every window into one file with a keyframe at each window start, then split it.
 
-    With closed GOPs the packets from keyframe `first` up to the next cut keyframe, in decode
-    order, are exactly those frames.
+    One encoder and one splitter instead of one encoder per window: at preview sizes the cost
+    of starting processes is larger than the cost of encoding.
     """
-    seek = ["-ss", f"{first / probe.fps:.6f}"] if first else []
+    if not windows:
+        return []
+    starts = [0]
+    for window in windows[:-1]:
+        starts.append(starts[-1] + window.end - window.start)
+    total = starts[-1] + windows[-1].end - windows[-1].start
+    joined = folder / "windows.mp4"
+    _compose_ranges(
+        probes, plan, [(w.start, w.end) for w in windows], joined, progress, keyframes_at=starts[1:]
+    )
+    if len(windows) == 1:
+        return [joined]
     run_ffmpeg(
-        [*seek, "-i", str(probe.path), "-map", "0:v:0", "-c", "copy", "-frames:v", str(count),
-         "-avoid_negative_ts", "make_zero", str(out_path)],
-        what=f"copying frames {first}..{first + count} of {probe.path.name}",
+        ["-i", str(joined), "-map", "0:v:0", "-c", "copy", "-f", "segment",
+         "-segment_frames", ",".join(map(str, starts[1:])), "-reset_timestamps", "1",
+         "-segment_format", "mp4", str(folder / "window%03d.mp4")],
+        what=f"splitting {len(windows)} transition windows ({total} frames)",
     )  # fmt: skip
+    files = [folder / f"window{n:03d}.mp4" for n in range(len(windows))]
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        raise GenerationError(f"splitting the transition windows did not produce {missing}")
+    return files
+
+
+def _copy_ranges(probes: Sequence[VideoProbe], copies: Sequence[_Piece], folder: Path) -> list[Path]:
+    """Cut every copied run out of its clip by stream copy, all in one ffmpeg process.
+
+    Each run starts at a keyframe; with closed GOPs the packets from there up to the next cut
+    keyframe, in decode order, are exactly the run's frames.
+    """
+    args: list[str] = []
+    files: list[Path] = []
+    for piece in copies:
+        probe = probes[piece.clip or 0]
+        if piece.src_start:
+            args += ["-ss", f"{piece.src_start / probe.fps:.6f}"]
+        args += ["-i", str(probe.path)]
+    for n, piece in enumerate(copies):
+        path = folder / f"copy{n:03d}.mp4"
+        args += ["-map", f"{n}:v:0", "-c", "copy", "-frames:v", str(piece.end - piece.start),
+                 "-avoid_negative_ts", "make_zero", str(path)]  # fmt: skip
+        files.append(path)
+    if copies:
+        run_ffmpeg(args, what=f"copying {len(copies)} clip middles")
+    return files
 
 
 # -- moviepy composition --------------------------------------------------------------------
@@ -244,24 +305,43 @@ def _compose_range(
     progress: ProgressFn | None,
 ) -> None:
     """Compose output frames [first, end) of the timeline with moviepy and encode them."""
+    _compose_ranges(probes, plan, [(first, end)], out_path, progress)
+
+
+def _compose_ranges(
+    probes: Sequence[VideoProbe],
+    plan: StitchPlan,
+    ranges: Sequence[tuple[int, int]],
+    out_path: Path,
+    progress: ProgressFn | None,
+    *,
+    keyframes_at: Sequence[int] = (),
+) -> None:
+    """Compose the output frame ranges with moviepy and encode them, back to back, into one file."""
     fps = round(plan.fps)
     if abs(plan.fps - fps) > 1e-3:
         raise GenerationError(f"cannot encode at a fractional frame rate {plan.fps}")
-    with _timeline(probes, plan, first, end) as timeline:
-        writer = open_h264_writer(out_path, plan.width, plan.height, fps)
+    total = sum(end - first for first, end in ranges)
+    done = 0
+    with _timeline(probes, plan, ranges) as timeline:
+        writer = open_h264_writer(out_path, plan.width, plan.height, fps, keyframes_at=keyframes_at)
         try:
-            for k in range(first, end):
-                frame = timeline.get_frame(k / plan.fps)
-                writer.send(as_uint8_frame(frame, plan.width, plan.height))
-                if progress is not None:
-                    progress((k - first + 1) / (end - first))
+            for first, end in ranges:
+                for k in range(first, end):
+                    frame = timeline.get_frame(k / plan.fps)
+                    writer.send(as_uint8_frame(frame, plan.width, plan.height))
+                    done += 1
+                    if progress is not None:
+                        progress(0.9 * done / total)
         finally:
             writer.close()
 
 
 @contextmanager
-def _timeline(probes: Sequence[VideoProbe], plan: StitchPlan, first: int, end: int) -> Iterator[Any]:
-    """A moviepy CompositeVideoClip of the clips that play in output frames [first, end)."""
+def _timeline(
+    probes: Sequence[VideoProbe], plan: StitchPlan, ranges: Sequence[tuple[int, int]]
+) -> Iterator[Any]:
+    """A moviepy CompositeVideoClip of the clips that play in the output frame `ranges`."""
     from moviepy import CompositeVideoClip, VideoFileClip, vfx
 
     fade = plan.overlap / plan.fps
@@ -270,8 +350,8 @@ def _timeline(probes: Sequence[VideoProbe], plan: StitchPlan, first: int, end: i
     try:
         for i, probe in enumerate(probes):
             start, length = plan.starts[i], plan.lengths[i]
-            if start + length <= first or start >= end:
-                continue  # not on screen in this range: do not even open it
+            if not any(start < end and first < start + length for first, end in ranges):
+                continue  # not on screen in these ranges: do not even open it
             source = VideoFileClip(str(probe.path), audio=False)
             opened.append(source)
             layer = _fit(source.with_duration(length / plan.fps), plan.width, plan.height)
