@@ -126,6 +126,26 @@ class LLMSettings(BaseModel):
     max_tokens: int = 2048
 
 
+class EmotionSettings(BaseModel):
+    """Which emotion classifier runs: the shipped offline one, or a transformers model."""
+
+    backend: Literal["offline", "transformers"] = "offline"
+    model: str | None = None  # hub id or local folder of a text-classification model
+    label_map: dict[str, str] = Field(default_factory=dict)  # model label -> emotion; empty if labels are emotions
+    input: Literal["text", "prompt"] = "text"  # classify the diary's words, or the English scene prompt
+    device: str = "cpu"
+    batch_size: int = Field(default=16, ge=1)
+
+
+class DetoxifySettings(BaseModel):
+    """A local detoxify checkpoint (e.g. toxic_original-c1212f89.ckpt) and its base model's
+    config + tokenizer folder; unset checkpoint = detoxify off."""
+
+    checkpoint: Path | None = None
+    config_dir: Path | None = None
+    device: str = "cpu"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DREAMREEL_",
@@ -144,6 +164,8 @@ class Settings(BaseSettings):
     video: VideoSettings = Field(default_factory=VideoSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    emotion: EmotionSettings = Field(default_factory=EmotionSettings)
+    detoxify: DetoxifySettings = Field(default_factory=DetoxifySettings)
     styles: dict[str, Style] = Field(default_factory=lambda: dict(DEFAULT_STYLES))
 
     # Free-form tables other parts read and validate themselves (diffusers presets, LoRAs).
