@@ -12,7 +12,7 @@ import pytest
 
 from generation.base import ClipSpec, VideoBackend
 from generation.diffusers_backend import DiffusersBackend, ModelNotFoundError, parse_preset, weights_present
-from tests.tiny_models.fixtures import TinyModels, tiny_models  # noqa: F401
+from tests.tiny_models.fixtures import TinyModels, tiny_models_fixture  # noqa: F401
 
 SPEC = ClipSpec(
     index=0, prompt="a whale flying over seoul", caption="", emotion="neutral", seed=7, width=16, height=16, num_frames=9, fps=8

@@ -1,6 +1,8 @@
 """Session-scoped tiny pipelines and LoRAs, built once per test run (import the fixtures you use).
 
-    from tests.tiny_models.fixtures import tiny_models  # noqa: F401
+    from tests.tiny_models.fixtures import TinyModels, tiny_models_fixture  # noqa: F401
+
+and take `tiny_models: TinyModels` as a test argument.
 
 `tiny_models` builds lazily: a family's pipeline is only made when a test asks for it.
 """
@@ -84,8 +86,8 @@ class TinyModels:
         return table
 
 
-@pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
+@pytest.fixture(scope="session", name="tiny_models")
+def tiny_models_fixture(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
     os.environ["HF_HUB_OFFLINE"] = "1"
     try:
         import torch
