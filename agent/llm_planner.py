@@ -251,6 +251,7 @@ class LLMPlanner:
     ) -> None:
         self.base_url = base_url
         self.model = model
+        self.name = f"llm:{model}"
         self.fallback = fallback
         self.api_key = api_key
         self.timeout = timeout
@@ -279,10 +280,6 @@ class LLMPlanner:
             temperature=settings.temperature,
             max_tokens=settings.max_tokens,
         )
-
-    @property
-    def name(self) -> str:
-        return f"llm:{self.model}"
 
     def plan(self, text: str, *, segments: int, language: Language | None = None) -> DreamPlan:
         """Plan `text` into `segments` scenes (fewer if it has fewer sentences); never raises for
