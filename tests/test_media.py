@@ -145,3 +145,17 @@ def test_remove(store: MediaStore) -> None:
     assert store.remove("a/b.bin") is True
     assert not store.exists("a/b.bin")
     assert store.remove("a/b.bin") is False
+
+
+def test_sweep_temp_under_one_directory_only(store: MediaStore) -> None:
+    for job in (1, 2):
+        folder = store.path_for(job_dir(job))
+        folder.mkdir(parents=True)
+        (folder / ".clip-000.abcd1234.tmp.mp4").write_bytes(b"partial")
+    (store.path_for(job_dir(1)) / ".hidden-but-not-temp").write_bytes(b"keep")
+    assert store.sweep_temp(older_than=0, under=job_dir(1)) == ["jobs/000001/.clip-000.abcd1234.tmp.mp4"]
+    assert _leftovers(store) == [".clip-000.abcd1234.tmp.mp4"]  # job 2's is untouched
+    assert (store.path_for(job_dir(1)) / ".hidden-but-not-temp").is_file()
+    assert store.sweep_temp(older_than=0, under=job_dir(3)) == []
+    with pytest.raises(UnsafePath):
+        store.sweep_temp(under="../..")
