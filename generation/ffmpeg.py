@@ -107,7 +107,7 @@ def open_h264_writer(
         quality=None,
         macro_block_size=1,
         ffmpeg_log_level="error",
-        output_params=[*x264_params(fps), *_force_keyframes(keyframes_at)],
+        output_params=[*x264_params(fps), *_force_keyframes(keyframes_at), "-f", "mp4"],
     )
     writer.send(None)  # start ffmpeg
     return writer

@@ -176,7 +176,7 @@ def _concat_copy(paths: Sequence[Path], out_path: Path) -> None:
         listing.write_text("".join(f"file '{_concat_quote(p)}'\n" for p in paths), encoding="utf-8")
         run_ffmpeg(
             ["-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:v:0", "-c", "copy",
-             "-movflags", "+faststart", str(out_path)],
+             "-movflags", "+faststart", "-f", "mp4", str(out_path)],
             what=f"joining {len(paths)} clips by stream copy",
         )  # fmt: skip
 

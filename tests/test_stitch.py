@@ -135,3 +135,30 @@ def test_verification_rejects_a_result_with_missing_frames(tmp_path: Path) -> No
     short = stitch_clips(clips[:2], tmp_path / "short.mp4")
     with pytest.raises(GenerationError, match="expected 18 frames"):
         verify_stitched(short.path, plan_timeline(probes, crossfade=0.0))
+
+
+def test_a_stream_copy_that_loses_frames_is_redone_by_composing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection: the concat step silently drops the last clip, as a bad copy can."""
+    import generation.stitch as stitch
+
+    clips = render(tmp_path)
+    real_concat = stitch._concat_copy
+    calls: list[int] = []
+
+    def lossy_concat(paths: list[Path], out_path: Path) -> None:
+        calls.append(len(paths))
+        real_concat(paths[:-1], out_path)
+
+    monkeypatch.setattr(stitch, "_concat_copy", lossy_concat)
+    info = stitch_clips(clips, tmp_path / "out.mp4")
+    assert calls == [3]  # the copy was tried once, then the whole timeline was composed
+    assert info.frames == 18
+    assert np.abs(frames(info.path) - np.concatenate([frames(c) for c in clips])).mean() < 6.0
+
+
+def test_output_without_mp4_suffix_is_still_mp4(tmp_path: Path) -> None:
+    clips = render(tmp_path, count=2)
+    info = stitch_clips(clips, tmp_path / "out.partial", crossfade=0.25)
+    assert info.frames == 9 and probe_video(info.path).codec == "h264"
