@@ -16,7 +16,7 @@ from agent.keywords import extract_keywords
 from agent.language import detect_language
 from agent.safety.rewrite import soften_prompt
 from agent.schemas import MAX_SEGMENTS, MIN_SEGMENTS, DreamPlan, Language, Segment, Span
-from agent.text import Sentence, has_hangul, morphemes, split_sentences
+from agent.text import Morpheme, Sentence, has_hangul, morphemes, split_sentences
 from agent.translate import translate_noun, translate_predicate
 
 logger = logging.getLogger(__name__)
@@ -94,19 +94,25 @@ def _korean_terms(text: str) -> tuple[list[str], list[str]]:
     things: list[str] = []
     actions: list[str] = []
     for m in morphemes(text):
+        action: str | None = None
         if m.tag in {"NNG", "NNP"}:
-            english = translate_noun(m.form, proper=m.tag == "NNP")
-            if english and english not in things:
-                things.append(english)
-            # 추락 + 했다 -> 추락하다 (see agent.text.morphemes)
-            action = translate_predicate(m.lemma) if m.lemma != m.form else None
+            if m.lemma != m.form:  # 추락 + 했다 -> 추락하다 (see agent.text.morphemes): an action
+                action = translate_predicate(m.lemma)
+            elif _stands_alone(text, m):
+                english = translate_noun(m.form, proper=m.tag == "NNP")
+                if english and english not in things:
+                    things.append(english)
         elif m.tag.startswith(("VV", "VA")) or m.tag == "XR":
             action = translate_predicate(m.lemma) or translate_predicate(m.form + "다")
-        else:
-            action = None
         if action and action not in actions:
             actions.append(action)
     return things, actions
+
+
+def _stands_alone(text: str, m: Morpheme) -> bool:
+    # One-syllable nouns are often a piece of a word Kiwi did not know (재용 -> 재 + 용 "dragon"):
+    # trust them only at the start of a word.
+    return len(m.form) > 1 or m.start == 0 or text[m.start - 1].isspace() or not text[m.start - 1].isalnum()
 
 
 def _clip_words(text: str, limit: int) -> str:
@@ -153,8 +159,11 @@ def scene_prompt(text: str, language: Language, keywords: list[str]) -> str:
         english = english.strip()
         if english:
             parts.append(third_person(_clip_words(english, MAX_PROMPT_WORDS // (2 if parts else 1))))
-    if not parts and keywords:
-        parts.append(", ".join(keywords))
+    if not parts:
+        # Nothing translatable: keep only keywords an English model can read.
+        readable = [k for k in keywords if not has_hangul(k)]
+        if readable:
+            parts.append(", ".join(readable))
     body = "; ".join(parts) if parts else "drifting shapes in a misty void"
     return soften_prompt(f"{PROMPT_PREFIX}{body}. {PROMPT_SUFFIX}")
 

@@ -24,11 +24,15 @@ logger = logging.getLogger(__name__)
 HANGUL_RE = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 
 _kiwi: Kiwi | None = None
-_kiwi_lock = threading.Lock()
+# Kiwi does not document thread safety; analyses are milliseconds, so they take turns.
+_kiwi_lock = threading.RLock()
 
 
 def get_kiwi() -> Kiwi:
-    """Return the process-wide Kiwi analyser, building it on first use (~1 s)."""
+    """Return the process-wide Kiwi analyser, building it on first use (~1 s).
+
+    Calls from this module hold a lock, since threads of one worker share the instance.
+    """
     global _kiwi
     if _kiwi is None:
         with _kiwi_lock:
@@ -36,7 +40,9 @@ def get_kiwi() -> Kiwi:
                 from kiwipiepy import Kiwi
 
                 logger.debug("loading Kiwi morphological analyser")
-                _kiwi = Kiwi()
+                kiwi = Kiwi(num_workers=0)  # single-threaded: the service runs its own workers
+                kiwi.tokenize("")  # Kiwi finishes loading lazily on the first call
+                _kiwi = kiwi
     return _kiwi
 
 
@@ -101,7 +107,10 @@ def _kiwi_cuts(text: str, start: int, end: int) -> set[int]:
     piece = text[start:end]
     if len(piece) < 20 or not has_hangul(piece):
         return set()
-    return {start + sent.end for sent in get_kiwi().split_into_sents(piece)[:-1]}
+    kiwi = get_kiwi()
+    with _kiwi_lock:
+        sentences = kiwi.split_into_sents(piece)
+    return {start + sent.end for sent in sentences[:-1]}
 
 
 def split_sentences(text: str) -> list[Sentence]:
@@ -136,7 +145,9 @@ def morphemes(text: str) -> list[Morpheme]:
     A noun followed by the verb suffix 하/되/당하 (살해 + 했다) also gets the compound lemma
     (`살해하다`) as its lemma, so rules can name verbs the way a dictionary does.
     """
-    tokens = get_kiwi().tokenize(text)
+    kiwi = get_kiwi()
+    with _kiwi_lock:
+        tokens = kiwi.tokenize(text)
     result: list[Morpheme] = []
     for i, token in enumerate(tokens):
         lemma = token.lemma or token.form

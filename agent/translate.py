@@ -78,7 +78,25 @@ NOUNS: dict[str, str] = {
     "숙제": "homework", "공부": "studying", "여행": "journey", "파티": "party", "축제": "festival",
     "전쟁": "war", "불꽃": "fireworks", "불꽃놀이": "fireworks", "이름": "name", "목소리": "voice",
     "소리": "sound", "손": "hand", "얼굴": "face", "눈물": "tears", "날개": "wings", "꼬리": "tail",
-    "그네": "swing", "연": "kite", "기억": "memory", "어린시절": "childhood",
+    "그네": "swing", "기억": "memory", "어린시절": "childhood",
+    # everyday and abstract things that still make a picture
+    "사랑": "love", "영화": "movie", "영화관": "movie theater", "관객": "audience", "택배": "parcel",
+    "물건": "belongings", "밴드": "band", "이별": "farewell", "결혼": "wedding", "지구": "planet earth",
+    "인간": "human", "오징어": "squid", "모니터": "monitor", "기저귀": "diaper", "애기": "baby",
+    "아가": "baby", "계절": "seasons", "세상": "world", "커플": "couple", "우유": "milk", "동물": "animals",
+    "죽음": "death", "아저씨": "middle-aged man", "아줌마": "middle-aged woman", "종말": "apocalypse",
+    "머리": "head", "머리카락": "hair", "이모": "aunt", "삼촌": "uncle", "반찬": "side dishes",
+    "행복": "happiness", "슬픔": "sorrow", "우울": "gloom", "미래": "future", "과거": "past",
+    "시간": "time", "인형": "doll", "장난감": "toys", "가면": "mask", "마스크": "mask", "택시": "taxi",
+    "트럭": "truck", "배낭": "backpack", "선반": "shelves", "책장": "bookshelf", "빨간색": "red",
+    "파란색": "blue", "노란색": "yellow", "검은색": "black", "흰색": "white", "초록색": "green",
+    "교복": "school uniform", "군대": "army", "전쟁터": "battlefield", "우물": "well", "시냇물": "stream",
+    "골목길": "alley", "횡단보도": "crosswalk", "신호등": "traffic light", "정류장": "bus stop",
+    "운전": "driving", "비행": "flight", "낙하산": "parachute", "사다리": "ladder", "밧줄": "rope",
+    "촛대": "candlestick", "커튼": "curtains", "카펫": "carpet", "냉장고": "refrigerator", "욕조": "bathtub",
+    "수도꼭지": "faucet", "비누": "soap", "이빨": "teeth", "치아": "teeth", "눈동자": "eyes", "심장": "heart",
+    "꿈나라": "dreamland", "환상": "fantasy", "마법": "magic", "마법사": "wizard", "보물": "treasure",
+    "해적": "pirate", "전사": "warrior", "거인": "giant", "난쟁이": "dwarf",
 }
 
 # Verbs and adjectives (dictionary forms from Kiwi, e.g. 날다, 어둡다) -> English.
