@@ -123,3 +123,14 @@ def test_hangul_font_is_found_and_a_latin_only_font_is_refused(tmp_path: Path) -
 def test_odd_sizes_are_refused_with_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(GenerationError, match="even"):
         PreviewRenderer().render_clip(spec(width=95), tmp_path / "odd.mp4")
+
+
+def test_no_hangul_font_anywhere_names_the_install_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    import generation.fonts as fonts
+
+    monkeypatch.setattr(fonts, "FONT_PACKAGE", "no_such_font_package")
+    monkeypatch.setattr(fonts, "_system_hangul_font", lambda: None)
+    with pytest.raises(
+        GenerationError, match=r"pip install koreanize-matplotlib.*apt-get install fonts-nanum"
+    ):
+        fonts.find_hangul_font()
