@@ -12,20 +12,11 @@ import pytest
 
 from generation.base import ClipSpec, VideoBackend
 from generation.diffusers_backend import DiffusersBackend, ModelNotFoundError, parse_preset, weights_present
-from tests.tiny_models.fixtures import TinyModels, tiny_models_fixture  # noqa: F401
+from tests.tiny_models.fixtures import TinyModels, read_frames, tiny_models_fixture  # noqa: F401
 
 SPEC = ClipSpec(
     index=0, prompt="a whale flying over seoul", caption="", emotion="neutral", seed=7, width=16, height=16, num_frames=9, fps=8
 )
-
-
-def read_frames(path: Path) -> np.ndarray:
-    import imageio_ffmpeg
-
-    reader = imageio_ffmpeg.read_frames(str(path))
-    meta = next(reader)
-    w, h = meta["size"]
-    return np.stack([np.frombuffer(f, np.uint8).reshape(h, w, 3) for f in reader])
 
 
 @pytest.mark.parametrize("family", ["wan", "animatediff"])

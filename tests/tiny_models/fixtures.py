@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tests.tiny_models import builders
@@ -96,3 +97,13 @@ def tiny_models_fixture(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
     except ImportError:  # pragma: no cover
         pytest.skip("torch is not installed (pip install 'dreamreel[ml]')")
     return TinyModels(tmp_path_factory.mktemp("tiny_models"))
+
+
+def read_frames(path: Path) -> np.ndarray:
+    """Decode an mp4 into uint8 frames (F, H, W, 3)."""
+    import imageio_ffmpeg
+
+    reader = imageio_ffmpeg.read_frames(str(path))
+    meta = next(reader)
+    w, h = meta["size"]
+    return np.stack([np.frombuffer(f, np.uint8).reshape(h, w, 3) for f in reader])
