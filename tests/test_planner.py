@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agent.interfaces import Planner
 from agent.keywords import extract_keywords
@@ -148,3 +150,21 @@ def test_choose_style_from_table() -> None:
     assert choose_style(None, DEFAULT_STYLES).name == "neutral"
     assert choose_style("bewilderment", DEFAULT_STYLES).name == "neutral"
     assert choose_style("joy", {}).name == "neutral"
+
+
+_PIECES = [
+    "I ran.", "Then the sea rose!", "Dr. Smith waved", "바다 위를 날았다.", "갑자기 고래가 나타났다",
+    "그리고 집에 갔다", "\"Wow,\" he said.", "3.5 km later", "…", "?!", "꿈", "ok",
+]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    pieces=st.lists(st.sampled_from(_PIECES), min_size=1, max_size=12),
+    seps=st.lists(st.sampled_from([" ", "  ", "\n", "\n\n", " \n \n", "\t"]), min_size=12, max_size=12),
+    segments=st.integers(min_value=1, max_value=6),
+)
+def test_any_diary_is_covered_in_order(pieces: list[str], seps: list[str], segments: int) -> None:
+    text = seps[0] + "".join(p + s for p, s in zip(pieces, [*seps[1:], ""], strict=False))
+    plan = RulePlanner().plan(text, segments=segments)
+    assert_plan_covers(plan, text, segments)
