@@ -44,3 +44,29 @@ def _api(sub: Any) -> None:
         return int(run_api(settings, args.host, args.port))
 
     p.set_defaults(func=run)
+
+
+@registrar
+def _analyze(sub: Any) -> None:
+    p = sub.add_parser("analyze", help="language, emotion and safety verdict of texts (JSON lines in, JSON lines out)")
+    p.add_argument("--file", help='JSON lines {"text": ...} to read (default: standard input)')
+    p.add_argument("--json", action="store_true", help="JSON lines out (the only format; accepted for symmetry)")
+
+    def run(args: argparse.Namespace, settings: Any) -> int:
+        import sys
+
+        from dreamreel.analyze import DiaryAnalyzer, run_analyze
+        from dreamreel.errors import InputError
+
+        analyzer = DiaryAnalyzer.from_settings(settings)
+        if not args.file:
+            run_analyze(analyzer, sys.stdin, sys.stdout)
+            return 0
+        try:
+            with open(args.file, encoding="utf-8") as source:
+                run_analyze(analyzer, source, sys.stdout)
+        except OSError as e:
+            raise InputError(f"cannot read {args.file}: {e.strerror}") from e
+        return 0
+
+    p.set_defaults(func=run)

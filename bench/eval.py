@@ -1,0 +1,231 @@
+"""`make eval`: how good the agent's judgement is on real labelled text (`../shared/data/`).
+
+Runs the same analysis as `dreamreel analyze` (planner -> per-scene emotion -> overall emotion,
+safety verdict; components chosen by settings, offline defaults unless configured) and prints:
+
+- emotion macro-F1 and accuracy: English GoEmotions (Ekman level), Korean KOTE (mapped to the 7
+  emotions with `agent.train.data.KOTE_TO_EMOTION`);
+- toxicity balanced accuracy, English and Korean: the toxicity classifier alone (score >= the
+  review threshold) and the whole verdict (anything but `allow` counts as flagged);
+- decisions right on `dream_cases.jsonl` (allow / review / block), with the misses;
+- planner coverage on the DreamBank reports: every sentence of every diary in exactly one
+  scene, in order.
+
+Usage: ``python -m bench.eval [--data ../shared/data] [--segments 4] [--json out.json]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from agent.schemas import DreamPlan
+from agent.text import split_sentences
+from dreamreel.analyze import DiaryAnalyzer
+from dreamreel.settings import load_settings
+
+DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+# Published numbers on the same sources (different protocol; see the README's notes).
+ANCHORS = {
+    "emotion_en": "BERT-base fine-tuned, Ekman, full test set, multi-label: macro-F1 0.615 (monologg/GoEmotions-pytorch)",
+    "toxic_en": "Davidson et al. 2017 logistic regression, 3 classes: weighted F1 0.90",
+}
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def macro_f1(gold: Sequence[str], pred: Sequence[str]) -> float:
+    """Macro-averaged F1 over every label seen in gold or predictions (scikit-learn's default)."""
+    labels = sorted(set(gold) | set(pred))
+    scores = []
+    for label in labels:
+        tp = sum(g == p == label for g, p in zip(gold, pred, strict=True))
+        fp = sum(p == label != g for g, p in zip(gold, pred, strict=True))
+        fn = sum(g == label != p for g, p in zip(gold, pred, strict=True))
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return sum(scores) / len(scores) if scores else 0.0
+
+
+def balanced_accuracy(gold: Sequence[bool], pred: Sequence[bool]) -> float:
+    """Mean of the recall on positives and the recall on negatives."""
+    recalls = []
+    for cls in (True, False):
+        idx = [i for i, g in enumerate(gold) if g == cls]
+        if idx:
+            recalls.append(sum(pred[i] == cls for i in idx) / len(idx))
+    return sum(recalls) / len(recalls) if recalls else 0.0
+
+
+def covers(text: str, plan: DreamPlan) -> bool:
+    """Every sentence of `text` lies inside exactly one scene; scenes are in order and disjoint."""
+    spans = [(s.span.start, s.span.end) for s in plan.segments]
+    if any(b[0] < a[1] for a, b in itertools.pairwise(spans)):
+        return False
+    for sentence in split_sentences(text):
+        inside = [a <= sentence.start and sentence.end <= b for a, b in spans]
+        if sum(inside) != 1:
+            return False
+    return all(text[a:b] == s.text for (a, b), s in zip(spans, plan.segments, strict=True))
+
+
+class Evaluation:
+    """Runs each part over the shared data and collects a table of results."""
+
+    def __init__(self, analyzer: DiaryAnalyzer, data: Path, review_threshold: float) -> None:
+        self.analyzer = analyzer
+        self.data = data
+        self.review_threshold = review_threshold
+        self.results: dict[str, Any] = {}
+        self.seconds: list[float] = []
+
+    def _analyze(self, texts: Iterable[str]) -> list[dict[str, Any]]:
+        out = []
+        for text in texts:
+            started = time.perf_counter()
+            out.append(self.analyzer.analyze(text))
+            self.seconds.append(time.perf_counter() - started)
+        return out
+
+    def emotion(self) -> None:
+        from agent.train.data import emotion_eval
+
+        for name, examples in emotion_eval(self.data).items():
+            answers = self._analyze(e.text for e in examples)
+            gold = [e.label for e in examples]
+            pred = [a["emotion"] or "neutral" for a in answers]
+            self.results[name] = {
+                "n": len(gold),
+                "macro_f1": macro_f1(gold, pred),
+                "accuracy": sum(g == p for g, p in zip(gold, pred, strict=True)) / len(gold),
+            }
+
+    def toxicity(self) -> None:
+        from agent.train.data import toxicity_eval
+
+        classifier = getattr(self.analyzer.safety, "toxicity", None)
+        for name, examples in toxicity_eval(self.data).items():
+            gold = [e.label == "toxic" for e in examples]
+            answers = self._analyze(e.text for e in examples)
+            flagged = [bool(a["verdict"]) and a["verdict"]["decision"] != "allow" for a in answers]
+            row: dict[str, Any] = {"n": len(gold), "verdict_balanced_accuracy": balanced_accuracy(gold, flagged)}
+            if classifier is not None:
+                scores = classifier.score([e.text for e in examples])
+                row["classifier"] = classifier.name
+                row["classifier_balanced_accuracy"] = balanced_accuracy(
+                    gold, [s >= self.review_threshold for s in scores]
+                )
+            self.results[name] = row
+
+    def decisions(self) -> None:
+        path = self.data / "dream_cases.jsonl"
+        if not path.exists():
+            return
+        cases = _rows(path)
+        answers = self._analyze(c["text"] for c in cases)
+        got = [a["verdict"]["decision"] if a["verdict"] else "error" for a in answers]
+        misses = [
+            {"id": c["id"], "expect": c["expect"], "got": g} for c, g in zip(cases, got, strict=True) if g != c["expect"]
+        ]
+        self.results["dream_cases"] = {"n": len(cases), "right": len(cases) - len(misses), "misses": misses}
+
+    def coverage(self, segments: int) -> None:
+        path = self.data / "dreams_en.jsonl"
+        if not path.exists():
+            return
+        covered = fallbacks = 0
+        diaries = _rows(path)
+        started = time.perf_counter()
+        for row in diaries:
+            plan = self.analyzer.planner.plan(row["text"], segments=segments)
+            covered += covers(row["text"], plan)
+            fallbacks += "llm failed" in plan.planner
+        self.results["planner_coverage"] = {
+            "n": len(diaries),
+            "covered": covered,
+            "planner": self.analyzer.planner.name,
+            "segments": segments,
+            "llm_fallbacks": fallbacks,
+            "seconds_per_diary": (time.perf_counter() - started) / max(1, len(diaries)),
+        }
+
+
+def print_table(results: dict[str, Any], out: Any = sys.stdout) -> None:
+    """The results as the Markdown table the README shows."""
+    w = out.write
+    w("| measure | data | n | result | published anchor |\n|---|---|---|---|---|\n")
+    for name, label in (("emotion_en", "GoEmotions Ekman test (en)"), ("narratives_ko", "KOTE -> 7 emotions (ko)")):
+        if name in results:
+            r = results[name]
+            w(
+                f"| emotion macro-F1 (accuracy) | {label} | {r['n']} | {r['macro_f1']:.3f} ({r['accuracy']:.2f}) "
+                f"| {ANCHORS.get(name, '-')} |\n"
+            )
+    for name, label in (("toxic_en", "Davidson tweets + Jigsaw (en)"), ("toxic_ko", "Korean hate speech (ko)")):
+        if name in results:
+            r = results[name]
+            if "classifier_balanced_accuracy" in r:
+                w(
+                    f"| toxicity balanced acc., classifier `{r['classifier']}` | {label} | {r['n']} "
+                    f"| {r['classifier_balanced_accuracy']:.3f} | {ANCHORS.get(name, '-')} |\n"
+                )
+            w(
+                f"| toxicity balanced acc., verdict != allow | {label} | {r['n']} "
+                f"| {r['verdict_balanced_accuracy']:.3f} | - |\n"
+            )
+    if "dream_cases" in results:
+        r = results["dream_cases"]
+        w(f"| decisions right | dream_cases.jsonl | {r['n']} | {r['right']}/{r['n']} | - |\n")
+    if "planner_coverage" in results:
+        r = results["planner_coverage"]
+        w(
+            f"| planner coverage ({r['planner']}, {r['segments']} scenes) | DreamBank reports (en) | {r['n']} "
+            f"| {r['covered']}/{r['n']} | - |\n"
+        )
+    misses = results.get("dream_cases", {}).get("misses", [])
+    if misses:
+        w("\nmisses on dream_cases: " + ", ".join(f"{m['id']} {m['expect']}->{m['got']}" for m in misses) + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.eval", description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
+    parser.add_argument("--segments", type=int, default=4, help="scenes per DreamBank report (coverage)")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        print(f"eval: no data folder at {args.data}", file=sys.stderr)
+        return 2
+
+    settings = load_settings()
+    started = time.perf_counter()
+    evaluation = Evaluation(DiaryAnalyzer.from_settings(settings), args.data, settings.safety.review_threshold)
+    evaluation.emotion()
+    evaluation.toxicity()
+    evaluation.decisions()
+    evaluation.coverage(args.segments)
+    seconds = evaluation.seconds
+    evaluation.results["timing"] = {
+        "texts": len(seconds),
+        "ms_per_text": 1000 * sum(seconds) / max(1, len(seconds)),
+        "total_seconds": time.perf_counter() - started,
+    }
+    print_table(evaluation.results)
+    t = evaluation.results["timing"]
+    print(f"\n{t['texts']} texts analysed, {t['ms_per_text']:.0f} ms each, {t['total_seconds']:.1f} s in all")
+    if args.json:
+        args.json.write_text(json.dumps(evaluation.results, indent=2, ensure_ascii=False), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
