@@ -13,8 +13,10 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import RedirectResponse
 
 from api import moderation
@@ -72,6 +74,17 @@ def create_app(service: DreamService, settings: Settings) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(health.router)
     app.include_router(moderation.router)
+
+    def openapi() -> dict[str, Any]:
+        # the diary length limit is a setting: publish the one this server enforces
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            schema["components"]["schemas"]["DiaryIn"]["properties"]["text"]["maxLength"] = settings.max_diary_chars
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/", include_in_schema=False)
     def index() -> RedirectResponse:

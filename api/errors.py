@@ -83,6 +83,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = CODE_BY_STATUS.get(exc.status_code, "error")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+    if exc.status_code == 400 and message == "There was an error parsing the body":  # FastAPI: not UTF-8
+        code, message = "invalid_json", "The request body is not valid UTF-8 JSON."
     if request.url.path.startswith("/moderation"):  # the moderator page answers in HTML
         page = (f"<!doctype html><meta name=viewport content='width=device-width'><title>{exc.status_code}</title>"
                 f"<p>{escape(message)}</p><p><a href='/moderation'>DreamReel moderation</a></p>")
@@ -100,7 +102,7 @@ def install_error_handlers(app: FastAPI) -> None:
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for the error statuses a route can return."""
     descriptions = {
-        401: "Missing or wrong API key", 404: "No such job (or not yours)", 409: "Not possible in this state",
+        400: "The body is not UTF-8 JSON", 401: "Missing or wrong API key", 404: "No such job (or not yours)", 409: "Not possible in this state",
         413: "Request body too large", 416: "Range not satisfiable", 422: "Invalid request",
         429: "Too many requests",
     }

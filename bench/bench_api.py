@@ -75,8 +75,9 @@ async def load(url: str, clients: int, seconds: float) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30,
-                                 headers={"Authorization": f"Bearer {KEY}"}) as client:
+    async with httpx.AsyncClient(
+        base_url=url, limits=limits, timeout=30, headers={"Authorization": f"Bearer {KEY}"}
+    ) as client:
         for _ in range(20):  # warm up
             await client.post("/v1/diaries", json=BODY)
         deadline = time.perf_counter() + seconds
@@ -106,8 +107,13 @@ async def load(url: str, clients: int, seconds: float) -> dict[str, float]:
 
 def measure(kind: str, clients: int, seconds: float, home: Path) -> dict[str, float]:
     port = free_port()
-    env = dict(os.environ, DREAMREEL_HOME=str(home / kind), DREAMREEL_API_KEYS=KEY,
-               DREAMREEL_LOG_LEVEL="WARNING", PYTHONPATH=str(REPO))
+    env = dict(
+        os.environ,
+        DREAMREEL_HOME=str(home / kind),
+        DREAMREEL_API_KEYS=KEY,
+        DREAMREEL_LOG_LEVEL="WARNING",
+        PYTHONPATH=str(REPO),
+    )
     child = subprocess.Popen([sys.executable, __file__, "--serve", kind, "--port", str(port)], env=env)
     try:
         url = f"http://127.0.0.1:{port}"
@@ -137,12 +143,18 @@ def main() -> int:
         serve(args.serve, args.port)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        results = {kind: measure(kind, args.clients, args.seconds, Path(tmp)) for kind in ("bare", "dreamreel")}
-    print(f"POST /v1/diaries, {args.clients} concurrent clients, {args.seconds:g} s each, cpus={os.cpu_count()}")
+        results = {
+            kind: measure(kind, args.clients, args.seconds, Path(tmp)) for kind in ("bare", "dreamreel")
+        }
+    print(
+        f"POST /v1/diaries, {args.clients} concurrent clients, {args.seconds:g} s each, cpus={os.cpu_count()}"
+    )
     for kind, r in results.items():
         label = "bare FastAPI endpoint" if kind == "bare" else "DreamReel (SQLite, runner parked)"
-        print(f"  {label:36s} {r['rps']:8.1f} req/s  ok={r['ok']:.0f} errors={r['errors']:.0f} "
-              f"p50={r['p50_ms']:.1f} ms p99={r['p99_ms']:.1f} ms")
+        print(
+            f"  {label:36s} {r['rps']:8.1f} req/s  ok={r['ok']:.0f} errors={r['errors']:.0f} "
+            f"p50={r['p50_ms']:.1f} ms p99={r['p99_ms']:.1f} ms"
+        )
     ratio = results["dreamreel"]["rps"] / results["bare"]["rps"] if results["bare"]["rps"] else 0.0
     print(f"  ratio DreamReel / bare: {ratio:.2f}")
     return 0

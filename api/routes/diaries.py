@@ -20,7 +20,8 @@ class DiaryIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    text: str = Field(description="The diary, Korean or English (the server's length limit applies)")
+    text: str = Field(pattern=r"\S", description="The diary, Korean or English, not blank. The text is also "
+                      "checked for content: text that is not Korean or English is refused with `invalid_input`.")
     user: str = Field(min_length=1, max_length=128, description="The app's id of the person who dreamt")
     language: Literal["ko", "en"] | None = Field(default=None, description="Detected when omitted")
     segments: int | None = Field(default=None, ge=1, le=6, description="Number of scenes")
@@ -54,7 +55,7 @@ def job_links(request: Request, job_id: int) -> JobLinks:
     "/diaries",
     status_code=202,
     response_model=DiaryAccepted,
-    responses=error_responses(401, 413, 422, 429),
+    responses=error_responses(400, 401, 413, 422, 429),
     summary="Submit a dream diary; the video is made in the background",
 )
 def submit_diary(
