@@ -233,3 +233,11 @@ def test_dreambank_reports_are_mostly_allowed(shared_data: Path, policy: SafetyP
     rows = [json.loads(line) for line in (shared_data / "dreams_en.jsonl").open(encoding="utf-8")]
     decisions = [policy.check(row["text"]).decision for row in rows]
     assert decisions.count("allow") >= 95
+
+
+@pytest.mark.parametrize("text", ["아c발 또 그 꿈이야", "ㅅ발 무서웠다"])
+def test_spelled_out_korean_swears_are_profanity_signals(text: str, policy: SafetyPolicy) -> None:
+    verdict = policy.check(text)
+    assert "profanity" in categories(verdict)
+    assert verdict.decision == "allow"
+    assert_spans_exact(verdict, text)

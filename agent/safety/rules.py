@@ -105,6 +105,7 @@ KOREAN_RULES: tuple[KoreanRule, ...] = (
     # hate against groups
     _ko("ko_slur", "hate", 0.8, "짱깨|쪽바리|깜둥이|똥남아|흑형|짱개|섬숭이|똥꼬충|틀딱|김치녀|된장녀|한남충"),
     _ko("ko_slur_insect", "hate", 0.7, "한남|급식|맘|틀딱|똥꼬|한녀", "충", window=0),
+    _ko("ko_slur_women", "hate", 0.7, "김치|된장", "녀|년", window=0),
     _ko("ko_group_dehumanise", "hate", 0.6, _GROUPS_KO, "박멸|쓰레기|벌레|해충|몰살|몰살하다|없애다|추방하다|죽이다", window=5),
     # attempts to override the service's rules
     _ko("ko_override", "override", 0.9, "이전|앞|위|기존|모든|지금까지|시스템", _INSTRUCTIONS_KO, "무시|무시하다|잊다|어기다|해제|해제하다|우회|우회하다", window=4),
@@ -185,6 +186,9 @@ ENGLISH_RULES: tuple[EnglishRule, ...] = (
 )
 
 _KO_AGE_RE = re.compile(r"(\d{1,2})\s?살")
+# Swear words spelled with Latin letters, digits or bare consonants (아c발): no Korean word
+# contains these, so raw matching is safe here.
+_KO_OBFUSCATED_SWEAR_RE = re.compile(r"(?<![A-Za-z])[cCㅅㅆ][1!]?발(?![표전견생])|[씨시][1!]발|ㅈ같|ㅈㄴ|ㅗ{1,}")
 _EN_AGE_RE = re.compile(r"\b(\d{1,2})[- ]years?[- ]old\b", re.IGNORECASE)
 
 
@@ -247,6 +251,8 @@ def korean_matches(text: str) -> list[RuleMatch]:
     for age in _KO_AGE_RE.finditer(text):
         if int(age.group(1)) < MINOR_AGE_LIMIT:
             found.append(RuleMatch("_minor", 1.0, age.start(), age.end(), "ko_age"))
+    for swear in _KO_OBFUSCATED_SWEAR_RE.finditer(text):
+        found.append(RuleMatch("profanity", 0.5, swear.start(), swear.end(), "ko_swear_spelled"))
     return found
 
 
