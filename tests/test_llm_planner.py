@@ -163,6 +163,7 @@ def test_good_plan_and_the_request_on_the_wire(server: FakeOpenAIServer, fallbac
         fmt = request["response_format"]
         assert fmt["type"] == "json_schema"
         assert set(fmt["json_schema"]["schema"]["properties"]) == {"scenes", "safety_flags"}
+        assert fmt["json_schema"]["strict"] is True  # OpenAI's strict mode takes this schema as is
         assert "tools" not in request
     elif method == "function_calling":
         assert request["tools"][0]["function"]["name"] == "PlanReply"
@@ -408,3 +409,22 @@ def test_repeated_prompts_are_rejected() -> None:
     reply = PlanReply.model_validate_json(reply_json([(1, 2), (3, 4)], prompts=["a whale at sea"] * 2))
     with pytest.raises(InvalidReply, match="repeats the prompt"):
         check_reply(reply, DIARY_EN, sentences, 2)
+
+
+# --- with the project's own parts ----------------------------------------------------------------
+
+
+def test_the_rule_planner_takes_over_and_the_plan_says_so(server: FakeOpenAIServer) -> None:
+    from agent.interfaces import Planner
+    from agent.planner import RulePlanner
+
+    server.queue(*[Reply(status=500, headers={"retry-after-ms": "10"})] * 2)
+    planner = LLMPlanner(
+        base_url=server.base_url, model=MODEL, fallback=RulePlanner(), timeout=5.0, max_retries=1
+    )
+    assert isinstance(planner, Planner)
+    assert planner.name == f"llm:{MODEL}"
+    plan = planner.plan(DIARY_KO, segments=3)
+    assert plan.planner == "rules (llm failed: HTTP 500 from the endpoint)"
+    assert len(plan.segments) == 3
+    assert_covers(plan, DIARY_KO)
