@@ -70,6 +70,11 @@ def test_blocked_cases_name_their_category(shared_data: Path, policy: SafetyPoli
         "귀신이 나를 쫓아왔고 나는 계속 도망쳤다. 너무 무서웠다.",
         "My nose was bleeding a little in the dream and I was scared.",
         "선생님의 지시를 무시하고 교실 밖으로 뛰어나갔다.",
+        "미용실에서 머리를 잘랐는데 거울 속 얼굴이 내가 아니었다.",
+        "살인마에게 쫓기는 꿈을 꿨다. 칼을 든 남자가 계속 따라왔다.",
+        "시체가 가득한 방에 갇혔다가 깼다.",
+        "I killed the monster with a sword and the castle collapsed.",
+        "I was shot and bleeding, but I kept running through the snow.",
     ],
 )
 def test_allowed_nightmares_stay_allowed(text: str, policy: SafetyPolicy) -> None:

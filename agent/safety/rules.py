@@ -72,7 +72,7 @@ def _en(name: str, category: str, weight: float, pattern: str, *, booster: bool 
     return EnglishRule(name, category, weight, re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE), booster)
 
 
-_BODY_KO = "목|손가락|팔|다리|머리|손|발|귀|혀|손목"
+_BODY_KO = "손가락|팔|다리|손|발|귀|혀|손목|발가락"  # not 머리: 머리를 자르다 is a haircut
 _GROUPS_KO = "흑인|유대인|무슬림|이슬람|동성애자|게이|레즈비언|이민자|난민|장애인|중국인|일본인|조선족|성소수자|트랜스젠더"
 _INSTRUCTIONS_KO = "지시|지침|명령|명령어|규칙|프롬프트|설정|제한|규정|정책|필터|검열|가이드라인"
 
@@ -89,7 +89,8 @@ KOREAN_RULES: tuple[KoreanRule, ...] = (
     _ko("ko_blood", "gore", 0.15, "피"),
     _ko("ko_stab", "gore", 0.35, "찌르다|찔리다|난자|난자하다"),
     _ko("ko_knife_stab", "gore", 0.2, "칼|흉기|식칼|도끼", "찌르다|찔리다|베다|내려치다", window=6),
-    _ko("ko_cut_body", "gore", 0.5, _BODY_KO, "자르다|잘리다|베다|베이다|잘라내다", window=3),
+    _ko("ko_cut_body", "gore", 0.45, _BODY_KO, "자르다|잘리다|잘라내다|절단되다", window=3),
+    _ko("ko_behead_neck", "gore", 0.6, "목", "자르다|잘리다|베다|베이다|날아가다", window=3),
     _ko("ko_kill", "gore", 0.2, "죽이다"),
     # sexual content
     _ko("ko_sex", "sexual", 0.8, "성관계|섹스|섹스하다|성행위|성교|정사"),
@@ -140,7 +141,7 @@ ENGLISH_RULES: tuple[EnglishRule, ...] = (
         r"|(?:covered|soaked|drenched|bathed) in blood|blood[- ]soaked|blood[- ]spattered"),
     _en("en_bleed_out", "gore", 0.6, r"bleed(?:s|ing)? out|bled out|bled to death|bleeding to death"),
     _en("en_blood", "gore", 0.15, r"blood|bloody|bleeding|bled"),
-    _en("en_cut_off", "gore", 0.5, rf"(?:cut|cuts|cutting|chopped|chopping|chop|sawed|sawing|ripped|tore) off {_POSS_EN}? ?(?:\w+ )?(?:{_BODY_EN})"),
+    _en("en_cut_off", "gore", 0.45, rf"(?:cut|cuts|cutting|chopped|chopping|chop|sawed|sawing|ripped|tore) off {_POSS_EN}? ?(?:\w+ )?(?:{_BODY_EN})"),
     _en("en_dismember", "gore", 0.45, r"(?:dismember|decapitat|behead|disembowel|mutilat|eviscerat|flay)\w*"),
     _en("en_torture", "gore", 0.5, r"tortur(?:e|ed|es|ing)"),
     _en("en_organs", "gore", 0.45, r"entrails|intestines|innards|guts (?:spill\w*|everywhere|hanging|out)|brains? (?:splatter\w*|spill\w*|everywhere)"),
