@@ -106,7 +106,7 @@ def build_sd(directory: Path) -> Path:
     )
     torch.manual_seed(0)
     text_encoder = _clip_text_encoder()
-    tokenizer = make_clip_tokenizer(directory / "_tok")
+    tokenizer = make_clip_tokenizer(directory / "_tok", model_max_length=32)
     pipe: Any = StableDiffusionPipeline(
         vae=vae,
         text_encoder=text_encoder,
