@@ -1,0 +1,127 @@
+"""Inline keyboards and the callback data behind their buttons (aiogram `CallbackData` factories).
+
+Callback data travels through Telegram and back, so it is parsed, never trusted: handlers check
+that the person pressing owns the job (or is a moderator) before acting on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.texts import t
+from dreamreel.views import JobView
+
+
+class RateCb(CallbackData, prefix="rate"):
+    job_id: int
+    value: str  # "up" | "down"
+
+
+class RerollCb(CallbackData, prefix="reroll"):
+    job_id: int
+    index: int  # -1: ask which scene
+
+
+class ClipsCb(CallbackData, prefix="clips"):
+    job_id: int
+
+
+class HistoryCb(CallbackData, prefix="hist"):
+    job_id: int
+
+
+class SettingsCb(CallbackData, prefix="set"):
+    name: str  # "segments" | "captions" | "clips"
+    value: str
+
+
+class ReviewCb(CallbackData, prefix="review"):
+    job_id: int
+    action: str  # "approve" | "reject"
+    lang: str = "en"  # the language the card is written in, for the outcome line
+
+
+def video_keyboard(lang: str, job: JobView) -> InlineKeyboardMarkup:
+    """Buttons under a delivered video: rate, re-roll a scene, separate clips."""
+    index = 0 if len(job.segments) == 1 else -1
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(text=t(lang, "button_up"), callback_data=RateCb(job_id=job.job_id, value="up").pack()),
+                InlineKeyboardButton(
+                    text=t(lang, "button_down"), callback_data=RateCb(job_id=job.job_id, value="down").pack()
+                ),
+            ],
+            [
+                InlineKeyboardButton(
+                    text=t(lang, "button_reroll"), callback_data=RerollCb(job_id=job.job_id, index=index).pack()
+                ),
+                InlineKeyboardButton(text=t(lang, "button_clips"), callback_data=ClipsCb(job_id=job.job_id).pack()),
+            ],
+        ]
+    )
+
+
+def reroll_keyboard(lang: str, job_id: int, scenes: int) -> InlineKeyboardMarkup:
+    """One button per scene of a job."""
+    buttons = [
+        InlineKeyboardButton(text=t(lang, "reroll_scene", n=i + 1), callback_data=RerollCb(job_id=job_id, index=i).pack())
+        for i in range(scenes)
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=[buttons[i : i + 3] for i in range(0, len(buttons), 3)])
+
+
+def history_keyboard(lang: str, job_ids: Iterable[int]) -> InlineKeyboardMarkup | None:
+    """A button to fetch each listed video again."""
+    rows = [
+        [InlineKeyboardButton(text=t(lang, "history_button", job_id=job_id), callback_data=HistoryCb(job_id=job_id).pack())]
+        for job_id in job_ids
+    ]
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+
+
+def settings_keyboard(lang: str, segments: int | None, captions: bool, clips: bool) -> InlineKeyboardMarkup:
+    """Scenes 1..6 (the current one marked), captions on/off, separate clips on/off."""
+    scene_row = [
+        InlineKeyboardButton(
+            text=f"• {n}" if n == segments else str(n), callback_data=SettingsCb(name="segments", value=str(n)).pack()
+        )
+        for n in range(1, 7)
+    ]
+    on, off = t(lang, "on"), t(lang, "off")
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            scene_row,
+            [
+                InlineKeyboardButton(
+                    text=t(lang, "settings_captions", state=on if captions else off),
+                    callback_data=SettingsCb(name="captions", value="off" if captions else "on").pack(),
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    text=t(lang, "settings_clips", state=on if clips else off),
+                    callback_data=SettingsCb(name="clips", value="off" if clips else "on").pack(),
+                )
+            ],
+        ]
+    )
+
+
+def review_keyboard(lang: str, job_id: int) -> InlineKeyboardMarkup:
+    """Approve / Reject under a moderator card."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [
+                InlineKeyboardButton(
+                    text=t(lang, "button_approve"), callback_data=ReviewCb(job_id=job_id, action="approve", lang=lang).pack()
+                ),
+                InlineKeyboardButton(
+                    text=t(lang, "button_reject"), callback_data=ReviewCb(job_id=job_id, action="reject", lang=lang).pack()
+                ),
+            ]
+        ]
+    )

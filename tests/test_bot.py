@@ -1,0 +1,253 @@
+"""End-to-end conversations: the real aiogram bot (Dispatcher + long polling) talks HTTP to a Bot
+API server on 127.0.0.1 (tests/fakes/telegram_server.py), backed by the real DreamService with
+tiny preview settings. The tests play the dreamer, a moderator and a stranger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import build_bot, build_dispatcher
+from bot.texts import t
+from dreamreel.settings import Settings, load_settings
+from dreamreel.wiring import build_service
+from tests.fakes.telegram_server import FakeTelegramServer, button_data
+from tests.helpers import fast_env
+
+DREAMER = 1001
+STRANGER = 1002
+MODERATOR = 9001
+MOD_CHAT = -100555
+
+KO_DREAM = (
+    "어젯밤 꿈에서 나는 바다 위를 날고 있었다. 갑자기 하늘이 어두워지고 큰 고래가 나타나 나를 삼켰다. "
+    "고래 뱃속에는 어릴 적 살던 집이 있었고, 엄마가 저녁을 차리고 계셨다."
+)
+SELF_HARM_DREAM = "꿈속에서 너무 지쳐서 그냥 죽고 싶다고 생각했다. 아무도 나를 찾지 않았다."
+GORE_DREAM = "꿈에서 나는 칼로 룸메이트를 여러 번 찔러 살해했다. 바닥에 피가 흥건했고 나는 시체를 숨기려고 했다."
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@dataclass
+class Harness:
+    server: FakeTelegramServer
+    service: Any
+    settings: Settings
+    dispatcher: Any
+    tracker: Any
+
+    def status_message(self, chat_id: int, text: str) -> dict[str, Any] | None:
+        return self.server.last_message(chat_id, lambda m: m.get("text") == text)
+
+
+@contextlib.asynccontextmanager
+async def running_bot(tmp_path: Path, status_interval: float = 0.3, **overrides: Any) -> AsyncIterator[Harness]:
+    server = FakeTelegramServer()
+    base = await server.start()
+    values: dict[str, Any] = {
+        "telegram_token": server.token,
+        "telegram_api_base": base,
+        "moderator_ids": [MODERATOR],
+        "moderator_chat_id": MOD_CHAT,
+        "default_segments": 2,
+    }
+    values.update(overrides)
+    settings = load_settings(**values)
+    service = build_service(settings, background=True)
+    bot = build_bot(settings)
+    dp = build_dispatcher(service, settings, status_interval=status_interval)
+    polling = asyncio.create_task(dp.start_polling(bot, polling_timeout=1, handle_signals=False))
+    try:
+        await server.wait_for(lambda: server.calls_to("getUpdates"), what="polling to start")
+        yield Harness(server, service, settings, dp, dp["tracker"])
+    finally:
+        with contextlib.suppress(RuntimeError):
+            await dp.stop_polling()
+        await asyncio.wait_for(polling, 10)
+        await asyncio.to_thread(service.close)
+        await server.stop()
+        (tmp_path / "transcript.txt").write_text("\n".join(server.transcript) + "\n", encoding="utf-8")
+        print("\n--- transcript ---\n" + "\n".join(server.transcript))
+
+
+@pytest.fixture(autouse=True)
+def _fast_preview(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast_env(monkeypatch)
+
+
+def _is_mp4(data: bytes) -> bool:
+    return len(data) > 32 and data[4:8] == b"ftyp"
+
+
+async def _job_of(h: Harness, user: int, index: int = 0) -> Any:
+    jobs = await h.server.wait_for(
+        lambda: h.service.list_jobs(channel="telegram", user=str(user)), what=f"a job of user {user}"
+    )
+    return sorted(jobs, key=lambda j: j.job_id)[index]
+
+
+async def test_korean_dream_becomes_a_delivered_video(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        s = h.server
+        dreamer = s.user(DREAMER, first_name="지민", language_code="ko")
+        s.send_text(dreamer, "/start")
+        await s.wait_for(lambda: any("DreamReel" in x for x in s.texts_to(DREAMER)), what="greeting")
+        assert "안녕하세요 지민님" in s.texts_to(DREAMER)[0]  # Korean, from the user's language_code
+
+        s.send_text(dreamer, KO_DREAM)
+        video = await s.wait_for(lambda: s.calls_to("sendVideo", DREAMER, ok=True), what="the video")
+        job = await _job_of(h, DREAMER)
+        assert job.status == "done"
+
+        # ONE status message, answered at once, then edited through the stages up to "done"
+        received = [c for c in s.calls_to("sendMessage", DREAMER) if c.text == t("ko", "received")]
+        assert len(received) == 1
+        status = h.status_message(DREAMER, t("ko", "stage_done"))
+        assert status is not None
+        edits = [c for c in s.calls_to("editMessageText", DREAMER, ok=True)
+                 if int(c.params["message_id"]) == status["message_id"]]
+        texts = [c.text for c in edits]
+        assert texts[-1] == t("ko", "stage_done")
+        assert len(texts) >= 2, texts
+        assert any("장면" in x and "%" in x for x in texts) or t("ko", "stage_stitching") in texts, texts
+        # throttled: edits of one chat at least ~status_interval apart
+        gaps = [b.at - a.at for a, b in itertools.pairwise(edits)]
+        assert all(g >= 0.25 for g in gaps), gaps
+
+        # the video: real mp4 bytes, caption with scene count and emotion, buttons under it
+        upload = video[0]
+        assert _is_mp4(upload.files["video"])
+        assert upload.files["video"] == Path(h.service.video_file(job.job_id)).read_bytes()
+        assert f"꿈 #{job.job_id}" in upload.text and f"장면 {len(job.segments)}개" in upload.text
+        assert "감정:" in upload.text
+        sent = s.last_message(DREAMER, lambda m: "video" in m)
+        assert sent is not None
+        assert button_data(sent, "rate:") and button_data(sent, "reroll:") and button_data(sent, "clips:")
+
+        # 👍 is stored as an event on the job
+        s.press(dreamer, sent, f"rate:{job.job_id}:up")
+        await s.wait_for(lambda: s.calls_to("answerCallbackQuery"), what="rating answered")
+        ratings = [e for e in h.service.events(job.job_id) if e.kind == "rating"]
+        assert ratings and ratings[-1].data["rating"] == "up"
+
+
+async def test_refused_dream_waits_for_a_moderator_who_approves(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        s = h.server
+        dreamer = s.user(DREAMER, language_code="ko")
+        stranger = s.user(STRANGER, first_name="Eve", language_code="en")
+        moderator = s.user(MODERATOR, first_name="Mina", language_code="ko", username="mina_mod")
+
+        s.send_text(dreamer, SELF_HARM_DREAM)
+        card = await s.wait_for(lambda: s.last_message(MOD_CHAT), what="the moderator card")
+        job = await _job_of(h, DREAMER)
+        assert job.status == "in_review"
+
+        # the user: no video, diary saved, a person will look; plus a support message
+        await s.wait_for(lambda: t("ko", "support") in s.texts_to(DREAMER), what="support message")
+        refusal = h.status_message(DREAMER, t("ko", "refused"))
+        assert refusal is not None  # the status message itself now says so
+        assert not s.calls_to("sendVideo", DREAMER)
+
+        # the card: diary, verdict, category with score, the offending span, two buttons
+        assert "죽고 싶다" in card["text"] and "self_harm" in card["text"] and "review" in card["text"]
+        approve = button_data(card, "review:")
+        assert len(approve) == 2
+
+        # a stranger presses Approve: an alert, nothing decided
+        s.press(stranger, card, button_data(card, f"review:{job.job_id}:approve")[0])
+        await s.wait_for(lambda: s.calls_to("answerCallbackQuery"), what="stranger answered")
+        alert = s.calls_to("answerCallbackQuery")[-1]
+        assert alert.params.get("show_alert") in ("true", True)
+        assert alert.params["text"] == t("en", "not_moderator")
+        assert h.service.get_job(job.job_id).status == "in_review"
+
+        # the moderator approves: card edited, user told, the video follows
+        s.press(moderator, card, button_data(card, f"review:{job.job_id}:approve")[0])
+        await s.wait_for(lambda: s.calls_to("sendVideo", DREAMER, ok=True), what="video after approval")
+        assert t("ko", "review_approved_user", job_id=job.job_id) in s.texts_to(DREAMER)
+        edited = s.messages[(MOD_CHAT, card["message_id"])]
+        assert "Approved by telegram:9001 (@mina_mod)" in edited["text"]
+        assert "reply_markup" not in edited  # buttons gone
+        detail = h.service.get_job(job.job_id, detail=True)
+        assert detail.status == "done"
+        assert detail.reviews[-1].status == "approved"
+        assert detail.reviews[-1].moderator == "telegram:9001 (@mina_mod)"
+        assert detail.reviews[-1].decided_at is not None
+
+
+async def test_moderator_rejects_and_queue_lists_pending(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        s = h.server
+        dreamer = s.user(DREAMER, language_code="en")
+        moderator = s.user(MODERATOR, first_name="Mina", language_code="en")
+
+        s.send_text(dreamer, GORE_DREAM)
+        await s.wait_for(lambda: s.last_message(MOD_CHAT), what="the moderator card")
+        job = await _job_of(h, DREAMER)
+        assert job.status == "blocked"
+        assert h.status_message(DREAMER, t("en", "refused")) is not None
+        assert t("en", "support") not in s.texts_to(DREAMER)  # not a self-harm case
+
+        # /queue in the moderator's private chat lists it with buttons
+        s.send_text(moderator, "/queue")
+        card = await s.wait_for(lambda: s.last_message(MODERATOR, lambda m: "reply_markup" in m), what="queue card")
+        assert t("en", "queue_header", count=1) in s.texts_to(MODERATOR)
+        assert f"#{job.job_id}" in card["text"]
+
+        s.press(moderator, card, button_data(card, f"review:{job.job_id}:reject")[0])
+        await s.wait_for(lambda: t("en", "review_rejected_user", job_id=job.job_id) in s.texts_to(DREAMER),
+                         what="user told of the rejection")
+        assert h.service.get_job(job.job_id).status == "rejected"
+        assert "Rejected by telegram:9001" in s.messages[(MODERATOR, card["message_id"])]["text"]
+        # pressing again on the original card: already decided
+        original = s.last_message(MOD_CHAT)
+        assert original is not None
+        s.press(moderator, original, button_data(original, f"review:{job.job_id}:approve")[0])
+        await s.wait_for(
+            lambda: any("Already decided" in c.text for c in s.calls_to("answerCallbackQuery")), what="already"
+        )
+        assert not s.calls_to("sendVideo", DREAMER)
+
+
+async def test_flood_control_waits_retry_after_then_sends(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        s = h.server
+        s.fail_next("sendMessage", 429, retry_after=1)
+        s.send_text(s.user(DREAMER, language_code="en"), "/help")
+        await s.wait_for(lambda: s.calls_to("sendMessage", DREAMER, ok=True), what="the retried reply")
+        refused, sent = s.calls_to("sendMessage", DREAMER)
+        assert refused.status == 429 and sent.status == 200
+        assert sent.at - refused.at >= 0.95  # waited the retry_after the server gave
+        assert sent.text.startswith("Send any text message")
+
+
+async def test_user_who_blocked_the_bot_is_marked_and_left_alone(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        s = h.server
+        dreamer = s.user(DREAMER, language_code="en")
+        s.send_text(dreamer, "I dreamt of a quiet library where the books whispered my name.")
+        await s.wait_for(lambda: s.calls_to("sendMessage", DREAMER, ok=True), what="the status message")
+        s.block(DREAMER)  # the user blocks the bot while the video is being made
+        job = await _job_of(h, DREAMER)
+        await asyncio.to_thread(h.service.wait, job.job_id, 60)
+        await s.wait_for(lambda: h.service.user_prefs("telegram", str(DREAMER)).get("blocked_bot"), what="marked")
+        await asyncio.sleep(1.5)  # anything still queued for the chat would be tried now
+        refused = [c for c in s.calls if c.chat_id == DREAMER and c.status == 403]
+        assert len(refused) == 1  # one refusal, then nothing more was sent to that chat
+        assert not s.calls_to("sendVideo", DREAMER, ok=True)
+
+        # writing to the bot again means they unblocked it
+        s.blocked.discard(DREAMER)
+        s.send_text(dreamer, "/help")
+        await s.wait_for(lambda: s.calls_to("sendMessage", DREAMER, ok=True)[1:], what="reply after unblocking")
+        assert h.service.user_prefs("telegram", str(DREAMER))["blocked_bot"] is False
