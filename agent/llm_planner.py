@@ -87,14 +87,17 @@ class InvalidReply(ValueError):
 
 # --- sentences, language, injected instructions --------------------------------------------------
 
+# Instructions aimed at the planner. Narrow on purpose: dreams are full of rules broken and
+# orders given ("I had to ignore the rules", "넌 이제 끝이야"), and an `override` flag sends the
+# diary to a moderator.
 _INJECTION = re.compile(
-    r"(ignore|disregard|forget|override|bypass)\b.{0,40}?\b(instruction|rule|prompt|direction|polic|filter|guideline)"
+    r"\b(ignore|disregard|forget|override|bypass)\s+(all\s+|any\s+|the\s+)?"
+    r"(previous|prior|above|earlier|preceding|your|system|safety|these|those)\s+(\w+\s+)?"
+    r"(instructions?|rules|prompts?|directions|polic(y|ies)|filters?|guidelines)\b"
+    r"|\b(ignore|disregard)\s+(all|any)\s+(instructions|rules|prompts)\b"
     r"|\b(system|developer)\s+prompt"
-    r"|\byou\s+are\s+now\b|\bfrom\s+now\s+on\b.{0,20}?\b(you|answer|respond|write|output)"
-    r"|\bnew\s+instructions?\b|\bpretend\s+(to\s+be|you\s+are)\b"
-    r"|(이전|앞의|위의|기존|모든|너의)\s*(지시|명령|규칙|지침|프롬프트)"
-    r"|(지시|명령|규칙|지침|프롬프트)(사항)?[을를은는]?\s*(전부\s*|모두\s*|다\s*)?(무시|잊어|어기|우회)"
-    r"|시스템\s*프롬프트|(너는|넌)\s*이제|지금부터\s*(너는|넌)",
+    r"|(이전|앞의|위의|기존|모든|너의|시스템)\s*(지시|명령|규칙|지침|프롬프트)\S*\s*(\S+\s*)?(무시|잊어|잊고|우회)"
+    r"|시스템\s*프롬프트",
     re.IGNORECASE,
 )
 _QUOTED = re.compile(r"[\"“「『]([^\"”」』]{3,})[\"”」』]|(?<![A-Za-z])[‘']([^’']{3,})[’'](?![A-Za-z])")
