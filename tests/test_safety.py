@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -246,3 +247,20 @@ def test_spelled_out_korean_swears_are_profanity_signals(text: str, policy: Safe
     assert "profanity" in categories(verdict)
     assert verdict.decision == "allow"
     assert_spans_exact(verdict, text)
+
+
+def test_missing_profanity_packages_skip_their_signal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.safety import profanity
+
+    monkeypatch.setitem(sys.modules, "korcen", None)  # import fails as if not installed
+    monkeypatch.setitem(sys.modules, "profanity_check", None)
+    profanity._korcen.cache_clear()
+    profanity._profanity_check.cache_clear()
+    try:
+        text = "시발 꿈에서 또 시험을 봤다. What the fuck was that exam."
+        verdict = SafetyPolicy().check(text)
+        assert {r.source for r in verdict.reasons} == {"rules"}
+        assert "profanity" in categories(verdict)
+    finally:
+        profanity._korcen.cache_clear()
+        profanity._profanity_check.cache_clear()
