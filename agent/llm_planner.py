@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 StructuredOutput = Literal["json_schema", "function_calling", "json_object"]
 FlagCategory = Literal["gore", "sexual", "minors", "hate", "self_harm", "override"]
 
+# DreamPlan.planner is stored in a 64-character column (storage.models.Job.planner); the detailed
+# reason for a fallback goes to the log.
+PLANNER_LABEL_MAX = 64
 _INSTALL_HINT = "the LLM planner needs langchain-openai: pip install 'dreamreel[llm]'"
 
 
@@ -254,7 +257,7 @@ class LLMPlanner:
     ) -> None:
         self.base_url = base_url
         self.model = model
-        self.name = f"llm:{model}"
+        self.name = _one_line(f"llm:{model}", PLANNER_LABEL_MAX)
         self.fallback = fallback
         self.api_key = api_key
         self.timeout = timeout
@@ -295,32 +298,32 @@ class LLMPlanner:
         language = language or detect_language(text)
         n_scenes = max(1, min(segments, len(sentences), MAX_SEGMENTS))
         messages = self._messages(sentences, n_scenes, language)
-        why = "no attempt made"
+        why = detail = "no attempt made"
         for attempt in (1, 2):
             try:
                 reply = self._ask(messages)
                 plan_segments, flags = check_reply(reply, text, sentences, n_scenes)
             except openai.APITimeoutError:
-                why = f"timeout after {self.timeout:g}s"
+                why = detail = f"timeout after {self.timeout:g}s"
                 break
             except openai.APIStatusError as e:
-                why = f"HTTP {e.status_code} from the endpoint"
+                why, detail = f"HTTP {e.status_code}", f"HTTP {e.status_code}: {_one_line(e)}"
                 break
-            except openai.APIConnectionError:
-                why = f"cannot reach {self.base_url}"
+            except openai.APIConnectionError as e:
+                why, detail = "unreachable", f"cannot reach {self.base_url}: {_one_line(e)}"
                 break
             except (InvalidReply, ValidationError, ValueError, openai.LengthFinishReasonError) as e:
-                why = f"invalid output: {_one_line(e)}"
-                log.warning("LLM plan attempt %d rejected: %s", attempt, why)
+                why, detail = "invalid output", f"invalid output: {_one_line(e)}"
+                log.warning("LLM plan attempt %d rejected: %s", attempt, detail)
                 messages = [*messages, ("human", self._retry_message(e, n_scenes, len(sentences)))]
                 continue
             except Exception as e:  # a planner failure must never lose the diary
                 log.exception("LLM planner failed unexpectedly")
-                why = f"unexpected {e.__class__.__name__}: {_one_line(e)}"
+                why, detail = f"unexpected {e.__class__.__name__}", _one_line(e)
                 break
             log.info("LLM plan accepted on attempt %d: %d scene(s)", attempt, len(plan_segments))
             return DreamPlan(language=language, segments=plan_segments, planner=self.name, safety_flags=flags)
-        return self._fall_back(text, segments, language, why, sentences)
+        return self._fall_back(text, segments, language, why, sentences, detail=detail)
 
     # -- steps of `plan` --
 
@@ -391,14 +394,17 @@ class LLMPlanner:
         language: Language | None,
         why: str,
         sentences: Sequence[Span] | None = None,
+        *,
+        detail: str = "",
     ) -> DreamPlan:
-        log.warning("LLM planner fell back to %s: %s", type(self.fallback).__name__, why)
+        log.warning("LLM planner fell back to %s: %s", type(self.fallback).__name__, detail or why)
         plan = self.fallback.plan(text, segments=segments, language=language)
         flags = list(plan.safety_flags)
         for flag in override_flags(sentences or []):
             if not any(f.category == "override" and f.span == flag.span for f in flags):
                 flags.append(flag)
-        return plan.model_copy(update={"planner": f"{plan.planner} (llm failed: {why})", "safety_flags": flags})
+        label = _one_line(f"{plan.planner} (llm failed: {why}", PLANNER_LABEL_MAX - 1) + ")"
+        return plan.model_copy(update={"planner": label, "safety_flags": flags})
 
 
 def _sends_legacy_max_tokens(base_url: str | None) -> bool:
