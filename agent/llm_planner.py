@@ -15,7 +15,9 @@ How it works, top to bottom:
    found inside the diary. Instructions inside the diary are always flagged as `override`.
 5. An invalid reply is retried once, with the reason; a second failure, an HTTP error (after the
    client's own retries) or a timeout hands the diary to the fallback (rule) planner, and the plan
-   records it: `planner="rules (llm failed: <why>)"` instead of `"llm:<model>"`.
+   records it: `planner="rules (llm failed: <why>)"` instead of `"llm:<model>"`, where <why> is
+   `HTTP 429`, `timeout after 60s`, `unreachable`, `invalid output` or `unexpected <Error>` (the
+   label fits the 64-character `jobs.planner` column; the full reason is logged).
 
 langchain and openai are imported lazily, so the offline default never needs them.
 """
