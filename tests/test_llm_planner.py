@@ -473,3 +473,11 @@ def test_planner_labels_fit_the_jobs_column(server: FakeOpenAIServer, fallback: 
     assert len(plan.planner) == PLANNER_LABEL_MAX
     long_named = LLMPlanner(base_url=server.base_url, model="m" * 100, fallback=fallback)
     assert len(long_named.name) == PLANNER_LABEL_MAX
+
+
+def test_json_object_replies_in_a_markdown_fence_are_accepted(
+    server: FakeOpenAIServer, fallback: SentencePlanner
+) -> None:
+    server.queue(Reply(content="```json\n" + reply_json([(1, 4)]) + "\n```"))
+    plan = make_planner(server, fallback, "json_object").plan(DIARY_EN, segments=1)
+    assert plan.planner == f"llm:{MODEL}"
