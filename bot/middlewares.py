@@ -2,11 +2,16 @@
 
 Handlers receive `lang` ("ko"/"en") and `prefs` (the user's stored preferences) by name.
 A user who writes to the bot has evidently not blocked it, so a stored block mark is cleared.
+
+aiogram handles updates as concurrent tasks; one person's updates are handled one at a time
+here (a per-user lock), so their messages are answered in the order they were sent and two
+first messages of a new user do not race to create the same user row.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +31,7 @@ class UserContextMiddleware(BaseMiddleware):
     def __init__(self, service: DreamService, sender: ChatSender) -> None:
         self.service = service
         self.sender = sender
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def __call__(
         self,
@@ -34,8 +40,14 @@ class UserContextMiddleware(BaseMiddleware):
         data: dict[str, Any],
     ) -> Any:
         user: User | None = data.get("event_from_user")
-        prefs: dict[str, Any] = {}
-        if user is not None and not user.is_bot:
+        if user is None or user.is_bot:
+            data["prefs"] = {}
+            data["lang"] = "en"
+            return await handler(event, data)
+        lock = self._locks.get(user.id)
+        if lock is None:
+            lock = self._locks[user.id] = asyncio.Lock()
+        async with lock:
             prefs = await asyncio.to_thread(self.service.user_prefs, CHANNEL, str(user.id))
             await self.sender.unblock(user.id, prefs)
             if not prefs.get("language"):  # remember Telegram's language until /lang says otherwise
@@ -43,6 +55,6 @@ class UserContextMiddleware(BaseMiddleware):
                 await asyncio.to_thread(
                     self.service.update_user, CHANNEL, str(user.id), language=prefs["language"]
                 )
-        data["prefs"] = prefs
-        data["lang"] = normalize_language(prefs.get("language") or (user.language_code if user else None))
-        return await handler(event, data)
+            data["prefs"] = prefs
+            data["lang"] = normalize_language(prefs["language"])
+            return await handler(event, data)

@@ -251,3 +251,95 @@ async def test_user_who_blocked_the_bot_is_marked_and_left_alone(tmp_path: Path)
         s.send_text(dreamer, "/help")
         await s.wait_for(lambda: s.calls_to("sendMessage", DREAMER, ok=True)[1:], what="reply after unblocking")
         assert h.service.user_prefs("telegram", str(DREAMER))["blocked_bot"] is False
+
+
+async def test_stickers_photos_long_diaries_commands_and_limits(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, max_diary_chars=120, bot_jobs_per_hour=1) as h:
+        s = h.server
+        dreamer = s.user(DREAMER, language_code="ko")
+        s.send_sticker(dreamer)
+        s.send_photo(dreamer)
+        s.send_voice(dreamer)
+        await s.wait_for(lambda: len(s.texts_to(DREAMER)) == 3, what="three replies")
+        assert s.texts_to(DREAMER) == [t("ko", "not_text")] * 3
+
+        s.send_text(dreamer, "/lang en")
+        s.send_text(dreamer, "/fly")
+        s.send_text(dreamer, "I was running through a forest. " * 5)  # 160 characters
+        await s.wait_for(lambda: len(s.texts_to(DREAMER)) == 6, what="three more replies")
+        assert s.texts_to(DREAMER)[3:] == [
+            t("en", "lang_set"), t("en", "unknown_command"), t("en", "too_long", length=160, max_chars=120),
+        ]
+        assert not h.service.list_jobs(channel="telegram", user=str(DREAMER))
+
+        s.send_text(dreamer, "I dreamt of a red balloon over the sea.")
+        await s.wait_for(lambda: s.calls_to("sendVideo", DREAMER, ok=True), what="first video")
+        s.send_text(dreamer, "Then the balloon turned into a whale.")
+        await s.wait_for(lambda: t("en", "limit_hourly", count=1, limit=1) in s.texts_to(DREAMER), what="limit")
+        assert len(h.service.list_jobs(channel="telegram", user=str(DREAMER))) == 1
+
+
+async def test_settings_history_reroll_and_clips(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        s = h.server
+        dreamer = s.user(DREAMER, language_code="en")
+        s.send_text(dreamer, "/settings")
+        panel = await s.wait_for(lambda: s.last_message(DREAMER, lambda m: "reply_markup" in m), what="settings")
+        s.press(dreamer, panel, button_data(panel, "set:segments:3")[0])
+        await s.wait_for(lambda: h.service.user_prefs("telegram", str(DREAMER)).get("segments") == 3, what="saved")
+        panel = await s.wait_for(lambda: "Scenes per video: 3" in s.messages[(DREAMER, panel["message_id"])]["text"]
+                                 and s.messages[(DREAMER, panel["message_id"])], what="panel edited")
+        s.press(dreamer, panel, button_data(panel, "set:clips:on")[0])
+        await s.wait_for(lambda: h.service.user_prefs("telegram", str(DREAMER)).get("clips") is True, what="clips on")
+
+        s.send_text(dreamer, "I walked into an old library. The books were whispering. "
+                             "A cat led me to a door made of water. Behind it my school was floating in the sky.")
+        # three scenes: the video, then one clip per scene
+        await s.wait_for(lambda: len(s.calls_to("sendVideo", DREAMER, ok=True)) == 4, what="video and 3 clips")
+        job = await _job_of(h, DREAMER)
+        assert job.options["segments"] == 3 and len(job.segments) == 3
+        clips = s.calls_to("sendVideo", DREAMER, ok=True)[1:]
+        assert [c.text for c in clips] == [t("en", "clips_caption", job_id=job.job_id, scene=i, scenes=3)
+                                           for i in (1, 2, 3)]
+        assert all(_is_mp4(c.files["video"]) for c in clips)
+
+        # /history lists the dream with a button that sends the video again
+        s.send_text(dreamer, "/history")
+        listing = await s.wait_for(
+            lambda: s.last_message(DREAMER, lambda m: str(m.get("text", "")).startswith("Your recent dreams")),
+            what="history")
+        assert f"#{job.job_id}" in listing["text"] and "done" in listing["text"]
+        s.press(dreamer, listing, button_data(listing, f"hist:{job.job_id}")[0])
+        await s.wait_for(lambda: len(s.calls_to("sendVideo", DREAMER, ok=True)) == 5, what="video again")
+
+        # re-roll scene 2: choose the scene, a new status message, a new video with a new seed
+        video = s.last_message(DREAMER, lambda m: "video" in m and "🌙" in m.get("caption", ""))
+        assert video is not None
+        old_seed = job.segments[1].seed
+        s.press(dreamer, video, button_data(video, f"reroll:{job.job_id}:-1")[0])
+        chooser = await s.wait_for(
+            lambda: s.last_message(DREAMER, lambda m: m.get("text") == t("en", "reroll_choose")), what="chooser")
+        assert len(button_data(chooser, f"reroll:{job.job_id}:")) == 3
+        s.press(dreamer, chooser, button_data(chooser, f"reroll:{job.job_id}:1")[0])
+        await s.wait_for(lambda: len(s.calls_to("sendVideo", DREAMER, ok=True)) >= 6, what="re-rolled video")
+        rerolled = await asyncio.to_thread(h.service.wait, job.job_id, 30)
+        assert rerolled.status == "done"
+        assert rerolled.segments[1].seed != old_seed
+        assert rerolled.segments[0].seed == job.segments[0].seed
+        assert h.status_message(DREAMER, t("en", "stage_done")) is not None
+
+        # someone else cannot press this dream's buttons
+        stranger = s.user(STRANGER, language_code="en")
+        s.press(stranger, video, button_data(video, f"clips:{job.job_id}")[0])
+        await s.wait_for(lambda: any(c.text == t("en", "not_yours") for c in s.calls_to("answerCallbackQuery")),
+                         what="not yours")
+
+
+async def test_video_over_the_upload_limit_becomes_a_link(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, telegram_upload_limit_mb=0.0001, public_base_url="https://dreams.example") as h:
+        s = h.server
+        s.send_text(s.user(DREAMER, language_code="en"), "I dreamt of a glass train crossing a desert at night.")
+        link = await s.wait_for(lambda: [x for x in s.texts_to(DREAMER) if "https://dreams.example" in x], what="link")
+        job = await _job_of(h, DREAMER)
+        assert f"https://dreams.example/v1/jobs/{job.job_id}/video" in link[0]
+        assert not s.calls_to("sendVideo", DREAMER)
