@@ -18,6 +18,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from generation.base import ClipInfo, ClipSpec, GenerationError, ProgressFn
+from generation.captions import caption_margin, draw_caption, is_korean
+from generation.captions import wrap_caption as wrap_caption  # re-exported: callers wrap like the cards
 from generation.ffmpeg import as_uint8_frame, check_even_size, open_h264_writer
 from generation.fonts import find_hangul_font
 from generation.probe import probe_video
@@ -25,7 +27,6 @@ from generation.probe import probe_video
 logger = logging.getLogger(__name__)
 
 MOTIONS = ("drift", "zoom", "shake", "pulse", "fall", "rise")
-MAX_CAPTION_LINES = 3
 PREVIEW_MARK = "PREVIEW"
 
 FontT = ImageFont.FreeTypeFont
@@ -203,98 +204,14 @@ class SceneCard:
         """Caption with backdrop, scene number and the PREVIEW mark: drawn once per clip."""
         overlay = Image.new("RGBA", (self.w, self.h), (0, 0, 0, 0))
         draw = ImageDraw.Draw(overlay)
-        margin = max(4, self.w // 40)
+        margin = caption_margin(self.w)
         small = _font(font_path, max(8, self.h // 18))
-        korean = _is_korean(self.spec)
+        korean = is_korean(self.spec.caption, self.spec.language)
         label = f"장면 {self.spec.index + 1}" if korean else f"Scene {self.spec.index + 1}"
         _label(draw, (margin, margin), label, small, anchor="la")
         _label(draw, (self.w - margin, margin), PREVIEW_MARK, small, anchor="ra")
-        caption = " ".join(self.spec.caption.split())
-        if caption:
-            self._draw_caption(draw, caption, font_path, margin, korean)
+        draw_caption(draw, self.spec.caption, font_path, self.w, self.h, korean=korean, margin=margin)
         return overlay
-
-    def _draw_caption(
-        self, draw: ImageDraw.ImageDraw, caption: str, font_path: Path, margin: int, korean: bool
-    ) -> None:
-        max_width = self.w - 4 * margin
-        size = max(10, self.h // 13)
-        min_size = max(8, self.h // 24)
-        while True:
-            font = _font(font_path, size)
-            lines = wrap_caption(caption, font, max_width, korean=korean)
-            if len(lines) <= MAX_CAPTION_LINES or size <= min_size:
-                break
-            size = max(min_size, int(size * 0.88))
-        if len(lines) > MAX_CAPTION_LINES:
-            lines = lines[:MAX_CAPTION_LINES]
-            lines[-1] = _ellipsize(lines[-1], font, max_width)
-        line_h = int(font.size * 1.3)
-        block_h = line_h * len(lines)
-        widest = max(int(font.getlength(line)) for line in lines)
-        top = self.h - margin - block_h - margin
-        box = (
-            (self.w - widest) // 2 - margin,
-            top - margin // 2,
-            (self.w + widest) // 2 + margin,
-            self.h - margin,
-        )
-        draw.rounded_rectangle(box, radius=margin, fill=(0, 0, 0, 165))
-        for n, line in enumerate(lines):
-            y = top + n * line_h + line_h // 2
-            draw.text((self.w / 2, y), line, font=font, fill=(255, 255, 255, 255), anchor="mm")
-
-
-def wrap_caption(text: str, font: FontT, max_width: int, *, korean: bool) -> list[str]:
-    """Greedy wrap to `max_width` pixels: English by word, Korean by character.
-
-    Korean may break between any two syllables; a break at a space is preferred when one is
-    near the end of the line, so words stay whole where that costs little width. Words longer
-    than a line are broken by character in either language.
-    """
-    lines: list[str] = []
-    if not korean:
-        current = ""
-        for word in text.split():
-            trial = f"{current} {word}" if current else word
-            if font.getlength(trial) <= max_width:
-                current = trial
-                continue
-            if current:
-                lines.append(current)
-            current = word
-            while font.getlength(current) > max_width and len(current) > 1:
-                head, current = _fit_chars(current, font, max_width)
-                lines.append(head)
-        if current:
-            lines.append(current)
-        return lines
-    rest = text
-    while rest:
-        if font.getlength(rest) <= max_width:
-            lines.append(rest)
-            break
-        head, tail = _fit_chars(rest, font, max_width)
-        space = head.rfind(" ")
-        if space >= len(head) * 0.6 and not tail.startswith(" "):
-            head, tail = head[:space], head[space + 1 :] + tail
-        lines.append(head.rstrip())
-        rest = tail.lstrip()
-    return lines
-
-
-def _fit_chars(text: str, font: FontT, max_width: int) -> tuple[str, str]:
-    """Split `text` after the most characters that fit (at least one)."""
-    n = 1
-    while n < len(text) and font.getlength(text[: n + 1]) <= max_width:
-        n += 1
-    return text[:n], text[n:]
-
-
-def _ellipsize(line: str, font: FontT, max_width: int) -> str:
-    while line and font.getlength(line + "…") > max_width:
-        line = line[:-1]
-    return line.rstrip() + "…"
 
 
 def _label(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, font: FontT, anchor: str) -> None:
@@ -308,12 +225,6 @@ def _label(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, font: Font
 
 def _font(path: Path, size: int) -> FontT:
     return ImageFont.truetype(str(path), size)
-
-
-def _is_korean(spec: ClipSpec) -> bool:
-    if spec.language == "ko":
-        return True
-    return any("\uac00" <= ch <= "\ud7a3" or "\u3131" <= ch <= "\u318e" for ch in spec.caption)
 
 
 def _hex_rgb(color: str) -> tuple[int, int, int]:
