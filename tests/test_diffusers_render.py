@@ -85,3 +85,30 @@ def test_hub_id_loads_from_the_hugging_face_cache(tiny_models: TinyModels, tmp_p
     assert weights_present(backend.preset) == {"model": True}
     local = DiffusersBackend.from_settings("local", {"local": tiny_models.preset_table("wan")})
     assert np.array_equal(backend.render_frames(SPEC), local.render_frames(SPEC))
+
+
+def test_scheduler_override_like_animatediff_lightning(tiny_models: TinyModels) -> None:
+    lightning = tiny_models.preset_table(
+        "animatediff",
+        guidance=1.0,
+        scheduler="EulerDiscreteScheduler",
+        scheduler_config={"timestep_spacing": "trailing", "beta_schedule": "linear"},
+    )
+    backend = DiffusersBackend.from_settings("lightning", {"lightning": lightning})
+    scheduler = backend.load().pipe.scheduler
+    assert type(scheduler).__name__ == "EulerDiscreteScheduler"
+    assert scheduler.config.timestep_spacing == "trailing"
+    default = DiffusersBackend.from_settings("ddim", {"ddim": tiny_models.preset_table("animatediff", guidance=1.0)})
+    assert type(default.load().pipe.scheduler).__name__ == "DDIMScheduler"
+    assert np.abs(backend.render_frames(SPEC) - default.render_frames(SPEC)).max() > 1e-4
+
+
+def test_unknown_scheduler_is_refused(tiny_models: TinyModels) -> None:
+    from generation.base import GenerationError
+    from generation.diffusers_backend import PresetError
+
+    with pytest.raises(PresetError, match="not a diffusers scheduler"):
+        parse_preset("x", tiny_models.preset_table("wan", scheduler="euler"))
+    backend = DiffusersBackend.from_settings("x", {"x": tiny_models.preset_table("wan", scheduler="NoSuchScheduler")})
+    with pytest.raises(GenerationError, match="no scheduler 'NoSuchScheduler'"):
+        backend.load()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,11 +46,15 @@ def load_model(preset: Preset, dtype: Any) -> LoadedModel:
     if preset.family == "animatediff":
         assert preset.motion_adapter is not None
         adapter_path = resolve_model(
-            preset.motion_adapter, preset_name=preset.name, cache_dir=preset.cache_dir, what="motion_adapter"
+            preset.motion_adapter,
+            preset_name=preset.name,
+            cache_dir=preset.cache_dir,
+            what="motion_adapter",
+            allow_file=True,
         )
-        adapter = diffusers.MotionAdapter.from_pretrained(adapter_path, **common)
+        adapter = _motion_adapter(diffusers, adapter_path, preset.motion_adapter_file, dtype)
         pipe = diffusers.AnimateDiffPipeline.from_pretrained(path, motion_adapter=adapter, **common)
-        return LoadedModel(pipe)
+        return LoadedModel(_with_scheduler(diffusers, pipe, preset))
     if preset.family == "svd":
         assert preset.keyframe_model is not None
         key_path = resolve_model(
@@ -59,13 +64,43 @@ def load_model(preset: Preset, dtype: Any) -> LoadedModel:
             key_path, safety_checker=None, requires_safety_checker=False, **common
         )
         pipe = diffusers.StableVideoDiffusionPipeline.from_pretrained(path, **common)
-        return LoadedModel(pipe, keyframe)
+        return LoadedModel(_with_scheduler(diffusers, pipe, preset), keyframe)
     cls = {
         "wan": diffusers.WanPipeline,
         "ltx": diffusers.LTXPipeline,
         "cogvideox": diffusers.CogVideoXPipeline,
     }[preset.family]
-    return LoadedModel(cls.from_pretrained(path, **common))
+    return LoadedModel(_with_scheduler(diffusers, cls.from_pretrained(path, **common), preset))
+
+
+def _motion_adapter(diffusers: Any, path: Path, weight_file: str | None, dtype: Any) -> Any:
+    """A MotionAdapter from a diffusers directory, or from one safetensors file (AnimateDiff-Lightning:
+    the file holds a standard SD 1.5 adapter's weights, so the default config applies)."""
+    file = path / weight_file if weight_file else (path if path.is_file() else None)
+    if file is None:
+        return diffusers.MotionAdapter.from_pretrained(path, dtype=dtype, local_files_only=True)
+    if not file.is_file():
+        raise GenerationError(f"motion adapter file {file} does not exist")
+    from safetensors.torch import load_file
+
+    adapter = diffusers.MotionAdapter()
+    adapter.load_state_dict(load_file(str(file)))
+    return adapter.to(dtype=dtype)
+
+
+def _with_scheduler(diffusers: Any, pipe: Any, preset: Preset) -> Any:
+    """Swap in the preset's scheduler (class name + config overrides), keeping the model's config."""
+    if preset.scheduler is None:
+        if preset.scheduler_config:
+            pipe.scheduler = type(pipe.scheduler).from_config(
+                pipe.scheduler.config, **preset.scheduler_config
+            )
+        return pipe
+    cls = getattr(diffusers, preset.scheduler, None)
+    if cls is None or not hasattr(cls, "from_config"):
+        raise GenerationError(f"preset {preset.name!r}: diffusers has no scheduler {preset.scheduler!r}")
+    pipe.scheduler = cls.from_config(pipe.scheduler.config, **preset.scheduler_config)
+    return pipe
 
 
 def _to_numpy(frames: Any) -> np.ndarray:

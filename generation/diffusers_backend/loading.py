@@ -49,13 +49,16 @@ def resolve_model(
     revision: str | None = None,
     cache_dir: str | None = None,
     what: str = "model",
+    allow_file: bool = False,
 ) -> Path:
     """Return the local directory holding `ref` (a directory or hub id) without any network access.
+
+    `allow_file` also accepts an existing local file (a single-file motion adapter).
 
     Raises `ModelNotFoundError` naming `dreamreel models download PRESET` when it is missing.
     """
     path = Path(ref).expanduser()
-    if path.is_dir():
+    if path.is_dir() or (allow_file and path.is_file()):
         return path
     fetch = f"run `dreamreel models download {preset_name}` on a machine with internet"
     if path.exists() or _looks_local(ref):

@@ -72,6 +72,7 @@ class Preset(BaseModel):
     revision: str | None = None
     cache_dir: str | None = None  # Hugging Face cache to read from (default: HF_HUB_CACHE)
     motion_adapter: str | None = None  # animatediff: MotionAdapter dir or hub id
+    motion_adapter_file: str | None = None  # a single-file adapter inside it (AnimateDiff-Lightning)
     keyframe_model: str | None = None  # svd: text-to-image (SD) model that draws the first frame
 
     width: int = Field(default=512, ge=8, le=4096)
@@ -83,6 +84,8 @@ class Preset(BaseModel):
     negative_prompt: str = ""
     max_sequence_length: int | None = Field(default=None, ge=1, le=1024)  # wan, ltx, cogvideox text length
     pipeline_kwargs: dict[str, Any] = Field(default_factory=dict)  # passed to the pipeline call as is
+    scheduler: str | None = None  # a diffusers scheduler class name replacing the model's own
+    scheduler_config: dict[str, Any] = Field(default_factory=dict)  # e.g. { timestep_spacing = "trailing" }
 
     seed_policy: Literal["per_segment", "fixed"] = "per_segment"
     seed: int = Field(default=0, ge=0, lt=2**63)
@@ -125,6 +128,8 @@ class Preset(BaseModel):
             problems.append("animatediff needs motion_adapter (a MotionAdapter directory or hub id)")
         if self.family == "svd" and not self.keyframe_model:
             problems.append("svd needs keyframe_model (a Stable Diffusion model that draws the first frame)")
+        if self.scheduler is not None and not self.scheduler.endswith("Scheduler"):
+            problems.append(f"scheduler {self.scheduler!r} is not a diffusers scheduler class name")
         if self.family != "svd" and self.keyframe_model:
             problems.append("keyframe_model is only used by the svd family")
         if problems:
