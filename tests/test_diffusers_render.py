@@ -56,6 +56,8 @@ def test_fixed_seed_policy_ignores_the_segment_seed(tiny_models: TinyModels) -> 
 def test_missing_local_model_fails_fast_naming_the_download_command(tmp_path: Path) -> None:
     table = {"family": "wan", "model": str(tmp_path / "nowhere" / "wan"), "width": 16, "height": 16, "num_frames": 9}
     backend = DiffusersBackend.from_settings("my-wan", {"my-wan": table})
+    with pytest.raises(ModelNotFoundError, match="dreamreel models download my-wan"):
+        backend.ensure_weights()
     with pytest.raises(ModelNotFoundError) as err:
         backend.render_clip(SPEC, tmp_path / "x.mp4")
     assert "dreamreel models download my-wan" in str(err.value)
@@ -83,6 +85,7 @@ def test_hub_id_loads_from_the_hugging_face_cache(tiny_models: TinyModels, tmp_p
     table = tiny_models.preset_table("wan", model="dreamreel/tiny-wan", cache_dir=str(cache))
     backend = DiffusersBackend.from_settings("cached", {"cached": table})
     assert weights_present(backend.preset) == {"model": True}
+    backend.ensure_weights()
     local = DiffusersBackend.from_settings("local", {"local": tiny_models.preset_table("wan")})
     assert np.array_equal(backend.render_frames(SPEC), local.render_frames(SPEC))
 

@@ -17,7 +17,14 @@ from typing import Any
 
 from generation.base import ClipInfo, ClipSpec, GenerationError, ProgressFn
 from generation.diffusers_backend.families import LoadedModel, load_model, text_to_video
-from generation.diffusers_backend.loading import apply_memory_options, pick_device, pick_dtype, require_torch
+from generation.diffusers_backend.loading import (
+    apply_memory_options,
+    model_refs,
+    pick_device,
+    pick_dtype,
+    require_torch,
+    resolve_model,
+)
 from generation.diffusers_backend.loras import Activation, LoraRegistry, LoraSwitcher
 from generation.diffusers_backend.presets import Preset, PresetError, parse_preset
 from generation.diffusers_backend.video import probe, write_mp4
@@ -71,6 +78,19 @@ class DiffusersBackend:
         return cls(preset, LoraRegistry.from_settings(preset.family, loras or {}))
 
     # -- loading ---------------------------------------------------------------------------------
+
+    def ensure_weights(self) -> None:
+        """Fail fast (ModelNotFoundError naming `dreamreel models download PRESET`) when weights are
+        missing, without importing torch or loading anything; cheap enough for start-up checks."""
+        for role, ref in model_refs(self.preset).items():
+            resolve_model(
+                ref,
+                preset_name=self.preset.name,
+                revision=self.preset.revision if role == "model" else None,
+                cache_dir=self.preset.cache_dir,
+                what=role,
+                allow_file=role == "motion_adapter",
+            )
 
     def load(self) -> LoadedModel:
         """Load the pipeline and every configured LoRA once (idempotent; call at worker start)."""
