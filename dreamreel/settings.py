@@ -108,6 +108,19 @@ class VideoSettings(BaseModel):
     captions: bool = True
 
 
+class PostprocessSettings(BaseModel):
+    """Post-processing of model clips (generation.postprocess): fps, size, burnt-in captions.
+
+    The preview renderer draws its own captions at its own size and is not post-processed.
+    """
+
+    target_fps: int | None = Field(default=None, ge=1, le=120)  # None: keep the model's fps
+    upscale: Annotated[float, Field(gt=0, le=8)] | tuple[int, int] | None = None  # factor or (w, h), even
+    interpolation: Literal["mci", "blend"] = "mci"  # motion-compensated, or cheap cross-fade
+    captions_for_model_backends: bool = True  # burn the scene text into model clips
+    caption_position: Literal["bottom", "top"] = "bottom"
+
+
 class SafetySettings(BaseModel):
     """Thresholds of the policy combiner: a signal scoring at or above them counts."""
 
@@ -162,6 +175,7 @@ class Settings(BaseSettings):
 
     preview: PreviewSettings = Field(default_factory=PreviewSettings)
     video: VideoSettings = Field(default_factory=VideoSettings)
+    postprocess: PostprocessSettings = Field(default_factory=PostprocessSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     emotion: EmotionSettings = Field(default_factory=EmotionSettings)
