@@ -30,7 +30,7 @@ def test_render_clip_writes_the_preset_video_and_reports_step_progress(
     info = backend.render_clip(SPEC, out, seen.append)
     size = 16 if family == "wan" else 32
     assert (info.frames, info.width, info.height, info.fps) == (9, size, size, 8.0)
-    assert info.duration == pytest.approx(9 / 8)
+    assert info.duration == pytest.approx(9 / 8, abs=0.01)  # container durations are rounded
     assert seen == pytest.approx([1 / 3, 2 / 3, 1.0])  # one report per denoising step
     frames = read_frames(out)
     assert frames.shape == (9, size, size, 3)

@@ -27,7 +27,7 @@ from generation.diffusers_backend.loading import (
 )
 from generation.diffusers_backend.loras import Activation, LoraRegistry, LoraSwitcher
 from generation.diffusers_backend.presets import Preset, PresetError, parse_preset
-from generation.diffusers_backend.video import probe, write_mp4
+from generation.diffusers_backend.video import write_mp4
 
 logger = logging.getLogger(__name__)
 
@@ -235,11 +235,7 @@ class DiffusersBackend:
         )
         infos: dict[int, ClipInfo] = {}
         for (i, path), video in zip(outs, videos, strict=True):
-            write_mp4(video, Path(path), preset.fps)
-            info = probe(Path(path))
-            if info.frames != preset.num_frames:
-                raise GenerationError(f"{path}: wrote {info.frames} frames, expected {preset.num_frames}")
-            infos[i] = info
+            infos[i] = write_mp4(video, Path(path), preset.fps)
         return infos
 
     def render_frames(self, spec: ClipSpec) -> Any:

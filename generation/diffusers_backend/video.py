@@ -1,4 +1,9 @@
-"""Frames to mp4 and back: uint8 conversion, H.264 writing with imageio-ffmpeg, probing the result."""
+"""Frames to mp4: float [0, 1] -> uint8, written with the project's shared H.264 settings.
+
+Using `generation.ffmpeg.open_h264_writer` keeps diffusers clips stream-compatible with the
+preview renderer and the stitcher (same codec, profile, pixel format, 1-second closed GOPs), so
+the final assembly can stream-copy them. What was written is probed back, not assumed.
+"""
 
 from __future__ import annotations
 
@@ -7,51 +12,30 @@ from pathlib import Path
 import numpy as np
 
 from generation.base import ClipInfo, GenerationError
+from generation.ffmpeg import as_uint8_frame, open_h264_writer
+from generation.probe import probe_video
 
 
 def to_uint8(frames: np.ndarray) -> np.ndarray:
-    """Float frames in [0, 1] -> uint8 (encoders write float frames as black)."""
+    """Float frames in [0, 1] -> uint8 0..255 (encoders write float frames as black)."""
     if frames.dtype == np.uint8:
         return frames
     return (np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8)
 
 
-def write_mp4(frames: np.ndarray, out_path: Path, fps: int) -> None:
+def write_mp4(frames: np.ndarray, out_path: Path, fps: int) -> ClipInfo:
     """Write (F, H, W, 3) frames as H.264/yuv420p; every frame is kept, none resized."""
-    import imageio_ffmpeg
-
     video = to_uint8(frames)
     if video.ndim != 4 or video.shape[-1] != 3:
         raise GenerationError(f"expected frames shaped (F, H, W, 3), got {video.shape}")
-    _, height, width, _ = video.shape
-    if width % 2 or height % 2:
-        raise GenerationError(f"H.264 (yuv420p) needs even sizes, got {width}x{height}")
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    writer = imageio_ffmpeg.write_frames(
-        str(out_path),
-        (width, height),
-        fps=fps,
-        codec="libx264",
-        pix_fmt_in="rgb24",
-        pix_fmt_out="yuv420p",
-        macro_block_size=1,
-        output_params=["-crf", "18", "-preset", "veryfast"],
-        ffmpeg_log_level="error",
-    )
-    writer.send(None)
-    for frame in video:
-        writer.send(np.ascontiguousarray(frame))
-    writer.close()
-
-
-def probe(path: Path) -> ClipInfo:
-    """Frame count, fps, size and duration as read back from the file."""
-    import imageio_ffmpeg
-
-    reader = imageio_ffmpeg.read_frames(str(path))
-    meta = next(reader)
-    reader.close()
-    frames, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
-    fps = float(meta["fps"])
-    width, height = meta["size"]
-    return ClipInfo(path=path, frames=frames, fps=fps, width=width, height=height, duration=frames / fps)
+    count, height, width, _ = video.shape
+    writer = open_h264_writer(out_path, width, height, fps)
+    try:
+        for frame in video:
+            writer.send(as_uint8_frame(frame, width, height))
+    finally:
+        writer.close()
+    info = probe_video(out_path)
+    if info.frames != count:
+        raise GenerationError(f"{out_path.name}: wrote {info.frames} frames, expected {count}")
+    return info.as_clip_info()
