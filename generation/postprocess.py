@@ -299,7 +299,9 @@ def _encode_with_upscaler(
                     progress(min(written / plan.frames, 1.0))
         if chunk:
             written += _write_upscaled(writer, upscaler, chunk, (width, height), caption)
-    except (OSError, RuntimeError, StopIteration) as exc:
+    except GenerationError:
+        raise
+    except (OSError, RuntimeError, StopIteration) as exc:  # ffmpeg read errors, the model's own
         raise GenerationError(
             f"post-processing {src.name} with upscaler {upscaler.name!r} failed: {exc}"
         ) from exc

@@ -162,10 +162,23 @@ def test_an_upscaler_adapter_replaces_lanczos(tmp_path: Path) -> None:
     )
     assert (info.width, info.height, info.frames, info.fps) == (128, 96, 24, 16.0)
     assert upscaler.calls == 3  # 24 frames in chunks of 8
-    out = decoded(tmp_path / "out.mp4")
-    # nearest-neighbour edges are hard: the square's rows are either background or square
-    row = out[0, 48, :, 0]
-    assert ((row < BACKGROUND + 20) | (row > SQUARE - 20)).mean() > 0.9
+    # the picture is the adapter's (pixel repetition), not lanczos'
+    out = decoded(tmp_path / "out.mp4")[0]
+    first = decoded(src)[0]
+    nearest = first.repeat(2, axis=0).repeat(2, axis=1)
+    lanczos = np.asarray(
+        Image.fromarray(first.astype(np.uint8)).resize((128, 96), Image.Resampling.LANCZOS), float
+    )
+    assert np.abs(out - nearest).mean() < 0.5 * np.abs(out - lanczos).mean()
+
+    # captions are drawn on the upscaled frames too
+    captioned = postprocess_clip(
+        src, tmp_path / "cap.mp4", PostProcessSpec(upscale=2.0, caption=KOREAN), upscaler=NearestUpscaler()
+    )
+    left, top, right, bottom = caption_box(KOREAN, captioned.width, captioned.height)
+    box = decoded(tmp_path / "cap.mp4")[0][top:bottom, left:right]
+    assert (box.min(axis=2) > 200).sum() > 100  # white glyphs
+    assert (nearest[top:bottom, left:right].min(axis=2) > 200).sum() < 10  # none there before
 
     # a 2x model asked for 3x: its output is fitted to the asked size
     info3 = postprocess_clip(
@@ -173,7 +186,9 @@ def test_an_upscaler_adapter_replaces_lanczos(tmp_path: Path) -> None:
     )
     assert (info3.width, info3.height, info3.frames) == (192, 144, 12)
 
-    with pytest.raises(GenerationError, match="upscaler 'nearest' returned"):
+    with pytest.raises(
+        GenerationError, match=r"^upscaler .nearest. returned shape \(7, 96, 128, 3\) for 8 frames"
+    ):
         postprocess_clip(
             src, tmp_path / "bad.mp4", PostProcessSpec(upscale=2.0), upscaler=NearestUpscaler(drop_last=True)
         )
