@@ -34,7 +34,8 @@ from agent.schemas import DreamPlan, EmotionResult, SafetyVerdict, Style
 from agent.style import choose_style
 from dreamreel.events import EventBus
 from dreamreel.settings import Settings
-from generation.base import ClipSpec, ClipStyle, VideoBackend
+from generation.base import ClipInfo, ClipSpec, ClipStyle, VideoBackend
+from generation.postprocess import PostProcessSpec, postprocess_clip
 from storage import repos
 from storage.db import Database
 from storage.media import MediaStore, job_dir
@@ -107,7 +108,7 @@ class DreamPipeline:
             step = NEXT_STEP[state]
             try:
                 getattr(self, f"step_{step}")(job_id)
-            except Exception as exc:  # noqa: BLE001 - any failure is recorded on the job
+            except Exception as exc:
                 log.exception("job %s: step %s failed", job_id, step)
                 self._fail(job_id, state, exc)
                 return "failed"
@@ -306,7 +307,7 @@ class DreamPipeline:
                 )
 
         with self.media.atomic_path(rel) as tmp:
-            info = self.c.backend.render_clip(spec, tmp, on_progress)
+            info = self._render_clip(spec, tmp, on_progress)
         with self.db.session() as s:
             s.add(
                 Clip(
@@ -327,6 +328,27 @@ class DreamPipeline:
             )
             rows = self.bus.take(s)
         self._publish(rows)
+
+    def _render_clip(self, spec: ClipSpec, out: Path, progress: Callable[[float], None]) -> ClipInfo:
+        """Render through the backend; model output is post-processed (fps, size, caption)."""
+        if self.c.backend.name == "preview":  # draws its own captions at its own size
+            return self.c.backend.render_clip(spec, out, progress)
+        pp = self.settings.postprocess
+        post = PostProcessSpec(
+            target_fps=pp.target_fps,
+            upscale=pp.upscale,
+            caption=spec.caption if pp.captions_for_model_backends else "",
+            caption_language=spec.language,
+            font_path=self.settings.preview.font_path,
+            caption_position=pp.caption_position,
+            interpolation=pp.interpolation,
+        )
+        raw = out.with_name(out.stem + ".raw.mp4")  # a temp name too: swept if we crash
+        try:
+            self.c.backend.render_clip(spec, raw, lambda f: progress(0.8 * f))
+            return postprocess_clip(raw, out, post, lambda f: progress(0.8 + 0.2 * f))
+        finally:
+            raw.unlink(missing_ok=True)
 
     # -- step: stitch -------------------------------------------------------------------------
 

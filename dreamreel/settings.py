@@ -126,6 +126,8 @@ class SafetySettings(BaseModel):
 
     block_threshold: float = Field(default=0.7, ge=0.0, le=1.0)
     review_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    # profanity/toxicity classifier signals alone send a diary to review only at this score
+    signal_review_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
 
 
 class LLMSettings(BaseModel):

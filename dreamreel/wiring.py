@@ -82,6 +82,7 @@ def build_components(settings: Settings) -> tuple[Components, RenderParams]:
     safety = SafetyPolicy(
         block_threshold=settings.safety.block_threshold,
         review_threshold=settings.safety.review_threshold,
+        signal_review_threshold=settings.safety.signal_review_threshold,
         toxicity=build_toxicity(settings),
     )
     components = Components(

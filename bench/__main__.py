@@ -1,0 +1,52 @@
+"""`make bench`: every benchmark in one go. Each prints its own ratios against a reference
+measured in the same run; run one alone with `python -m bench.bench_stitch` (etc.)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+BENCHES = ["bench_stitch", "bench_lora", "bench_batch", "bench_postprocess", "bench_api"]
+
+
+def main() -> int:
+    failed = []
+    for name in BENCHES:
+        try:
+            module = importlib.import_module(f"bench.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"bench.{name}":
+                continue
+            raise
+        print(f"\n=== {name} ===", flush=True)
+        started = time.monotonic()
+        try:
+            code = module.main([]) if _takes_argv(module.main) else module.main()
+        except SystemExit as exc:
+            code = exc.code
+        except Exception as exc:  # one broken bench must not hide the others
+            print(f"{name} failed: {exc!r}")
+            code = 1
+        print(f"--- {name}: {time.monotonic() - started:.1f} s", flush=True)
+        if code:
+            failed.append(name)
+    if failed:
+        print(f"\nfailed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+def _takes_argv(fn: object) -> bool:
+    import inspect
+
+    try:
+        return len(inspect.signature(fn).parameters) > 0  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+if __name__ == "__main__":
+    sys.exit(main())
