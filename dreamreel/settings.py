@@ -147,9 +147,14 @@ class EmotionSettings(BaseModel):
     backend: Literal["offline", "transformers"] = "offline"
     model: str | None = None  # hub id or local folder of a text-classification model
     label_map: dict[str, str] = Field(default_factory=dict)  # model label -> emotion; empty if labels are emotions
-    input: Literal["text", "prompt"] = "text"  # classify the diary's words, or the English scene prompt
     device: str = "cpu"
     batch_size: int = Field(default=16, ge=1)
+
+    @model_validator(mode="after")
+    def _model_named(self) -> EmotionSettings:
+        if self.backend == "transformers" and not self.model:
+            raise ValueError("emotion.backend = 'transformers' needs emotion.model (a hub id or a local folder)")
+        return self
 
 
 class DetoxifySettings(BaseModel):

@@ -45,12 +45,22 @@ def build_planner(settings: Settings) -> Planner:
 
 
 def build_emotion(settings: Settings) -> EmotionClassifier:
+    e = settings.emotion
+    if e.backend == "transformers" and e.model:
+        from agent.adapters.hf_emotion import TransformersEmotionClassifier
+
+        return TransformersEmotionClassifier(e.model, e.label_map, device=e.device, batch_size=e.batch_size)
     from agent.emotion import OfflineEmotionClassifier
 
     return OfflineEmotionClassifier.load()
 
 
 def build_toxicity(settings: Settings) -> ToxicityClassifier | None:
+    d = settings.detoxify
+    if d.checkpoint is not None:
+        from agent.adapters.detoxify_adapter import DetoxifyClassifier
+
+        return DetoxifyClassifier(d.checkpoint, d.config_dir or d.checkpoint.parent, device=d.device)
     from agent.toxicity import OfflineToxicityClassifier
 
     return OfflineToxicityClassifier.load()

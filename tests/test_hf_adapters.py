@@ -199,3 +199,38 @@ def test_detoxify_missing_files_are_named(tmp_path: Path, detoxify_files: tuple[
     torch.save({"state_dict": {}}, tmp_path / "bad.ckpt")
     with pytest.raises(ValueError, match="not a detoxify checkpoint"):
         DetoxifyClassifier(tmp_path / "bad.ckpt", config_dir)
+
+
+# --- chosen by settings --------------------------------------------------------------------------
+
+
+def test_settings_select_the_transformers_emotion_model(emotion_model_dir: Path) -> None:
+    from pydantic import ValidationError
+
+    from agent.adapters.hf_emotion import TransformersEmotionClassifier
+    from dreamreel.settings import EmotionSettings, Settings
+    from dreamreel.wiring import build_emotion
+
+    settings = Settings(
+        emotion=EmotionSettings(backend="transformers", model=str(emotion_model_dir), label_map=LABEL_MAP)
+    )
+    classifier = build_emotion(settings)
+    assert isinstance(classifier, TransformersEmotionClassifier)
+    assert classifier.classify(["a dark forest"])[0].label == "surprise"
+    with pytest.raises(ValidationError, match=r"needs emotion\.model"):
+        EmotionSettings(backend="transformers")
+
+
+def test_settings_select_detoxify_and_the_policy_reports_it(detoxify_files: tuple[Path, Path, Any]) -> None:
+    from agent.safety.policy import SafetyPolicy
+    from dreamreel.settings import DetoxifySettings, Settings
+    from dreamreel.wiring import build_toxicity
+
+    checkpoint, config_dir, _ = detoxify_files
+    settings = Settings(detoxify=DetoxifySettings(checkpoint=checkpoint, config_dir=config_dir))
+    toxicity = build_toxicity(settings)
+    assert toxicity is not None and toxicity.name == "detoxify"
+    verdict = SafetyPolicy(toxicity=toxicity).check("I dreamt of a quiet lake.")
+    (reason,) = [r for r in verdict.reasons if r.category == "toxicity"]
+    assert reason.source == "detoxify"  # the random model's bias makes everything "toxic"
+    assert reason.span is not None and reason.span.text == "I dreamt of a quiet lake."
