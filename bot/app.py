@@ -26,7 +26,12 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramAPIError, TelegramForbiddenError
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramUnauthorizedError,
+)
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import BotCommand, ErrorEvent
 
@@ -129,8 +134,12 @@ async def serve_polling(service: DreamService, settings: Settings, *, polling_ti
     """Long polling until cancelled or signalled."""
     bot = build_bot(settings)
     dp = build_dispatcher(service, settings)
-    await bot.delete_webhook(drop_pending_updates=False)
-    await dp.start_polling(bot, polling_timeout=polling_timeout)
+    try:
+        await bot.delete_webhook(drop_pending_updates=False)  # polling and a webhook exclude each other
+    except BaseException:
+        await bot.session.close()
+        raise
+    await dp.start_polling(bot, polling_timeout=polling_timeout)  # closes the session when it stops
 
 
 def build_webhook_app(service: DreamService, settings: Settings, webhook_url: str) -> tuple[web.Application, str]:
@@ -183,8 +192,12 @@ def run_bot(settings: Settings, webhook_url: str | None = None) -> int:
     if not settings.moderator_ids:
         log.warning("DREAMREEL_MODERATOR_IDS is empty: nobody can approve or reject refused dreams in Telegram")
     if webhook_url is None:
-        with contextlib.suppress(KeyboardInterrupt):
-            run_polling(settings)
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                run_polling(settings)
+        except (TelegramNetworkError, TelegramUnauthorizedError) as exc:
+            log.error("cannot reach the Bot API at %s: %s", settings.telegram_api_base, exc)
+            return 1
         return 0
 
     from aiohttp import web

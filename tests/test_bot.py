@@ -8,6 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +23,7 @@ from bot.texts import t
 from dreamreel.settings import Settings, load_settings
 from dreamreel.wiring import build_service
 from tests.fakes.telegram_server import FakeTelegramServer, button_data
-from tests.helpers import fast_env
+from tests.helpers import FAST_PREVIEW, REPO, fast_env
 
 DREAMER = 1001
 STRANGER = 1002
@@ -176,6 +179,7 @@ async def test_refused_dream_waits_for_a_moderator_who_approves(tmp_path: Path) 
         await s.wait_for(lambda: s.calls_to("sendVideo", DREAMER, ok=True), what="video after approval")
         assert t("ko", "review_approved_user", job_id=job.job_id) in s.texts_to(DREAMER)
         edited = s.messages[(MOD_CHAT, card["message_id"])]
+        await s.wait_for(lambda: "Approved by" in edited["text"], what="card shows the outcome")
         assert "Approved by telegram:9001 (@mina_mod)" in edited["text"]
         assert "reply_markup" not in edited  # buttons gone
         detail = h.service.get_job(job.job_id, detail=True)
@@ -208,7 +212,8 @@ async def test_moderator_rejects_and_queue_lists_pending(tmp_path: Path) -> None
         await s.wait_for(lambda: t("en", "review_rejected_user", job_id=job.job_id) in s.texts_to(DREAMER),
                          what="user told of the rejection")
         assert h.service.get_job(job.job_id).status == "rejected"
-        assert "Rejected by telegram:9001" in s.messages[(MODERATOR, card["message_id"])]["text"]
+        await s.wait_for(lambda: "Rejected by telegram:9001" in s.messages[(MODERATOR, card["message_id"])]["text"],
+                         what="card shows the outcome")
         # pressing again on the original card: already decided
         original = s.last_message(MOD_CHAT)
         assert original is not None
@@ -343,3 +348,34 @@ async def test_video_over_the_upload_limit_becomes_a_link(tmp_path: Path) -> Non
         job = await _job_of(h, DREAMER)
         assert f"https://dreams.example/v1/jobs/{job.job_id}/video" in link[0]
         assert not s.calls_to("sendVideo", DREAMER)
+
+
+@pytest.mark.slow
+async def test_dreamreel_bot_command_serves_a_conversation(tmp_path: Path) -> None:
+    """`dreamreel bot` in its own process: long polling against the local server, SIGINT stops it."""
+    server = FakeTelegramServer()
+    base = await server.start()
+    env = {**os.environ, **FAST_PREVIEW, "DREAMREEL_HOME": str(tmp_path / "home"),
+           "DREAMREEL_TELEGRAM_TOKEN": server.token, "DREAMREEL_TELEGRAM_API_BASE": base,
+           "DREAMREEL_MODERATOR_IDS": str(MODERATOR), "DREAMREEL_MODERATOR_CHAT_ID": str(MOD_CHAT)}
+    log = tmp_path / "bot.log"
+    with log.open("wb") as stderr:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "dreamreel.cli", "bot", cwd=REPO, env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=stderr,
+        )
+    try:
+        await server.wait_for(lambda: server.calls_to("getUpdates"), timeout=60, what="the bot to poll")
+        dreamer = server.user(DREAMER, language_code="ko")
+        server.send_text(dreamer, KO_DREAM)
+        video = await server.wait_for(lambda: server.calls_to("sendVideo", DREAMER, ok=True), timeout=60,
+                                      what="the video")
+        assert _is_mp4(video[0].files["video"])
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.wait(), 30)
+        assert proc.returncode == 0, log.read_text(errors="replace")[-2000:]
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        await server.stop()

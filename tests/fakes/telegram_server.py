@@ -209,8 +209,8 @@ class FakeTelegramServer:
         method = request.match_info["method"]
         params, files = await self._read(request)
         if method == "getUpdates":
+            self.calls.append(ApiCall(method, params, files, 200, time.monotonic()))  # recorded on arrival
             result = await self._get_updates(params)
-            self.calls.append(ApiCall(method, params, files, 200, time.monotonic()))
             return web.json_response({"ok": True, "result": result})
         failure = self._take_failure(method, params)
         if failure is not None:
