@@ -9,8 +9,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from dreamreel.settings import DEFAULT_STYLES
+from generation.base import ClipSpec, ClipStyle
+from generation.diffusers_backend import DiffusersBackend
 from tests.helpers import cli_json
 from tests.tiny_models.fixtures import TinyModels, read_frames, tiny_models_fixture  # noqa: F401
 
@@ -22,6 +26,9 @@ def write_config(tiny: TinyModels, path: Path) -> None:
     lines = [
         "[video]",
         'preset = "tiny-wan"',
+        "",
+        "[postprocess]",  # raw model clips, so they can be compared with a direct render
+        "captions_for_model_backends = false",
         "",
         "[presets.tiny-wan]",
         'family = "wan"',
@@ -76,3 +83,22 @@ def test_dream_renders_every_scene_with_the_tiny_model_and_its_emotion_lora(
     frames = read_frames(video)
     assert frames.shape[1:] == (16, 16, 3)
     assert frames.shape[0] == 18  # two 9-frame clips, nothing dropped by the stitcher
+
+    # The stored seed, prompt, preset and LoRA reproduce the job's clip outside the service.
+    import tomllib
+
+    settings = tomllib.loads(config.read_text(encoding="utf-8"))
+    backend = DiffusersBackend.from_settings("tiny-wan", settings["presets"], settings["loras"])
+    seg = segments[0]
+    clip = Path(seg["clip"])
+    if not clip.is_absolute():
+        clip = Path(os.environ["DREAMREEL_HOME"]) / "media" / clip
+    style = DEFAULT_STYLES[seg["emotion"]]  # the style table also gives the negative prompt
+    spec = ClipSpec(
+        index=0, prompt=seg["prompt"], caption="", emotion=seg["emotion"], seed=seg["seed"],
+        width=16, height=16, num_frames=9, fps=8,
+        style=ClipStyle(prompt_suffix=style.prompt_suffix, negative_prompt=style.negative_prompt),
+    )  # fmt: skip
+    again = backend.render_clip(spec, tmp_path / "again.mp4")
+    assert again.frames == 9
+    assert np.array_equal(read_frames(tmp_path / "again.mp4"), read_frames(clip))
