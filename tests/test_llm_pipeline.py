@@ -98,6 +98,7 @@ def test_an_obeyed_injection_ends_blocked_with_the_rule_plan(server: FakeOpenAIS
     }
     server.queue(Reply(content=json.dumps(obedient)), Reply(content=json.dumps(obedient)))
     code, job = cli_json("dream", "--dry-run", "--segments", "2", diary, env=_env(server, "json_object"))
+    assert code == 0, job  # a dry run stops after the verdict; a real run would be refused (exit 3)
     assert job["planner"] == "rules (llm failed: invalid output)"
     assert job["verdict"]["decision"] == "block"
     assert "override" in {r["category"] for r in job["verdict"]["reasons"]}
