@@ -407,6 +407,7 @@ class DreamPipeline:
         with self.db.session() as s:
             job = s.get(Job, job_id)
             assert job is not None
+            state = job.state  # where the step got to, so a retry re-enters right there
             job.failed_in = state
             job.error = message
             self._set_state(s, job, "failed", f"failed while {state}: {message}", data={"failed_in": state})

@@ -45,7 +45,9 @@ def test_dream_json_contract_and_exit_codes(tmp_path: Path) -> None:
     assert len(out["clips"]) == 3 and all(Path(c).is_file() for c in out["clips"])
     seg = out["segments"][0]
     assert set(seg) >= {"index", "text", "prompt", "keywords", "emotion", "style", "seed", "clip", "lora", "preset"}
-    assert out["verdict"] == {"decision": "allow", "reasons": [], "support_message": False}
+    assert out["verdict"]["decision"] == "allow" and out["verdict"]["support_message"] is False
+    # weak classifier signals may be listed, but nothing a rule would refuse
+    assert {r["category"] for r in out["verdict"]["reasons"]} <= {"toxicity", "profanity"}
 
     code, shown = cli_json("jobs", "show", str(out["job_id"]))
     assert code == 0
@@ -92,7 +94,7 @@ def test_bad_input_exits_with_a_clear_message(args: list[str], stdin: bytes | No
     assert proc.returncode in (1, 2)
     assert message.lower() in proc.stderr.decode().lower()
     assert "Traceback" not in proc.stderr.decode()
-    code, listed = cli_json("jobs", "list")
+    _code, listed = cli_json("jobs", "list")
     assert listed == []
 
 
