@@ -26,14 +26,14 @@ from generation.diffusers_backend import Activation, DiffusersBackend
 from tests.tiny_models.fixtures import TinyModels
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--family", default="wan", choices=["wan", "animatediff", "ltx", "cogvideox"])
     parser.add_argument("--switches", type=int, default=40)
     parser.add_argument("--rebuilds", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     logging.disable(logging.WARNING)
     import torch
 
@@ -84,6 +84,8 @@ def main() -> None:
     print(f"  rebuild  {rebuild * 1e3:9.3f} ms  (from_pretrained + load every LoRA, n={len(rebuild_times)})")
     print(f"  rebuild / switch = {rebuild / switch:.0f}x   reload / switch = {reload / switch:.0f}x")
 
+    return 0
+
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
