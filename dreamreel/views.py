@@ -6,12 +6,20 @@ and `GET /v1/jobs/{id}`.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from agent.schemas import MAX_SEGMENTS, MIN_SEGMENTS
+
+
+def _as_utc(value: datetime) -> datetime:
+    """Every stored time is UTC, but SQLite hands them back naive: say so in the contract."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 
 JobState = Literal[
     "received", "planned", "approved", "in_review", "blocked", "rejected",
@@ -80,7 +88,7 @@ class EventView(BaseModel):
     progress: float | None
     message: str
     data: dict[str, Any] = Field(default_factory=dict)
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class ReviewView(BaseModel):
@@ -91,8 +99,8 @@ class ReviewView(BaseModel):
     status: str  # pending | approved | rejected
     moderator: str | None
     note: str | None
-    created_at: datetime
-    decided_at: datetime | None
+    created_at: UtcDatetime
+    decided_at: UtcDatetime | None
     diary: str  # the diary text, for the moderator
     language: str | None
     user: str  # "<channel>:<external id>"
@@ -113,8 +121,8 @@ class JobView(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
     channel: str
     user: str  # external id within the channel
-    created_at: datetime
-    updated_at: datetime
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
     diary: str | None = None  # filled by get_job(..., detail=True)
     events: list[EventView] | None = None
     reviews: list[ReviewView] | None = None
