@@ -74,7 +74,6 @@ class ProgressTracker:
         self._carded: set[int] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: Callable[[], None] | None = None
-        self.edits: list[tuple[float, int, str]] = []  # (monotonic time, chat, text), for inspection
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -127,7 +126,7 @@ class ProgressTracker:
     async def _route(self, event: EventView) -> None:
         async with self.lock:
             w = self._watches.get(event.job_id)
-            if w is None or (w.settled and event.kind == "state"):
+            if w is None or w.settled:
                 if event.kind != "state" or event.state not in SETTLED_STATES:
                     return
                 w = await self._adopt(event.job_id)
@@ -161,6 +160,11 @@ class ProgressTracker:
                 raise
             except Exception:
                 log.exception("job %s: reporting event %s failed", w.job_id, event.id)
+            if w.settled and w.queue.empty():
+                # done with this job; a later resting state (a re-roll, a decision) adopts it anew
+                if self._watches.get(w.job_id) is w:
+                    del self._watches[w.job_id]
+                return
 
     async def _apply(self, w: JobWatch, event: EventView) -> None:
         if event.kind == "state" and event.state in SETTLED_STATES:
@@ -216,7 +220,6 @@ class ProgressTracker:
                 else:
                     await self.delivery.edit_text(w.chat_id, w.status_message_id, text)
                 clock.last_edit = time.monotonic()
-                self.edits.append((clock.last_edit, w.chat_id, text))
                 w.shown = text
 
 

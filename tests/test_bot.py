@@ -379,3 +379,16 @@ async def test_dreamreel_bot_command_serves_a_conversation(tmp_path: Path) -> No
             proc.kill()
             await proc.wait()
         await server.stop()
+
+
+async def test_server_refusing_a_large_upload_gets_a_smaller_rendition(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        s = h.server
+        s.max_upload_bytes = 4000  # the preview video is ~8-10 kB; its half-size rendition ~2.5 kB
+        s.send_text(s.user(DREAMER, language_code="en"), "I dreamt of a glass train crossing a desert at night.")
+        sent = await s.wait_for(lambda: s.calls_to("sendVideo", DREAMER, ok=True), what="the smaller video")
+        refused = s.calls_to("sendVideo", DREAMER, ok=False)
+        assert [c.status for c in refused] == [413]
+        original, smaller = refused[0].files["video"], sent[0].files["video"]
+        assert _is_mp4(smaller) and len(smaller) < 4000 < len(original)
+        assert t("en", "smaller_rendition") in sent[0].text
