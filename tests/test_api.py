@@ -128,8 +128,12 @@ def test_malformed_and_oversized_requests_get_clear_json_errors(api: RunningApi)
         bad_url = client.post("/v1/diaries", json={"text": CALM_DIARY, "user": "u1", "callback_url": "file:///etc"})
         assert bad_url.status_code == 422
 
-        empty = client.post("/v1/diaries", json={"text": "   ", "user": "u1"})
-        assert empty.status_code == 422 and empty.json()["error"]["code"] == "invalid_input"
+        blank = client.post("/v1/diaries", json={"text": "   ", "user": "u1"})
+        assert blank.status_code == 422 and blank.json()["error"]["code"] == "invalid_request"
+
+        russian = client.post("/v1/diaries", json={"text": "Мне снилось море", "user": "u1"})
+        assert russian.status_code == 422 and russian.json()["error"]["code"] == "invalid_input"
+        assert "Korean and English" in russian.json()["error"]["message"]
 
         too_long = client.post("/v1/diaries", json={"text": "dream " * 500, "user": "u1"})
         assert too_long.status_code == 422 and "too long" in too_long.json()["error"]["message"]

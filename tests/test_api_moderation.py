@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -39,13 +40,14 @@ def csrf(html: str) -> str:
     return found.group(1)
 
 
-def signed_in(api: RunningApi) -> httpx.Client:
-    browser = httpx.Client(base_url=api.url, follow_redirects=True, timeout=30)
-    page = browser.get("/moderation/login")
-    response = browser.post("/moderation/login",
-                            data={"csrf_token": csrf(page.text), "token": MOD_TOKEN, "name": "mina"})
-    assert response.status_code == 200 and str(response.url).endswith("/moderation")
-    return browser
+@contextmanager
+def signed_in(api: RunningApi) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=api.url, follow_redirects=True, timeout=30) as browser:
+        page = browser.get("/moderation/login")
+        response = browser.post("/moderation/login",
+                                data={"csrf_token": csrf(page.text), "token": MOD_TOKEN, "name": "mina"})
+        assert response.status_code == 200 and str(response.url).endswith("/moderation")
+        yield browser
 
 
 def test_the_page_needs_a_signed_in_moderator(api: RunningApi) -> None:

@@ -65,7 +65,8 @@ def submit_diary(
     service: ServiceDep,
     idempotency_key: Annotated[
         str | None,
-        Header(max_length=200, description="Retrying with the same key returns the same job"),
+        Header(alias="Idempotency-Key", max_length=200,
+               description="Retrying with the same key returns the same job"),
     ] = None,
 ) -> DiaryAccepted:
     options = JobOptions(

@@ -93,7 +93,7 @@ async def job_events(
     job: OwnedJobDep,
     request: Request,
     service: ServiceDep,
-    last_event_id: Annotated[int | None, Header(ge=0, description="Resume after this event id")] = None,
+    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, description="Resume after this event id")] = None,
 ) -> StreamingResponse:
     async def stream() -> AsyncIterator[str]:
         after = last_event_id or 0
