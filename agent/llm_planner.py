@@ -114,7 +114,8 @@ _INSTRUCTION_WORDS = frozenset(
         "earlier", "instead", "instruction", "instructions", "rule", "rules", "prompt", "prompts", "system",
         "developer", "scene", "scenes", "every", "each", "write", "output", "answer", "respond", "reply",
         "make", "describe", "return", "just", "only", "must", "should", "from", "please", "text", "this",
-        "that", "with", "into", "your", "their", "them", "they", "then", "these", "those",
+        "that", "with", "into", "your", "their", "them", "they", "then", "these", "those", "show", "draw",
+        "render", "paint", "picture", "image", "video",
     }
 )
 
@@ -199,20 +200,24 @@ def _check_not_obeyed(scenes: Sequence[SceneReply], sentences: Sequence[Span], i
     for j in injected:
         instruction = sentences[j].text
         quoted = [(a or b).strip().lower() for a, b in _QUOTED.findall(instruction)]
-        payload = {w.lower() for w in _WORD.findall(instruction)} - _INSTRUCTION_WORDS
+        payload = _words(instruction) - _INSTRUCTION_WORDS
         for n, scene in enumerate(scenes):
             if scene.first_sentence - 1 <= j <= scene.last_sentence - 1:
                 continue
             prompt = scene.prompt.lower()
             if any(q in prompt for q in quoted):
                 raise InvalidReply(f"scene {n + 1} follows an instruction written in diary sentence {j + 1}")
-            own = " ".join(s.text for s in sentences[scene.first_sentence - 1 : scene.last_sentence]).lower()
-            carried = {w for w in payload if w in prompt and w not in own}
+            own = " ".join(s.text for s in sentences[scene.first_sentence - 1 : scene.last_sentence])
+            carried = (payload & _words(prompt)) - _words(own)
             if len(carried) >= 2 and len(carried) * 2 >= len(payload):
                 raise InvalidReply(
                     f"scene {n + 1} carries words of an instruction in diary sentence {j + 1}: "
                     f"{', '.join(sorted(carried))}"
                 )
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in _WORD.findall(text)}
 
 
 def override_flags(sentences: Sequence[Span], injected: list[int] | None = None) -> list[SafetyFlag]:
