@@ -191,3 +191,17 @@ def test_the_bot_process_never_imports_torch(tmp_path: Path) -> None:
                             check=False)
     assert result.returncode == 0, result.stderr.decode()[-2000:]
     assert "HEAVY=\n" in result.stdout.decode(), result.stdout.decode()
+
+
+def test_bot_imports_only_the_dreamreel_facade() -> None:
+    """bot/ talks to DreamReel through `dreamreel` only: never agent/, generation/, storage/ or torch."""
+    import ast
+
+    forbidden = ("agent", "generation", "storage", "torch", "diffusers", "transformers")
+    offenders = []
+    for path in sorted((REPO / "bot").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in forbidden]
+    assert offenders == []
