@@ -151,17 +151,13 @@ def check_reply(
         expected_first = scene.last_sentence + 1
     if expected_first - 1 != len(sentences):
         raise InvalidReply(f"scenes end at sentence {expected_first - 1}, the diary has {len(sentences)}")
-    prompts_seen: set[str] = set()
     for i, scene in enumerate(scenes):
         problem = _prompt_problem(scene.prompt)
         if problem:
             raise InvalidReply(f"scene {i + 1}: {problem}")
-        key = scene.prompt.strip().lower()
-        if key in prompts_seen:
-            raise InvalidReply(f"scene {i + 1} repeats the prompt of an earlier scene")
-        prompts_seen.add(key)
     injected = injected_sentences(sentences)
-    _check_not_obeyed(scenes, sentences, injected)
+    if injected:
+        _check_not_obeyed(scenes, sentences, injected)
 
     segments = [
         Segment(
@@ -196,7 +192,11 @@ def _prompt_problem(prompt: str) -> str | None:
 
 
 def _check_not_obeyed(scenes: Sequence[SceneReply], sentences: Sequence[Span], injected: list[int]) -> None:
-    """A prompt that carries an injected sentence's payload into scenes it is not part of obeyed it."""
+    """A prompt that carries an injected sentence's payload into scenes it is not part of obeyed it;
+    so does one prompt copied over every scene (what "write X as every prompt" produces)."""
+    prompts = [" ".join(scene.prompt.lower().split()) for scene in scenes]
+    if len(prompts) > 1 and len(set(prompts)) == 1:
+        raise InvalidReply("every scene has the same prompt, as an instruction inside the diary asked")
     for j in injected:
         instruction = sentences[j].text
         quoted = [(a or b).strip().lower() for a, b in _QUOTED.findall(instruction)]

@@ -406,13 +406,20 @@ def test_check_reply_builds_spans_from_sentence_numbers() -> None:
     assert flags == []
 
 
-def test_repeated_prompts_are_rejected() -> None:
+def test_one_prompt_for_every_scene_is_rejected_only_next_to_an_injection() -> None:
     from agent.llm_planner import InvalidReply
 
-    sentences = sentence_spans(DIARY_EN)
-    reply = PlanReply.model_validate_json(reply_json([(1, 2), (3, 4)], prompts=["a whale at sea"] * 2))
-    with pytest.raises(InvalidReply, match="repeats the prompt"):
-        check_reply(reply, DIARY_EN, sentences, 2)
+    same = ["a whale at sea under the moon"] * 3
+    injected = sentence_spans(DIARY_INJECTED)
+    with pytest.raises(InvalidReply, match="every scene has the same prompt"):
+        check_reply(PlanReply.model_validate_json(reply_json([(1, 1), (2, 2), (3, 3)], prompts=same)),
+                    DIARY_INJECTED, injected, 3)
+    # a plain diary may have two scenes that look alike
+    plain = sentence_spans(DIARY_EN)
+    segments, _ = check_reply(
+        PlanReply.model_validate_json(reply_json([(1, 2), (3, 4)], prompts=same[:2])), DIARY_EN, plain, 2
+    )
+    assert segments[0].prompt == segments[1].prompt
 
 
 # --- with the project's own parts ----------------------------------------------------------------
