@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -91,6 +92,36 @@ def list_models(presets: Tables, loras: LoraTables, out: TextIO) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class Fetch:
+    """One thing `download` fetches: a hub repo (only `files` when given) or a local path to check."""
+
+    role: str
+    ref: str
+    revision: str | None = None
+    files: tuple[str, ...] = ()
+
+
+def download_plan(preset: Preset, registry: LoraRegistry) -> list[Fetch]:
+    """Everything a preset needs: its models, then every LoRA of its family that owns weights.
+
+    Single weight files (AnimateDiff-Lightning's adapter, a LoRA's weight_name) are fetched alone
+    instead of the whole repository; configs come along.
+    """
+    plan = [Fetch("model", preset.model, preset.revision)]
+    if preset.motion_adapter:
+        only = (preset.motion_adapter_file, "*.json") if preset.motion_adapter_file else ()
+        plan.append(Fetch("motion_adapter", preset.motion_adapter, None, only))
+    if preset.keyframe_model:
+        plan.append(Fetch("keyframe_model", preset.keyframe_model))
+    for emotion, entry in registry.adapters().items():
+        assert entry.path is not None
+        plan.append(
+            Fetch(f"lora {emotion}", entry.path, None, (entry.weight_name,) if entry.weight_name else ())
+        )
+    return plan
+
+
 def download(name: str, presets: Tables, loras: LoraTables, out: TextIO) -> int:
     """Fetch every hub-hosted model and LoRA the preset needs; local paths are only checked."""
     if name not in presets:
@@ -102,15 +133,12 @@ def download(name: str, presets: Tables, loras: LoraTables, out: TextIO) -> int:
     except (PresetError, LoraError) as err:
         print(str(err), file=out)
         return 2
-    refs = [
-        (role, ref, preset.revision if role == "model" else None) for role, ref in model_refs(preset).items()
-    ]
-    refs += [(f"lora {e}", entry.path, None) for e, entry in registry.adapters().items() if entry.path]
-    hub = [(role, ref, rev) for role, ref, rev in refs if _is_hub_id(ref)]
+    fetches = download_plan(preset, registry)
+    hub = [f for f in fetches if _is_hub_id(f.ref)]
     failed = 0
-    for role, ref, _ in refs:
-        if not _is_hub_id(ref) and not Path(ref).expanduser().exists():
-            print(f"{role}: local path {ref} does not exist; copy the weights there", file=out)
+    for f in fetches:
+        if not _is_hub_id(f.ref) and not Path(f.ref).expanduser().exists():
+            print(f"{f.role}: local path {f.ref} does not exist; copy the weights there", file=out)
             failed += 1
     if hub and os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         print(
@@ -121,15 +149,20 @@ def download(name: str, presets: Tables, loras: LoraTables, out: TextIO) -> int:
     if hub:
         from huggingface_hub import snapshot_download
 
-        for role, ref, revision in hub:
-            print(f"{role}: downloading {ref} ...", file=out, flush=True)
+        for f in hub:
+            print(f"{f.role}: downloading {f.ref} {' '.join(f.files)}...", file=out, flush=True)
             try:
-                path = snapshot_download(ref, revision=revision, cache_dir=preset.cache_dir)
+                path = snapshot_download(
+                    f.ref,
+                    revision=f.revision,
+                    cache_dir=preset.cache_dir,
+                    allow_patterns=list(f.files) or None,
+                )
             except Exception as err:  # network, auth, missing repo: report and carry on with the rest
-                print(f"{role}: {ref} failed: {err}", file=out)
+                print(f"{f.role}: {f.ref} failed: {err}", file=out)
                 failed += 1
                 continue
-            print(f"{role}: {ref} -> {path}", file=out)
+            print(f"{f.role}: {f.ref} -> {path}", file=out)
     if not hub and not failed:
         print(f"preset {name!r} uses local paths only; nothing to download", file=out)
     return 1 if failed else 0

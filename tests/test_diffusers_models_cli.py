@@ -66,3 +66,26 @@ def test_download_of_a_local_preset_only_checks_paths(tiny_models: TinyModels) -
     missing = {**tiny_models.preset_table("wan"), "model": "/nowhere/wan"}
     code, text = run(["download", "gone"], {"gone": missing})
     assert code == 1 and "/nowhere/wan does not exist" in text
+
+
+def test_download_plan_fetches_single_files_alone() -> None:
+    from generation.diffusers_backend import LoraRegistry, parse_preset
+    from generation.models_cli import Fetch, download_plan
+
+    lightning = parse_preset(
+        "lightning",
+        {
+            "family": "animatediff",
+            "model": "emilianJR/epiCRealism",
+            "motion_adapter": "ByteDance/AnimateDiff-Lightning",
+            "motion_adapter_file": "animatediff_lightning_4step_diffusers.safetensors",
+        },
+    )
+    loras = {"animatediff": {"fear": {"path": "someone/sd-loras", "weight_name": "fear.safetensors"}}}
+    plan = download_plan(lightning, LoraRegistry.from_settings("animatediff", loras))
+    assert plan == [
+        Fetch("model", "emilianJR/epiCRealism"),
+        Fetch("motion_adapter", "ByteDance/AnimateDiff-Lightning", None,
+              ("animatediff_lightning_4step_diffusers.safetensors", "*.json")),
+        Fetch("lora fear", "someone/sd-loras", None, ("fear.safetensors",)),
+    ]  # fmt: skip
