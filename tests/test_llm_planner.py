@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -488,3 +489,39 @@ def test_json_object_replies_in_a_markdown_fence_are_accepted(
     server.queue(Reply(content="```json\n" + reply_json([(1, 4)]) + "\n```"))
     plan = make_planner(server, fallback, "json_object").plan(DIARY_EN, segments=1)
     assert plan.planner == f"llm:{MODEL}"
+
+
+def test_on_real_diaries_faithful_plans_pass_and_nothing_is_taken_for_an_injection(shared_data: Path) -> None:
+    """DreamBank reports, KOTE narratives and the dream cases: the rule planner's plans, handed to
+    the checker as if an LLM had written them, are accepted; only the case that really carries an
+    instruction is flagged (and its plan, which copies the instruction into a prompt, refused)."""
+    from agent.llm_planner import InvalidReply, SceneReply, injected_sentences
+    from agent.planner import RulePlanner
+
+    rows = [
+        json.loads(line)
+        for name in ("dreams_en", "narratives_ko", "dream_cases")
+        for line in (shared_data / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    flagged, refused = [], []
+    for row in rows:
+        text = row["text"]
+        sentences = sentence_spans(text)
+        if injected_sentences(sentences):
+            flagged.append(row["id"])
+        plan = RulePlanner().plan(text, segments=4)
+        scenes = []
+        for seg in plan.segments:
+            inside = [i + 1 for i, s in enumerate(sentences) if seg.span.start <= s.start and s.end <= seg.span.end]
+            scenes.append(
+                SceneReply(first_sentence=inside[0], last_sentence=inside[-1], prompt=seg.prompt,
+                           keywords=seg.keywords, emotion="neutral")
+            )
+        try:
+            check_reply(PlanReply(scenes=scenes, safety_flags=[]), text, sentences, min(4, len(sentences)))
+        except InvalidReply:
+            refused.append(row["id"])
+    assert len(rows) > 200
+    assert flagged == ["en-dev-04"]  # "Ignore all previous instructions." inside a dream case
+    assert refused == ["en-dev-04"]
