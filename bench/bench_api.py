@@ -24,6 +24,10 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from api.routes.diaries import DiaryIn  # noqa: E402  (the bare endpoint parses the same body)
+
 KEY = "bench-key-0123456789abcdef"
 BODY = {"text": "꿈에서 나는 바다 위를 날았다. Then I landed in a garden full of lanterns.", "user": "bench"}
 
@@ -33,10 +37,7 @@ def serve(kind: str, port: int) -> None:
     import uvicorn
     from fastapi import FastAPI
 
-    sys.path.insert(0, str(REPO))
     if kind == "bare":
-        from api.routes.diaries import DiaryIn
-
         app = FastAPI()
 
         @app.post("/v1/diaries", status_code=202)
