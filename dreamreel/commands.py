@@ -70,3 +70,31 @@ def _analyze(sub: Any) -> None:
         return 0
 
     p.set_defaults(func=run)
+
+
+@registrar
+def _models(sub: Any) -> None:
+    p = sub.add_parser("models", help="video presets: `models list`, `models download PRESET`")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="list | download PRESET")
+
+    def run(args: argparse.Namespace, settings: Any) -> int:
+        from generation.models_cli import models_main
+
+        return int(models_main(args.rest or ["list"], settings.presets, settings.loras))
+
+    p.set_defaults(func=run)
+
+
+@registrar
+def _worker(sub: Any) -> None:
+    p = sub.add_parser("worker", help="run a Celery worker (runner = celery), e.g. `worker -Q dreamreel.gpu`")
+    p.add_argument("celery_args", nargs=argparse.REMAINDER, help="arguments passed to `celery worker`")
+
+    def run(args: argparse.Namespace, settings: Any) -> int:
+        from dreamreel.runners.celery_app import make_celery_app
+
+        app = make_celery_app(settings)
+        app.worker_main(["worker", "--loglevel=INFO", *(args.celery_args or [])])
+        return 0
+
+    p.set_defaults(func=run)

@@ -10,6 +10,7 @@ DreamReelError
  ├── NotFound              no such job / review (HTTP 404)
  ├── InvalidTransition     e.g. approving a job that is not waiting for a moderator (HTTP 409)
  ├── LimitExceeded         per-user limits (HTTP 429, bot reply)
+ ├── ConfigError           settings that cannot work (bad preset, missing model weights); fails at start-up
  └── JobFailed             a step failed; the job is in state `failed` with the error kept
 """
 
@@ -79,3 +80,7 @@ class JobFailed(DreamReelError):
         "en": "Making the video failed: {detail}. Your diary is saved; you can retry.",
         "ko": "영상을 만들지 못했어요: {detail}. 꿈 일기는 저장되어 있으니 다시 시도할 수 있어요.",
     }
+
+
+class ConfigError(DreamReelError):
+    messages = {"en": "Configuration problem: {detail}", "ko": "설정 문제: {detail}"}

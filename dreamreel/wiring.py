@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from agent.interfaces import EmotionClassifier, Planner, ToxicityClassifier
+from dreamreel.errors import ConfigError
 from dreamreel.events import EventBus
 from dreamreel.pipeline import Components, DreamPipeline, RenderParams
 from dreamreel.runners.inprocess import InProcessRunner
@@ -76,9 +77,18 @@ def build_backend(settings: Settings) -> tuple[VideoBackend, RenderParams]:
         return PreviewRenderer(font_path=p.font_path), RenderParams(
             preset="preview", width=p.width, height=p.height, num_frames=p.num_frames, fps=p.fps
         )
-    from generation.diffusers_backend import backend_from_settings
+    from generation.diffusers_backend import (
+        LoraError,
+        ModelNotFoundError,
+        PresetError,
+        backend_from_settings,
+    )
 
-    backend, params = backend_from_settings(name, settings.presets, settings.loras)
+    try:
+        backend, params = backend_from_settings(name, settings.presets, settings.loras)
+        backend.ensure_weights()  # a missing model fails now, naming the command that fetches it
+    except (PresetError, LoraError, ModelNotFoundError) as exc:
+        raise ConfigError(str(exc)) from exc
     return backend, RenderParams(preset=name, **params)
 
 
