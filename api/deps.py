@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.security import ApiClient, key_id, match_secret
@@ -47,7 +47,11 @@ def get_api_client(
 ApiClientDep = Annotated[ApiClient, Depends(get_api_client)]
 
 
-def get_owned_job(job_id: int, client: ApiClientDep, service: ServiceDep) -> JobView:
+# ids are 32-bit integer columns on PostgreSQL; larger numbers cannot name a job
+JobId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The job id from POST /v1/diaries")]
+
+
+def get_owned_job(job_id: JobId, client: ApiClientDep, service: ServiceDep) -> JobView:
     """The job `job_id` if this API key submitted it; the same 404 as a missing job otherwise."""
     job = service.get_job(job_id)
     if not client.owns(job.channel, job.user):

@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from api.deps import ServiceDep, SettingsDep
+from api.deps import JobId, ServiceDep, SettingsDep
 from api.highlight import highlight
 from api.security import SessionSigner, key_id, match_secret, new_csrf_token, same_token
 from dreamreel.errors import DreamReelError
@@ -171,7 +171,7 @@ async def _detail(request: Request, service: DreamService, session: dict[str, An
 
 
 @router.get("/jobs/{job_id}")
-async def detail(job_id: int, request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
+async def detail(job_id: JobId, request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
     session = _session(request, settings)
     if not session.get("mod"):
         return _redirect(request, session, "/moderation/login")
@@ -181,7 +181,7 @@ async def detail(job_id: int, request: Request, service: ServiceDep, settings: S
 
 
 @router.post("/jobs/{job_id}/approve")
-async def approve(job_id: int, request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
+async def approve(job_id: JobId, request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
     session = _session(request, settings)
     form = await _checked_form(request, session)
     if not session.get("mod"):
@@ -204,7 +204,7 @@ async def approve(job_id: int, request: Request, service: ServiceDep, settings: 
 
 
 @router.post("/jobs/{job_id}/reject")
-async def reject(job_id: int, request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
+async def reject(job_id: JobId, request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
     session = _session(request, settings)
     form = await _checked_form(request, session)
     if not session.get("mod"):
@@ -222,7 +222,7 @@ async def reject(job_id: int, request: Request, service: ServiceDep, settings: S
 
 
 @router.get("/jobs/{job_id}/video")
-async def video(job_id: int, request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
+async def video(job_id: JobId, request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
     session = _session(request, settings)
     if not session.get("mod"):
         return _redirect(request, session, "/moderation/login")

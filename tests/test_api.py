@@ -141,6 +141,10 @@ def test_malformed_and_oversized_requests_get_clear_json_errors(api: RunningApi)
                              headers={"Accept-Language": "ko-KR"})
         assert "너무 길어요" in korean.json()["error"]["message"]
 
+        # found by the schemathesis test: an id beyond the integer column was a 500
+        assert client.get("/v1/jobs/14327944039382867968").status_code == 422
+        assert client.get("/v1/jobs/0/video").status_code == 422
+
         huge = client.post("/v1/diaries", json={"text": "x" * 30_000, "user": "u1"})
         assert huge.status_code == 413 and huge.json()["error"]["code"] == "body_too_large"
 
