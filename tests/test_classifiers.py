@@ -228,7 +228,7 @@ def test_insults_score_higher_than_neutral_sentences(
 
 def _result(**scores: float) -> EmotionResult:
     full: dict[str, float] = {e: scores.get(e, 0.0) for e in EMOTIONS}
-    return EmotionResult(label=max(full, key=lambda e: full[e]), scores=full)
+    return EmotionResult(label=max(EMOTIONS, key=lambda e: full[e]), scores=full)
 
 
 def test_overall_emotion_is_the_score_weighted_mean() -> None:
