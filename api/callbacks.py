@@ -12,6 +12,7 @@ The timestamp is inside the signed content, so a receiver that refuses old times
 `verify_signature`, five minutes by default) also refuses replays. A delivery is retried on any
 non-2xx answer or network error, waiting `callback_backoff` seconds doubled after each attempt,
 at most `callback_attempts` times; every attempt is recorded as a job event of kind `callback`.
+Outside development, a URL whose host resolves to a non-public address is refused (recorded too).
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -57,6 +61,21 @@ def verify_signature(secret: str, headers: Mapping[str, str], body: bytes, *,
     if abs((time.time() if now is None else now) - int(timestamp)) > tolerance:
         return False
     return hmac.compare_digest(signature, sign(secret, timestamp, body))
+
+
+def private_address(url: str) -> str | None:
+    """The first loopback/private/link-local/reserved address `url`'s host resolves to, if any.
+    Outside development callbacks go only to public addresses (no requests into our own network)."""
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return None  # unresolvable: the POST itself fails and is retried
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if not address.is_global:
+            return str(address)
+    return None
 
 
 class CallbackDispatcher:
@@ -103,6 +122,10 @@ class CallbackDispatcher:
             return False
         url = job.options.get("callback_url")
         if not url or job.channel != API_CHANNEL:
+            return False
+        if self.settings.environment != "development" and (address := private_address(url)):
+            self.service.record_event(job_id, "callback", f"callback to {url} refused: {address} is not public",
+                                      {"url": url, "attempt": 0, "status": None, "ok": False, "state": state})
             return False
         body = json.dumps(job.to_public(), ensure_ascii=False, separators=(",", ":")).encode()
         delivery = str(uuid.uuid4())

@@ -261,6 +261,23 @@ def test_a_refused_job_is_called_back_and_waits_for_a_moderator(api: RunningApi)
         receiver.close()
 
 
+def test_outside_development_callbacks_never_go_to_private_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
+    api_env(monkeypatch, DREAMREEL_ENVIRONMENT="production", DREAMREEL_SESSION_SECRET="s" * 32)
+    receiver = CallbackReceiver()
+    try:
+        with running_api() as api, api.client() as client:
+            job_id = submit(client, callback_url=receiver.url)["job_id"]
+            assert api.service.wait(job_id, 60).status == "done"
+            deadline = time.monotonic() + 10
+            while not (attempts := [e for e in api.service.events(job_id) if e.kind == "callback"]):
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert "127.0.0.1 is not public" in attempts[0].message and attempts[0].data["ok"] is False
+        assert receiver.received == []
+    finally:
+        receiver.close()
+
+
 def test_healthz_and_prometheus_metrics(api: RunningApi) -> None:
     with api.client(key=None) as client:
         assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
