@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from api.deps import OwnedJobDep, ServiceDep
 from api.errors import error_responses
-from api.routes.diaries import job_links
+from api.routes.diaries import JobLinks, job_links
 from dreamreel.views import RESTING_STATES, EventView, JobView
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -37,11 +37,17 @@ MP4_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+class JobWithLinks(JobView):
+    """The job object of `dreamreel jobs show --json`, plus links to its resources."""
+
+    links: JobLinks
+
+
 @router.get(
     "/{job_id}",
     name="get_job",
     response_model=None,
-    responses={200: {"model": JobView, "description": "The job object (as `dreamreel jobs show --json`)"},
+    responses={200: {"model": JobWithLinks, "description": "The job object (as `dreamreel jobs show --json`)"},
                **error_responses(401, 404, 422)},
     summary="A job with its diary, plan, verdict, events and reviews",
 )
