@@ -86,6 +86,7 @@ class ProgressTracker:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        self._loop = None
         tasks = [task for w in self._watches.values() for task in (w.worker, w.flusher) if task]
         for task in tasks:
             task.cancel()
@@ -107,9 +108,7 @@ class ProgressTracker:
         shown: str | None = None,
     ) -> JobWatch:
         """Report on `job_id` in `chat_id` by editing `status_message_id` (hold `self.lock`)."""
-        old = self._watches.get(job_id)
-        if old is not None and old.worker is not None:
-            old.worker.cancel()
+        self.unwatch(job_id)  # a new status message replaces an older watch of the job
         w = JobWatch(job_id, chat_id, lang, status_message_id, clips=clips, shown=shown)
         w.worker = asyncio.create_task(self._work(w), name=f"watch-job-{job_id}")
         self._watches[job_id] = w
@@ -124,6 +123,12 @@ class ProgressTracker:
                     task.cancel()
 
     async def _route(self, event: EventView) -> None:
+        try:
+            await self._route_locked(event)
+        except Exception:  # nobody awaits this coroutine's future: log, never lose it silently
+            log.exception("job %s: routing event %s failed", event.job_id, event.id)
+
+    async def _route_locked(self, event: EventView) -> None:
         async with self.lock:
             w = self._watches.get(event.job_id)
             if w is None or w.settled:
