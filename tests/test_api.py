@@ -72,6 +72,9 @@ def test_a_posted_diary_becomes_a_video_with_status_and_range_downloads(api: Run
         assert whole.content[4:8] == b"ftyp"
         size = len(whole.content)
 
+        head = client.head(f"/v1/jobs/{job_id}/video")
+        assert head.status_code == 200 and int(head.headers["content-length"]) == size and head.content == b""
+
         part = client.get(f"/v1/jobs/{job_id}/video", headers={"Range": "bytes=10-109"})
         assert part.status_code == 206
         assert part.headers["content-range"] == f"bytes 10-109/{size}"

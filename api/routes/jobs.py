@@ -63,12 +63,16 @@ def _mp4(path: Path | None, what: str, filename: str) -> FileResponse:
     return FileResponse(path, media_type="video/mp4", filename=filename)
 
 
+@router.head("/{job_id}/video", name="job_video_head", response_class=FileResponse, responses=MP4_RESPONSES,
+             summary="Size and type of the stitched video")
 @router.get("/{job_id}/video", name="job_video", response_class=FileResponse, responses=MP4_RESPONSES,
             summary="The stitched video (mp4, range requests supported)")
 def job_video(job: OwnedJobDep, service: ServiceDep) -> FileResponse:
     return _mp4(service.video_file(job.job_id), "The video", f"dreamreel-{job.job_id}.mp4")
 
 
+@router.head("/{job_id}/clips/{index}", name="job_clip_head", response_class=FileResponse,
+             responses=MP4_RESPONSES, summary="Size and type of one scene's clip")
 @router.get("/{job_id}/clips/{index}", name="job_clip", response_class=FileResponse, responses=MP4_RESPONSES,
             summary="One scene's clip (mp4, range requests supported)")
 def job_clip(
