@@ -301,6 +301,20 @@ async def test_stickers_photos_long_diaries_commands_and_limits(tmp_path: Path) 
         assert len(h.service.list_jobs(channel="telegram", user=str(DREAMER))) == 1
 
 
+async def test_a_second_dream_while_one_is_being_made_is_refused_politely(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, bot_max_active_jobs=1) as h:
+        s = h.server
+        dreamer = s.user(DREAMER, language_code="en")
+        # both arrive in one getUpdates batch; one person's updates are handled in order
+        s.send_text(dreamer, "I dreamt of a lighthouse made of glass.")
+        s.send_text(dreamer, "Then the sea froze and I walked home.")
+        await s.wait_for(lambda: t("en", "limit_active", active=1, limit=1) in s.texts_to(DREAMER), what="limit")
+        await s.wait_for(lambda: s.calls_to("sendVideo", DREAMER, ok=True), what="the first video")
+        assert len(h.service.list_jobs(channel="telegram", user=str(DREAMER))) == 1
+        s.send_text(dreamer, "Then the sea froze and I walked home.")  # the first is done: accepted now
+        await s.wait_for(lambda: len(s.calls_to("sendVideo", DREAMER, ok=True)) == 2, what="the second video")
+
+
 async def test_settings_history_reroll_and_clips(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as h:
         s = h.server
@@ -313,6 +327,10 @@ async def test_settings_history_reroll_and_clips(tmp_path: Path) -> None:
                                  and s.messages[(DREAMER, panel["message_id"])], what="panel edited")
         s.press(dreamer, panel, button_data(panel, "set:clips:on")[0])
         await s.wait_for(lambda: h.service.user_prefs("telegram", str(DREAMER)).get("clips") is True, what="clips on")
+        panel = s.messages[(DREAMER, panel["message_id"])]
+        s.press(dreamer, panel, button_data(panel, "set:captions:off")[0])
+        await s.wait_for(lambda: h.service.user_prefs("telegram", str(DREAMER)).get("captions") is False,
+                         what="captions off")
 
         s.send_text(dreamer, "I walked into an old library. The books were whispering. "
                              "A cat led me to a door made of water. Behind it my school was floating in the sky.")
@@ -320,6 +338,7 @@ async def test_settings_history_reroll_and_clips(tmp_path: Path) -> None:
         await s.wait_for(lambda: len(s.calls_to("sendVideo", DREAMER, ok=True)) == 4, what="video and 3 clips")
         job = await _job_of(h, DREAMER)
         assert job.options["segments"] == 3 and len(job.segments) == 3
+        assert job.options["captions"] is False
         clips = s.calls_to("sendVideo", DREAMER, ok=True)[1:]
         assert [c.text for c in clips] == [t("en", "clips_caption", job_id=job.job_id, scene=i, scenes=3)
                                            for i in (1, 2, 3)]
