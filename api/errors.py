@@ -57,13 +57,28 @@ def _language(request: Request) -> str:
     return "ko" if accept.lower().startswith("ko") else "en"
 
 
-async def _dreamreel_error(request: Request, exc: Exception) -> JSONResponse:
+def _page(status: int, message: str) -> HTMLResponse:
+    """The moderator page answers errors in HTML."""
+    page = (f"<!doctype html><meta name=viewport content='width=device-width'><title>{status}</title>"
+            f"<p>{escape(message)}</p><p><a href='/moderation'>DreamReel moderation</a></p>")
+    return HTMLResponse(page, status_code=status)
+
+
+def _for_page(request: Request) -> bool:
+    return request.url.path.startswith("/moderation")
+
+
+async def _dreamreel_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DreamReelError)
-    for kind, status, code in STATUS_BY_ERROR:
+    status, code = 500, "internal_error"
+    for kind, kind_status, kind_code in STATUS_BY_ERROR:
         if isinstance(exc, kind):
-            return error_response(status, code, exc.user_message(_language(request)))
-    logger.exception("unexpected service error", exc_info=exc)
-    return error_response(500, "internal_error", exc.user_message(_language(request)))
+            status, code = kind_status, kind_code
+            break
+    else:
+        logger.exception("unexpected service error", exc_info=exc)
+    message = exc.user_message(_language(request))
+    return _page(status, message) if _for_page(request) else error_response(status, code, message)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -85,10 +100,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     if exc.status_code == 400 and message == "There was an error parsing the body":  # FastAPI: not UTF-8
         code, message = "invalid_json", "The request body is not valid UTF-8 JSON."
-    if request.url.path.startswith("/moderation"):  # the moderator page answers in HTML
-        page = (f"<!doctype html><meta name=viewport content='width=device-width'><title>{exc.status_code}</title>"
-                f"<p>{escape(message)}</p><p><a href='/moderation'>DreamReel moderation</a></p>")
-        return HTMLResponse(page, status_code=exc.status_code)
+    if _for_page(request):
+        return _page(exc.status_code, message)
     return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
 

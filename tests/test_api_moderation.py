@@ -117,6 +117,8 @@ def test_reject_needs_a_note_and_only_works_once(api: RunningApi) -> None:
         assert done.status_code == 200 and "Rejected." in done.text
         again = browser.post(f"/moderation/jobs/{job_id}/approve", data={"csrf_token": token})
         assert again.status_code == 409
+        missing = browser.get("/moderation/jobs/424242")
+        assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
         # signing out ends the session
         browser.post("/moderation/logout", data={"csrf_token": token})
         assert str(browser.get("/moderation").url).endswith("/moderation/login")
