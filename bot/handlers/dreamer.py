@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.delivery import Delivery
 from bot.keyboards import HistoryCb, SettingsCb, history_keyboard, settings_keyboard
@@ -104,7 +104,7 @@ def _settings_text(lang: str, prefs: dict[str, Any], settings: Settings) -> str:
     )
 
 
-def _settings_markup(lang: str, prefs: dict[str, Any], settings: Settings) -> Any:
+def _settings_markup(lang: str, prefs: dict[str, Any], settings: Settings) -> InlineKeyboardMarkup:
     return settings_keyboard(
         lang,
         prefs.get("segments") or settings.default_segments,
@@ -124,6 +124,7 @@ async def change_setting(
     prefs: dict[str, Any],
     service: DreamService,
     settings: Settings,
+    delivery: Delivery,
 ) -> None:
     change: dict[str, Any]
     if callback_data.name == "segments" and callback_data.value.isdigit() and 1 <= int(callback_data.value) <= 6:
@@ -136,12 +137,12 @@ async def change_setting(
     await asyncio.to_thread(service.update_user, CHANNEL, str(callback.from_user.id), prefs=change)
     prefs = {**prefs, **change}
     await callback.answer()
-    if callback.message is not None:
-        await callback.bot.edit_message_text(  # type: ignore[union-attr]
-            text=_settings_text(lang, prefs, settings),
-            chat_id=callback.message.chat.id,
-            message_id=callback.message.message_id,
-            reply_markup=_settings_markup(lang, prefs, settings),
+    if callback.message is not None:  # pressing the current value changes nothing: no error
+        await delivery.edit_text(
+            callback.message.chat.id,
+            callback.message.message_id,
+            _settings_text(lang, prefs, settings),
+            _settings_markup(lang, prefs, settings),
         )
 
 
