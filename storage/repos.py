@@ -6,17 +6,25 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from storage.models import Clip, Diary, Event, Job, ModerationReview, SegmentRow, User, utcnow
 
 
 def get_or_create_user(s: Session, channel: str, external_id: str, language: str | None = None) -> User:
-    user = s.scalar(select(User).where(User.channel == channel, User.external_id == external_id))
-    if user is None:
-        user = User(channel=channel, external_id=external_id, language=language, prefs={})
-        s.add(user)
-        s.flush()
+    """The user row, inserted on first sight; safe when two first requests race."""
+    user = find_user(s, channel, external_id)
+    if user is not None:
+        return user
+    try:
+        with s.begin_nested():  # a savepoint: losing the race rolls back only this insert
+            user = User(channel=channel, external_id=external_id, language=language, prefs={})
+            s.add(user)
+    except IntegrityError:
+        user = find_user(s, channel, external_id)
+        if user is None:
+            raise
     return user
 
 

@@ -185,3 +185,24 @@ def test_background_runner_returns_at_once_and_finishes(monkeypatch: pytest.Monk
         assert done.status == "done"
     finally:
         svc.close()
+
+
+def test_first_requests_of_a_new_user_racing_create_one_user(service: DreamService) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def submit(i: int) -> None:
+        try:
+            service.submit_diary(f"I dreamt of a red door number {i}.", channel="api", user="racer", run=False)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    jobs = service.list_jobs(channel="api", user="racer")
+    assert len(jobs) == 6
