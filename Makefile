@@ -23,11 +23,12 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 # Debian packages the browser tests need (headless Chromium). Root only; skipped otherwise.
+SYSTEM_PACKAGES := chromium chromium-driver fonts-nanum
 system-deps:
-	@if ! command -v chromium >/dev/null 2>&1; then \
+	@if ! dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
-	      || echo "warning: could not install chromium; browser tests will be skipped"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null) \
+	      || echo "warning: could not install $(SYSTEM_PACKAGES); browser tests will be skipped"; \
 	  else echo "note: chromium missing and not root; browser tests will be skipped"; fi; \
 	fi
 
