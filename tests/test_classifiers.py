@@ -108,7 +108,7 @@ def test_training_script_rebuilds_loadable_artifacts(shared_data: Path, tmp_path
     from agent.train.__main__ import main
 
     out = tmp_path / "models"
-    assert main(["--data", str(shared_data), "--out", str(out), "--limit", "1000"]) == 0
+    assert main(["--data", str(shared_data / "train"), "--out", str(out), "--limit", "1000"]) == 0
 
     for task, classes in (("emotion", sorted(EMOTIONS)), ("toxicity", ["non_toxic", "toxic"])):
         meta = json.loads((out / f"{task}.json").read_text(encoding="utf-8"))

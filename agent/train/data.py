@@ -30,7 +30,7 @@ KOTE = "kote_ko.jsonl"
 KOREAN_HATE = "korean_hate_speech_train.jsonl"
 DAVIDSON = "davidson_tweets_en.jsonl"
 EMOTION_FILES = (GOEMOTIONS, KOTE)
-TOXICITY_FILES = (KOREAN_HATE, DAVIDSON)
+TOXICITY_FILES = (KOREAN_HATE, DAVIDSON, GOEMOTIONS, KOTE)  # the last two: calm_examples
 
 # The mapping of ../shared/data/README.md. "neutral" counts only 없음; the README's weak
 # labels (비장함, 의심/불신, 귀찮음, 부담/안_내킴, 재미없음) are neutral anyway because they map
@@ -109,8 +109,11 @@ def _rows(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def _spread(path: Path, limit: int | None) -> list[dict[str, Any]]:
-    """All rows, or `limit` rows spread evenly over the file (some files are sorted)."""
-    rows = list(_rows(path))
+    """All rows of a file, or `limit` rows spread evenly over it (some files are sorted)."""
+    return _spread_list(list(_rows(path)), limit)
+
+
+def _spread_list(rows: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
     if limit is None or limit >= len(rows):
         return rows
     step = len(rows) / limit
@@ -138,8 +141,12 @@ def emotion_examples(
     return out
 
 
-def toxicity_examples(data: Path, limit: int | None = None) -> list[Example]:
-    """Korean hate speech and Davidson tweets as toxic / non_toxic; `limit` caps each file."""
+def toxicity_examples(data: Path, limit: int | None = None, calm: tuple[int, int] = (0, 0)) -> list[Example]:
+    """Korean hate speech and Davidson tweets as toxic / non_toxic; `limit` caps each file.
+
+    `calm = (n_en, n_ko)` adds that many weakly labelled non_toxic rows from the emotion files
+    (`calm_examples`), capped by `limit` too.
+    """
     folder = train_dir(data)
     out = [
         Example(r["text"], "non_toxic" if r["hate"] == "none" else "toxic", "ko")
@@ -149,11 +156,42 @@ def toxicity_examples(data: Path, limit: int | None = None) -> list[Example]:
         Example(r["text"], "non_toxic" if r["class"] == "neither" else "toxic", "en")
         for r in _spread(folder / DAVIDSON, limit)
     ]
-    return out
+    n_en, n_ko = (min(n, limit) if limit is not None else n for n in calm)
+    return out + calm_examples(data, n_en, n_ko)
+
+
+_CALM_EMOTIONS = {"joy", "neutral", "sadness", "fear", "surprise"}
+
+
+def calm_examples(data: Path, n_en: int, n_ko: int) -> list[Example]:
+    """Everyday sentences as weak non_toxic rows: GoEmotions/KOTE rows with no anger or disgust label.
+
+    The toxicity files' clean class is tweets and news comments, so a model trained on them
+    alone calls 12 % of plain dream-report sentences toxic ("Red and white." 0.85); these rows
+    teach it what ordinary narration looks like. At most `n_en` / `n_ko` rows, spread evenly.
+    """
+    folder = train_dir(data)
+    english = [r for r in _rows(folder / GOEMOTIONS) if r["labels"] and set(r["labels"]) <= _CALM_EMOTIONS]
+    korean = [
+        r
+        for r in _rows(folder / KOTE)
+        if not any(KOTE_TO_EMOTION.get(label) in {"anger", "disgust"} for label in r["labels"])
+    ]
+    return [Example(r["text"], "non_toxic", "en") for r in _spread_list(english, n_en)] + [
+        Example(r["text"], "non_toxic", "ko") for r in _spread_list(korean, n_ko)
+    ]
+
+
+def eval_dir(data: Path) -> Path:
+    """The directory holding the evaluation files: `data`, or its parent when `data` is `train/`."""
+    if not (data / "emotion_en.jsonl").exists() and (data.parent / "emotion_en.jsonl").exists():
+        return data.parent
+    return data
 
 
 def emotion_eval(data: Path) -> dict[str, list[Example]]:
     """The evaluation split for emotion: `emotion_en` (GoEmotions test) and `narratives_ko` (KOTE)."""
+    data = eval_dir(data)
     out: dict[str, list[Example]] = {}
     if (data / "emotion_en.jsonl").exists():
         out["emotion_en"] = [Example(r["text"], r["label"], "en") for r in _rows(data / "emotion_en.jsonl")]
@@ -166,6 +204,7 @@ def emotion_eval(data: Path) -> dict[str, list[Example]]:
 
 def toxicity_eval(data: Path) -> dict[str, list[Example]]:
     """The evaluation split for toxicity: `toxic_en` and `toxic_ko`."""
+    data = eval_dir(data)
     out: dict[str, list[Example]] = {}
     for name, lang in (("toxic_en", "en"), ("toxic_ko", "ko")):
         path = data / f"{name}.jsonl"
