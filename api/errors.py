@@ -115,7 +115,8 @@ def install_error_handlers(app: FastAPI) -> None:
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for the error statuses a route can return."""
     descriptions = {
-        400: "The body is not UTF-8 JSON", 401: "Missing or wrong API key", 404: "No such job (or not yours)", 409: "Not possible in this state",
+        400: "The body is not UTF-8 JSON", 401: "Missing or wrong API key",
+        403: "Signed link not valid or expired", 404: "No such job (or not yours)", 409: "Not possible in this state",
         413: "Request body too large", 416: "Range not satisfiable", 422: "Invalid request",
         429: "Too many requests",
     }

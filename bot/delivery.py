@@ -22,6 +22,7 @@ from aiogram.types import FSInputFile, InlineKeyboardMarkup, Message
 from bot.keyboards import review_keyboard, video_keyboard
 from bot.sender import CHANNEL, ChatSender
 from bot.texts import emotion_name, t
+from dreamreel.links import DEFAULT_TTL, link_secret, sign_media_url
 from dreamreel.settings import Settings
 from dreamreel.views import JobView, ReasonView, ReviewView
 
@@ -96,7 +97,7 @@ class Delivery:
             if path is None or not Path(path).is_file():
                 continue
             caption = t(lang, "clips_caption", job_id=job.job_id, scene=index + 1, scenes=total)
-            await self._upload(chat_id, Path(path), caption, None, lang, job.job_id)
+            await self._upload(chat_id, Path(path), caption, None, lang, job.job_id, clip=index)
             sent += 1
         if not sent:
             await self.send_text(chat_id, t(lang, "clips_none", job_id=job.job_id))
@@ -112,7 +113,10 @@ class Delivery:
         markup: InlineKeyboardMarkup | None,
         lang: str,
         job_id: int,
+        *,
+        clip: int | None = None,
     ) -> None:
+        """Send the video (or clip `clip`) as a file; too large: a smaller rendition, else a signed link."""
         limit = self.upload_limit_bytes()
         if path.stat().st_size <= limit:
             try:
@@ -130,12 +134,20 @@ class Delivery:
                     return
                 except TelegramEntityTooLarge:
                     log.warning("job %s: even the smaller rendition was refused", job_id)
-        base = self.settings.public_base_url
-        if base:
-            url = f"{base.rstrip('/')}/v1/jobs/{job_id}/video"
-            await self.send_text(chat_id, f"{caption}\n{t(lang, 'too_large_link', url=url)}", markup)
+        url = self.download_link(job_id, clip)
+        if url is not None:
+            days = DEFAULT_TTL // 86400
+            await self.send_text(chat_id, f"{caption}\n{t(lang, 'too_large_link', url=url, days=days)}", markup)
         else:
             await self.send_text(chat_id, f"{caption}\n{t(lang, 'too_large')}", markup)
+
+    def download_link(self, job_id: int, clip: int | None = None) -> str | None:
+        """A signed, expiring API link to the file; None without a public URL or a link secret."""
+        base, secret = self.settings.public_base_url, link_secret(self.settings)
+        if not base or not secret:
+            log.info("job %s: no download link (public_base_url or link_secret unset)", job_id)
+            return None
+        return sign_media_url(base, job_id, clip=clip, secret=secret)
 
     async def _send_video_file(
         self, chat_id: int, path: Path, caption: str, markup: InlineKeyboardMarkup | None

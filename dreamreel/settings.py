@@ -202,6 +202,7 @@ class Settings(BaseSettings):
     moderator_tokens: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     webhook_secret: SecretStr | None = None  # signs callbacks (HMAC-SHA256)
     session_secret: SecretStr | None = None  # signs moderator session cookies; random per process if unset
+    link_secret: SecretStr | None = None  # signs expiring download links (dreamreel.links); unset = no links
     api_max_body_bytes: int = Field(default=64_000, ge=1_000)
     callback_attempts: int = Field(default=5, ge=1, le=20)
     callback_backoff: float = Field(default=1.0, ge=0.0, le=60.0)  # seconds, doubled per retry
@@ -264,6 +265,8 @@ class Settings(BaseSettings):
             "session_secret": [self.session_secret],
             "api_keys": self.api_keys,
             "moderator_tokens": self.moderator_tokens,
+            # optional (no secret, no download links), but never a placeholder when set
+            "link_secret": [self.link_secret] if self.link_secret is not None else [],
         }
         for name, secrets in named.items():
             for secret in secrets:

@@ -281,6 +281,95 @@ def test_outside_development_callbacks_never_go_to_private_addresses(monkeypatch
         receiver.close()
 
 
+LINK_SECRET = "link-secret-0123456789abcdef"
+
+
+def test_link_signatures_bind_the_job_the_file_and_the_expiry() -> None:
+    from dreamreel.links import sign_media_url, verify_media_signature
+
+    url = sign_media_url("https://dreams.example/", 7, secret=LINK_SECRET, ttl=3600, now=1_000_000)
+    path, _, query = url.partition("?")
+    params = dict(part.split("=") for part in query.split("&"))
+    assert path == "https://dreams.example/v1/jobs/7/video" and params["expires"] == "1003600"
+    # the documented scheme, written out here
+    assert params["sig"] == hmac.new(LINK_SECRET.encode(), b"7:video:1003600", hashlib.sha256).hexdigest()
+    sig, expires = params["sig"], 1_003_600
+    assert verify_media_signature(7, None, expires, sig, LINK_SECRET, now=1_003_600)
+    assert not verify_media_signature(7, None, expires, sig, LINK_SECRET, now=1_003_601)  # expired
+    assert not verify_media_signature(8, None, expires, sig, LINK_SECRET, now=1_000_000)  # another job
+    assert not verify_media_signature(7, 0, expires, sig, LINK_SECRET, now=1_000_000)  # clip 0 is not the video
+    assert not verify_media_signature(7, None, expires + 1, sig, LINK_SECRET, now=1_000_000)  # extended
+    assert not verify_media_signature(7, None, expires, sig, "another-secret-0123456789", now=1_000_000)
+    assert not verify_media_signature(7, None, expires, "", LINK_SECRET, now=1_000_000)
+    clip = sign_media_url("https://dreams.example", 7, clip=0, secret=LINK_SECRET, now=1_000_000)
+    assert clip.startswith("https://dreams.example/v1/jobs/7/clips/0?expires=1604800&sig=")  # 7 days by default
+    with pytest.raises(ValueError):
+        sign_media_url("https://dreams.example", 7, secret="")
+
+
+def test_signed_links_download_without_a_key_and_nothing_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dreamreel.links import sign_media_url
+
+    api_env(monkeypatch, DREAMREEL_LINK_SECRET=LINK_SECRET)
+    with running_api() as api, api.client() as owner, api.client(key=None) as anyone:
+        job_id = submit(owner, segments=2)["job_id"]
+        assert wait_for(api, job_id, ("done", "failed"))["status"] == "done"
+        video = owner.get(f"/v1/jobs/{job_id}/video").content
+        url = sign_media_url(api.url, job_id, secret=LINK_SECRET)
+
+        whole = anyone.get(url)
+        assert whole.status_code == 200 and whole.headers["content-type"] == "video/mp4"
+        assert whole.content == video and video[4:8] == b"ftyp"
+        head = anyone.head(url)
+        assert head.status_code == 200 and int(head.headers["content-length"]) == len(video)
+        part = anyone.get(url, headers={"Range": "bytes=10-109"})
+        assert part.status_code == 206 and part.headers["content-range"] == f"bytes 10-109/{len(video)}"
+        assert part.content == video[10:110]
+        clip_url = sign_media_url(api.url, job_id, clip=1, secret=LINK_SECRET)
+        assert anyone.get(clip_url).content == owner.get(f"/v1/jobs/{job_id}/clips/1").content
+        # another key may not list the job, but holds the link: the link decides
+        with api.client(KEY_B) as bob:
+            assert bob.get(url).status_code == 200
+
+        query = url.partition("?")[2]
+        expires = int(query.split("&")[0].split("=")[1])
+        sig = query.split("sig=")[1]
+        tampered = sig[:-1] + ("0" if sig[-1] != "0" else "1")
+        refused = {
+            "tampered": f"/v1/jobs/{job_id}/video?expires={expires}&sig={tampered}",
+            "other job": f"/v1/jobs/{job_id + 1}/video?{query}",
+            "video link on a clip": f"/v1/jobs/{job_id}/clips/0?{query}",
+            "extended": f"/v1/jobs/{job_id}/video?expires={expires + 3600}&sig={sig}",
+            "no sig": f"/v1/jobs/{job_id}/video?expires={expires}",
+            "other secret": sign_media_url(api.url, job_id, secret="some-other-secret-0123456789"),
+            "expired": sign_media_url(api.url, job_id, secret=LINK_SECRET, ttl=-60),
+        }
+        for name, link in refused.items():
+            for method in ("GET", "HEAD"):
+                response = anyone.request(method, link, headers={"Range": "bytes=0-9"})
+                assert response.status_code == 403, (name, method)
+            error = anyone.get(link).json()["error"]
+            assert error["code"] == "forbidden", name
+            assert ("expired" if name == "expired" else "not valid") in error["message"] or name == "no sig", error
+        # without a link, the key is still required
+        assert anyone.get(f"/v1/jobs/{job_id}/video").status_code == 401
+
+        doc = anyone.get("/openapi.json").json()
+    for path in ("/v1/jobs/{job_id}/video", "/v1/jobs/{job_id}/clips/{index}"):
+        for method in ("get", "head"):
+            operation = doc["paths"][path][method]
+            assert {p["name"] for p in operation["parameters"] if p["in"] == "query"} == {"expires", "sig"}
+            assert "403" in operation["responses"] and {} in operation["security"]
+
+
+def test_signed_links_are_refused_when_the_server_has_no_link_secret(api: RunningApi) -> None:
+    from dreamreel.links import sign_media_url
+
+    with api.client(key=None) as anyone:
+        response = anyone.get(sign_media_url(api.url, 1, secret=LINK_SECRET))
+    assert response.status_code == 403 and "not enabled" in response.json()["error"]["message"]
+
+
 def test_healthz_and_prometheus_metrics(api: RunningApi) -> None:
     with api.client(key=None) as client:
         assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from bot.app import build_bot, build_dispatcher
@@ -35,6 +36,7 @@ KO_DREAM = (
     "고래 뱃속에는 어릴 적 살던 집이 있었고, 엄마가 저녁을 차리고 계셨다."
 )
 SELF_HARM_DREAM = "꿈속에서 너무 지쳐서 그냥 죽고 싶다고 생각했다. 아무도 나를 찾지 않았다."
+LINK_SECRET = "link-secret-0123456789abcdef"
 GORE_DREAM = "꿈에서 나는 칼로 룸메이트를 여러 번 찔러 살해했다. 바닥에 피가 흥건했고 나는 시체를 숨기려고 했다."
 
 pytestmark = pytest.mark.timeout(120)
@@ -376,14 +378,57 @@ async def test_settings_history_reroll_and_clips(tmp_path: Path) -> None:
                          what="not yours")
 
 
-async def test_video_over_the_upload_limit_becomes_a_link(tmp_path: Path) -> None:
+class LateApp:
+    """An ASGI app that forwards to one set later: the API's address goes into the bot's settings
+    before the bot's service (which the API then serves) exists."""
+
+    app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+async def test_video_over_the_upload_limit_becomes_a_signed_link_that_downloads(tmp_path: Path) -> None:
+    from api.app import create_app
+    from api.server import ServerThread
+    from dreamreel.links import verify_media_signature
+
+    late = LateApp()
+    api = ServerThread(late)  # bound now, started below
+    async with running_bot(tmp_path, telegram_upload_limit_mb=0.0001, public_base_url=api.url,
+                           link_secret=LINK_SECRET) as h:
+        late.app = create_app(h.service, h.settings)
+        await asyncio.to_thread(api.start)
+        try:
+            s = h.server
+            s.send_text(s.user(DREAMER, language_code="ko"), KO_DREAM)
+            texts = await s.wait_for(lambda: [x for x in s.texts_to(DREAMER) if api.url in x], what="link")
+            job = await _job_of(h, DREAMER)
+            assert not s.calls_to("sendVideo", DREAMER, ok=True)
+            assert t("ko", "too_large_link", url="", days=7).rstrip(": ") in texts[0]  # in the dreamer's language
+            url = texts[0][texts[0].index(api.url):].split()[0]
+            path, _, query = url.partition("?")
+            params = dict(part.split("=", 1) for part in query.split("&"))
+            assert path == f"{api.url}/v1/jobs/{job.job_id}/video" and set(params) == {"expires", "sig"}
+            assert verify_media_signature(job.job_id, None, int(params["expires"]), params["sig"], LINK_SECRET)
+
+            async with httpx.AsyncClient(timeout=30) as anyone:  # no API key: the link is the key
+                got = await anyone.get(url)
+                assert got.status_code == 200, got.text
+                video = await asyncio.to_thread(h.service.video_file, job.job_id)
+                assert _is_mp4(got.content) and got.content == Path(video).read_bytes()
+                assert (await anyone.get(url.replace(params["sig"], "0" * 64))).status_code == 403
+        finally:
+            await asyncio.to_thread(api.stop)
+
+
+async def test_without_a_link_secret_an_oversized_video_gets_no_link(tmp_path: Path) -> None:
     async with running_bot(tmp_path, telegram_upload_limit_mb=0.0001, public_base_url="https://dreams.example") as h:
         s = h.server
         s.send_text(s.user(DREAMER, language_code="en"), "I dreamt of a glass train crossing a desert at night.")
-        link = await s.wait_for(lambda: [x for x in s.texts_to(DREAMER) if "https://dreams.example" in x], what="link")
-        job = await _job_of(h, DREAMER)
-        assert f"https://dreams.example/v1/jobs/{job.job_id}/video" in link[0]
-        assert not s.calls_to("sendVideo", DREAMER)
+        sent = await s.wait_for(lambda: [x for x in s.texts_to(DREAMER) if t("en", "too_large") in x], what="notice")
+        assert "https://dreams.example" not in sent[0]
+        assert not s.calls_to("sendVideo", DREAMER, ok=True)
 
 
 @pytest.mark.slow

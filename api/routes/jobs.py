@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request
-from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
-from api.deps import OwnedJobDep, ServiceDep
+from api.deps import ClipIndex, ClipJobDep, OwnedJobDep, ServiceDep, VideoJobDep
 from api.errors import error_responses
 from api.routes.diaries import JobLinks, job_links
 from dreamreel.views import RESTING_STATES, EventView, JobView
@@ -33,8 +32,10 @@ MP4_RESPONSES: dict[int | str, dict[str, Any]] = {
     206: {"content": {"video/mp4": {"schema": {"type": "string", "format": "binary"}}},
           "description": "The requested byte range (send `Range: bytes=start-end`)"},
     416: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Range not satisfiable"},
-    **error_responses(401, 404, 422),
+    **error_responses(401, 403, 404, 422),
 }
+# Either the owner's API key or a signed link (`expires` + `sig` query parameters, no key).
+SIGNED_OR_KEY: dict[str, Any] = {"security": [{}]}
 
 
 class JobWithLinks(JobView):
@@ -63,21 +64,26 @@ def _mp4(path: Path | None, what: str, filename: str) -> FileResponse:
     return FileResponse(path, media_type="video/mp4", filename=filename)
 
 
+DOWNLOAD_NOTE = ("Send the owner's API key, or none with a signed link's `expires` and `sig` "
+                 "(as the Telegram bot hands out); a wrong or expired signature gets 403.")
+
+
 @router.head("/{job_id}/video", name="job_video_head", response_class=FileResponse, responses=MP4_RESPONSES,
-             summary="Size and type of the stitched video")
+             summary="Size and type of the stitched video", description=DOWNLOAD_NOTE, openapi_extra=SIGNED_OR_KEY)
 @router.get("/{job_id}/video", name="job_video", response_class=FileResponse, responses=MP4_RESPONSES,
-            summary="The stitched video (mp4, range requests supported)")
-def job_video(job: OwnedJobDep, service: ServiceDep) -> FileResponse:
+            summary="The stitched video (mp4, range requests supported)", description=DOWNLOAD_NOTE,
+            openapi_extra=SIGNED_OR_KEY)
+def job_video(job: VideoJobDep, service: ServiceDep) -> FileResponse:
     return _mp4(service.video_file(job.job_id), "The video", f"dreamreel-{job.job_id}.mp4")
 
 
 @router.head("/{job_id}/clips/{index}", name="job_clip_head", response_class=FileResponse,
-             responses=MP4_RESPONSES, summary="Size and type of one scene's clip")
+             responses=MP4_RESPONSES, summary="Size and type of one scene's clip", description=DOWNLOAD_NOTE,
+             openapi_extra=SIGNED_OR_KEY)
 @router.get("/{job_id}/clips/{index}", name="job_clip", response_class=FileResponse, responses=MP4_RESPONSES,
-            summary="One scene's clip (mp4, range requests supported)")
-def job_clip(
-    job: OwnedJobDep, service: ServiceDep, index: Annotated[int, PathParam(ge=0, le=1000)]
-) -> FileResponse:
+            summary="One scene's clip (mp4, range requests supported)", description=DOWNLOAD_NOTE,
+            openapi_extra=SIGNED_OR_KEY)
+def job_clip(job: ClipJobDep, service: ServiceDep, index: ClipIndex) -> FileResponse:
     return _mp4(service.clip_file(job.job_id, index), f"Clip {index}",
                 f"dreamreel-{job.job_id}-{index}.mp4")
 
