@@ -1,8 +1,9 @@
 """Prometheus metrics from the service's event feed (text exposition format 0.0.4).
 
-At start the job states are read once from the service; afterwards every state event updates
-them, so a scrape does not touch the database except for the moderation queue length.
-Render seconds are measured per job from its first `rendering` event to its `stitching` event.
+Jobs by state are counted by the database at each scrape (one GROUP BY over the indexed state
+column), so they are exact even when Celery workers in other processes move the jobs. Render
+seconds (from a job's first `rendering` event to its `stitching` event) and callback outcomes
+come from this process's event feed.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ STATES = ("received", "planned", "approved", "in_review", "blocked", "rejected",
           "rendering", "stitching", "done", "failed")
 QUEUED_STATES = ("received", "planned", "approved")  # waiting for the runner
 RENDER_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
-BASELINE_JOBS = 100_000
 
 
 class JobMetrics:
@@ -28,7 +28,6 @@ class JobMetrics:
     def __init__(self, service: DreamService) -> None:
         self.service = service
         self._lock = threading.Lock()
-        self._states: dict[int, str] = {}
         self._render_started: dict[int, datetime] = {}
         self._render_counts = [0] * len(RENDER_BUCKETS)
         self._render_sum = 0.0
@@ -38,9 +37,6 @@ class JobMetrics:
 
     def start(self) -> None:
         self._unsubscribe = self.service.subscribe(self.observe)
-        for job in self.service.list_jobs(limit=BASELINE_JOBS):
-            with self._lock:
-                self._states.setdefault(job.job_id, job.status)
 
     def stop(self) -> None:
         if self._unsubscribe is not None:
@@ -54,7 +50,6 @@ class JobMetrics:
                 self._callbacks["ok" if event.data.get("ok") else "failed"] += 1
             if event.kind != "state" or event.state is None:
                 return
-            self._states[event.job_id] = event.state
             if event.state == "rendering":
                 self._render_started.setdefault(event.job_id, event.created_at)
             elif event.job_id in self._render_started and event.state in ("stitching", "failed"):
@@ -72,8 +67,8 @@ class JobMetrics:
     def render(self) -> str:
         """The exposition text."""
         pending_reviews = len(self.service.moderation_queue())
+        by_state = self.service.job_counts()
         with self._lock:
-            by_state = Counter(self._states.values())
             lines = [
                 "# HELP dreamreel_jobs Jobs by state.",
                 "# TYPE dreamreel_jobs gauge",

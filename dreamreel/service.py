@@ -281,6 +281,16 @@ class DreamService:
         with self.db.session() as s:
             return [event_view(e) for e in repos.events_after(s, job_id, after_id)]
 
+    def events_since(self, after_id: int, limit: int = 500) -> list[EventView]:
+        """The global feed: events of all jobs with an id above `after_id`, oldest first."""
+        with self.db.session() as s:
+            return [event_view(e) for e in repos.events_since(s, after_id, limit)]
+
+    def job_counts(self) -> dict[str, int]:
+        """Number of jobs in each state (states without jobs are absent)."""
+        with self.db.session() as s:
+            return repos.count_by_state(s)
+
     def subscribe(self, callback: Callable[[EventView], None]) -> Callable[[], None]:
         """Call `callback` with every new event; returns the function that unsubscribes."""
         return self.bus.subscribe(callback)

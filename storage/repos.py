@@ -129,6 +129,17 @@ def events_after(s: Session, job_id: int, after_id: int = 0) -> list[Event]:
     return list(s.scalars(select(Event).where(Event.job_id == job_id, Event.id > after_id).order_by(Event.id)))
 
 
+def events_since(s: Session, after_id: int = 0, limit: int = 500) -> list[Event]:
+    """Events of all jobs with an id above `after_id`, oldest first, at most `limit`."""
+    return list(s.scalars(select(Event).where(Event.id > after_id).order_by(Event.id).limit(max(limit, 0))))
+
+
+def count_by_state(s: Session) -> dict[str, int]:
+    """Number of jobs in each state (states without jobs are absent), in one GROUP BY query."""
+    rows = s.execute(select(Job.state, func.count(Job.id)).group_by(Job.state))
+    return {state: int(count) for state, count in rows}
+
+
 def clip_for(s: Session, job_id: int, index: int) -> Clip | None:
     return s.scalar(select(Clip).where(Clip.job_id == job_id, Clip.segment_index == index))
 
@@ -147,8 +158,10 @@ def interrupted_jobs(s: Session, states: Sequence[str], older_than: datetime | N
 
 __all__ = [
     "clip_for",
+    "count_by_state",
     "count_jobs",
     "events_after",
+    "events_since",
     "find_user",
     "get_or_create_user",
     "interrupted_jobs",
