@@ -11,6 +11,15 @@ from sqlalchemy.orm import Session, selectinload
 
 from storage.models import Clip, Diary, Event, Job, ModerationReview, SegmentRow, User, utcnow
 
+# What a job view needs, loaded up front in a few queries instead of lazily one by one.
+_JOB_VIEW_LOADS = (
+    selectinload(Job.diary).selectinload(Diary.user),
+    selectinload(Job.segments),
+    selectinload(Job.clips),
+    selectinload(Job.video),
+    selectinload(Job.reviews),
+)
+
 
 def get_or_create_user(s: Session, channel: str, external_id: str, language: str | None = None) -> User:
     """The user row, inserted on first sight; safe when two first requests race."""
@@ -34,17 +43,7 @@ def find_user(s: Session, channel: str, external_id: str) -> User | None:
 
 def load_job(s: Session, job_id: int, *, for_update: bool = False) -> Job | None:
     """A job with everything a view needs, loaded in a few queries."""
-    stmt = (
-        select(Job)
-        .where(Job.id == job_id)
-        .options(
-            selectinload(Job.diary).selectinload(Diary.user),
-            selectinload(Job.segments),
-            selectinload(Job.clips),
-            selectinload(Job.video),
-            selectinload(Job.reviews),
-        )
-    )
+    stmt = select(Job).where(Job.id == job_id).options(*_JOB_VIEW_LOADS)
     if for_update:
         stmt = stmt.with_for_update()
     return s.scalar(stmt)
@@ -66,13 +65,7 @@ def list_jobs(
         select(Job)
         .join(Job.diary)
         .join(Diary.user)
-        .options(
-            selectinload(Job.diary).selectinload(Diary.user),
-            selectinload(Job.segments),
-            selectinload(Job.clips),
-            selectinload(Job.video),
-            selectinload(Job.reviews),
-        )
+        .options(*_JOB_VIEW_LOADS)
         .order_by(Job.id.desc())
         .limit(limit)
     )
