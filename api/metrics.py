@@ -1,4 +1,4 @@
-"""Prometheus metrics from the service's event feed (text exposition format 0.0.4).
+"""Prometheus metrics (text exposition format 0.0.4): jobs by state, queue depths, render times.
 
 Jobs by state are counted by the database at each scrape (one GROUP BY over the indexed state
 column), so they are exact even when Celery workers in other processes move the jobs. Render

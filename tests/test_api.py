@@ -446,4 +446,8 @@ def test_placeholder_secrets_are_refused_outside_development() -> None:
     ok = load_settings(environment="production", webhook_secret="w" * 32, session_secret="s" * 32,
                        api_keys=f"{KEY_A},{KEY_B}")
     assert [k.get_secret_value() for k in ok.api_keys] == [KEY_A, KEY_B]
+    assert ok.link_secret is None  # optional: without it the bot makes no download links
+    with pytest.raises(ValidationError, match="LINK_SECRET"):
+        load_settings(environment="production", webhook_secret="w" * 32, session_secret="s" * 32,
+                      link_secret="changethis")
     assert load_settings(webhook_secret="changethis").webhook_secret is not None  # development

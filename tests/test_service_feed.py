@@ -81,3 +81,24 @@ def test_metrics_count_jobs_that_existed_before_the_api_started(service: DreamSe
         assert "dreamreel_render_seconds_count 1" in lines  # rendered while subscribed
     finally:
         metrics.stop()
+
+
+@pytest.mark.postgres
+def test_counts_and_feed_on_postgresql(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same queries on PostgreSQL, whose test database other tests share (so: differences)."""
+    fast_env(monkeypatch)
+    svc = build_service(load_settings(database_url=postgres_url))
+    try:
+        first = svc.submit_diary(CALM, user="feed-a", run=False).job_id
+        after = svc.events(first)[-1].id
+        before = svc.job_counts()
+        second = svc.submit_diary(CALM, user="feed-b", run=False).job_id
+        counts = svc.job_counts()
+        assert sum(counts.values()) >= sum(before.values()) + 1 and counts.get("received", 0) >= 1
+        assert all(v > 0 for v in counts.values())
+        feed = svc.events_since(after, limit=1000)
+        assert all(e.id > after for e in feed) and [e.id for e in feed] == sorted(e.id for e in feed)
+        assert [e for e in feed if e.job_id == second] == svc.events(second)
+        assert first not in {e.job_id for e in feed}
+    finally:
+        svc.close()
