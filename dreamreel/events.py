@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,7 @@ log = logging.getLogger(__name__)
 
 Subscriber = Callable[[EventView], None]
 _PENDING = "dreamreel.pending_events"
+_RECENT_MAX = 10_000
 
 
 def event_view(row: Event) -> EventView:
@@ -38,6 +40,8 @@ class EventBus:
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()
+        self._recent: deque[int] = deque()  # ids published here, so the relay does not repeat them
+        self._recent_ids: set[int] = set()
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         with self._lock:
@@ -73,12 +77,74 @@ class EventBus:
         return rows
 
     def publish(self, rows: list[Event]) -> None:
+        """Deliver committed rows written by this process."""
+        views = [event_view(row) for row in rows]
+        with self._lock:
+            for view in views:
+                self._recent.append(view.id)
+                self._recent_ids.add(view.id)
+            while len(self._recent) > _RECENT_MAX:
+                self._recent_ids.discard(self._recent.popleft())
+        self.deliver(views)
+
+    def deliver_external(self, views: list[EventView]) -> None:
+        """Deliver rows other processes wrote; rows this process published itself are skipped."""
+        with self._lock:
+            fresh = [v for v in views if v.id not in self._recent_ids]
+        self.deliver(fresh)
+
+    def deliver(self, views: list[EventView]) -> None:
         with self._lock:
             subscribers = list(self._subscribers)
-        for row in rows:
-            view = event_view(row)
+        for view in views:
             for callback in subscribers:
                 try:
                     callback(view)
                 except Exception:  # a broken listener must never break a job
                     log.exception("event subscriber failed for job %s", view.job_id)
+
+
+class EventRelay:
+    """Delivers events that other processes wrote (jobs run by Celery workers) to this
+    process's subscribers, by following the events table. Started on first use; one thread."""
+
+    def __init__(
+        self,
+        fetch: Callable[[int], list[EventView]],
+        bus: EventBus,
+        start_after: int,
+        interval: float = 0.5,
+    ) -> None:
+        self._fetch = fetch
+        self._bus = bus
+        self._last_id = start_after
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._follow, name="dreamreel-event-relay", daemon=True)
+            self._thread.start()
+
+    def poll_once(self) -> int:
+        """Deliver every event newer than the last one delivered; returns how many."""
+        views = self._fetch(self._last_id)
+        if views:
+            self._last_id = views[-1].id
+            self._bus.deliver_external(views)
+        return len(views)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _follow(self) -> None:
+        while not self._stop.is_set():
+            try:
+                while self.poll_once():
+                    pass
+            except Exception:  # the database may be briefly unavailable; keep following
+                log.exception("event relay could not read new events")
+            self._stop.wait(self._interval)

@@ -24,7 +24,7 @@ from dreamreel.errors import (
     NotText,
     UnsupportedScript,
 )
-from dreamreel.events import EventBus, event_view
+from dreamreel.events import EventBus, EventRelay, event_view
 from dreamreel.pipeline import DreamPipeline
 from dreamreel.runners.base import JobRunner
 from dreamreel.settings import Settings
@@ -67,6 +67,7 @@ class DreamService:
         self.pipeline = pipeline
         self.bus = bus
         self.runner = runner
+        self.relay: EventRelay | None = None
 
     # -- intake -------------------------------------------------------------------------------
 
@@ -292,8 +293,22 @@ class DreamService:
             return repos.count_by_state(s)
 
     def subscribe(self, callback: Callable[[EventView], None]) -> Callable[[], None]:
-        """Call `callback` with every new event; returns the function that unsubscribes."""
-        return self.bus.subscribe(callback)
+        """Call `callback` with every new event; returns the function that unsubscribes.
+
+        With a runner that works in other processes (Celery), events are followed from the
+        database, so subscribers see workers' progress too.
+        """
+        unsubscribe = self.bus.subscribe(callback)
+        if self.relay is not None:
+            self.relay.start()
+        return unsubscribe
+
+    def follow_events_from_database(self, interval: float = 0.5) -> None:
+        """Deliver events written by other processes (workers) to this process's subscribers."""
+        if self.relay is None:
+            with self.db.session() as s:
+                latest = repos.latest_event_id(s)
+            self.relay = EventRelay(lambda after: self.events_since(after), self.bus, latest, interval)
 
     def record_event(self, job_id: int, kind: str, message: str, data: dict[str, Any] | None = None) -> EventView:
         """Channels add their own audit rows (deliveries, ratings, callbacks) to a job's feed."""
@@ -357,6 +372,8 @@ class DreamService:
             return repos.count_jobs(s, channel, user, states=states, since=since)
 
     def close(self) -> None:
+        if self.relay is not None:
+            self.relay.close()
         self.runner.close()
         self.db.dispose()
 

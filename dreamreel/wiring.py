@@ -133,4 +133,5 @@ def build_service(settings: Settings | None = None, *, background: bool = False)
         from dreamreel.runners.celery_runner import CeleryRunner
 
         service.runner = CeleryRunner.from_settings(settings)
+        service.follow_events_from_database()  # workers write events in their own processes
     return service

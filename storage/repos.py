@@ -133,6 +133,10 @@ def count_by_state(s: Session) -> dict[str, int]:
     return {state: int(count) for state, count in rows}
 
 
+def latest_event_id(s: Session) -> int:
+    return int(s.scalar(select(func.max(Event.id))) or 0)
+
+
 def clip_for(s: Session, job_id: int, index: int) -> Clip | None:
     return s.scalar(select(Clip).where(Clip.job_id == job_id, Clip.segment_index == index))
 
@@ -159,6 +163,7 @@ __all__ = [
     "get_or_create_user",
     "interrupted_jobs",
     "job_by_idempotency_key",
+    "latest_event_id",
     "list_jobs",
     "load_job",
     "open_review",

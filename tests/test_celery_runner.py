@@ -18,6 +18,7 @@ from dreamreel.runners.celery_app import CPU_QUEUE, GPU_QUEUE, RUN_JOB, default_
 from dreamreel.runners.celery_runner import CeleryRunner
 from dreamreel.service import DreamService
 from dreamreel.settings import load_settings
+from dreamreel.views import EventView
 from dreamreel.wiring import build_service
 from storage.models import Job
 from tests.helpers import fast_env
@@ -169,3 +170,21 @@ def test_job_survives_a_worker_process_killed_mid_render(
         assert job is not None and job.attempts == 2
     log_text = worker.log_file.read_text()  # type: ignore[attr-defined]
     assert "worker service ready" in log_text
+
+
+def test_subscribers_see_events_a_worker_writes(service: DreamService, worker: subprocess.Popen[str]) -> None:
+    """With Celery the job runs in another process; the relay follows its events from the database."""
+    seen: list[EventView] = []
+    service.subscribe(seen.append)
+    job = service.submit_diary(DIARY)
+    done = service.wait(job.job_id, timeout=120, poll=0.25)
+    assert done.status == "done", done.error
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(e.state == "done" for e in seen):
+        time.sleep(0.1)
+    mine = [e for e in seen if e.job_id == job.job_id]
+    states = [e.state for e in mine if e.kind == "state"]
+    assert states == ["received", "planned", "approved", "rendering", "stitching", "done"]
+    ids = [e.id for e in mine]
+    assert ids == sorted(set(ids))  # each event once, in order: the local "received" is not repeated
+    assert any(e.kind == "progress" for e in mine)
