@@ -4,7 +4,8 @@ Both tasks share one recipe: hashed tf-idf features (`agent.features`), idf from
 rows, a logistic regression with sample weights that balance the classes within each language
 (so the rare Korean classes are not drowned by English ones, and neither language's label mix
 decides the other's). The regularisation strengths were chosen on a 10 % hold-out of the
-training files, not on the evaluation split; counting Korean rows twice (`korean_weight=2`) moved
+training files, not on the evaluation split (emotion: C=4 beat C=2 by 0.01 macro-F1 in both
+languages there, although the 100-row English evaluation file liked C=2 better); counting Korean rows twice (`korean_weight=2`) moved
 that hold-out by less than its noise, so both languages count once.
 """
 
@@ -46,7 +47,7 @@ class FitConfig:
         return {"C": self.C, "max_iter": self.max_iter, "korean_weight": self.korean_weight}
 
 
-EMOTION_CONFIG = FitConfig(C=2.0)
+EMOTION_CONFIG = FitConfig(C=4.0)
 TOXICITY_CONFIG = FitConfig(C=4.0)
 
 
