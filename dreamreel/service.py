@@ -116,22 +116,31 @@ class DreamService:
                 language=language or detect_language(diary_text),
                 channel=channel,
             )
+            diary.user = owner
             job = Job(
                 diary=diary,
                 state="received",
                 options=opts.model_dump(exclude_none=True),
                 idempotency_key=idempotency_key,
+                # a new job has none of these yet; saying so spares the view five lazy loads
+                segments=[],
+                clips=[],
+                reviews=[],
+                video=None,
             )
             s.add(job)
             s.flush()
             self.bus.add(s, job.id, "state", "diary received", state="received", data={"channel": channel})
             job_id = job.id
+            view = self._job_view(job)
             rows = self.bus.take(s)
         self.bus.publish(rows)
         log.info("job %s: diary of %d chars from %s:%s saved", job_id, len(diary_text), channel, user)
         if run:
             self.runner.submit(job_id)
-        return self.get_job(job_id)
+            if not getattr(self.runner, "background", True):  # it ran inline: show where it got to
+                return self.get_job(job_id)
+        return view  # the job as saved; get_job / wait / subscribe follow it
 
     # -- running ------------------------------------------------------------------------------
 
