@@ -243,6 +243,22 @@ async def test_moderator_rejects_and_queue_lists_pending(tmp_path: Path) -> None
         assert not s.calls_to("sendVideo", DREAMER)
 
 
+async def test_a_review_card_of_a_missing_job_answers_with_an_alert(tmp_path: Path) -> None:
+    """A stale card (the job deleted, or forged callback data) is answered, not left to spin."""
+    async with running_bot(tmp_path) as h:
+        s = h.server
+        moderator = s.user(MODERATOR, first_name="Mina", language_code="en")
+        s.send_text(moderator, "/queue")
+        reply = await s.wait_for(lambda: s.last_message(MODERATOR), what="the queue reply")
+        s.press(moderator, reply, "review:424242:approve:en")
+        answers = await s.wait_for(lambda: s.calls_to("answerCallbackQuery", ok=True), what="the answer")
+        assert answers[-1].params.get("show_alert") in ("true", True)
+        assert answers[-1].params["text"].startswith("Not found") and "424242" in answers[-1].params["text"]
+        # the bot goes on serving: the next command is answered
+        s.send_text(moderator, "/queue")
+        await s.wait_for(lambda: s.texts_to(MODERATOR).count(t("en", "queue_empty")) == 2, what="second reply")
+
+
 async def test_flood_control_waits_retry_after_then_sends(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as h:
         s = h.server

@@ -82,7 +82,13 @@ async def decide(
         return
     job_id = callback_data.job_id
     approve = callback_data.action == "approve"
-    job = await asyncio.to_thread(service.get_job, job_id)
+    try:
+        job = await asyncio.to_thread(service.get_job, job_id)
+    except DreamReelError as exc:  # a stale card: the job was deleted (or the data forged)
+        log.warning("review button on job %s, which cannot be loaded: %s", job_id, exc)
+        await callback.answer(exc.user_message(lang), show_alert=True)
+        await _close_card(callback, None)
+        return
     chat_id = user_chat(job)
     user_lang = "en"
     if job.channel == CHANNEL:
