@@ -22,6 +22,7 @@ from typing import IO, Any
 from agent.interfaces import EmotionClassifier, Planner
 from agent.language import TextRejected, check_text, detect_language
 from agent.schemas import EmotionResult
+from dreamreel.pipeline import understand_diary
 from dreamreel.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,18 +41,12 @@ class DiaryAnalyzer:
     @classmethod
     def from_settings(cls, settings: Settings) -> DiaryAnalyzer:
         """The components the pipeline would use, chosen by `settings` (see `dreamreel.wiring`)."""
-        from agent.safety.policy import SafetyPolicy
-        from dreamreel.wiring import build_emotion, build_planner, build_toxicity
+        from dreamreel.wiring import build_emotion, build_planner, build_safety
 
-        safety = SafetyPolicy(
-            block_threshold=settings.safety.block_threshold,
-            review_threshold=settings.safety.review_threshold,
-            toxicity=build_toxicity(settings),
-        )
         return cls(
             planner=build_planner(settings),
             emotion=build_emotion(settings),
-            safety=safety,
+            safety=build_safety(settings),
             overall_emotion=_overall_emotion(),
             segments=settings.default_segments,
         )
@@ -63,10 +58,11 @@ class DiaryAnalyzer:
         except TextRejected as e:
             return {"language": None, "emotion": None, "emotion_scores": {}, "verdict": None, "error": str(e)}
         language = detect_language(text)
-        plan = self.planner.plan(text, segments=self.segments, language=language)
-        emotions = self.emotion.classify([seg.text for seg in plan.segments])
-        overall = self.overall_emotion(emotions, [float(len(seg.text)) for seg in plan.segments])
-        verdict = self.safety.check(text, plan)
+        judged = understand_diary(
+            self.planner, self.emotion, self.safety, self.overall_emotion,
+            text, segments=self.segments, language=language,
+        )
+        plan, overall, verdict = judged.plan, judged.overall, judged.verdict
         return {
             "language": language,
             "emotion": overall.label,

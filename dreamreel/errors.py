@@ -9,6 +9,7 @@ DreamReelError
  │    └── UnsupportedScript neither Korean nor English
  ├── NotFound              no such job / review (HTTP 404)
  ├── InvalidTransition     e.g. approving a job that is not waiting for a moderator (HTTP 409)
+ │    └── JobBusy           another process is running the job right now
  ├── LimitExceeded         per-user limits (HTTP 429, bot reply)
  ├── ConfigError           settings that cannot work (bad preset, missing model weights); fails at start-up
  └── JobFailed             a step failed; the job is in state `failed` with the error kept
@@ -84,3 +85,10 @@ class JobFailed(DreamReelError):
 
 class ConfigError(DreamReelError):
     messages = {"en": "Configuration problem: {detail}", "ko": "설정 문제: {detail}"}
+
+
+class JobBusy(InvalidTransition):
+    messages = {
+        "en": "This dream is being made right now ({detail}).",
+        "ko": "이 꿈은 지금 만들고 있어요 ({detail}).",
+    }

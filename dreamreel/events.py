@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 Subscriber = Callable[[EventView], None]
 _PENDING = "dreamreel.pending_events"
 _RECENT_MAX = 10_000
+_REREAD_WINDOW = 200  # event ids below the newest seen that are read again (late commits)
 
 
 def event_view(row: Event) -> EventView:
@@ -80,18 +81,22 @@ class EventBus:
         """Deliver committed rows written by this process."""
         views = [event_view(row) for row in rows]
         with self._lock:
-            for view in views:
-                self._recent.append(view.id)
-                self._recent_ids.add(view.id)
-            while len(self._recent) > _RECENT_MAX:
-                self._recent_ids.discard(self._recent.popleft())
+            self._remember(views)
         self.deliver(views)
 
     def deliver_external(self, views: list[EventView]) -> None:
-        """Deliver rows other processes wrote; rows this process published itself are skipped."""
+        """Deliver rows other processes wrote, each once; rows already delivered are skipped."""
         with self._lock:
             fresh = [v for v in views if v.id not in self._recent_ids]
+            self._remember(fresh)
         self.deliver(fresh)
+
+    def _remember(self, views: list[EventView]) -> None:
+        for view in views:
+            self._recent.append(view.id)
+            self._recent_ids.add(view.id)
+        while len(self._recent) > _RECENT_MAX:
+            self._recent_ids.discard(self._recent.popleft())
 
     def deliver(self, views: list[EventView]) -> None:
         with self._lock:
@@ -118,6 +123,7 @@ class EventRelay:
         self._fetch = fetch
         self._bus = bus
         self._last_id = start_after
+        self._floor = start_after
         self._interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -128,12 +134,18 @@ class EventRelay:
             self._thread.start()
 
     def poll_once(self) -> int:
-        """Deliver every event newer than the last one delivered; returns how many."""
-        views = self._fetch(self._last_id)
-        if views:
-            self._last_id = views[-1].id
-            self._bus.deliver_external(views)
-        return len(views)
+        """Deliver every event not delivered yet; returns how many new ids it saw.
+
+        Ids are handed out at insert but transactions commit in any order (PostgreSQL), so a
+        trailing window below the newest id is read again; the bus delivers each id once.
+        """
+        after = max(self._floor, self._last_id - _REREAD_WINDOW)  # nothing from before start-up
+        views = self._fetch(after)
+        newest = max((v.id for v in views), default=self._last_id)
+        fresh = newest - self._last_id if newest > self._last_id else 0
+        self._last_id = max(self._last_id, newest)
+        self._bus.deliver_external(views)
+        return fresh
 
     def close(self) -> None:
         self._stop.set()

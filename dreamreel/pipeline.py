@@ -20,18 +20,23 @@ mid-render resumes where it stopped.
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import CursorResult, or_, update
 from sqlalchemy.orm import Session
 
 from agent.interfaces import EmotionClassifier, Planner
 from agent.schemas import DreamPlan, EmotionResult, SafetyVerdict, Style
 from agent.style import choose_style
+from dreamreel.errors import JobBusy
 from dreamreel.events import EventBus
 from dreamreel.settings import Settings
 from generation.base import ClipInfo, ClipSpec, ClipStyle, VideoBackend
@@ -72,6 +77,64 @@ class StepFailed(RuntimeError):
     """A step could not finish; the job is marked failed with this message."""
 
 
+# A lease outlives silence this long (a model loading for minutes sends no progress); a holder
+# on this machine whose process is gone loses it at once.
+LEASE_TIME = timedelta(minutes=15)
+
+
+def _rowcount(s: Session, statement: Any) -> int:
+    """Rows an UPDATE changed (how a conditional update tells whether it won)."""
+    result = cast("CursorResult[Any]", s.execute(statement))
+    return int(result.rowcount)
+
+
+def _holder_is_dead(holder: str) -> bool:
+    """True when the lease holder ("host:pid:token") is a process of this machine that has ended."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """What the agent makes of a diary before anything is rendered."""
+
+    plan: DreamPlan
+    emotions: list[EmotionResult]  # one per scene
+    overall: EmotionResult  # scene scores weighted by scene length
+    verdict: SafetyVerdict
+
+
+def understand_diary(
+    planner: Planner,
+    emotion: EmotionClassifier,
+    safety: Any,
+    overall_emotion: Callable[[list[EmotionResult], list[float]], EmotionResult],
+    text: str,
+    *,
+    segments: int,
+    language: str | None = None,
+) -> Understanding:
+    """Plan the scenes, classify each scene's emotion and the whole, screen the content.
+
+    The plan step of every job and `dreamreel analyze` (hence `make eval`) both call this, so the
+    measured judgement is the service's judgement.
+    """
+    plan: DreamPlan = planner.plan(text, segments=segments, language=language)  # type: ignore[arg-type]
+    emotions = emotion.classify([seg.text for seg in plan.segments])
+    overall = overall_emotion(emotions, [float(len(seg.text)) for seg in plan.segments])
+    verdict: SafetyVerdict = safety.check(text, plan)
+    return Understanding(plan=plan, emotions=emotions, overall=overall, verdict=verdict)
+
+
 # The step that runs next from each working state.
 NEXT_STEP = {
     "received": "plan",
@@ -88,32 +151,95 @@ class DreamPipeline:
         settings: Settings,
         db: Database,
         media: MediaStore,
-        components: Components,
+        components: Components | Callable[[], Components],
         bus: EventBus,
         render_params: RenderParams,
     ) -> None:
         self.settings = settings
         self.db = db
         self.media = media
-        self.c = components
+        self._components = components
         self.bus = bus
         self.render_params = render_params
+        # who holds a job's lease while running it: host, process and this pipeline
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+    @property
+    def c(self) -> Components:
+        """The components, built on first use (a process that only submits never loads models)."""
+        if not isinstance(self._components, Components):
+            self._components = self._components()
+        return self._components
 
     # -- driver -------------------------------------------------------------------------------
 
     def run(self, job_id: int, *, until: str | None = None) -> str:
-        """Run the job's next steps until it rests (or reaches `until`); return its state."""
-        state = self._begin(job_id)
-        while state in NEXT_STEP and state != until:
-            step = NEXT_STEP[state]
-            try:
-                getattr(self, f"step_{step}")(job_id)
-            except Exception as exc:
-                log.exception("job %s: step %s failed", job_id, step)
-                self._fail(job_id, state, exc)
-                return "failed"
-            state = self._state(job_id)
-        return state
+        """Run the job's next steps until it rests (or reaches `until`); return its state.
+
+        The job is leased to this pipeline while it runs, so two processes never run it at once;
+        a second caller gets JobBusy.
+        """
+        self._claim(job_id)
+        try:
+            state = self._begin(job_id)
+            while state in NEXT_STEP and state != until:
+                step = NEXT_STEP[state]
+                try:
+                    getattr(self, f"step_{step}")(job_id)
+                except Exception as exc:
+                    log.exception("job %s: step %s failed", job_id, step)
+                    self._fail(job_id, state, exc)
+                    return "failed"
+                state = self._state(job_id)
+            return state
+        finally:
+            self._release(job_id)
+
+    # -- the lease ----------------------------------------------------------------------------
+
+    def _claim(self, job_id: int) -> None:
+        """Take the job's lease, or raise JobBusy naming the live process that holds it."""
+        now = utcnow()
+        with self.db.session() as s:
+            taken = _rowcount(
+                s,
+                update(Job)
+                .where(
+                    Job.id == job_id,
+                    or_(Job.lease_owner.is_(None), Job.lease_until < now, Job.lease_owner == self.owner),
+                )
+                .values(lease_owner=self.owner, lease_until=now + LEASE_TIME),
+            )
+            if taken:
+                return
+            job = s.get(Job, job_id)
+            if job is None:
+                raise StepFailed(f"job {job_id} does not exist")
+            holder = job.lease_owner or ""
+            if _holder_is_dead(holder):  # e.g. a process killed mid-render on this machine
+                log.warning("job %s: taking over the lease of %s, which is no longer running", job_id, holder)
+                s.execute(
+                    update(Job)
+                    .where(Job.id == job_id, Job.lease_owner == holder)
+                    .values(lease_owner=self.owner, lease_until=now + LEASE_TIME)
+                )
+                return
+        raise JobBusy(f"job {job_id} is being run by another process ({holder})")
+
+    def _renew(self, s: Session, job_id: int) -> None:
+        s.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.lease_owner == self.owner)
+            .values(lease_until=utcnow() + LEASE_TIME)
+        )
+
+    def _release(self, job_id: int) -> None:
+        with self.db.session() as s:
+            s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.lease_owner == self.owner)
+                .values(lease_owner=None, lease_until=None)
+            )
 
     def _begin(self, job_id: int) -> str:
         """Count the attempt; a failed job re-enters the state it failed in."""
@@ -149,12 +275,12 @@ class DreamPipeline:
             n_segments = int(job.options.get("segments") or self.settings.default_segments)
             language = job.diary.language
 
-        self._progress(job_id, "received", 0.1, "planning scenes")
-        plan: DreamPlan = self.c.planner.plan(text, segments=n_segments, language=language)  # type: ignore[arg-type]
-        self._progress(job_id, "received", 0.5, "reading emotions")
-        emotions = self.c.emotion.classify([seg.text for seg in plan.segments])
-        overall = self.c.overall_emotion(emotions, [float(len(seg.text)) for seg in plan.segments])
-        verdict: SafetyVerdict = self.c.safety.check(text, plan)
+        self._progress(job_id, "received", 0.1, "planning scenes, reading emotions, checking content")
+        judged = understand_diary(
+            self.c.planner, self.c.emotion, self.c.safety, self.c.overall_emotion,
+            text, segments=n_segments, language=language,
+        )
+        plan, emotions, overall, verdict = judged.plan, judged.emotions, judged.overall, judged.verdict
 
         with self.db.session() as s:
             job = repos.load_job(s, job_id)
@@ -164,7 +290,8 @@ class DreamPipeline:
             for seg, emo in zip(plan.segments, emotions, strict=True):
                 style = choose_style(emo.label, self.settings.styles)
                 lora = self._lora_for(emo.label, style)
-                prompt = seg.prompt if verdict.decision == "block" else self.c.soften_prompt(seg.prompt)
+                # softened even when blocked: a moderator may override, and then this is rendered
+                prompt = self.c.soften_prompt(seg.prompt)
                 job.segments.append(
                     SegmentRow(
                         index=seg.index,
@@ -400,6 +527,7 @@ class DreamPipeline:
     ) -> None:
         with self.db.session() as s:
             row = self.bus.add(s, job_id, "progress", message, state=state, progress=fraction, data=data)
+            self._renew(s, job_id)  # progress is the heartbeat that keeps the lease
         self._publish([row])
 
     def _fail(self, job_id: int, state: str, exc: BaseException) -> None:

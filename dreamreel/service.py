@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from agent.language import TextRejected, check_text, detect_language
 from dreamreel.errors import (
     DiaryTooLong,
@@ -116,7 +118,6 @@ class DreamService:
                 language=language or detect_language(diary_text),
                 channel=channel,
             )
-            diary.user = owner
             job = Job(
                 diary=diary,
                 state="received",
@@ -128,8 +129,17 @@ class DreamService:
                 reviews=[],
                 video=None,
             )
-            s.add(job)
-            s.flush()
+            try:
+                with s.begin_nested():  # a retried request racing the first one loses here, harmlessly
+                    s.add(job)
+                    diary.user = owner
+            except IntegrityError:
+                if not idempotency_key:
+                    raise
+                existing = repos.job_by_idempotency_key(s, idempotency_key)
+                if existing is None:
+                    raise
+                return self.get_job(existing.id)
             self.bus.add(s, job.id, "state", "diary received", state="received", data={"channel": channel})
             job_id = job.id
             view = self._job_view(job)
@@ -145,29 +155,36 @@ class DreamService:
     # -- running ------------------------------------------------------------------------------
 
     def run_job(self, job_id: int) -> JobView:
-        """Run or resume a job inline until it rests (done, failed, rejected, in_review, blocked)."""
-        self._require(job_id)
+        """Run or resume a job inline until it rests (done, failed, rejected, in_review, blocked).
+
+        A dry-run job asked to run goes on from its plan. Raises JobBusy when another process runs it.
+        """
+        self._set_dry_run(job_id, False)
         self.pipeline.run(job_id)
         return self.get_job(job_id)
 
     def plan_job(self, job_id: int) -> JobView:
-        """Run a job inline only as far as its plan and safety verdict (a dry run)."""
-        self._require(job_id)
+        """Run a job inline only as far as its plan and safety verdict (a dry run); it rests there
+        (crash recovery leaves it alone) until someone runs it."""
+        self._set_dry_run(job_id, True)
         self.pipeline.run(job_id, until="planned")
         return self.get_job(job_id)
 
-    def retry(self, job_id: int) -> JobView:
-        """Hand a failed or interrupted job to the runner again; it resumes where it stopped."""
-        view = self.get_job(job_id)
-        if view.status in RESTING_STATES and view.status != "failed":
-            raise InvalidTransition(f"job {job_id} is {view.status}; only failed or interrupted jobs are retried")
-        self.runner.submit(job_id)
-        return self.get_job(job_id)
+    def _set_dry_run(self, job_id: int, on: bool) -> None:
+        with self.db.session() as s:
+            job = self._load(s, job_id)
+            if bool(job.options.get("dry_run")) != on:
+                job.options = {**job.options, "dry_run": on}
 
     def recover_interrupted(self) -> list[int]:
-        """Re-submit jobs a crash left in a working state. Call once when a long-lived process starts."""
+        """Re-submit jobs a crash left in a working state (dry runs excepted: they rest after planning).
+        Call once when a long-lived process starts; a job another live process runs is skipped by its lease."""
         with self.db.session() as s:
-            ids = repos.interrupted_jobs(s, WORKING_STATES)
+            ids = [
+                job.id
+                for job in repos.jobs_in_states(s, WORKING_STATES)
+                if not (job.state == "planned" and job.options.get("dry_run"))
+            ]
         for job_id in ids:
             log.info("job %s: resuming after an interruption", job_id)
             self.runner.submit(job_id)
@@ -186,8 +203,11 @@ class DreamService:
         """Render one scene again with a new seed and stitch again; other clips are kept."""
         with self.db.session() as s:
             job = self._load(s, job_id)
-            if job.state not in ("done", "failed"):
-                raise InvalidTransition(f"job {job_id} is {job.state}; re-roll a finished job")
+            passed_moderation = job.state == "done" or (
+                job.state == "failed" and job.failed_in in ("approved", "rendering", "stitching")
+            )
+            if not passed_moderation:
+                raise InvalidTransition(f"job {job_id} is {job.state}; only a finished video can be re-rolled")
             segment = repos.segment_for(s, job_id, index)
             if segment is None:
                 raise NotFound(f"scene {index} of job {job_id}")
@@ -254,6 +274,10 @@ class DreamService:
         return self.get_job(job_id)
 
     def _decide(self, s: Any, job: Job, decision: str, moderator: str, note: str | None) -> None:
+        # conditional on the state still waiting: of two moderators deciding at once, one wins
+        won = repos.move_state(s, job.id, MODERATED_STATES, decision)
+        if not won:
+            raise InvalidTransition(f"job {job.id} was decided by someone else a moment ago")
         review = repos.open_review(s, job.id)
         if review is None:  # e.g. an override of a job without a pending review row
             review = ModerationReview(job_id=job.id, verdict=job.verdict or "review", reasons=[])
@@ -295,6 +319,11 @@ class DreamService:
         """The global feed: events of all jobs with an id above `after_id`, oldest first."""
         with self.db.session() as s:
             return [event_view(e) for e in repos.events_since(s, after_id, limit)]
+
+    def pending_review_count(self) -> int:
+        """How many refused requests wait for a moderator."""
+        with self.db.session() as s:
+            return repos.count_pending_reviews(s)
 
     def job_counts(self) -> dict[str, int]:
         """Number of jobs in each state (states without jobs are absent)."""
@@ -387,10 +416,6 @@ class DreamService:
         self.db.dispose()
 
     # -- helpers ------------------------------------------------------------------------------
-
-    def _require(self, job_id: int) -> None:
-        with self.db.session() as s:
-            self._load(s, job_id)
 
     def _load(self, s: Any, job_id: int) -> Job:
         job = repos.load_job(s, job_id)

@@ -7,6 +7,7 @@ settings select them, so the bot and API processes stay light.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from agent.interfaces import EmotionClassifier, Planner, ToxicityClassifier
 from dreamreel.errors import ConfigError
@@ -92,29 +93,33 @@ def build_backend(settings: Settings) -> tuple[VideoBackend, RenderParams]:
     return backend, RenderParams(preset=name, **params)
 
 
-def build_components(settings: Settings) -> tuple[Components, RenderParams]:
-    from agent.emotion import overall_emotion
+def build_safety(settings: Settings) -> Any:
+    """The content policy with its signals (rules, profanity filters, toxicity classifier)."""
     from agent.safety.policy import SafetyPolicy
-    from agent.safety.rewrite import soften_prompt
-    from generation.stitch import stitch_clips
 
-    backend, params = build_backend(settings)
-    safety = SafetyPolicy(
+    return SafetyPolicy(
         block_threshold=settings.safety.block_threshold,
         review_threshold=settings.safety.review_threshold,
         signal_review_threshold=settings.safety.signal_review_threshold,
         toxicity=build_toxicity(settings),
     )
-    components = Components(
+
+
+def build_components(settings: Settings, backend: VideoBackend) -> Components:
+    """Everything a job needs besides the backend: planner, classifiers, policy, stitcher."""
+    from agent.emotion import overall_emotion
+    from agent.safety.rewrite import soften_prompt
+    from generation.stitch import stitch_clips
+
+    return Components(
         planner=build_planner(settings),
         emotion=build_emotion(settings),
-        safety=safety,
+        safety=build_safety(settings),
         backend=backend,
         stitch=stitch_clips,
         overall_emotion=overall_emotion,
         soften_prompt=soften_prompt,
     )
-    return components, params
 
 
 def build_service(settings: Settings | None = None, *, background: bool = False) -> DreamService:
@@ -125,13 +130,17 @@ def build_service(settings: Settings | None = None, *, background: bool = False)
     db = Database(settings.db_url)
     media = MediaStore(settings.media_dir)
     bus = EventBus()
-    components, params = build_components(settings)
-    pipeline = DreamPipeline(settings, db, media, components, bus, params)
+    backend, params = build_backend(settings)  # validates the preset now; loads no model
+    # models load on the first job, so a process that only submits (bot, API with Celery) stays light
+    pipeline = DreamPipeline(settings, db, media, lambda: build_components(settings, backend), bus, params)
     runner = InProcessRunner(pipeline.run, background=background)
     service = DreamService(settings, db, media, pipeline, bus, runner)
     if settings.runner == "celery":
         from dreamreel.runners.celery_runner import CeleryRunner
 
         service.runner = CeleryRunner.from_settings(settings)
-        service.follow_events_from_database()  # workers write events in their own processes
+    if background or settings.runner == "celery":
+        # a long-lived process (bot, API) also hears of jobs other processes move: a Celery worker,
+        # the API approving a Telegram diary, `dreamreel moderation approve` on the command line
+        service.follow_events_from_database()
     return service

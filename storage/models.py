@@ -92,6 +92,9 @@ class Job(Base):
     # [{"category", "score", "span": {"start", "end", "text"} | null, "source"}] of the safety step
     verdict_reasons: Mapped[list[Any]] = mapped_column(default=list)
     attempts: Mapped[int] = mapped_column(default=0)
+    # the process running the job ("host:pid:token") and until when; see dreamreel.pipeline
+    lease_owner: Mapped[str | None] = mapped_column(String(128))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -145,27 +146,41 @@ def segment_for(s: Session, job_id: int, index: int) -> SegmentRow | None:
     return s.scalar(select(SegmentRow).where(SegmentRow.job_id == job_id, SegmentRow.index == index))
 
 
-def interrupted_jobs(s: Session, states: Sequence[str], older_than: datetime | None = None) -> list[int]:
-    """Ids of jobs left in a working state (e.g. by a crash), oldest first."""
-    stmt = select(Job.id).where(Job.state.in_(list(states))).order_by(Job.id)
-    if older_than is not None:
-        stmt = stmt.where(Job.updated_at < older_than)
-    return list(s.scalars(stmt))
+def jobs_in_states(s: Session, states: Sequence[str]) -> list[Job]:
+    """Jobs in the given states (e.g. left working by a crash), oldest first."""
+    return list(s.scalars(select(Job).where(Job.state.in_(list(states))).order_by(Job.id)))
+
+
+def move_state(s: Session, job_id: int, from_states: Sequence[str], to_state: str) -> bool:
+    """Move a job to `to_state` only if it is still in one of `from_states`; False if it was not."""
+    result = s.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state.in_(list(from_states)))
+        .values(state=to_state, updated_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(cast("CursorResult[Any]", result).rowcount)
+
+
+def count_pending_reviews(s: Session) -> int:
+    return int(s.scalar(select(func.count(ModerationReview.id)).where(ModerationReview.status == "pending")) or 0)
 
 
 __all__ = [
     "clip_for",
     "count_by_state",
     "count_jobs",
+    "count_pending_reviews",
     "events_after",
     "events_since",
     "find_user",
     "get_or_create_user",
-    "interrupted_jobs",
     "job_by_idempotency_key",
+    "jobs_in_states",
     "latest_event_id",
     "list_jobs",
     "load_job",
+    "move_state",
     "open_review",
     "pending_reviews",
     "segment_for",

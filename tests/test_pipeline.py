@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -206,3 +207,101 @@ def test_first_requests_of_a_new_user_racing_create_one_user(service: DreamServi
     assert errors == []
     jobs = service.list_jobs(channel="api", user="racer")
     assert len(jobs) == 6
+
+
+def test_a_dry_run_rests_after_planning_and_survives_recovery(service: DreamService) -> None:
+    job = service.submit_diary(KO_DREAM, user="u8", run=False)
+    assert service.plan_job(job.job_id).status == "planned"
+    assert service.recover_interrupted() == []  # a restart does not render a dry run
+    assert service.get_job(job.job_id).status == "planned"
+    assert service.run_job(job.job_id).status == "done"  # asked to run, it goes on from its plan
+
+
+def test_interrupted_jobs_are_recovered(service: DreamService) -> None:
+    job = service.submit_diary(KO_DREAM, user="u9", run=False)
+    assert service.recover_interrupted() == [job.job_id]
+    assert service.get_job(job.job_id).status == "done"
+
+
+def test_a_job_runs_in_one_process_at_a_time(service: DreamService) -> None:
+    """A second runner is refused while the lease is held; a lease of a dead process is taken over."""
+    import socket
+
+    from dreamreel.errors import JobBusy
+    from storage.models import Job
+
+    job = service.submit_diary(KO_DREAM, user="u10", run=False)
+    with service.db.session() as s:
+        row = s.get(Job, job.job_id)
+        assert row is not None
+        row.lease_owner = f"{socket.gethostname()}:1:other"  # pid 1 is alive: a live holder
+        row.lease_until = row.created_at.replace(year=2999)
+    with pytest.raises(JobBusy, match="another process"):
+        service.run_job(job.job_id)
+    assert service.get_job(job.job_id).status == "received"
+
+    with service.db.session() as s:
+        row = s.get(Job, job.job_id)
+        assert row is not None
+        row.lease_owner = f"{socket.gethostname()}:{2**22 + 12345}:gone"  # no such process
+    assert service.run_job(job.job_id).status == "done"
+    with service.db.session() as s:
+        row = s.get(Job, job.job_id)
+        assert row is not None and row.lease_owner is None  # released when the job rests
+
+
+def test_same_idempotency_key_racing_gives_one_job_and_no_error(service: DreamService) -> None:
+    import threading
+
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def submit() -> None:
+        try:
+            results.append(service.submit_diary(KO_DREAM, user="u11", idempotency_key="same", run=False).job_id)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=submit) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(set(results)) == 1 and len(results) == 5
+
+
+def test_blocked_prompts_are_stored_softened_for_a_moderator_override(service: DreamService) -> None:
+    from agent.safety.rewrite import has_gore_words
+
+    job = service.submit_diary(BLOCKED, user="u12", run=False)
+    view = service.run_job(job.job_id)
+    assert view.status == "blocked"
+    assert not any(has_gore_words(seg.prompt) for seg in view.segments)
+
+
+def test_reroll_is_refused_for_a_job_that_never_passed_moderation(service: DreamService) -> None:
+    job = service.submit_diary(BLOCKED, user="u13", run=False)
+    service.run_job(job.job_id)
+    with pytest.raises(InvalidTransition):
+        service.reroll_segment(job.job_id, 0)
+
+
+def test_a_long_lived_process_hears_of_jobs_other_processes_move(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bot/API (background) follows events another process writes, e.g. a CLI approval."""
+    fast_env(monkeypatch)
+    listener = build_service(load_settings(), background=True)
+    other = build_service(load_settings())  # another process: its own bus, same database
+    try:
+        seen: list[EventView] = []
+        listener.subscribe(seen.append)
+        job = other.submit_diary(KO_DREAM, user="u14", run=False)
+        assert other.run_job(job.job_id).status == "done"
+        deadline = time.monotonic() + 10
+        while not any(e.state == "done" for e in seen) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        states = [e.state for e in seen if e.kind == "state" and e.job_id == job.job_id]
+        assert states == ["received", "planned", "approved", "rendering", "stitching", "done"]
+    finally:
+        listener.close()
+        other.close()
