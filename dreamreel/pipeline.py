@@ -25,6 +25,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -378,12 +379,16 @@ class DreamPipeline:
         # a render killed mid-write left its temp file behind; only this job writes here
         self.media.sweep_temp(older_than=0, under=job_dir(job_id))
         total = len(segments)
+        pending = []
         for index, text, prompt, emotion, style_name, seed in segments:
             if index in done:
                 continue
             style = self.settings.styles.get(style_name or "neutral") or self.settings.styles["neutral"]
-            spec = self._clip_spec(index, text if captions else "", prompt, emotion or "neutral", style, seed, language)
-            self._render_one(job_id, spec, total)
+            pending.append(
+                self._clip_spec(index, text if captions else "", prompt, emotion or "neutral", style, seed, language)
+            )
+        for group in self._batches(pending):
+            self._render_group(job_id, group, total)
 
         with self.db.session() as s:
             job = s.get(Job, job_id)
@@ -419,49 +424,82 @@ class DreamPipeline:
             ),
         )
 
-    def _render_one(self, job_id: int, spec: ClipSpec, total: int) -> None:
-        rel = f"{job_dir(job_id)}/clip-{spec.index:03d}.mp4"
-        label = f"scene {spec.index + 1} of {total}"
-        self._progress(job_id, "rendering", 0.0, f"rendering {label}", {"scene": spec.index, "scenes": total})
+    def _batches(self, specs: list[ClipSpec]) -> list[list[ClipSpec]]:
+        """Scenes that share an emotion (hence a LoRA) render together when the backend batches
+        and its preset allows more than one scene per call; otherwise one by one."""
+        batch_size = getattr(self.c.backend, "batch_size", None)
+        size = int(batch_size()) if callable(batch_size) and hasattr(self.c.backend, "render_batch") else 1
+        if size <= 1:
+            return [[spec] for spec in specs]
+        by_emotion: dict[str, list[ClipSpec]] = {}
+        for spec in specs:
+            by_emotion.setdefault(spec.emotion, []).append(spec)
+        return [group[i : i + size] for group in by_emotion.values() for i in range(0, len(group), size)]
+
+    def _render_group(self, job_id: int, specs: list[ClipSpec], total: int) -> None:
+        """Render one scene, or a batch of scenes, and record each clip once its file is in place."""
+        label = ", ".join(f"{spec.index + 1}" for spec in specs)
+        label = f"scene{'s' if len(specs) > 1 else ''} {label} of {total}"
+        data = {"scene": specs[0].index, "scenes": total, "batch": [spec.index for spec in specs]}
+        self._progress(job_id, "rendering", 0.0, f"rendering {label}", data)
         last = [time.monotonic()]
 
         def on_progress(fraction: float) -> None:
             now = time.monotonic()
             if now - last[0] >= 0.5:  # a progress row at most twice a second
                 last[0] = now
-                self._progress(
-                    job_id, "rendering", fraction, f"rendering {label}", {"scene": spec.index, "scenes": total}
-                )
+                self._progress(job_id, "rendering", fraction, f"rendering {label}", data)
 
-        with self.media.atomic_path(rel) as tmp:
-            info = self._render_clip(spec, tmp, on_progress)
-        with self.db.session() as s:
-            s.add(
-                Clip(
-                    job_id=job_id,
-                    segment_index=spec.index,
-                    seed=spec.seed,
-                    path=rel,
-                    frames=info.frames,
-                    fps=info.fps,
-                    width=info.width,
-                    height=info.height,
-                    duration=info.duration,
+        rels = [f"{job_dir(job_id)}/clip-{spec.index:03d}.mp4" for spec in specs]
+        with ExitStack() as stack:
+            tmps = [stack.enter_context(self.media.atomic_path(rel)) for rel in rels]
+            infos = self._render_clips(specs, tmps, on_progress)
+        for spec, rel, info in zip(specs, rels, infos, strict=True):
+            with self.db.session() as s:
+                s.add(
+                    Clip(
+                        job_id=job_id,
+                        segment_index=spec.index,
+                        seed=spec.seed,
+                        path=rel,
+                        frames=info.frames,
+                        fps=info.fps,
+                        width=info.width,
+                        height=info.height,
+                        duration=info.duration,
+                    )
                 )
-            )
-            self.bus.add(
-                s, job_id, "progress", f"{label} rendered", state="rendering", progress=1.0,
-                data={"scene": spec.index, "scenes": total, "frames": info.frames},
-            )
-            rows = self.bus.take(s)
-        self._publish(rows)
+                self.bus.add(
+                    s, job_id, "progress", f"scene {spec.index + 1} of {total} rendered", state="rendering",
+                    progress=1.0, data={"scene": spec.index, "scenes": total, "frames": info.frames},
+                )
+                rows = self.bus.take(s)
+            self._publish(rows)
 
-    def _render_clip(self, spec: ClipSpec, out: Path, progress: Callable[[float], None]) -> ClipInfo:
+    def _render_clips(
+        self, specs: list[ClipSpec], outs: list[Path], progress: Callable[[float], None]
+    ) -> list[ClipInfo]:
         """Render through the backend; model output is post-processed (fps, size, caption)."""
-        if self.c.backend.name == "preview":  # draws its own captions at its own size
-            return self.c.backend.render_clip(spec, out, progress)
+        backend = self.c.backend
+        if backend.name == "preview":  # draws its own captions at its own size, one scene at a time
+            return [backend.render_clip(spec, out, progress) for spec, out in zip(specs, outs, strict=True)]
+        raws = [out.with_name(out.stem + ".raw.mp4") for out in outs]  # temp names too: swept after a crash
+        try:
+            if len(specs) > 1:
+                backend.render_batch(specs, raws, lambda f: progress(0.8 * f))  # type: ignore[attr-defined]
+            else:
+                backend.render_clip(specs[0], raws[0], lambda f: progress(0.8 * f))
+            return [
+                postprocess_clip(raw, out, self._post_spec(spec), lambda f: progress(0.8 + 0.2 * f))
+                for spec, raw, out in zip(specs, raws, outs, strict=True)
+            ]
+        finally:
+            for raw in raws:
+                raw.unlink(missing_ok=True)
+
+    def _post_spec(self, spec: ClipSpec) -> PostProcessSpec:
         pp = self.settings.postprocess
-        post = PostProcessSpec(
+        return PostProcessSpec(
             target_fps=pp.target_fps,
             upscale=pp.upscale,
             caption=spec.caption if pp.captions_for_model_backends else "",
@@ -470,12 +508,6 @@ class DreamPipeline:
             caption_position=pp.caption_position,
             interpolation=pp.interpolation,
         )
-        raw = out.with_name(out.stem + ".raw.mp4")  # a temp name too: swept if we crash
-        try:
-            self.c.backend.render_clip(spec, raw, lambda f: progress(0.8 * f))
-            return postprocess_clip(raw, out, post, lambda f: progress(0.8 + 0.2 * f))
-        finally:
-            raw.unlink(missing_ok=True)
 
     # -- step: stitch -------------------------------------------------------------------------
 

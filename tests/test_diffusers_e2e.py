@@ -102,3 +102,30 @@ def test_dream_renders_every_scene_with_the_tiny_model_and_its_emotion_lora(
     again = backend.render_clip(spec, tmp_path / "again.mp4")
     assert again.frames == 9
     assert np.array_equal(read_frames(tmp_path / "again.mp4"), read_frames(clip))
+
+
+def test_scenes_sharing_an_emotion_render_in_one_batched_call(tiny_models: TinyModels, tmp_path: Path) -> None:
+    """With max_batch > 1 the pipeline hands scenes of one emotion to `render_batch` together."""
+    import json
+    import sqlite3
+
+    config = tmp_path / "dreamreel.toml"
+    write_config(tiny_models, config)
+    text = config.read_text(encoding="utf-8").replace(
+        "max_sequence_length = 16\n", "max_sequence_length = 16\nmax_batch = 4\n"
+    )
+    config.write_text(text, encoding="utf-8")
+    env = {"DREAMREEL_CONFIG": str(config), "DREAMREEL_HOME": os.environ["DREAMREEL_HOME"], "HF_HUB_OFFLINE": "1"}
+    diary = "I was walking on a quiet beach. The sand was warm. The sea was calm and grey."
+    code, result = cli_json("dream", diary, "--segments", "3", env=env)
+    assert code == 0 and result["status"] == "done", result
+    emotions = [seg["emotion"] for seg in result["segments"]]
+    assert len(result["clips"]) == 3 and all(Path(c).is_file() for c in result["clips"])
+    db = sqlite3.connect(Path(os.environ["DREAMREEL_HOME"]) / "dreamreel.db")
+    batches = [
+        json.loads(data)["batch"]
+        for (data,) in db.execute("select data from events where kind='progress' and progress=0.0 and state='rendering'")
+    ]
+    # one render call per emotion: scenes of the same emotion went together
+    assert sorted(len(b) for b in batches) == sorted(emotions.count(e) for e in dict.fromkeys(emotions))
+    assert sorted(i for b in batches for i in b) == [0, 1, 2]

@@ -162,6 +162,10 @@ class DiffusersBackend:
         """Render one scene to `out_path` (mp4, the preset's size, frames and fps)."""
         return self.render_batch([spec], [out_path], progress)[0]
 
+    def batch_size(self) -> int:
+        """Scenes per pipeline call the preset allows (max_batch, capped by memory_budget_mb)."""
+        return self.preset.batch_size()
+
     def render_batch(
         self, specs: Sequence[ClipSpec], out_paths: Sequence[Path], progress: ProgressFn | None = None
     ) -> list[ClipInfo]:
