@@ -68,8 +68,11 @@ def build_toxicity(settings: Settings) -> ToxicityClassifier | None:
     return OfflineToxicityClassifier.load()
 
 
-def build_backend(settings: Settings) -> tuple[VideoBackend, RenderParams]:
-    """The video backend for the configured preset, and the clip size/length it renders."""
+def build_backend(settings: Settings, *, check_weights: bool = True) -> tuple[VideoBackend, RenderParams]:
+    """The video backend for the configured preset, and the clip size/length it renders.
+
+    The preset is always validated; `check_weights` also makes sure the model is on this machine
+    (a process that hands jobs to Celery workers does not need it)."""
     name = settings.video.preset
     if name == "preview":
         from generation.preview import PreviewRenderer
@@ -87,7 +90,8 @@ def build_backend(settings: Settings) -> tuple[VideoBackend, RenderParams]:
 
     try:
         backend, params = backend_from_settings(name, settings.presets, settings.loras)
-        backend.ensure_weights()  # a missing model fails now, naming the command that fetches it
+        if check_weights:
+            backend.ensure_weights()  # a missing model fails now, naming the command that fetches it
     except (PresetError, LoraError, ModelNotFoundError) as exc:
         raise ConfigError(str(exc)) from exc
     return backend, RenderParams(preset=name, **params)
@@ -130,7 +134,8 @@ def build_service(settings: Settings | None = None, *, background: bool = False)
     db = Database(settings.db_url)
     media = MediaStore(settings.media_dir)
     bus = EventBus()
-    backend, params = build_backend(settings)  # validates the preset now; loads no model
+    # validates the preset now; loads no model
+    backend, params = build_backend(settings, check_weights=settings.runner == "inprocess")
     # models load on the first job, so a process that only submits (bot, API with Celery) stays light
     pipeline = DreamPipeline(settings, db, media, lambda: build_components(settings, backend), bus, params)
     runner = InProcessRunner(pipeline.run, background=background)
