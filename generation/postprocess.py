@@ -254,11 +254,17 @@ def _run_with_progress(args: list[str], total: int, progress: ProgressFn | None,
     with tempfile.TemporaryFile("w+", errors="replace") as err:
         proc = subprocess.Popen([*cmd, *args], stdout=subprocess.PIPE, stderr=err, text=True)
         assert proc.stdout is not None
-        for line in proc.stdout:
-            if progress is not None and line.startswith("frame="):
-                done = int(line.split("=", 1)[1].strip() or 0)
-                progress(min(done / max(total, 1), 1.0))
-        code = proc.wait()
+        try:
+            for line in proc.stdout:
+                if progress is not None and line.startswith("frame="):
+                    done = int(line.split("=", 1)[1].strip() or 0)
+                    progress(min(done / max(total, 1), 1.0))
+            code = proc.wait()
+        finally:  # the callback raised (e.g. the job was cancelled): leave no ffmpeg behind
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            proc.stdout.close()
         if code != 0:
             err.seek(0)
             raise GenerationError(f"{what} failed (ffmpeg exit {code}):\n{stderr_tail(err.read())}")

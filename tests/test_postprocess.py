@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import filecmp
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import imageio_ffmpeg
 import numpy as np
 import pytest
 from PIL import Image
 
+from generation import postprocess
 from generation.base import ClipSpec, ClipStyle, GenerationError
 from generation.captions import caption_overlay
 from generation.ffmpeg import h264_output_params, open_h264_writer, run_ffmpeg
@@ -285,3 +288,34 @@ def test_broken_input_raises_generation_error(tmp_path: Path) -> None:
     with pytest.raises(GenerationError, match="another file"):
         postprocess_clip(src, src, PostProcessSpec(target_fps=16))
     assert not (tmp_path / "out.mp4").exists()
+
+
+class Cancelled(Exception):
+    pass
+
+
+def test_a_progress_callback_that_raises_leaves_no_ffmpeg_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The error reaches the caller and the ffmpeg child is killed and reaped (no orphan, no zombie)."""
+    started: list[subprocess.Popen[str]] = []
+
+    class RecordedPopen(subprocess.Popen[str]):  # the real Popen, remembered to be looked at
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(postprocess.subprocess, "Popen", RecordedPopen)
+    src = square_clip(tmp_path / "src.mp4", frames=48)
+    calls: list[float] = []
+
+    def cancel(fraction: float) -> None:
+        calls.append(fraction)
+        raise Cancelled("job cancelled")
+
+    with pytest.raises(Cancelled):
+        postprocess_clip(src, tmp_path / "out.mp4", PostProcessSpec(target_fps=24, interpolation="mci"), cancel)
+    assert len(calls) == 1
+    (proc,) = [p for p in started if "-progress" in list(p.args)]  # type: ignore[arg-type]  # probes run ffmpeg too; this is the encode
+    assert proc.returncode is not None  # waited for: reaped, not a zombie
+    assert not Path(f"/proc/{proc.pid}").exists()  # gone, not left running or as a zombie
