@@ -13,6 +13,7 @@ from agent.interfaces import EmotionClassifier, Planner, ToxicityClassifier
 from dreamreel.errors import ConfigError
 from dreamreel.events import EventBus
 from dreamreel.pipeline import Components, DreamPipeline, RenderParams
+from dreamreel.runners.base import JobRunner
 from dreamreel.runners.inprocess import InProcessRunner
 from dreamreel.service import DreamService
 from dreamreel.settings import Settings, load_settings
@@ -126,6 +127,15 @@ def build_components(settings: Settings, backend: VideoBackend) -> Components:
     )
 
 
+def build_runner(settings: Settings, pipeline: DreamPipeline, background: bool) -> JobRunner:
+    """In this process (inline for the CLI, a worker thread for the bot and API) or on Celery workers."""
+    if settings.runner == "celery":
+        from dreamreel.runners.celery_runner import CeleryRunner
+
+        return CeleryRunner.from_settings(settings)
+    return InProcessRunner(pipeline.run, background=background)
+
+
 def build_service(settings: Settings | None = None, *, background: bool = False) -> DreamService:
     """Build a ready DreamService: schema migrated, media store under DREAMREEL_HOME, runner chosen."""
     settings = settings or load_settings()
@@ -138,12 +148,7 @@ def build_service(settings: Settings | None = None, *, background: bool = False)
     backend, params = build_backend(settings, check_weights=settings.runner == "inprocess")
     # models load on the first job, so a process that only submits (bot, API with Celery) stays light
     pipeline = DreamPipeline(settings, db, media, lambda: build_components(settings, backend), bus, params)
-    runner = InProcessRunner(pipeline.run, background=background)
-    service = DreamService(settings, db, media, pipeline, bus, runner)
-    if settings.runner == "celery":
-        from dreamreel.runners.celery_runner import CeleryRunner
-
-        service.runner = CeleryRunner.from_settings(settings)
+    service = DreamService(settings, db, media, pipeline, bus, build_runner(settings, pipeline, background))
     if background or settings.runner == "celery":
         # a long-lived process (bot, API) also hears of jobs other processes move: a Celery worker,
         # the API approving a Telegram diary, `dreamreel moderation approve` on the command line
