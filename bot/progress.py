@@ -13,6 +13,10 @@ and moderator card, or the failure message.
 
 Jobs submitted elsewhere (or resumed after a restart) that belong to a Telegram user are
 adopted when they reach a resting state, so their user still hears the outcome.
+
+Nothing grows with the life of the process: a watch ends when its job settles, a chat's clock
+is dropped once no watch uses it and its interval has passed, and the jobs whose moderator card
+was posted are remembered until they finish, and at most `CARDED_LIMIT` of them.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -36,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SETTLED_STATES = frozenset({"done", "failed"}) | REFUSED_STATES
+CARDED_LIMIT = 4096  # jobs remembered as having a moderator card (oldest forgotten first)
 
 
 @dataclass
@@ -61,6 +67,29 @@ class _ChatClock:
     last_edit: float = 0.0
 
 
+class RecentIds:
+    """A set of ids that keeps only the `limit` most recently added (least recently added go first)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._ids: OrderedDict[int, None] = OrderedDict()
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, item: int) -> None:
+        self._ids[item] = None
+        self._ids.move_to_end(item)
+        while len(self._ids) > self.limit:
+            self._ids.popitem(last=False)
+
+    def discard(self, item: int) -> None:
+        self._ids.pop(item, None)
+
+
 class ProgressTracker:
     """Keeps each job's status message current and settles jobs that come to rest."""
 
@@ -71,7 +100,7 @@ class ProgressTracker:
         self.lock = asyncio.Lock()  # held while a job is being submitted and registered
         self._watches: dict[int, JobWatch] = {}
         self._clocks: dict[int, _ChatClock] = {}
-        self._carded: set[int] = set()
+        self._carded = RecentIds(CARDED_LIMIT)  # jobs whose moderator card was posted
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -121,6 +150,7 @@ class ProgressTracker:
             for task in (w.worker, w.flusher):
                 if task is not None:
                     task.cancel()
+            self._drop_idle_clocks()
 
     async def _route(self, event: EventView) -> None:
         try:
@@ -169,6 +199,7 @@ class ProgressTracker:
                 # done with this job; a later resting state (a re-roll, a decision) adopts it anew
                 if self._watches.get(w.job_id) is w:
                     del self._watches[w.job_id]
+                self._drop_idle_clocks()
                 return
 
     async def _apply(self, w: JobWatch, event: EventView) -> None:
@@ -187,6 +218,8 @@ class ProgressTracker:
     async def settle(self, w: JobWatch, job: JobView) -> None:
         """The job came to rest: final edit, then video / refusal notice / failure message."""
         log.info("job %s settled as %s for chat %s", job.job_id, job.status, w.chat_id)
+        if job.status in ("done", "failed"):
+            self._carded.discard(job.job_id)  # finished: a later review of it is a new card
         if job.status == "done":
             w.desired = t(w.lang, "stage_done")
             await self._flush(w)
@@ -206,6 +239,14 @@ class ProgressTracker:
             w.flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await w.flusher
+
+    def _drop_idle_clocks(self) -> None:
+        """Forget the clocks of chats no watch reports to whose last edit is over an interval ago."""
+        busy = {w.chat_id for w in self._watches.values()}
+        now = time.monotonic()
+        for chat_id, clock in list(self._clocks.items()):
+            if chat_id not in busy and not clock.lock.locked() and now - clock.last_edit >= self.min_interval:
+                del self._clocks[chat_id]
 
     async def _flush(self, w: JobWatch) -> None:
         """Bring the status message to `w.desired`, at most one edit per `min_interval` per chat."""

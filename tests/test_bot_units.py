@@ -4,6 +4,7 @@ status edits, the webhook's secret-token check, and that the bot process never i
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import os
@@ -21,7 +22,7 @@ from aiohttp import web
 
 from bot.app import build_bot, build_dispatcher, build_webhook_app, run_bot
 from bot.delivery import Delivery
-from bot.progress import ProgressTracker, status_text
+from bot.progress import ProgressTracker, RecentIds, status_text
 from bot.sender import ChatSender
 from bot.texts import EN, KO, t
 from dreamreel.settings import load_settings
@@ -109,6 +110,54 @@ async def test_bursts_of_progress_become_at_most_one_edit_per_second(
         await bot.session.close()
         await asyncio.to_thread(service.close)
         await server.stop()
+
+
+async def test_chat_clocks_are_dropped_once_their_watches_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A long-running bot does not keep a throttle clock for every chat it ever reported to."""
+    fast_env(monkeypatch)
+    server = FakeTelegramServer()
+    settings = load_settings(telegram_token=server.token, telegram_api_base=await server.start())
+    service = build_service(settings, background=True)
+    bot = build_bot(settings)
+    delivery = Delivery(service, settings, ChatSender(service))
+    delivery.bind(bot)
+    tracker = ProgressTracker(service, delivery, min_interval=0.05)
+    tracker.start()
+    try:
+        chats = range(500, 530)
+        for n, chat in enumerate(chats):
+            async with tracker.lock:
+                tracker.watch(n + 1, chat, "en", None)
+            await tracker._route(_event("rendering", progress=0.5, scene=0, scenes=1).model_copy(
+                update={"job_id": n + 1, "id": n + 1}))
+            await server.wait_for(functools.partial(server.calls_to, "sendMessage", chat, ok=True), what="status")
+            assert chat in tracker._clocks  # in use: kept, so the throttle holds
+            tracker.unwatch(n + 1)
+        assert len(tracker._clocks) < len(chats)  # older ones went as later watches ended
+        await asyncio.sleep(0.06)
+        async with tracker.lock:
+            tracker.watch(99, 999, "en", None)
+        tracker.unwatch(99)
+        assert tracker._clocks == {}
+        assert tracker._watches == {}
+    finally:
+        await tracker.stop()
+        await bot.session.close()
+        await asyncio.to_thread(service.close)
+        await server.stop()
+
+
+def test_recent_ids_keep_only_the_latest() -> None:
+    carded = RecentIds(limit=3)
+    for job_id in range(1, 6):
+        carded.add(job_id)
+    assert len(carded) == 3 and 1 not in carded and 2 not in carded and all(i in carded for i in (3, 4, 5))
+    carded.add(3)  # re-adding refreshes: 4 is now the oldest
+    carded.add(6)
+    assert 4 not in carded and 3 in carded and 6 in carded
+    carded.discard(3)
+    carded.discard(42)
+    assert len(carded) == 2 and 3 not in carded
 
 
 async def test_webhook_checks_the_secret_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
