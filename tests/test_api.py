@@ -163,6 +163,19 @@ def test_malformed_and_oversized_requests_get_clear_json_errors(api: RunningApi)
     assert api.service.list_jobs(channel="api") == []
 
 
+def test_the_language_may_be_given_as_ko_en_or_mixed(api: RunningApi) -> None:
+    """The API takes the languages the service and the CLI take, and documents them."""
+    with api.client() as client:
+        for language in ("mixed", "ko", "en"):
+            job = submit(client, "꿈에서 나는 big red balloon을 타고 하늘을 날았다.", language=language)
+            assert api.service.get_job(job["job_id"]).language == language
+        french = client.post("/v1/diaries", json={"text": CALM_DIARY, "user": "u1", "language": "fr"})
+        assert french.status_code == 422
+        doc = client.get("/openapi.json").json()
+    field = doc["components"]["schemas"]["DiaryIn"]["properties"]["language"]
+    assert {"ko", "en", "mixed"} <= {v for option in field["anyOf"] for v in option.get("enum", [])}
+
+
 def test_idempotent_retries_return_the_same_job_per_key(api: RunningApi) -> None:
     with api.client(KEY_A) as alice, api.client(KEY_B) as bob:
         first = submit_with_key(alice, "retry-1")
@@ -264,18 +277,19 @@ def test_a_refused_job_is_called_back_and_waits_for_a_moderator(api: RunningApi)
         receiver.close()
 
 
-def test_outside_development_callbacks_never_go_to_private_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
-    api_env(monkeypatch, DREAMREEL_ENVIRONMENT="production", DREAMREEL_SESSION_SECRET="s" * 32)
+def test_in_production_callbacks_to_private_addresses_are_refused_at_submission(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    api_env(monkeypatch, DREAMREEL_ENVIRONMENT="production", DREAMREEL_SESSION_SECRET="s" * 32,
+            DREAMREEL_CALLBACK_ALLOW_PRIVATE="false")
     receiver = CallbackReceiver()
     try:
-        with running_api() as api, api.client() as client:
-            job_id = submit(client, callback_url=receiver.url)["job_id"]
-            assert api.service.wait(job_id, 60).status == "done"
-            deadline = time.monotonic() + 10
-            while not (attempts := [e for e in api.service.events(job_id) if e.kind == "callback"]):
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
-        assert "127.0.0.1 is not public" in attempts[0].message and attempts[0].data["ok"] is False
+        with running_api(render=False) as api, api.client() as client:
+            refused = client.post("/v1/diaries", json={"text": CALM_DIARY, "user": "u1", "callback_url": receiver.url})
+            assert refused.status_code == 422, refused.text
+            assert refused.json()["error"]["code"] == "invalid_input"
+            assert "127.0.0.1, which is not a public address" in refused.json()["error"]["message"]
+            assert api.service.runner.submitted == []
         assert receiver.received == []
     finally:
         receiver.close()

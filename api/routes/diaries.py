@@ -7,9 +7,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Request
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
-from api.deps import ApiClientDep, ServiceDep
+from api.callback_target import MAX_URL_LENGTH, callback_url_problem
+from api.deps import ApiClientDep, ServiceDep, SettingsDep
 from api.errors import error_responses
 from api.security import API_CHANNEL
+from dreamreel.errors import InputError
 from dreamreel.views import JobOptions, JobView
 
 router = APIRouter(prefix="/v1", tags=["diaries"])
@@ -23,10 +25,15 @@ class DiaryIn(BaseModel):
     text: str = Field(pattern=r"\S", description="The diary, Korean or English, not blank. The text is also "
                       "checked for content: text that is not Korean or English is refused with `invalid_input`.")
     user: str = Field(min_length=1, max_length=128, description="The app's id of the person who dreamt")
-    language: Literal["ko", "en"] | None = Field(default=None, description="Detected when omitted")
+    language: Literal["ko", "en", "mixed"] | None = Field(
+        default=None, description="Korean, English, or Korean mixed with English; detected when omitted"
+    )
     segments: int | None = Field(default=None, ge=1, le=6, description="Number of scenes")
     callback_url: AnyHttpUrl | None = Field(
-        default=None, description="Receives the signed job object when the job finishes or is refused"
+        default=None, description="Receives the signed job object when the job finishes or is refused. http or "
+        f"https, no user:password, at most {MAX_URL_LENGTH} characters; private, loopback and link-local "
+        "addresses (and names resolving only to them) are refused with `invalid_input` unless the server "
+        "allows them (DREAMREEL_CALLBACK_ALLOW_PRIVATE)"
     )
 
 
@@ -63,16 +70,18 @@ def submit_diary(
     request: Request,
     client: ApiClientDep,
     service: ServiceDep,
+    settings: SettingsDep,
     idempotency_key: Annotated[
         str | None,
         Header(alias="Idempotency-Key", max_length=200,
                description="Retrying with the same key returns the same job"),
     ] = None,
 ) -> DiaryAccepted:
-    options = JobOptions(
-        segments=diary.segments,
-        callback_url=str(diary.callback_url) if diary.callback_url else None,
-    )
+    callback_url = str(diary.callback_url) if diary.callback_url else None
+    if callback_url and (problem := callback_url_problem(callback_url,
+                                                         allow_private=settings.callback_allow_private)):
+        raise InputError(problem)
+    options = JobOptions(segments=diary.segments, callback_url=callback_url)
     job: JobView = service.submit_diary(
         diary.text,
         channel=API_CHANNEL,
