@@ -62,7 +62,7 @@ def job_links(request: Request, job_id: int) -> JobLinks:
     "/diaries",
     status_code=202,
     response_model=DiaryAccepted,
-    responses=error_responses(400, 401, 413, 422, 429),
+    responses=error_responses(400, 401, 413, 422),  # no per-key job limit (yet): never 429
     summary="Submit a dream diary; the video is made in the background",
 )
 def submit_diary(
