@@ -12,7 +12,10 @@ The timestamp is inside the signed content, so a receiver that refuses old times
 `verify_signature`, five minutes by default) also refuses replays. A delivery is retried on any
 non-2xx answer or network error, waiting `callback_backoff` seconds doubled after each attempt,
 at most `callback_attempts` times; every attempt is recorded as a job event of kind `callback`.
-Outside development, a URL whose host resolves to a non-public address is refused (recorded too).
+
+Every attempt resolves the host once and connects to that checked address (`api.callback_target`):
+a host that does not resolve fails the attempt (retried); unless DREAMREEL_CALLBACK_ALLOW_PRIVATE
+is true, a non-public address in the answer refuses the delivery (recorded, not retried).
 """
 
 from __future__ import annotations
@@ -20,19 +23,25 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
-import socket
+import ssl
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit
 
 import httpx
 
+from api.callback_target import (
+    CallbackRefused,
+    PinnedTarget,
+    Resolver,
+    pin_target,
+    pinned_client,
+    system_resolver,
+)
 from api.security import API_CHANNEL
 from dreamreel.service import DreamService
 from dreamreel.settings import Settings
@@ -63,29 +72,17 @@ def verify_signature(secret: str, headers: Mapping[str, str], body: bytes, *,
     return hmac.compare_digest(signature, sign(secret, timestamp, body))
 
 
-def private_address(url: str) -> str | None:
-    """The first loopback/private/link-local/reserved address `url`'s host resolves to, if any.
-    Outside development callbacks go only to public addresses (no requests into our own network)."""
-    host = urlsplit(url).hostname or ""
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except (OSError, UnicodeError):
-        return None  # unresolvable: the POST itself fails and is retried
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not address.is_global:
-            return str(address)
-    return None
-
-
 class CallbackDispatcher:
     """Listens to the service's events and delivers callbacks on a small thread pool."""
 
     def __init__(self, service: DreamService, settings: Settings, *,
-                 client_factory: Callable[[], httpx.Client] | None = None, workers: int = 4) -> None:
+                 client_factory: Callable[[PinnedTarget], httpx.Client] | None = None,
+                 resolver: Resolver = system_resolver, workers: int = 4) -> None:
         self.service = service
         self.settings = settings
-        self._client_factory = client_factory or (lambda: httpx.Client(timeout=settings.callback_timeout))
+        self._client_factory = client_factory or self._pinned_client
+        self._resolver = resolver
+        self._ssl_context: ssl.SSLContext | None = None  # built on first use, shared by deliveries
         self._workers = workers
         self._executor: ThreadPoolExecutor | None = None
         self._unsubscribe: Callable[[], None] | None = None
@@ -123,28 +120,43 @@ class CallbackDispatcher:
         url = job.options.get("callback_url")
         if not url or job.channel != API_CHANNEL:
             return False
-        if self.settings.environment != "development" and (address := private_address(url)):
-            self.service.record_event(job_id, "callback", f"callback to {url} refused: {address} is not public",
-                                      {"url": url, "attempt": 0, "status": None, "ok": False, "state": state})
-            return False
         body = json.dumps(job.to_public(), ensure_ascii=False, separators=(",", ":")).encode()
         delivery = str(uuid.uuid4())
         attempts = self.settings.callback_attempts
-        with self._client_factory() as client:
-            for attempt in range(1, attempts + 1):
-                ok, status, error = self._post(client, url, body, state, delivery)
-                outcome = f"HTTP {status}" if status is not None else f"error: {error}"
-                self.service.record_event(
-                    job_id, "callback", f"callback attempt {attempt}/{attempts} to {url}: {outcome}",
-                    {"url": url, "attempt": attempt, "status": status, "ok": ok, "state": state,
-                     "delivery": delivery, "error": error},
-                )
-                if ok:
-                    return True
-                if attempt < attempts and self._stopping.wait(self.settings.callback_backoff * 2 ** (attempt - 1)):
-                    break
+        for attempt in range(1, attempts + 1):
+            data = {"url": url, "attempt": attempt, "status": None, "ok": False, "state": state, "delivery": delivery}
+            try:
+                ok, status, error = self._attempt(url, body, state, delivery)
+            except CallbackRefused as exc:  # a non-public address: final, not retried
+                self.service.record_event(job_id, "callback", f"callback to {url} refused: {exc}",
+                                          {**data, "error": str(exc)})
+                return False
+            outcome = f"HTTP {status}" if status is not None else f"error: {error}"
+            self.service.record_event(job_id, "callback", f"callback attempt {attempt}/{attempts} to {url}: {outcome}",
+                                      {**data, "status": status, "ok": ok, "error": error})
+            if ok:
+                return True
+            if attempt < attempts and self._stopping.wait(self.settings.callback_backoff * 2 ** (attempt - 1)):
+                break
         logger.warning("callback for job %s to %s failed after %d attempts", job_id, url, attempts)
         return False
+
+    def _attempt(self, url: str, body: bytes, state: str, delivery: str) -> tuple[bool, int | None, str | None]:
+        """Resolve the host (once), then POST to the checked address. Raises `CallbackRefused` only
+        for a final refusal; a host that does not resolve is a failed attempt like a network error."""
+        try:
+            target = pin_target(url, allow_private=self.settings.callback_allow_private, resolver=self._resolver)
+        except CallbackRefused as exc:
+            if not exc.retry:
+                raise
+            return False, None, str(exc)
+        with self._client_factory(target) as client:
+            return self._post(client, url, body, state, delivery)
+
+    def _pinned_client(self, target: PinnedTarget) -> httpx.Client:
+        if self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context()
+        return pinned_client(target, timeout=self.settings.callback_timeout, ssl_context=self._ssl_context)
 
     def _post(self, client: httpx.Client, url: str, body: bytes, state: str,
               delivery: str) -> tuple[bool, int | None, str | None]:

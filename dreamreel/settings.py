@@ -207,6 +207,8 @@ class Settings(BaseSettings):
     callback_attempts: int = Field(default=5, ge=1, le=20)
     callback_backoff: float = Field(default=1.0, ge=0.0, le=60.0)  # seconds, doubled per retry
     callback_timeout: float = Field(default=10.0, gt=0.0, le=120.0)
+    # callbacks to private/loopback/link-local/reserved addresses (a local receiver); refused unless true
+    callback_allow_private: bool = False
 
     # Telegram bot (bot/). DREAMREEL_MODERATOR_IDS is comma-separated Telegram user ids.
     telegram_token: SecretStr | None = None

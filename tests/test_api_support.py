@@ -30,7 +30,8 @@ BLOCK_DIARY = ("In the dream I tortured my neighbor, cut off his fingers one by 
 
 
 def api_env(monkeypatch: pytest.MonkeyPatch, **extra: str) -> None:
-    """Small, fast settings: 128x72 preview, 1 s scenes, quick callback retries."""
+    """Small, fast settings: 128x72 preview, 1 s scenes, quick callback retries, callbacks to
+    127.0.0.1 allowed (override with DREAMREEL_CALLBACK_ALLOW_PRIVATE="false")."""
     env = {
         "DREAMREEL_PREVIEW__WIDTH": "128",
         "DREAMREEL_PREVIEW__HEIGHT": "72",
@@ -41,6 +42,7 @@ def api_env(monkeypatch: pytest.MonkeyPatch, **extra: str) -> None:
         "DREAMREEL_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "DREAMREEL_CALLBACK_BACKOFF": "0.05",
         "DREAMREEL_CALLBACK_ATTEMPTS": "4",
+        "DREAMREEL_CALLBACK_ALLOW_PRIVATE": "true",  # the test receivers listen on 127.0.0.1
         "DREAMREEL_API_MAX_BODY_BYTES": "20000",
         "DREAMREEL_MAX_DIARY_CHARS": "2000",
     }
