@@ -1,7 +1,8 @@
 """Prometheus metrics (text exposition format 0.0.4): jobs by state, queue depths, render times.
 
 Jobs by state are counted by the database at each scrape (one GROUP BY over the indexed state
-column), so they are exact even when Celery workers in other processes move the jobs. Render
+column), and pending reviews with one COUNT, so they are exact even when Celery workers in other
+processes move the jobs. Render
 seconds (from a job's first `rendering` event to its `stitching` event) and callback outcomes
 come from this process's event feed.
 """
@@ -66,7 +67,7 @@ class JobMetrics:
 
     def render(self) -> str:
         """The exposition text."""
-        pending_reviews = len(self.service.moderation_queue())
+        pending_reviews = self.service.pending_review_count()  # one COUNT, not every review loaded
         by_state = self.service.job_counts()
         with self._lock:
             lines = [

@@ -275,7 +275,7 @@ def test_a_refused_job_is_called_back_and_waits_for_a_moderator(api: RunningApi)
             assert client.get(f"/v1/jobs/{job_id}/video").status_code == 404
             metrics = client.get("/metrics").text.splitlines()
             assert "dreamreel_moderation_queue_depth 1" in metrics
-            api.service.reject(job_id, moderator="test")
+            api.service.reject(job_id, moderator="test", note="not this one")
             assert "dreamreel_moderation_queue_depth 0" in client.get("/metrics").text.splitlines()
     finally:
         receiver.close()
