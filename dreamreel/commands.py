@@ -87,7 +87,10 @@ def _models(sub: Any) -> None:
 
 @registrar
 def _worker(sub: Any) -> None:
-    p = sub.add_parser("worker", help="run a Celery worker (runner = celery), e.g. `worker -Q dreamreel.gpu`")
+    # No options of its own ("+" prefix): every argument, `-Q` and `--help` too, goes to `celery worker`
+    # (with "-" prefixes argparse takes a leading `-Q` for an unknown option of ours and exits 2).
+    p = sub.add_parser("worker", help="run a Celery worker (runner = celery), e.g. `worker -Q dreamreel.gpu`",
+                       prefix_chars="+", add_help=False)
     p.add_argument("celery_args", nargs=argparse.REMAINDER, help="arguments passed to `celery worker`")
 
     def run(args: argparse.Namespace, settings: Any) -> int:

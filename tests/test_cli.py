@@ -98,6 +98,13 @@ def test_bad_input_exits_with_a_clear_message(args: list[str], stdin: bytes | No
     assert listed == []
 
 
+def test_worker_passes_every_argument_to_celery() -> None:
+    """`dreamreel worker -Q dreamreel.gpu` as documented: `-Q` (and `--help`) reach `celery worker`."""
+    proc = run_cli("worker", "-Q", "dreamreel.gpu", "--help", timeout=60)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert "--queues" in proc.stdout.decode()  # celery's own help, not ours
+
+
 def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     proc = run_cli("db", "upgrade")
     assert proc.returncode == 0, proc.stderr.decode()
