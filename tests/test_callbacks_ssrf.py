@@ -4,10 +4,14 @@ every delivery attempt, and the POST goes to the very address that was checked (
 from __future__ import annotations
 
 import re
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -222,3 +226,61 @@ def test_a_localhost_callback_is_delivered_to_the_pinned_address_with_its_host_h
         assert receiver.jobs()[0]["job_id"] == job_id
     finally:
         receiver.close()
+
+
+def self_signed_certificate(directory: Path, host: str) -> tuple[Path, Path]:
+    """A throwaway certificate for `host` (openssl CLI, EC key: fast)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-days", "1", "-subj", f"/CN={host}", "-addext", f"subjectAltName=DNS:{host}",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+def test_https_to_a_pinned_address_still_sends_sni_and_checks_the_certificate_for_the_name(
+    tmp_path: Path,
+) -> None:
+    cert, key = self_signed_certificate(tmp_path, "hooks.test")
+    seen: dict[str, Any] = {"sni": [], "host": []}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen["host"].append(self.headers["Host"])
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+
+    def note_sni(sock: ssl.SSLObject, name: str | None, context: ssl.SSLContext) -> None:
+        seen["sni"].append(name)
+
+    server_context.sni_callback = note_sni
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = server_context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    trusting = ssl.create_default_context(cafile=str(cert))
+    try:
+        url = f"https://hooks.test:{port}/hook"  # "hooks.test" is in no DNS: only the pin reaches it
+        target = pin_target(url, allow_private=True, resolver=ScriptedResolver(["127.0.0.1"]))
+        with pinned_client(target, timeout=5, ssl_context=trusting) as client:
+            assert client.post(url, content=b"{}").status_code == 200
+        assert seen == {"sni": ["hooks.test"], "host": [f"hooks.test:{port}"]}
+
+        # the certificate is still checked against the name in the URL: another name fails
+        other = f"https://other.test:{port}/hook"
+        pinned = pin_target(other, allow_private=True, resolver=ScriptedResolver(["127.0.0.1"]))
+        with pinned_client(pinned, timeout=5, ssl_context=trusting) as client, \
+                pytest.raises(httpx.ConnectError, match="certificate verify failed"):
+            client.post(other, content=b"{}")
+        assert seen["host"] == [f"hooks.test:{port}"]
+    finally:
+        server.shutdown()
+        server.server_close()
