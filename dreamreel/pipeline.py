@@ -20,25 +20,21 @@ mid-render resumes where it stopped.
 from __future__ import annotations
 
 import logging
-import os
 import secrets
-import socket
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, or_, update
 from sqlalchemy.orm import Session
 
 from agent.interfaces import EmotionClassifier, Planner
 from agent.schemas import DreamPlan, EmotionResult, SafetyVerdict, Style
 from agent.style import choose_style
-from dreamreel.errors import JobBusy
 from dreamreel.events import EventBus
+from dreamreel.lease import JobLease
 from dreamreel.settings import Settings
 from generation.base import ClipInfo, ClipSpec, ClipStyle, VideoBackend
 from generation.postprocess import PostProcessSpec, postprocess_clip
@@ -76,32 +72,6 @@ class RenderParams:
 
 class StepFailed(RuntimeError):
     """A step could not finish; the job is marked failed with this message."""
-
-
-# A lease outlives silence this long (a model loading for minutes sends no progress); a holder
-# on this machine whose process is gone loses it at once.
-LEASE_TIME = timedelta(minutes=15)
-
-
-def _rowcount(s: Session, statement: Any) -> int:
-    """Rows an UPDATE changed (how a conditional update tells whether it won)."""
-    result = cast("CursorResult[Any]", s.execute(statement))
-    return int(result.rowcount)
-
-
-def _holder_is_dead(holder: str) -> bool:
-    """True when the lease holder ("host:pid:token") is a process of this machine that has ended."""
-    host, _, rest = holder.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 @dataclass(frozen=True)
@@ -162,8 +132,7 @@ class DreamPipeline:
         self._components = components
         self.bus = bus
         self.render_params = render_params
-        # who holds a job's lease while running it: host, process and this pipeline
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.lease = JobLease(db)
 
     @property
     def c(self) -> Components:
@@ -180,7 +149,7 @@ class DreamPipeline:
         The job is leased to this pipeline while it runs, so two processes never run it at once;
         a second caller gets JobBusy.
         """
-        self._claim(job_id)
+        self.lease.claim(job_id)
         try:
             state = self._begin(job_id)
             while state in NEXT_STEP and state != until:
@@ -194,53 +163,7 @@ class DreamPipeline:
                 state = self._state(job_id)
             return state
         finally:
-            self._release(job_id)
-
-    # -- the lease ----------------------------------------------------------------------------
-
-    def _claim(self, job_id: int) -> None:
-        """Take the job's lease, or raise JobBusy naming the live process that holds it."""
-        now = utcnow()
-        with self.db.session() as s:
-            taken = _rowcount(
-                s,
-                update(Job)
-                .where(
-                    Job.id == job_id,
-                    or_(Job.lease_owner.is_(None), Job.lease_until < now, Job.lease_owner == self.owner),
-                )
-                .values(lease_owner=self.owner, lease_until=now + LEASE_TIME),
-            )
-            if taken:
-                return
-            job = s.get(Job, job_id)
-            if job is None:
-                raise StepFailed(f"job {job_id} does not exist")
-            holder = job.lease_owner or ""
-            if _holder_is_dead(holder):  # e.g. a process killed mid-render on this machine
-                log.warning("job %s: taking over the lease of %s, which is no longer running", job_id, holder)
-                s.execute(
-                    update(Job)
-                    .where(Job.id == job_id, Job.lease_owner == holder)
-                    .values(lease_owner=self.owner, lease_until=now + LEASE_TIME)
-                )
-                return
-        raise JobBusy(f"job {job_id} is being run by another process ({holder})")
-
-    def _renew(self, s: Session, job_id: int) -> None:
-        s.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.lease_owner == self.owner)
-            .values(lease_until=utcnow() + LEASE_TIME)
-        )
-
-    def _release(self, job_id: int) -> None:
-        with self.db.session() as s:
-            s.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.lease_owner == self.owner)
-                .values(lease_owner=None, lease_until=None)
-            )
+            self.lease.release(job_id)
 
     def _begin(self, job_id: int) -> str:
         """Count the attempt; a failed job re-enters the state it failed in."""
@@ -559,7 +482,7 @@ class DreamPipeline:
     ) -> None:
         with self.db.session() as s:
             row = self.bus.add(s, job_id, "progress", message, state=state, progress=fraction, data=data)
-            self._renew(s, job_id)  # progress is the heartbeat that keeps the lease
+            self.lease.renew(s, job_id)  # progress is the heartbeat that keeps the lease
         self._publish([row])
 
     def _fail(self, job_id: int, state: str, exc: BaseException) -> None:
