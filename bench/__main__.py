@@ -9,11 +9,23 @@ import sys
 import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # the numbers, not loading bars
+
+
+def _quiet_libraries() -> None:
+    try:
+        from diffusers.utils import logging as diffusers_logging
+        from transformers.utils import logging as transformers_logging
+    except ImportError:
+        return
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.disable_progress_bar()
 
 BENCHES = ["bench_stitch", "bench_lora", "bench_batch", "bench_postprocess", "bench_api"]
 
 
 def main() -> int:
+    _quiet_libraries()
     failed = []
     for name in BENCHES:
         try:
