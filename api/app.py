@@ -31,6 +31,8 @@ from dreamreel.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+CONSUMER = "api"  # its place in the event feed is kept across restarts (callbacks are not lost)
+
 DESCRIPTION = """\
 Post a dream diary, get a short video.
 
@@ -50,8 +52,8 @@ def create_app(service: DreamService, settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        dispatcher.start()  # first: the events missed while the API was stopped reach it
         job_metrics.start()
-        dispatcher.start()
         try:
             yield
         finally:
@@ -99,7 +101,7 @@ def run_api(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> in
 
     from dreamreel.wiring import build_service
 
-    service = build_service(settings, background=True)
+    service = build_service(settings, background=True, consumer=CONSUMER)
     try:
         resumed = service.recover_interrupted()
         if resumed:

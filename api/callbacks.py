@@ -108,10 +108,13 @@ class CallbackDispatcher:
         # Called from the worker thread: do no work here, only hand over.
         if event.kind == "state" and event.state in RESTING_STATES and self._executor is not None:
             with contextlib.suppress(RuntimeError):  # RuntimeError: shutting down
-                self._executor.submit(self.deliver, event.job_id, event.state)
+                self._executor.submit(self.deliver, event.job_id, event.state, after_event=event.id)
 
-    def deliver(self, job_id: int, state: str) -> bool:
-        """POST the job to its callback URL, retrying; True when the receiver took it."""
+    def deliver(self, job_id: int, state: str, *, after_event: int | None = None) -> bool:
+        """POST the job to its callback URL, retrying; True when the receiver took it.
+
+        With `after_event` (the resting-state event's id), a callback for that state that already
+        succeeded after it is not sent again (the event is seen again after an API restart)."""
         try:
             job = self.service.get_job(job_id)
         except Exception:
@@ -120,6 +123,9 @@ class CallbackDispatcher:
         url = job.options.get("callback_url")
         if not url or job.channel != API_CHANNEL:
             return False
+        if after_event is not None and self._called_back(job_id, state, after_event):
+            logger.info("callback for job %s (%s) was delivered already", job_id, state)
+            return True
         body = json.dumps(job.to_public(), ensure_ascii=False, separators=(",", ":")).encode()
         delivery = str(uuid.uuid4())
         attempts = self.settings.callback_attempts
@@ -140,6 +146,12 @@ class CallbackDispatcher:
                 break
         logger.warning("callback for job %s to %s failed after %d attempts", job_id, url, attempts)
         return False
+
+    def _called_back(self, job_id: int, state: str, after_event: int) -> bool:
+        return any(
+            e.kind == "callback" and e.data.get("ok") and e.data.get("state") == state
+            for e in self.service.events(job_id, after_id=after_event)
+        )
 
     def _attempt(self, url: str, body: bytes, state: str, delivery: str) -> tuple[bool, int | None, str | None]:
         """Resolve the host (once), then POST to the checked address. Raises `CallbackRefused` only

@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+CONSUMER = "telegram-bot"  # its place in the event feed is kept across restarts
+
 COMMANDS = {
     "en": [
         ("start", "what DreamReel does"),
@@ -174,7 +176,7 @@ def run_polling(settings: Settings) -> None:
     """Build the service with its background worker and serve long polling until interrupted."""
     from dreamreel.wiring import build_service
 
-    service = build_service(settings, background=True)
+    service = build_service(settings, background=True, consumer=CONSUMER)
     try:
         resumed = service.recover_interrupted()
         if resumed:
@@ -204,7 +206,7 @@ def run_bot(settings: Settings, webhook_url: str | None = None) -> int:
 
     from dreamreel.wiring import build_service
 
-    service = build_service(settings, background=True)
+    service = build_service(settings, background=True, consumer=CONSUMER)
     try:
         service.recover_interrupted()
         app, _ = build_webhook_app(service, settings, webhook_url)

@@ -12,7 +12,10 @@ blocked, failed) are settled once per watch: the final edit, then the video, the
 and moderator card, or the failure message.
 
 Jobs submitted elsewhere (or resumed after a restart) that belong to a Telegram user are
-adopted when they reach a resting state, so their user still hears the outcome.
+adopted when they reach a resting state, so their user still hears the outcome (in new messages).
+Each outcome sent is recorded as a `delivery` event; a resting state seen again (the bot follows
+events from a durable cursor, so after a restart it hears what happened while it was stopped,
+and a little it had heard already) is skipped when a delivery follows it: no video is sent twice.
 
 Nothing grows with the life of the process: a watch ends when its job settles, a chat's clock
 is dropped once no watch uses it and its interval has passed, and the jobs whose moderator card
@@ -42,6 +45,7 @@ log = logging.getLogger(__name__)
 
 SETTLED_STATES = frozenset({"done", "failed"}) | REFUSED_STATES
 CARDED_LIMIT = 4096  # jobs remembered as having a moderator card (oldest forgotten first)
+DELIVERY_KIND = "delivery"  # the event recorded once a job's outcome was sent to its chat
 
 
 @dataclass
@@ -206,14 +210,27 @@ class ProgressTracker:
         if event.kind == "state" and event.state in SETTLED_STATES:
             if not w.settled:
                 w.settled = True
+                if await asyncio.to_thread(self._told, w.job_id, event.id):
+                    log.info("job %s: outcome of event %s was already delivered", w.job_id, event.id)
+                    return
                 job = await asyncio.to_thread(self.service.get_job, w.job_id)
                 await self.settle(w, job)
+                if job.status in SETTLED_STATES:
+                    await asyncio.to_thread(
+                        self.service.record_event, w.job_id, DELIVERY_KIND, f"{job.status} sent to chat {w.chat_id}",
+                        {"chat_id": w.chat_id, "state": job.status, "event": event.id},
+                    )
             return
         text = status_text(w.lang, event)
         if text is not None and not w.settled:
             w.desired = text
             if w.flusher is None or w.flusher.done():
                 w.flusher = asyncio.create_task(self._flush(w))
+
+    def _told(self, job_id: int, event_id: int) -> bool:
+        """Whether the outcome a resting-state event calls for was delivered already: a `delivery`
+        row follows it (the event is seen again after a restart, from the durable cursor)."""
+        return any(e.kind == DELIVERY_KIND for e in self.service.events(job_id, after_id=event_id))
 
     async def settle(self, w: JobWatch, job: JobView) -> None:
         """The job came to rest: final edit, then video / refusal notice / failure message."""

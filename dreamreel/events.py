@@ -81,7 +81,8 @@ class EventBus:
         """Deliver committed rows written by this process."""
         views = [event_view(row) for row in rows]
         with self._lock:
-            self._remember(views)
+            if self._subscribers:  # heard by nobody yet (start-up): the relay may deliver them later
+                self._remember(views)
         self.deliver(views)
 
     def deliver_external(self, views: list[EventView]) -> None:
@@ -111,7 +112,12 @@ class EventBus:
 
 class EventRelay:
     """Delivers events that other processes wrote (jobs run by Celery workers) to this
-    process's subscribers, by following the events table. Started on first use; one thread."""
+    process's subscribers, by following the events table. Started on first use; one thread.
+
+    With `save`, the relay is a durable consumer: after each delivery it saves the id up to which
+    everything has been delivered (the newest id seen less the re-read window, so a late commit is
+    not skipped), and a restarted process starts after it. Events in that window are delivered
+    again after a restart: consumers skip what they already did (at least once, never lost)."""
 
     def __init__(
         self,
@@ -119,11 +125,14 @@ class EventRelay:
         bus: EventBus,
         start_after: int,
         interval: float = 0.5,
+        save: Callable[[int], None] | None = None,
     ) -> None:
         self._fetch = fetch
         self._bus = bus
         self._last_id = start_after
         self._floor = start_after
+        self._saved = start_after
+        self._save = save
         self._interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -145,6 +154,10 @@ class EventRelay:
         fresh = newest - self._last_id if newest > self._last_id else 0
         self._last_id = max(self._last_id, newest)
         self._bus.deliver_external(views)
+        cursor = max(self._floor, self._last_id - _REREAD_WINDOW)
+        if self._save is not None and cursor > self._saved:
+            self._save(cursor)
+            self._saved = cursor
         return fresh
 
     def close(self) -> None:

@@ -341,12 +341,29 @@ class DreamService:
             self.relay.start()
         return unsubscribe
 
-    def follow_events_from_database(self, interval: float = 0.5) -> None:
-        """Deliver events written by other processes (workers) to this process's subscribers."""
+    def follow_events_from_database(self, interval: float = 0.5, consumer: str | None = None) -> None:
+        """Deliver events written by other processes (workers) to this process's subscribers.
+
+        Without `consumer`, from the newest event on. With it (e.g. "telegram-bot"), from where
+        that consumer's last process got to, so nothing that happened while it was stopped is
+        missed; a new consumer starts at the newest event."""
         if self.relay is None:
             with self.db.session() as s:
-                latest = repos.latest_event_id(s)
-            self.relay = EventRelay(lambda after: self.events_since(after), self.bus, latest, interval)
+                start = repos.latest_event_id(s)
+                if consumer is not None:
+                    stored = repos.get_cursor(s, consumer)
+                    if stored is None:
+                        repos.advance_cursor(s, consumer, start)
+                    else:
+                        start = stored
+            save = None if consumer is None else (lambda event_id: self._save_cursor(consumer, event_id))
+            self.relay = EventRelay(lambda after: self.events_since(after), self.bus, start, interval, save)
+            if consumer is not None:
+                log.info("following events as %r after event %d", consumer, start)
+
+    def _save_cursor(self, consumer: str, event_id: int) -> None:
+        with self.db.session() as s:
+            repos.advance_cursor(s, consumer, event_id)
 
     def record_event(self, job_id: int, kind: str, message: str, data: dict[str, Any] | None = None) -> EventView:
         """Channels add their own audit rows (deliveries, ratings, callbacks) to a job's feed."""

@@ -136,8 +136,13 @@ def build_runner(settings: Settings, pipeline: DreamPipeline, background: bool) 
     return InProcessRunner(pipeline.run, background=background)
 
 
-def build_service(settings: Settings | None = None, *, background: bool = False) -> DreamService:
-    """Build a ready DreamService: schema migrated, media store under DREAMREEL_HOME, runner chosen."""
+def build_service(
+    settings: Settings | None = None, *, background: bool = False, consumer: str | None = None
+) -> DreamService:
+    """Build a ready DreamService: schema migrated, media store under DREAMREEL_HOME, runner chosen.
+
+    `consumer` names a long-lived process ("telegram-bot", "api") that follows events durably:
+    after a restart it hears of what happened while it was stopped."""
     settings = settings or load_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
     ensure_schema(settings.db_url)
@@ -152,5 +157,5 @@ def build_service(settings: Settings | None = None, *, background: bool = False)
     if background or settings.runner == "celery":
         # a long-lived process (bot, API) also hears of jobs other processes move: a Celery worker,
         # the API approving a Telegram diary, `dreamreel moderation approve` on the command line
-        service.follow_events_from_database()
+        service.follow_events_from_database(consumer=consumer)
     return service

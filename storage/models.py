@@ -5,6 +5,7 @@ users ─< diaries ─< jobs ─< segments
                         ├── videos          (the stitched result)
                         ├─< reviews         (moderation: verdict, reasons, decision)
                         └─< events          (progress feed and audit log)
+event_cursors                                   (how far the bot / API delivered events)
 """
 
 from __future__ import annotations
@@ -202,3 +203,14 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     job: Mapped[Job] = relationship(back_populates="events")
+
+
+class EventCursor(Base):
+    """How far a long-lived consumer (the bot, the API) has delivered the events table, so a
+    restart goes on from there instead of from the newest event."""
+
+    __tablename__ = "event_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -10,7 +10,7 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from storage.models import Clip, Diary, Event, Job, ModerationReview, SegmentRow, User, utcnow
+from storage.models import Clip, Diary, Event, EventCursor, Job, ModerationReview, SegmentRow, User, utcnow
 
 # What a job view needs, loaded up front in a few queries instead of lazily one by one.
 _JOB_VIEW_LOADS = (
@@ -138,6 +138,28 @@ def latest_event_id(s: Session) -> int:
     return int(s.scalar(select(func.max(Event.id))) or 0)
 
 
+def get_cursor(s: Session, name: str) -> int | None:
+    """The event id up to which consumer `name` has delivered events (None: a new consumer)."""
+    return s.scalar(select(EventCursor.last_event_id).where(EventCursor.name == name))
+
+
+def advance_cursor(s: Session, name: str, event_id: int) -> None:
+    """Move consumer `name`'s cursor up to `event_id` (created on first use); never moves it back."""
+    moved = s.execute(
+        update(EventCursor)
+        .where(EventCursor.name == name, EventCursor.last_event_id < event_id)
+        .values(last_event_id=event_id, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if cast("CursorResult[Any]", moved).rowcount or get_cursor(s, name) is not None:
+        return
+    try:
+        with s.begin_nested():  # two processes creating one cursor at once: one insert wins
+            s.add(EventCursor(name=name, last_event_id=event_id))
+    except IntegrityError:
+        advance_cursor(s, name, event_id)
+
+
 def clip_for(s: Session, job_id: int, index: int) -> Clip | None:
     return s.scalar(select(Clip).where(Clip.job_id == job_id, Clip.segment_index == index))
 
@@ -167,6 +189,7 @@ def count_pending_reviews(s: Session) -> int:
 
 
 __all__ = [
+    "advance_cursor",
     "clip_for",
     "count_by_state",
     "count_jobs",
@@ -174,6 +197,7 @@ __all__ = [
     "events_after",
     "events_since",
     "find_user",
+    "get_cursor",
     "get_or_create_user",
     "job_by_idempotency_key",
     "jobs_in_states",

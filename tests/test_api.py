@@ -281,6 +281,47 @@ def test_a_refused_job_is_called_back_and_waits_for_a_moderator(api: RunningApi)
         receiver.close()
 
 
+def test_a_callback_due_while_the_api_was_stopped_is_sent_once_it_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API keeps its place in the event feed: a job with a callback_url that finished while it
+    was down is called back when it starts again, and not again on the next restart."""
+    from api.app import CONSUMER
+    from dreamreel.settings import load_settings
+    from dreamreel.views import JobOptions
+    from dreamreel.wiring import build_service
+
+    api_env(monkeypatch)
+    receiver = CallbackReceiver()
+    other = build_service(load_settings())  # e.g. a Celery worker, or `dreamreel jobs run`
+    try:
+        with running_api(consumer=CONSUMER):
+            pass  # the API ran once: its place in the feed is stored
+
+        def finish_job() -> int:
+            job = other.submit_diary(CALM_DIARY, channel="api", user="u1",
+                                     options=JobOptions(callback_url=receiver.url))
+            assert job.status == "done"
+            return job.job_id
+
+        def received_jobs(count: int) -> list[int]:
+            deadline = time.monotonic() + 30
+            while len(receiver.received) < count and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(1.0)  # a few more polls of the feed: nothing else may arrive
+            return [job["job_id"] for job in receiver.jobs()]
+
+        missed = finish_job()
+        with running_api(consumer=CONSUMER):
+            assert received_jobs(1) == [missed]
+        with running_api(consumer=CONSUMER):  # a job finishing now is called back, the old one not again
+            later = finish_job()
+            assert received_jobs(2) == [missed, later]
+        assert all(headers["X-DreamReel-Event"] == "job.done" for headers, _, _ in receiver.received)
+        assert [e.data["ok"] for e in other.events(missed) if e.kind == "callback"] == [True]
+    finally:
+        other.close()
+        receiver.close()
+
+
 def test_in_production_callbacks_to_private_addresses_are_refused_at_submission(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

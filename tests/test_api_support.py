@@ -77,15 +77,16 @@ class ParkedRunner:
 
 
 @contextmanager
-def running_api(*, render: bool = True) -> Iterator[RunningApi]:
-    """The real service (background runner) and app, served on 127.0.0.1:<free port>."""
+def running_api(*, render: bool = True, consumer: str | None = None) -> Iterator[RunningApi]:
+    """The real service (background runner) and app, served on 127.0.0.1:<free port>; with
+    `consumer`, following events durably under that name as `dreamreel api` does."""
     from api.app import create_app
     from api.server import ServerThread
     from dreamreel.settings import load_settings
     from dreamreel.wiring import build_service
 
     settings = load_settings()
-    service = build_service(settings, background=True)
+    service = build_service(settings, background=True, consumer=consumer)
     if not render:
         service.runner = ParkedRunner()
     try:

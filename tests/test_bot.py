@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.app import build_bot, build_dispatcher
+from bot.app import CONSUMER, build_bot, build_dispatcher
 from bot.texts import t
 from dreamreel.settings import Settings, load_settings
 from dreamreel.wiring import build_service
@@ -55,7 +55,9 @@ class Harness:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(tmp_path: Path, status_interval: float = 0.3, **overrides: Any) -> AsyncIterator[Harness]:
+async def running_bot(
+    tmp_path: Path, status_interval: float = 0.3, consumer: str | None = None, **overrides: Any
+) -> AsyncIterator[Harness]:
     server = FakeTelegramServer()
     base = await server.start()
     values: dict[str, Any] = {
@@ -67,7 +69,7 @@ async def running_bot(tmp_path: Path, status_interval: float = 0.3, **overrides:
     }
     values.update(overrides)
     settings = load_settings(**values)
-    service = build_service(settings, background=True)
+    service = build_service(settings, background=True, consumer=consumer)
     bot = build_bot(settings)
     dp = build_dispatcher(service, settings, status_interval=status_interval)
     polling = asyncio.create_task(dp.start_polling(bot, polling_timeout=1, handle_signals=False))
@@ -489,3 +491,35 @@ async def test_server_refusing_a_large_upload_gets_a_smaller_rendition(tmp_path:
         original, smaller = refused[0].files["video"], sent[0].files["video"]
         assert _is_mp4(smaller) and len(smaller) < 4000 < len(original)
         assert t("en", "smaller_rendition") in sent[0].text
+
+
+async def test_a_video_finished_while_the_bot_was_stopped_is_sent_once_it_starts(tmp_path: Path) -> None:
+    """The bot keeps its place in the event feed: a Telegram job that came to rest while it was
+    down is delivered when it starts again, as new messages, and not again on the next restart."""
+    async with running_bot(tmp_path, consumer=CONSUMER):
+        pass  # the bot ran once: its place in the feed is stored
+    other = build_service(load_settings(default_segments=2))  # e.g. a worker, or `dreamreel jobs run`
+    try:
+        job = await asyncio.to_thread(other.submit_diary, KO_DREAM, channel="telegram", user=str(DREAMER))
+        assert job.status == "done"
+
+        async with running_bot(tmp_path, consumer=CONSUMER) as h:
+            s = h.server
+            await s.wait_for(lambda: s.calls_to("sendVideo", DREAMER, ok=True), what="the video")
+            assert t("ko", "stage_done") in s.texts_to(DREAMER)  # a new status message, not an edit
+            await s.wait_for(
+                lambda: [e for e in h.service.events(job.job_id) if e.kind == "delivery"], what="the delivery record"
+            )
+
+        async with running_bot(tmp_path, consumer=CONSUMER) as h:
+            s = h.server
+            # a job finishing now is sent; the one delivered before the restart is not sent again
+            later = await asyncio.to_thread(other.submit_diary, KO_DREAM, channel="telegram", user=str(DREAMER))
+            video = await s.wait_for(lambda: s.calls_to("sendVideo", DREAMER, ok=True), what="the later video")
+            await asyncio.sleep(1.0)  # a few more polls of the feed
+            videos = s.calls_to("sendVideo", DREAMER, ok=True)
+            assert len(videos) == 1 and f"#{later.job_id} " in video[0].text, [v.text for v in videos]
+        deliveries = [e for e in other.events(job.job_id) if e.kind == "delivery"]
+        assert len(deliveries) == 1 and deliveries[0].data["state"] == "done"
+    finally:
+        await asyncio.to_thread(other.close)

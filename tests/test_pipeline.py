@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from dreamreel.views import EventView, JobOptions
 from dreamreel.wiring import build_service
 from generation.base import ClipInfo, ClipSpec, ProgressFn
 from generation.probe import probe_video
+from storage import repos
 from tests.helpers import fast_env
 
 KO_DREAM = (
@@ -304,4 +306,54 @@ def test_a_long_lived_process_hears_of_jobs_other_processes_move(monkeypatch: py
         assert states == ["received", "planned", "approved", "rendering", "stitching", "done"]
     finally:
         listener.close()
+        other.close()
+
+
+def _wait_for_state(seen: list[EventView], job_id: int, state: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(e.job_id == job_id and e.state == state for e in seen) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_named_consumer_hears_after_a_restart_what_happened_while_it_was_stopped(
+    database: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The bot/API keep their place in the event feed: a job that rests while they are stopped
+    is still announced when they start again; a brand-new consumer starts at the newest event."""
+    fast_env(monkeypatch)
+    overrides = {"database_url": request.getfixturevalue("postgres_url")} if database == "postgres" else {}
+    x, y = f"x-{uuid.uuid4().hex[:8]}", f"y-{uuid.uuid4().hex[:8]}"  # the PostgreSQL database is shared
+    other = build_service(load_settings(**overrides))  # the process that runs jobs (CLI, a worker)
+    try:
+        old = other.submit_diary(KO_DREAM, user="u15", run=False)  # before "x" ever started
+        first = build_service(load_settings(**overrides), background=True, consumer=x)
+        first.subscribe(lambda event: None)
+        first.close()  # "x" is stopped while the job runs
+        job = other.submit_diary(KO_DREAM, user="u15", run=False)
+        assert other.run_job(job.job_id).status == "done"
+
+        heard: dict[str, list[EventView]] = {x: [], y: []}
+        again = build_service(load_settings(**overrides), background=True, consumer=x)
+        fresh = build_service(load_settings(**overrides), background=True, consumer=y)
+        try:
+            again.subscribe(heard[x].append)
+            fresh.subscribe(heard[y].append)
+            _wait_for_state(heard[x], job.job_id, "done")
+            states = [e.state for e in heard[x] if e.kind == "state" and e.job_id == job.job_id]
+            assert states == ["received", "planned", "approved", "rendering", "stitching", "done"]
+            assert not any(e.job_id == old.job_id for e in heard[x])  # from before "x" first started
+            time.sleep(0.3)  # a few polls: "y" is new, so the finished job is history to it
+            assert not any(e.job_id in (old.job_id, job.job_id) for e in heard[y])
+        finally:
+            again.close()
+            fresh.close()
+
+        with other.db.session() as s:  # each consumer's place is stored, and never moves back
+            stored = repos.get_cursor(s, x)
+            assert stored is not None and stored <= repos.latest_event_id(s)
+            repos.advance_cursor(s, x, stored - 1)
+            assert repos.get_cursor(s, x) == stored
+            assert repos.get_cursor(s, "nobody") is None
+    finally:
         other.close()
