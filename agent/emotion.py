@@ -6,18 +6,26 @@ word and character n-grams (`agent.features`), trained by `python -m agent.train
 `agent/models/emotion.npz` plus `emotion.json` (classes, feature parameters, training data
 hashes, evaluation metrics). Inference is numpy only: no scikit-learn, no download, loads in a
 few tens of milliseconds.
+
+On top of the learned scores, words of the dream lexicon (`agent.emotion_lexicon`) add evidence
+in log space: `log p(e) + w[lang] * evidence(e)`, renormalised. `w` per language ("en", "ko"; a
+text with Hangul counts as Korean) is stored in `emotion.json` under `lexicon.weights` and was
+chosen on held-out training rows (`agent.train.lexicon`); an artifact without it, or weight 0,
+gives the plain classifier.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from agent.emotion_lexicon import lexicon_evidence
 from agent.features import ArtifactError, LinearTextModel
 from agent.schemas import EMOTIONS, EmotionResult
+from agent.text import has_hangul
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +39,27 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     return np.asarray(exp / exp.sum(axis=1, keepdims=True))
 
 
+def text_language(text: str) -> str:
+    """The language whose lexicon weight applies: "ko" for a text with Hangul, else "en"."""
+    return "ko" if has_hangul(text) else "en"
+
+
+def evidence_matrix(texts: Sequence[str], classes: Sequence[str]) -> np.ndarray:
+    """Lexicon evidence of each text, shape `(len(texts), len(classes))`, columns in `classes` order."""
+    rows = [lexicon_evidence(t) for t in texts]
+    return np.array([[row[c] for c in classes] for row in rows], dtype=np.float64).reshape(
+        len(texts), len(classes)
+    )
+
+
+def combine_with_lexicon(
+    logits: np.ndarray, evidence: np.ndarray, languages: Sequence[str], weights: Mapping[str, float]
+) -> np.ndarray:
+    """Probabilities from the head's logits plus `weights[language] * evidence` (log space)."""
+    w = np.array([weights.get(lang, 0.0) for lang in languages], dtype=np.float64)
+    return _softmax(logits + w[:, None] * evidence)
+
+
 def _result(scores: dict[str, float]) -> EmotionResult:
     label = max(EMOTIONS, key=lambda e: scores.get(e, 0.0))
     return EmotionResult(label=label, scores={e: float(scores.get(e, 0.0)) for e in EMOTIONS})
@@ -41,10 +70,15 @@ class OfflineEmotionClassifier:
 
     name = "offline-emotion"
 
-    def __init__(self, model: LinearTextModel) -> None:
+    def __init__(self, model: LinearTextModel, lexicon_weights: Mapping[str, float] | None = None) -> None:
+        """`lexicon_weights` per language override the artifact's `lexicon.weights` (0 = off)."""
         if sorted(model.classes) != sorted(EMOTIONS) or model.weights.shape[1] != len(EMOTIONS):
             raise ArtifactError(f"emotion model classes {model.classes} are not {list(EMOTIONS)}")
         self.model = model
+        stored = model.meta.get("lexicon", {}).get("weights", {})
+        self.lexicon_weights = {
+            k: float(v) for k, v in (stored if lexicon_weights is None else lexicon_weights).items()
+        }
 
     @classmethod
     def load(cls, path: Path | None = None) -> OfflineEmotionClassifier:
@@ -57,8 +91,16 @@ class OfflineEmotionClassifier:
         """Probabilities over all 7 emotions (summing to 1) and the most likely label, per text."""
         if not texts:
             return []
-        probs = _softmax(self.model.decision(texts))
+        logits = self.model.decision(texts)
         classes = self.model.classes
+        if any(w > 0 for w in self.lexicon_weights.values()):
+            languages = [text_language(t) for t in texts]
+            needed = [i for i, lang in enumerate(languages) if self.lexicon_weights.get(lang, 0.0) > 0]
+            evidence = np.zeros_like(logits)
+            evidence[needed] = evidence_matrix([texts[i] for i in needed], classes)
+            probs = combine_with_lexicon(logits, evidence, languages, self.lexicon_weights)
+        else:
+            probs = _softmax(logits)
         return [_result(dict(zip(classes, row.tolist(), strict=True))) for row in probs]
 
 

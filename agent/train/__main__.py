@@ -24,6 +24,7 @@ from agent.toxicity import OfflineToxicityClassifier
 from agent.train import data as datasets
 from agent.train.evaluate import emotion_metrics, toxicity_metrics
 from agent.train.fit import EMOTION_CONFIG, TOXICITY_CONFIG, FitConfig, fit_linear
+from agent.train.lexicon import choose_lexicon_weights
 
 log = logging.getLogger("agent.train")
 
@@ -53,10 +54,15 @@ def _meta(task: str, data: Path, files: tuple[str, ...], limit: int | None) -> d
 
 
 def build_emotion(data: Path, out: Path, limit: int | None, config: FitConfig = EMOTION_CONFIG) -> Path:
-    """Train, write and evaluate the emotion artifact; returns the `.npz` path."""
+    """Train, write and evaluate the emotion artifact; returns the `.npz` path.
+
+    The dream lexicon's weight per language is chosen first, on a hold-out of the training rows
+    (`agent.train.lexicon`), and stored as `lexicon` in the JSON; the metrics include it.
+    """
     examples = datasets.emotion_examples(data, limit, kote_rarity=KOTE_RARITY, kote_tie=KOTE_TIE)
     meta = _meta("emotion", data, datasets.EMOTION_FILES, limit)
     meta["training"].update(kote_rarity=KOTE_RARITY, kote_tie=KOTE_TIE)
+    meta["lexicon"] = choose_lexicon_weights(data, limit, config, KOTE_RARITY, KOTE_TIE)
     model = fit_linear(examples, EMOTIONS, config, meta)
     path = out / "emotion.npz"
     model.save(path, prune_below=PRUNE_BELOW)
