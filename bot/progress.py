@@ -9,7 +9,7 @@ each watched job has its own queue, so its events are applied in order:
 Edits are coalesced and throttled per chat (at most one every `min_interval` seconds): a burst
 of progress events becomes one edit showing the latest state. Resting states (done, in_review,
 blocked, failed) are settled once per watch: the final edit, then the video, the refusal notice
-and moderator card, or the failure message.
+and moderator card, or the failure message; a rejection decided outside Telegram is told too.
 
 Jobs submitted elsewhere (or resumed after a restart) that belong to a Telegram user are
 adopted when they reach a resting state, so their user still hears the outcome (in new messages).
@@ -166,7 +166,7 @@ class ProgressTracker:
         async with self.lock:
             w = self._watches.get(event.job_id)
             if w is None or w.settled:
-                if event.kind != "state" or event.state not in SETTLED_STATES:
+                if not settles(event):
                     return
                 w = await self._adopt(event.job_id)
                 if w is None:
@@ -207,7 +207,7 @@ class ProgressTracker:
                 return
 
     async def _apply(self, w: JobWatch, event: EventView) -> None:
-        if event.kind == "state" and event.state in SETTLED_STATES:
+        if settles(event):
             if not w.settled:
                 w.settled = True
                 if await asyncio.to_thread(self._told, w.job_id, event.id):
@@ -215,7 +215,7 @@ class ProgressTracker:
                     return
                 job = await asyncio.to_thread(self.service.get_job, w.job_id)
                 await self.settle(w, job)
-                if job.status in SETTLED_STATES:
+                if job.status in SETTLED_STATES or job.status == "rejected":
                     await asyncio.to_thread(
                         self.service.record_event, w.job_id, DELIVERY_KIND, f"{job.status} sent to chat {w.chat_id}",
                         {"chat_id": w.chat_id, "state": job.status, "event": event.id},
@@ -250,6 +250,10 @@ class ProgressTracker:
         elif job.status == "failed":
             w.desired = t(w.lang, "stage_failed", error=job.error or "?")
             await self._flush(w)
+        elif job.status == "rejected":  # decided outside Telegram (the web page, the CLI)
+            self._carded.discard(job.job_id)
+            await self._cancel_flusher(w)
+            await self.delivery.send_text(w.chat_id, t(w.lang, "review_rejected_user", job_id=job.job_id))
 
     async def _cancel_flusher(self, w: JobWatch) -> None:
         if w.flusher is not None and not w.flusher.done():
@@ -284,6 +288,16 @@ class ProgressTracker:
                     await self.delivery.edit_text(w.chat_id, w.status_message_id, text)
                 clock.last_edit = time.monotonic()
                 w.shown = text
+
+
+def settles(event: EventView) -> bool:
+    """Whether an event brings its job to a rest the user must hear of: done, failed, refused, or
+    rejected by a moderator outside Telegram (a Telegram moderator's decision is told at once)."""
+    if event.kind != "state":
+        return False
+    if event.state == "rejected":
+        return not str(event.data.get("moderator") or "").startswith(f"{CHANNEL}:")
+    return event.state in SETTLED_STATES
 
 
 def status_text(lang: str, event: EventView) -> str | None:

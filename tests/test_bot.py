@@ -523,3 +523,29 @@ async def test_a_video_finished_while_the_bot_was_stopped_is_sent_once_it_starts
         assert len(deliveries) == 1 and deliveries[0].data["state"] == "done"
     finally:
         await asyncio.to_thread(other.close)
+
+
+async def test_a_rejection_decided_on_the_web_while_the_bot_was_stopped_is_told_once(tmp_path: Path) -> None:
+    async with running_bot(tmp_path, consumer=CONSUMER):
+        pass
+    other = build_service(load_settings(default_segments=2))  # e.g. the API's moderator page
+    try:
+        job = await asyncio.to_thread(other.submit_diary, GORE_DREAM, channel="telegram", user=str(DREAMER))
+        assert job.status == "blocked"
+        await asyncio.to_thread(other.reject, job.job_id, moderator="web:alice", note="violent")
+        told = t("ko", "review_rejected_user", job_id=job.job_id)
+
+        async with running_bot(tmp_path, consumer=CONSUMER) as h:
+            s = h.server
+            await s.wait_for(lambda: told in s.texts_to(DREAMER), what="the user told of the rejection")
+            await s.wait_for(
+                lambda: [e for e in h.service.events(job.job_id) if e.kind == "delivery"], what="the delivery record"
+            )
+            assert s.texts_to(DREAMER) == [told]  # decided already: no refusal notice, no moderator card
+            assert s.texts_to(MOD_CHAT) == []
+
+        async with running_bot(tmp_path, consumer=CONSUMER) as h:
+            await asyncio.sleep(1.5)  # a few polls of the feed
+            assert h.server.texts_to(DREAMER) == []
+    finally:
+        await asyncio.to_thread(other.close)
