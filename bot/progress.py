@@ -210,10 +210,15 @@ class ProgressTracker:
         if settles(event):
             if not w.settled:
                 w.settled = True
+                job = await asyncio.to_thread(self.service.get_job, w.job_id)
+                if job.status != event.state:
+                    # the job has moved on (e.g. blocked, then rejected on the web while the bot was
+                    # down): the later event, also on its way, tells the user what holds now
+                    log.info("job %s: event %s (%s) is stale, job is %s", w.job_id, event.id, event.state, job.status)
+                    return
                 if await asyncio.to_thread(self._told, w.job_id, event.id):
                     log.info("job %s: outcome of event %s was already delivered", w.job_id, event.id)
                     return
-                job = await asyncio.to_thread(self.service.get_job, w.job_id)
                 await self.settle(w, job)
                 if job.status in SETTLED_STATES or job.status == "rejected":
                     await asyncio.to_thread(
