@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from api.deps import JobId, ServiceDep, SettingsDep
 from api.highlight import highlight
 from api.security import SessionSigner, key_id, match_secret, new_csrf_token, same_token
+from api.throttle import SignInThrottle
 from dreamreel.errors import DreamReelError
 from dreamreel.service import DreamService
 from dreamreel.settings import Settings
@@ -44,6 +45,7 @@ LABELS: dict[str, dict[str, str]] = {
         "score": "Score", "text": "Text", "edit_hint": "Edit a prompt before approving to change that scene.",
         "no_decision": "This job is not waiting for a decision.", "csrf": "The form expired; reload the page.",
         "sign_in_first": "Sign in to see the queue.",
+        "too_many": "Too many failed sign-ins from your address. Try again in {minutes} min.",
     },
     "ko": {
         "title": "DreamReel 검토", "sign_in": "로그인", "token": "검토자 토큰", "name": "이름",
@@ -56,6 +58,7 @@ LABELS: dict[str, dict[str, str]] = {
         "score": "점수", "text": "문장", "edit_hint": "승인 전에 프롬프트를 고치면 그 장면이 바뀌어요.",
         "no_decision": "이 작업은 결정을 기다리고 있지 않아요.", "csrf": "양식이 만료됐어요. 새로고침해 주세요.",
         "sign_in_first": "대기열을 보려면 로그인하세요.",
+        "too_many": "이 주소에서 로그인 실패가 너무 많아요. {minutes}분 후에 다시 시도해 주세요.",
     },
 }
 
@@ -136,14 +139,32 @@ async def login_form(request: Request, settings: SettingsDep) -> Response:
     return _page(request, session, "login.html", error=None)
 
 
+def _throttle(request: Request) -> SignInThrottle:
+    """This app's failed sign-in counter (in memory, per process: see api/throttle.py)."""
+    throttle: SignInThrottle | None = getattr(request.app.state, "sign_in_throttle", None)
+    if throttle is None:
+        throttle = request.app.state.sign_in_throttle = SignInThrottle(limit=5, window=600.0)
+    return throttle
+
+
 @router.post("/login")
 async def login(request: Request, settings: SettingsDep) -> Response:
     session = _session(request, settings)
     form = await _checked_form(request, session)
+    address = request.client.host if request.client else "?"
+    throttle = _throttle(request)
+    if wait := throttle.retry_after(address):
+        logger.warning("moderation: sign-in from %s refused for %d s after repeated failures", address, wait)
+        error = LABELS[session["lang"]]["too_many"].format(minutes=(wait + 59) // 60)
+        response = _page(request, session, "login.html", status=429, error=error)
+        response.headers["Retry-After"] = str(wait)
+        return response
     token = match_secret(form.get("token", ""), settings.moderator_tokens)
     if token is None:
-        logger.warning("moderation: failed sign-in from %s", request.client.host if request.client else "?")
+        throttle.failed(address)
+        logger.warning("moderation: failed sign-in from %s", address)
         return _page(request, session, "login.html", status=401, error=LABELS[session["lang"]]["bad_token"])
+    throttle.succeeded(address)
     name = form.get("name", "").strip()[:40] or key_id(token)[:8]
     # a new CSRF token at sign-in: a token seen before signing in is worth nothing after
     session = {"csrf": new_csrf_token(), "lang": session["lang"], "mod": f"web:{name}", "mid": key_id(token)}

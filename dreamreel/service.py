@@ -426,6 +426,19 @@ class DreamService:
             states = WORKING_STATES if active_only else None
             return repos.count_jobs(s, channel, user, states=states, since=since)
 
+    def count_jobs_with_user_prefix(self, channel: str, prefix: str, *, since: datetime) -> int:
+        """Jobs created since `since` by all users of `channel` whose id starts with `prefix`
+        (the API counts one key's jobs with the prefix "<keyid>:")."""
+        with self.db.session() as s:
+            return repos.count_jobs_with_user_prefix(s, channel, prefix, since=since)
+
+    def job_for_idempotency_key(self, key: str) -> JobView | None:
+        """The job submitted earlier with this idempotency key, if any."""
+        with self.db.session() as s:
+            existing = repos.job_by_idempotency_key(s, key)
+            job_id = existing.id if existing is not None else None
+        return self.get_job(job_id) if job_id is not None else None
+
     def close(self) -> None:
         if self.relay is not None:
             self.relay.close()

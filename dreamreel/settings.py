@@ -204,6 +204,7 @@ class Settings(BaseSettings):
     session_secret: SecretStr | None = None  # signs moderator session cookies; random per process if unset
     link_secret: SecretStr | None = None  # signs expiring download links (dreamreel.links); unset = no links
     api_max_body_bytes: int = Field(default=64_000, ge=1_000)
+    api_jobs_per_hour: int = Field(default=100, ge=1)  # per API key, all its users together; else 429
     callback_attempts: int = Field(default=5, ge=1, le=20)
     callback_backoff: float = Field(default=1.0, ge=0.0, le=60.0)  # seconds, doubled per retry
     callback_timeout: float = Field(default=10.0, gt=0.0, le=120.0)

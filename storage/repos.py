@@ -100,6 +100,19 @@ def count_jobs(
     return int(s.scalar(stmt) or 0)
 
 
+def count_jobs_with_user_prefix(s: Session, channel: str, prefix: str, *, since: datetime) -> int:
+    """Jobs since `since` of every user of `channel` whose external id starts with `prefix`
+    (LIKE wildcards in `prefix` match only themselves)."""
+    stmt = (
+        select(func.count(Job.id))
+        .join(Job.diary)
+        .join(Diary.user)
+        .where(User.channel == channel, User.external_id.startswith(prefix, autoescape=True),
+               Job.created_at >= since)
+    )
+    return int(s.scalar(stmt) or 0)
+
+
 def pending_reviews(s: Session, *, include_decided: bool = False) -> list[ModerationReview]:
     stmt = (
         select(ModerationReview)

@@ -10,10 +10,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import update
 
+from api.security import key_id
+from storage.models import Job
 from tests.test_api_support import (
     BLOCK_DIARY,
     CALM_DIARY,
@@ -194,6 +198,43 @@ def submit_with_key(client: httpx.Client, key: str) -> dict:
                            headers={"Idempotency-Key": key})
     assert response.status_code == 202, response.text
     return response.json()
+
+
+def test_each_api_key_may_make_only_so_many_jobs_an_hour(monkeypatch: pytest.MonkeyPatch) -> None:
+    api_env(monkeypatch, DREAMREEL_API_JOBS_PER_HOUR="3")
+    with running_api(render=False) as api, api.client(KEY_A) as alice, api.client(KEY_B) as bob:
+        first = submit_with_key(alice, "hour-1")
+        for user in ("u2", "u3"):  # the limit counts all users of the key together
+            assert alice.post("/v1/diaries", json={"text": CALM_DIARY, "user": user}).status_code == 202
+        refused = alice.post("/v1/diaries", json={"text": CALM_DIARY, "user": "u4"})
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["error"]["code"] == "rate_limited"
+        assert 60 <= int(refused.headers["Retry-After"]) <= 3600
+        # a retry of a job already made is no new job: it is answered as before
+        assert submit_with_key(alice, "hour-1")["job_id"] == first["job_id"]
+        assert alice.post("/v1/diaries", json={"text": CALM_DIARY, "user": "u1"},
+                          headers={"Idempotency-Key": "hour-2"}).status_code == 429
+        # another key has its own hour
+        assert bob.post("/v1/diaries", json={"text": CALM_DIARY, "user": "u1"}).status_code == 202
+        assert api.service.count_jobs_with_user_prefix("api", f"{key_id(KEY_A)}:", since=hour_ago()) == 3
+        # jobs older than an hour no longer count
+        old = datetime.now(UTC) - timedelta(minutes=61)
+        with api.service.db.session() as s:
+            s.execute(update(Job).values(created_at=old))
+        assert alice.post("/v1/diaries", json={"text": CALM_DIARY, "user": "u4"}).status_code == 202
+
+
+def test_the_key_prefix_count_treats_like_wildcards_literally(api: RunningApi) -> None:
+    for user in ("k_y:a", "kxy:b", "k%:c"):
+        api.service.submit_diary(CALM_DIARY, channel="api", user=user, run=False)
+    api.service.submit_diary(CALM_DIARY, channel="telegram", user="k_y:d", run=False)
+    assert api.service.count_jobs_with_user_prefix("api", "k_y:", since=hour_ago()) == 1
+    assert api.service.count_jobs_with_user_prefix("api", "k%", since=hour_ago()) == 1
+    assert api.service.count_jobs_with_user_prefix("api", "k", since=datetime.now(UTC) + timedelta(1)) == 0
+
+
+def hour_ago() -> datetime:
+    return datetime.now(UTC) - timedelta(hours=1)
 
 
 def parse_sse(text: str) -> list[dict]:
@@ -449,7 +490,8 @@ def test_openapi_documents_the_error_shape_and_auth(api: RunningApi) -> None:
         doc = client.get("/openapi.json").json()
     post = doc["paths"]["/v1/diaries"]["post"]
     assert set(post["responses"]) >= {"202", "401", "413", "422"}
-    assert "429" not in post["responses"]  # nothing in the API limits jobs per key
+    assert post["responses"]["429"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+    assert "Retry-After" in post["responses"]["429"]["headers"]  # the per-key hourly job limit
     assert post["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
     assert {"HTTPBearer": []} in post["security"]
     assert "Idempotency-Key" in [p["name"] for p in post["parameters"]]

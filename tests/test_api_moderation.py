@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
+from api.throttle import SignInThrottle
 from tests.test_api_support import (
     BLOCK_DIARY,
     MOD_TOKEN,
@@ -123,3 +124,42 @@ def test_reject_needs_a_note_and_only_works_once(api: RunningApi) -> None:
         browser.post("/moderation/logout", data={"csrf_token": token})
         assert str(browser.get("/moderation").url).endswith("/moderation/login")
     assert api.service.get_job(job_id).status == "rejected"
+
+
+def sign_in_from(api: RunningApi, address: str, token: str, lang: str = "en") -> httpx.Response:
+    """One sign-in as a visitor at `address` (uvicorn trusts X-Forwarded-For from 127.0.0.1)."""
+    headers = {"X-Forwarded-For": address, "Accept-Language": lang}
+    with httpx.Client(base_url=api.url, timeout=30, headers=headers) as visitor:
+        page = visitor.get("/moderation/login")
+        return visitor.post("/moderation/login", data={"csrf_token": csrf(page.text), "token": token})
+
+
+def test_repeated_failed_sign_ins_from_one_address_are_throttled(api: RunningApi) -> None:
+    for _ in range(5):
+        assert sign_in_from(api, "203.0.113.7", "guess").status_code == 401
+    sixth = sign_in_from(api, "203.0.113.7", "guess")
+    assert sixth.status_code == 429 and "Too many failed sign-ins" in sixth.text
+    assert sixth.headers["content-type"].startswith("text/html") and 0 < int(sixth.headers["Retry-After"]) <= 600
+    # even the right token waits at that address; the page speaks Korean when asked
+    korean = sign_in_from(api, "203.0.113.7", MOD_TOKEN, lang="ko")
+    assert korean.status_code == 429 and "로그인 실패가 너무 많아요" in korean.text
+    # others' failures do not lock out a moderator elsewhere
+    elsewhere = sign_in_from(api, "198.51.100.2", MOD_TOKEN)
+    assert elsewhere.status_code == 303 and elsewhere.headers["location"] == "/moderation"
+
+
+def test_the_throttle_forgets_failures_after_the_window_and_on_success() -> None:
+    now = [1000.0]
+    throttle = SignInThrottle(limit=5, window=600.0, clock=lambda: now[0])
+    for _ in range(5):
+        assert throttle.retry_after("a") == 0
+        throttle.failed("a")
+        now[0] += 10
+    assert throttle.retry_after("a") == 550  # now 1050; the first failure leaves the window at 1600
+    assert throttle.retry_after("b") == 0
+    now[0] = 1600.0
+    assert throttle.retry_after("a") == 0  # one failure fell out: one more try
+    throttle.failed("a")
+    assert throttle.retry_after("a") == 10
+    throttle.succeeded("a")
+    assert throttle.retry_after("a") == 0

@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from api.callback_target import MAX_URL_LENGTH, callback_url_problem
 from api.deps import ApiClientDep, ServiceDep, SettingsDep
-from api.errors import error_responses
+from api.errors import error_response, error_responses
 from api.security import API_CHANNEL
 from dreamreel.errors import InputError
+from dreamreel.service import DreamService
 from dreamreel.views import JobOptions, JobView
 
+logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["diaries"])
+
+RATE_WINDOW = timedelta(hours=1)
+RETRY_AFTER_SECONDS = 60  # the window slides: a slot frees as the oldest job ages past an hour
+
+
+def _responses() -> dict[int | str, dict[str, Any]]:
+    responses = error_responses(400, 401, 413, 422, 429)
+    responses[429] = {
+        **responses[429],
+        "description": "This API key made DREAMREEL_API_JOBS_PER_HOUR jobs in the last hour (`rate_limited`)",
+        "headers": {"Retry-After": {"description": "Seconds to wait before trying again",
+                                    "schema": {"type": "integer"}}},
+    }
+    return responses
 
 
 class DiaryIn(BaseModel):
@@ -62,7 +81,7 @@ def job_links(request: Request, job_id: int) -> JobLinks:
     "/diaries",
     status_code=202,
     response_model=DiaryAccepted,
-    responses=error_responses(400, 401, 413, 422),  # no per-key job limit (yet): never 429
+    responses=_responses(),
     summary="Submit a dream diary; the video is made in the background",
 )
 def submit_diary(
@@ -76,18 +95,37 @@ def submit_diary(
         Header(alias="Idempotency-Key", max_length=200,
                description="Retrying with the same key returns the same job"),
     ] = None,
-) -> DiaryAccepted:
+) -> DiaryAccepted | JSONResponse:
     callback_url = str(diary.callback_url) if diary.callback_url else None
     if callback_url and (problem := callback_url_problem(callback_url,
                                                          allow_private=settings.callback_allow_private)):
         raise InputError(problem)
     options = JobOptions(segments=diary.segments, callback_url=callback_url)
+    scoped_key = client.scoped_idempotency_key(idempotency_key)
+    if limited := _over_limit(service, client.owner(""), settings.api_jobs_per_hour, scoped_key):
+        return limited
     job: JobView = service.submit_diary(
         diary.text,
         channel=API_CHANNEL,
         user=client.owner(diary.user),
         language=diary.language,
         options=options,
-        idempotency_key=client.scoped_idempotency_key(idempotency_key),
+        idempotency_key=scoped_key,
     )
     return DiaryAccepted(job_id=job.job_id, status=job.status, links=job_links(request, job.job_id))
+
+
+def _over_limit(service: DreamService, prefix: str, limit: int, scoped_key: str | None) -> JSONResponse | None:
+    """A 429 when the key (all users, prefix "<keyid>:") made `limit` jobs in the last hour; a retry
+    with an Idempotency-Key already used is not a new job and passes. Checked before the insert, so
+    requests racing each other may pass the limit by a few."""
+    since = datetime.now(UTC) - RATE_WINDOW
+    count = service.count_jobs_with_user_prefix(API_CHANNEL, prefix, since=since)
+    if count < limit or (scoped_key and service.job_for_idempotency_key(scoped_key) is not None):
+        return None
+    logger.info("api key %s: %d jobs in the last hour, limit %d", prefix.rstrip(":"), count, limit)
+    return error_response(
+        429, "rate_limited",
+        f"This API key made {count} jobs in the last hour (limit {limit}). Try again in a minute.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
