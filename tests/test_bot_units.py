@@ -4,6 +4,7 @@ status edits, the webhook's secret-token check, and that the bot process never i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import itertools
 import json
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -70,20 +72,32 @@ def test_status_lines_follow_the_stages() -> None:
     assert status_text("en", _event("stitching", kind="state")) == t("en", "stage_stitching")
 
 
-async def test_bursts_of_progress_become_at_most_one_edit_per_second(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Events published from another thread reach the loop; edits are coalesced and throttled."""
-    fast_env(monkeypatch)
+@contextlib.asynccontextmanager
+async def _tracker(min_interval: float) -> AsyncIterator[tuple[FakeTelegramServer, Delivery, ProgressTracker]]:
+    """A fake Telegram server, a background service, a bound Delivery and a started ProgressTracker."""
     server = FakeTelegramServer()
     settings = load_settings(telegram_token=server.token, telegram_api_base=await server.start())
     service = build_service(settings, background=True)
     bot = build_bot(settings)
     delivery = Delivery(service, settings, ChatSender(service))
     delivery.bind(bot)
-    tracker = ProgressTracker(service, delivery, min_interval=1.0)
+    tracker = ProgressTracker(service, delivery, min_interval=min_interval)
     tracker.start()
     try:
+        yield server, delivery, tracker
+    finally:
+        await tracker.stop()
+        await bot.session.close()
+        await asyncio.to_thread(service.close)
+        await server.stop()
+
+
+async def test_bursts_of_progress_become_at_most_one_edit_per_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events published from another thread reach the loop; edits are coalesced and throttled."""
+    fast_env(monkeypatch)
+    async with _tracker(min_interval=1.0) as (server, delivery, tracker):
         status = await delivery.send_text(42, "📝")
         assert status is not None
         async with tracker.lock:
@@ -105,25 +119,12 @@ async def test_bursts_of_progress_become_at_most_one_edit_per_second(
         elapsed = time.monotonic() - started
         assert len(edits) <= int(elapsed) + 2, (len(edits), elapsed)  # 40 events, about one edit a second
         assert all(b.at - a.at >= 0.95 for a, b in itertools.pairwise(edits))
-    finally:
-        await tracker.stop()
-        await bot.session.close()
-        await asyncio.to_thread(service.close)
-        await server.stop()
 
 
 async def test_chat_clocks_are_dropped_once_their_watches_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A long-running bot does not keep a throttle clock for every chat it ever reported to."""
     fast_env(monkeypatch)
-    server = FakeTelegramServer()
-    settings = load_settings(telegram_token=server.token, telegram_api_base=await server.start())
-    service = build_service(settings, background=True)
-    bot = build_bot(settings)
-    delivery = Delivery(service, settings, ChatSender(service))
-    delivery.bind(bot)
-    tracker = ProgressTracker(service, delivery, min_interval=0.05)
-    tracker.start()
-    try:
+    async with _tracker(min_interval=0.05) as (server, _delivery, tracker):
         chats = range(500, 530)
         for n, chat in enumerate(chats):
             async with tracker.lock:
@@ -140,11 +141,6 @@ async def test_chat_clocks_are_dropped_once_their_watches_end(tmp_path: Path, mo
         tracker.unwatch(99)
         assert tracker._clocks == {}
         assert tracker._watches == {}
-    finally:
-        await tracker.stop()
-        await bot.session.close()
-        await asyncio.to_thread(service.close)
-        await server.stop()
 
 
 def test_recent_ids_keep_only_the_latest() -> None:
