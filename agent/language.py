@@ -11,8 +11,8 @@ import re
 import unicodedata
 
 from agent.schemas import Language
+from agent.text import HANGUL_RE
 
-_HANGUL_RE = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _LATIN_RE = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _WORD_RE = re.compile(r"\S+")
 
@@ -48,7 +48,7 @@ def check_text(text: str) -> None:
         raise TextRejected(
             "not_text", f"only {len(letters)} of {len(visible)} visible characters are letters"
         )
-    supported = sum(1 for ch in letters if _HANGUL_RE.match(ch) or _LATIN_RE.match(ch))
+    supported = sum(1 for ch in letters if HANGUL_RE.match(ch) or _LATIN_RE.match(ch))
     if supported < MIN_SUPPORTED_SHARE * len(letters):
         raise TextRejected(
             "unsupported_script",
@@ -65,7 +65,7 @@ def detect_language(text: str) -> Language:
     """
     korean = english = 0
     for word in _WORD_RE.findall(text):
-        if _HANGUL_RE.search(word):
+        if HANGUL_RE.search(word):
             korean += 1
         elif _LATIN_RE.search(word):
             english += 1
