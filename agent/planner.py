@@ -187,13 +187,14 @@ class RulePlanner:
         for index, (first, stop) in enumerate(pairwise(bounds)):
             start, end = sentences[first].start, sentences[stop - 1].end
             scene_text = text[start:end]
-            keywords = extract_keywords(scene_text, _scene_language(scene_text, language))
+            scene_language = _scene_language(scene_text, language)
+            keywords = extract_keywords(scene_text, scene_language)
             result.append(
                 Segment(
                     index=index,
                     text=scene_text,
                     span=Span(start=start, end=end, text=scene_text),
-                    prompt=scene_prompt(scene_text, _scene_language(scene_text, language), keywords),
+                    prompt=scene_prompt(scene_text, scene_language, keywords),
                     keywords=keywords,
                 )
             )
