@@ -85,11 +85,10 @@ class SafetyVerdict(BaseModel):
 
 
 class Style(BaseModel):
-    """How a scene of a given emotion looks: LoRA for real backends, palette for the preview."""
+    """How a scene of a given emotion looks: palette and motion for the preview, prompt words for
+    every backend. Emotion LoRAs of real backends live in the `[loras.FAMILY.EMOTION]` registry."""
 
     name: str
-    lora: str | None = None
-    lora_weight: float = 0.8
     palette: list[str] = Field(default_factory=lambda: ["#1d2b53", "#7e2553", "#ff77a8"])
     motion: str = "drift"  # drift | zoom | shake | pulse | fall | rise
     prompt_suffix: str = ""

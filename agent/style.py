@@ -21,4 +21,4 @@ def choose_style(emotion: str | None, styles: dict[str, Style]) -> Style:
         return styles[emotion]
     if emotion:
         logger.warning("no style for emotion %r; using %s", emotion, FALLBACK)
-    return styles.get(FALLBACK) or Style(name=FALLBACK, lora=None)
+    return styles.get(FALLBACK) or Style(name=FALLBACK)

@@ -41,7 +41,7 @@ from generation.postprocess import PostProcessSpec, postprocess_clip
 from storage import repos
 from storage.db import Database
 from storage.media import MediaStore, job_dir
-from storage.models import Clip, Event, Job, ModerationReview, SegmentRow, Video, utcnow
+from storage.models import Clip, Job, ModerationReview, SegmentRow, Video, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class DreamPipeline:
                     getattr(self, f"step_{step}")(job_id)
                 except Exception as exc:
                     log.exception("job %s: step %s failed", job_id, step)
-                    self._fail(job_id, state, exc)
+                    self._fail(job_id, exc)
                     return "failed"
                 state = self._state(job_id)
             return state
@@ -179,7 +179,7 @@ class DreamPipeline:
                 job.error = None
             rows = self.bus.take(s)
             state = job.state
-        self._publish(rows)
+        self.bus.publish(rows)
         return state
 
     def _state(self, job_id: int) -> str:
@@ -213,7 +213,7 @@ class DreamPipeline:
             s.flush()
             for seg, emo in zip(plan.segments, emotions, strict=True):
                 style = choose_style(emo.label, self.settings.styles)
-                lora = self._lora_for(emo.label, style)
+                lora = self._lora_for(emo.label)
                 # softened even when blocked: a moderator may override, and then this is rendered
                 prompt = self.c.soften_prompt(seg.prompt)
                 job.segments.append(
@@ -247,9 +247,10 @@ class DreamPipeline:
                 data={"planner": plan.planner, "support_message": verdict.support_message},
             )
             rows = self.bus.take(s)
-        self._publish(rows)
+        self.bus.publish(rows)
 
-    def _lora_for(self, emotion: str, style: Style) -> tuple[str, float] | None:
+    def _lora_for(self, emotion: str) -> tuple[str, float] | None:
+        """The emotion's LoRA as the backend's registry resolves it (name, weight), if any."""
         lora_for = getattr(self.c.backend, "lora_for", None)
         if callable(lora_for):
             result = lora_for(emotion)
@@ -277,7 +278,7 @@ class DreamPipeline:
             }
             self._set_state(s, job, target, messages[target])
             rows = self.bus.take(s)
-        self._publish(rows)
+        self.bus.publish(rows)
 
     # -- step: render -------------------------------------------------------------------------
 
@@ -297,7 +298,7 @@ class DreamPipeline:
             captions = self.settings.video.captions if captions is None else bool(captions)
             language = job.language or "en"
             rows = self.bus.take(s)
-        self._publish(rows)
+        self.bus.publish(rows)
 
         # a render killed mid-write left its temp file behind; only this job writes here
         self.media.sweep_temp(older_than=0, under=job_dir(job_id))
@@ -318,7 +319,7 @@ class DreamPipeline:
             assert job is not None
             self._set_state(s, job, "stitching", f"all {total} scenes rendered")
             rows = self.bus.take(s)
-        self._publish(rows)
+        self.bus.publish(rows)
 
     def _clip_spec(
         self, index: int, caption: str, prompt: str, emotion: str, style: Style, seed: int, language: str
@@ -338,8 +339,6 @@ class DreamPipeline:
             preset=p.preset,
             style=ClipStyle(
                 name=style.name,
-                lora=style.lora,
-                lora_weight=style.lora_weight,
                 palette=tuple(style.palette),
                 motion=style.motion,
                 prompt_suffix=style.prompt_suffix,
@@ -397,7 +396,7 @@ class DreamPipeline:
                     progress=1.0, data={"scene": spec.index, "scenes": total, "frames": info.frames},
                 )
                 rows = self.bus.take(s)
-            self._publish(rows)
+            self.bus.publish(rows)
 
     def _render_clips(
         self, specs: list[ClipSpec], outs: list[Path], progress: Callable[[float], None]
@@ -465,7 +464,7 @@ class DreamPipeline:
                 data={"video": str(self.media.path_for(rel))},
             )
             rows = self.bus.take(s)
-        self._publish(rows)
+        self.bus.publish(rows)
 
     # -- state and events ---------------------------------------------------------------------
 
@@ -483,9 +482,9 @@ class DreamPipeline:
         with self.db.session() as s:
             row = self.bus.add(s, job_id, "progress", message, state=state, progress=fraction, data=data)
             self.lease.renew(s, job_id)  # progress is the heartbeat that keeps the lease
-        self._publish([row])
+        self.bus.publish([row])
 
-    def _fail(self, job_id: int, state: str, exc: BaseException) -> None:
+    def _fail(self, job_id: int, exc: BaseException) -> None:
         message = str(exc) or exc.__class__.__name__
         with self.db.session() as s:
             job = s.get(Job, job_id)
@@ -495,8 +494,5 @@ class DreamPipeline:
             job.error = message
             self._set_state(s, job, "failed", f"failed while {state}: {message}", data={"failed_in": state})
             rows = self.bus.take(s)
-        self._publish(rows)
-
-    def _publish(self, rows: list[Event]) -> None:
         self.bus.publish(rows)
 

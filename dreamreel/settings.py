@@ -27,7 +27,6 @@ from agent.schemas import EMOTIONS, MAX_SEGMENTS, MIN_SEGMENTS, Style
 DEFAULT_STYLES: dict[str, Style] = {
     "joy": Style(
         name="joy",
-        lora="joy",
         palette=["#ffb703", "#fb8500", "#ffd6a5"],
         motion="rise",
         prompt_suffix="warm golden light, soft glow, dreamy pastel colors",
@@ -35,7 +34,6 @@ DEFAULT_STYLES: dict[str, Style] = {
     ),
     "sadness": Style(
         name="sadness",
-        lora="sadness",
         palette=["#1b263b", "#415a77", "#778da9"],
         motion="fall",
         prompt_suffix="muted blue tones, rain, melancholic soft focus",
@@ -43,7 +41,6 @@ DEFAULT_STYLES: dict[str, Style] = {
     ),
     "fear": Style(
         name="fear",
-        lora="fear",
         palette=["#0b090a", "#3d0a0a", "#6a040f"],
         motion="shake",
         prompt_suffix="eerie fog, deep shadows, suspenseful cinematic lighting, no gore",
@@ -51,7 +48,6 @@ DEFAULT_STYLES: dict[str, Style] = {
     ),
     "anger": Style(
         name="anger",
-        lora="anger",
         palette=["#370617", "#9d0208", "#f48c06"],
         motion="pulse",
         prompt_suffix="harsh red light, storm, dramatic contrast",
@@ -59,7 +55,6 @@ DEFAULT_STYLES: dict[str, Style] = {
     ),
     "surprise": Style(
         name="surprise",
-        lora="surprise",
         palette=["#3a0ca3", "#7209b7", "#4cc9f0"],
         motion="zoom",
         prompt_suffix="surreal vivid colors, sudden burst of light, whimsical",
@@ -67,7 +62,6 @@ DEFAULT_STYLES: dict[str, Style] = {
     ),
     "disgust": Style(
         name="disgust",
-        lora="disgust",
         palette=["#283618", "#606c38", "#a3b18a"],
         motion="drift",
         prompt_suffix="sickly green tint, murky atmosphere, no gore",
@@ -75,7 +69,6 @@ DEFAULT_STYLES: dict[str, Style] = {
     ),
     "neutral": Style(
         name="neutral",
-        lora=None,
         palette=["#22223b", "#4a4e69", "#9a8c98"],
         motion="drift",
         prompt_suffix="dreamlike, soft surreal atmosphere, cinematic",

@@ -19,8 +19,6 @@ class ClipStyle:
     """The look of one clip, resolved from the emotion style table."""
 
     name: str = "neutral"
-    lora: str | None = None
-    lora_weight: float = 0.8
     palette: tuple[str, ...] = ("#1d2b53", "#7e2553", "#ff77a8")
     motion: str = "drift"
     prompt_suffix: str = ""
