@@ -27,6 +27,8 @@ from typing import Any
 
 from agent.schemas import DreamPlan
 from agent.text import split_sentences
+from agent.train.evaluate import balanced_accuracy as balanced_accuracy  # re-exported for tests
+from agent.train.evaluate import f1_per_class
 from dreamreel.analyze import DiaryAnalyzer
 from dreamreel.settings import load_settings
 
@@ -46,24 +48,8 @@ def _rows(path: Path) -> list[dict[str, Any]]:
 
 def macro_f1(gold: Sequence[str], pred: Sequence[str]) -> float:
     """Macro-averaged F1 over every label seen in gold or predictions (scikit-learn's default)."""
-    labels = sorted(set(gold) | set(pred))
-    scores = []
-    for label in labels:
-        tp = sum(g == p == label for g, p in zip(gold, pred, strict=True))
-        fp = sum(p == label != g for g, p in zip(gold, pred, strict=True))
-        fn = sum(g == label != p for g, p in zip(gold, pred, strict=True))
-        scores.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    return sum(scores) / len(scores) if scores else 0.0
-
-
-def balanced_accuracy(gold: Sequence[bool], pred: Sequence[bool]) -> float:
-    """Mean of the recall on positives and the recall on negatives."""
-    recalls = []
-    for cls in (True, False):
-        idx = [i for i, g in enumerate(gold) if g == cls]
-        if idx:
-            recalls.append(sum(pred[i] == cls for i in idx) / len(idx))
-    return sum(recalls) / len(recalls) if recalls else 0.0
+    scores = f1_per_class(gold, pred, sorted(set(gold) | set(pred)))
+    return sum(scores.values()) / len(scores) if scores else 0.0
 
 
 def covers(text: str, plan: DreamPlan) -> bool:
