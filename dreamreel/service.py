@@ -106,11 +106,9 @@ class DreamService:
         opts = options or JobOptions()
         if language not in (None, "ko", "en", "mixed"):
             raise InputError(f"unsupported language {language!r}; use ko, en or mixed")
+        if idempotency_key and (earlier := self.job_for_idempotency_key(idempotency_key)):
+            return earlier
         with self.db.session() as s:
-            if idempotency_key:
-                existing = repos.job_by_idempotency_key(s, idempotency_key)
-                if existing is not None:
-                    return self.get_job(existing.id)
             owner = repos.get_or_create_user(s, channel, user)
             diary = Diary(
                 user_id=owner.id,
@@ -134,12 +132,10 @@ class DreamService:
                     s.add(job)
                     diary.user = owner
             except IntegrityError:
-                if not idempotency_key:
+                earlier = self.job_for_idempotency_key(idempotency_key) if idempotency_key else None
+                if earlier is None:
                     raise
-                existing = repos.job_by_idempotency_key(s, idempotency_key)
-                if existing is None:
-                    raise
-                return self.get_job(existing.id)
+                return earlier
             self.bus.add(s, job.id, "state", "diary received", state="received", data={"channel": channel})
             job_id = job.id
             view = self._job_view(job)
