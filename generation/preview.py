@@ -19,7 +19,6 @@ from PIL import Image, ImageDraw, ImageFont
 
 from generation.base import ClipInfo, ClipSpec, GenerationError, ProgressFn
 from generation.captions import caption_margin, draw_caption, is_korean
-from generation.captions import wrap_caption as wrap_caption  # re-exported: callers wrap like the cards
 from generation.ffmpeg import as_uint8_frame, check_even_size, open_h264_writer
 from generation.fonts import find_hangul_font
 from generation.probe import probe_video

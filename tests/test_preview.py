@@ -10,8 +10,9 @@ import pytest
 from PIL import ImageFont
 
 from generation.base import ClipSpec, ClipStyle, GenerationError, VideoBackend
+from generation.captions import wrap_caption
 from generation.fonts import find_hangul_font, font_draws_hangul
-from generation.preview import MOTIONS, PreviewRenderer, wrap_caption
+from generation.preview import MOTIONS, PreviewRenderer
 from generation.probe import probe_video
 
 KOREAN = "어두운 숲속에서 누군가 나를 쫓아왔는데 아무리 달려도 발이 움직이지 않았다"
