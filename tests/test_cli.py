@@ -27,8 +27,7 @@ def test_dream_cases_reach_their_expected_decisions(shared_data: Path) -> None:
     for case in _cases(shared_data):
         code, out = cli_json("dream", "--dry-run", case["text"], env=FAST_PREVIEW)
         decision = out["verdict"]["decision"]
-        expected_code = 0
-        if decision != case["expect"] or code != expected_code:
+        if decision != case["expect"] or code != 0:  # a dry run exits 0 whatever the verdict
             wrong.append((case["id"], case["expect"], decision, code))
         assert out["status"] == "planned"
         assert out["segments"] and all(s["prompt"] for s in out["segments"])

@@ -171,7 +171,6 @@ def test_reroll_renders_one_scene_again_and_restitches(service: DreamService) ->
     view = service.run_job(job.job_id)
     old_seed = view.segments[1].seed
     keep = Path(view.clips[0]).stat().st_mtime_ns
-    service.runner.background = False
     view = service.reroll_segment(job.job_id, 1, seed=old_seed + 1)
     assert view.status == "done"
     assert view.segments[1].seed == old_seed + 1
