@@ -28,15 +28,9 @@ from tests.test_api_support import (
     CallbackReceiver,
     RunningApi,
     api_env,
+    api_fixture,  # noqa: F401
     running_api,
 )
-
-
-@pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningApi]:
-    api_env(monkeypatch)
-    with running_api() as running:
-        yield running
 
 
 def submit(client: httpx.Client, text: str = CALM_DIARY, **body: object) -> dict:

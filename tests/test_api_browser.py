@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_api_support import MOD_TOKEN, REPO_ROOT, REVIEW_DIARY, RunningApi, api_env, running_api
+from tests.test_api_support import MOD_TOKEN, REPO_ROOT, REVIEW_DIARY, RunningApi, api_fixture  # noqa: F401
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -19,13 +19,6 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed (/usr/bin/chromium)"),
 ]
-
-
-@pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningApi]:
-    api_env(monkeypatch)
-    with running_api() as running:
-        yield running
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
-import pytest
 
 from api.throttle import SignInThrottle
 from tests.test_api_support import (
@@ -16,16 +15,8 @@ from tests.test_api_support import (
     MOD_TOKEN,
     REVIEW_DIARY,
     RunningApi,
-    api_env,
-    running_api,
+    api_fixture,  # noqa: F401
 )
-
-
-@pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningApi]:
-    api_env(monkeypatch)
-    with running_api() as running:
-        yield running
 
 
 def refused_job(api: RunningApi, text: str) -> int:

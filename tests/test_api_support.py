@@ -96,6 +96,14 @@ def running_api(*, render: bool = True, consumer: str | None = None) -> Iterator
         service.close()
 
 
+@pytest.fixture(name="api")
+def api_fixture(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningApi]:
+    """The API on default test settings (`api_env`), rendering; import it with `# noqa: F401`."""
+    api_env(monkeypatch)
+    with running_api() as running:
+        yield running
+
+
 @dataclass
 class CallbackReceiver:
     """A plain HTTP server that answers 500 to the first `fail_first` posts, then 200."""
