@@ -57,7 +57,7 @@ def draw_caption(
     size = max(10, height // 13)
     min_size = max(8, height // 24)
     while True:
-        font = _font(font_path, size)
+        font = load_font(font_path, size)
         lines = wrap_caption(caption, font, max_width, korean=korean)
         if len(lines) <= MAX_CAPTION_LINES or size <= min_size:
             break
@@ -157,5 +157,6 @@ def _ellipsize(line: str, font: FontT, max_width: int) -> str:
     return line.rstrip() + "…"
 
 
-def _font(path: Path, size: int) -> FontT:
+def load_font(path: Path, size: int) -> FontT:
+    """The TrueType font at `path` in `size` pixels."""
     return ImageFont.truetype(str(path), size)

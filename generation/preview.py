@@ -15,10 +15,10 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from generation.base import ClipInfo, ClipSpec, GenerationError, ProgressFn
-from generation.captions import caption_margin, draw_caption, is_korean
+from generation.captions import FontT, caption_margin, draw_caption, is_korean, load_font
 from generation.ffmpeg import as_uint8_frame, check_even_size, open_h264_writer
 from generation.fonts import find_hangul_font
 from generation.probe import probe_video
@@ -27,8 +27,6 @@ logger = logging.getLogger(__name__)
 
 MOTIONS = ("drift", "zoom", "shake", "pulse", "fall", "rise")
 PREVIEW_MARK = "PREVIEW"
-
-FontT = ImageFont.FreeTypeFont
 
 
 @dataclass(frozen=True)
@@ -204,7 +202,7 @@ class SceneCard:
         overlay = Image.new("RGBA", (self.w, self.h), (0, 0, 0, 0))
         draw = ImageDraw.Draw(overlay)
         margin = caption_margin(self.w)
-        small = _font(font_path, max(8, self.h // 18))
+        small = load_font(font_path, max(8, self.h // 18))
         korean = is_korean(self.spec.caption, self.spec.language)
         label = f"장면 {self.spec.index + 1}" if korean else f"Scene {self.spec.index + 1}"
         _label(draw, (margin, margin), label, small, anchor="la")
@@ -220,10 +218,6 @@ def _label(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, font: Font
         (left - pad, top - pad, right + pad, bottom + pad), radius=pad, fill=(0, 0, 0, 140)
     )
     draw.text(xy, text, font=font, fill=(255, 255, 255, 230), anchor=anchor)
-
-
-def _font(path: Path, size: int) -> FontT:
-    return ImageFont.truetype(str(path), size)
 
 
 def _hex_rgb(color: str) -> tuple[int, int, int]:
