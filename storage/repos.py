@@ -42,12 +42,9 @@ def find_user(s: Session, channel: str, external_id: str) -> User | None:
     return s.scalar(select(User).where(User.channel == channel, User.external_id == external_id))
 
 
-def load_job(s: Session, job_id: int, *, for_update: bool = False) -> Job | None:
+def load_job(s: Session, job_id: int) -> Job | None:
     """A job with everything a view needs, loaded in a few queries."""
-    stmt = select(Job).where(Job.id == job_id).options(*_JOB_VIEW_LOADS)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return s.scalar(stmt)
+    return s.scalar(select(Job).where(Job.id == job_id).options(*_JOB_VIEW_LOADS))
 
 
 def job_by_idempotency_key(s: Session, key: str) -> Job | None:
@@ -87,29 +84,28 @@ def count_jobs(
     states: Sequence[str] | None = None,
     since: datetime | None = None,
 ) -> int:
-    stmt = (
-        select(func.count(Job.id))
-        .join(Job.diary)
-        .join(Diary.user)
-        .where(User.channel == channel, User.external_id == external_id)
-    )
-    if states:
-        stmt = stmt.where(Job.state.in_(list(states)))
-    if since is not None:
-        stmt = stmt.where(Job.created_at >= since)
-    return int(s.scalar(stmt) or 0)
+    return _count_jobs(s, channel, User.external_id == external_id, states=states, since=since)
 
 
 def count_jobs_with_user_prefix(s: Session, channel: str, prefix: str, *, since: datetime) -> int:
     """Jobs since `since` of every user of `channel` whose external id starts with `prefix`
     (LIKE wildcards in `prefix` match only themselves)."""
-    stmt = (
-        select(func.count(Job.id))
-        .join(Job.diary)
-        .join(Diary.user)
-        .where(User.channel == channel, User.external_id.startswith(prefix, autoescape=True),
-               Job.created_at >= since)
-    )
+    return _count_jobs(s, channel, User.external_id.startswith(prefix, autoescape=True), since=since)
+
+
+def _count_jobs(
+    s: Session,
+    channel: str,
+    who: Any,
+    *,
+    states: Sequence[str] | None = None,
+    since: datetime | None = None,
+) -> int:
+    stmt = select(func.count(Job.id)).join(Job.diary).join(Diary.user).where(User.channel == channel, who)
+    if states:
+        stmt = stmt.where(Job.state.in_(list(states)))
+    if since is not None:
+        stmt = stmt.where(Job.created_at >= since)
     return int(s.scalar(stmt) or 0)
 
 
