@@ -41,13 +41,14 @@ class DiaryAnalyzer:
     @classmethod
     def from_settings(cls, settings: Settings) -> DiaryAnalyzer:
         """The components the pipeline would use, chosen by `settings` (see `dreamreel.wiring`)."""
+        from agent.emotion import overall_emotion  # the pipeline's weighting of scene emotions
         from dreamreel.wiring import build_emotion, build_planner, build_safety
 
         return cls(
             planner=build_planner(settings),
             emotion=build_emotion(settings),
             safety=build_safety(settings),
-            overall_emotion=_overall_emotion(),
+            overall_emotion=overall_emotion,
             segments=settings.default_segments,
         )
 
@@ -71,12 +72,6 @@ class DiaryAnalyzer:
             "planner": plan.planner,
             "segments": len(plan.segments),
         }
-
-
-def _overall_emotion() -> Callable[[list[EmotionResult], list[float]], EmotionResult]:
-    from agent.emotion import overall_emotion  # the pipeline's weighting of scene emotions
-
-    return overall_emotion
 
 
 def read_texts(lines: Iterable[str]) -> Iterator[tuple[dict[str, Any], str]]:
