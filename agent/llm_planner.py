@@ -159,17 +159,19 @@ def check_reply(
     if injected:
         _check_not_obeyed(scenes, sentences, injected)
 
-    segments = [
-        Segment(
-            index=i,
-            text=text[sentences[s.first_sentence - 1].start : sentences[s.last_sentence - 1].end],
-            span=_join(text, sentences[s.first_sentence - 1], sentences[s.last_sentence - 1]),
-            prompt=" ".join(s.prompt.split()),
-            keywords=_english_keywords(s.keywords),
-            emotion=s.emotion,
+    segments = []
+    for i, s in enumerate(scenes):
+        span = _join(text, sentences[s.first_sentence - 1], sentences[s.last_sentence - 1])
+        segments.append(
+            Segment(
+                index=i,
+                text=span.text,
+                span=span,
+                prompt=" ".join(s.prompt.split()),
+                keywords=_english_keywords(s.keywords),
+                emotion=s.emotion,
+            )
         )
-        for i, s in enumerate(scenes)
-    ]
     flags = _flags(reply.safety_flags, sentences)
     flagged = {f.span.start for f in flags if f.category == "override" and f.span is not None}
     return segments, flags + [f for f in override_flags(sentences, injected) if f.span and f.span.start not in flagged]
