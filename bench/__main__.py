@@ -28,16 +28,11 @@ def main() -> int:
     _quiet_libraries()
     failed = []
     for name in BENCHES:
-        try:
-            module = importlib.import_module(f"bench.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"bench.{name}":
-                continue
-            raise
+        module = importlib.import_module(f"bench.{name}")
         print(f"\n=== {name} ===", flush=True)
         started = time.monotonic()
         try:
-            code = module.main([]) if _takes_argv(module.main) else module.main()
+            code = module.main([])  # each bench with its defaults, not `python -m bench`'s argv
         except SystemExit as exc:
             code = exc.code
         except Exception as exc:  # one broken bench must not hide the others
@@ -49,15 +44,6 @@ def main() -> int:
     if failed:
         print(f"\nfailed: {', '.join(failed)}")
     return 1 if failed else 0
-
-
-def _takes_argv(fn: object) -> bool:
-    import inspect
-
-    try:
-        return len(inspect.signature(fn).parameters) > 0  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return False
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ def timed(fn: Callable[[list[Path], Path, float], None], clips: list[Path], out:
     return best, probe_video(out).frames
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -125,7 +125,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--crossfade", type=float, default=0.5)
     parser.add_argument("--repeat", type=int, default=2)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     frames = round(args.fps * args.seconds)
     with tempfile.TemporaryDirectory(prefix="bench-stitch-") as tmp:
