@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 DIARY_PREVIEW_CHARS = 700
 MODERATOR_LANG = "en"
-SELF_HARM_CATEGORIES = ("self_harm", "self-harm", "suicide")
 
 
 class Delivery:
@@ -172,7 +171,7 @@ class Delivery:
             await self.edit_text(chat_id, status_message_id, text)
         else:
             await self.send_text(chat_id, text)
-        if needs_support(job):
+        if job.verdict is not None and job.verdict.support_message:
             await self.send_text(chat_id, t(lang, "support"))
 
     async def post_review(self, job_id: int) -> None:
@@ -191,14 +190,6 @@ class Delivery:
         job = await asyncio.to_thread(self.service.get_job, job_id, detail=True)
         pending = [r for r in job.reviews or [] if r.status == "pending"]
         return pending[-1] if pending else None
-
-
-def needs_support(job: JobView) -> bool:
-    """A self-harm review case: the user also gets a short support message."""
-    verdict = job.verdict
-    if verdict is None:
-        return False
-    return verdict.support_message or any(r.category in SELF_HARM_CATEGORIES for r in verdict.reasons)
 
 
 def review_card(review: ReviewView, lang: str, outcome: str | None = None) -> str:
