@@ -90,6 +90,7 @@ def stitch_clips(
         "stitching %d clips -> %s by %s: %d frames, crossfade %d frames",
         len(paths), out_path.name, method, plan.total_frames, plan.overlap,
     )  # fmt: skip
+    result: ClipInfo | None = None
     if method != "compose":
         try:
             if method == "copy":
@@ -101,12 +102,9 @@ def stitch_clips(
             logger.warning(
                 "%s stitching did not hold up (%s); composing the whole video instead", method, exc
             )
-        else:
-            if progress is not None:
-                progress(1.0)
-            return result
-    _compose_range(probes, plan, 0, plan.total_frames, out_path, progress)
-    result = verify_stitched(out_path, plan)
+    if result is None:
+        _compose_range(probes, plan, 0, plan.total_frames, out_path, progress)
+        result = verify_stitched(out_path, plan)
     if progress is not None:
         progress(1.0)
     return result
