@@ -65,9 +65,6 @@ class ChatSender:
         self.service = service
         self._blocked: set[int] = set()
 
-    def is_blocked(self, chat_id: int) -> bool:
-        return chat_id in self._blocked
-
     async def call(self, chat_id: int, request: Callable[[], Awaitable[T]]) -> T | None:
         """Await `request()` unless the chat is blocked; None when it was skipped or refused."""
         if chat_id in self._blocked:
