@@ -27,6 +27,7 @@ from typing import Any
 
 from agent.schemas import DreamPlan
 from agent.text import split_sentences
+from agent.train.data import read_jsonl
 from agent.train.evaluate import balanced_accuracy as balanced_accuracy  # re-exported for tests
 from agent.train.evaluate import f1_per_class
 from dreamreel.analyze import DiaryAnalyzer
@@ -39,11 +40,6 @@ ANCHORS = {
     "emotion_en": "BERT-base fine-tuned, Ekman, full test set, multi-label: macro-F1 0.615 (monologg/GoEmotions-pytorch)",
     "toxic_en": "Davidson et al. 2017 logistic regression, 3 classes: weighted F1 0.90",
 }
-
-
-def _rows(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def macro_f1(gold: Sequence[str], pred: Sequence[str]) -> float:
@@ -116,7 +112,7 @@ class Evaluation:
         path = self.data / "dream_cases.jsonl"
         if not path.exists():
             return
-        cases = _rows(path)
+        cases = list(read_jsonl(path))
         answers = self._analyze(c["text"] for c in cases)
         got = [a["verdict"]["decision"] if a["verdict"] else "error" for a in answers]
         misses = [
@@ -129,7 +125,7 @@ class Evaluation:
         if not path.exists():
             return
         covered = fallbacks = 0
-        diaries = _rows(path)
+        diaries = list(read_jsonl(path))
         started = time.perf_counter()
         for row in diaries:
             plan = self.analyzer.planner.plan(row["text"], segments=segments)

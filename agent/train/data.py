@@ -101,7 +101,8 @@ def train_dir(data: Path) -> Path:
     return data / "train" if (data / "train").is_dir() else data
 
 
-def _rows(path: Path) -> Iterator[dict[str, Any]]:
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """The JSON objects of a JSON-lines file, one per non-blank line."""
     with path.open(encoding="utf-8") as fh:
         for line in fh:
             if line.strip():
@@ -110,7 +111,7 @@ def _rows(path: Path) -> Iterator[dict[str, Any]]:
 
 def _spread(path: Path, limit: int | None) -> list[dict[str, Any]]:
     """All rows of a file, or `limit` rows spread evenly over it (some files are sorted)."""
-    return _spread_list(list(_rows(path)), limit)
+    return _spread_list(list(read_jsonl(path)), limit)
 
 
 def _spread_list(rows: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
@@ -171,10 +172,10 @@ def calm_examples(data: Path, n_en: int, n_ko: int) -> list[Example]:
     teach it what ordinary narration looks like. At most `n_en` / `n_ko` rows, spread evenly.
     """
     folder = train_dir(data)
-    english = [r for r in _rows(folder / GOEMOTIONS) if r["labels"] and set(r["labels"]) <= _CALM_EMOTIONS]
+    english = [r for r in read_jsonl(folder / GOEMOTIONS) if r["labels"] and set(r["labels"]) <= _CALM_EMOTIONS]
     korean = [
         r
-        for r in _rows(folder / KOTE)
+        for r in read_jsonl(folder / KOTE)
         if not any(KOTE_TO_EMOTION.get(label) in {"anger", "disgust"} for label in r["labels"])
     ]
     return [Example(r["text"], "non_toxic", "en") for r in _spread_list(english, n_en)] + [
@@ -194,10 +195,10 @@ def emotion_eval(data: Path) -> dict[str, list[Example]]:
     data = eval_dir(data)
     out: dict[str, list[Example]] = {}
     if (data / "emotion_en.jsonl").exists():
-        out["emotion_en"] = [Example(r["text"], r["label"], "en") for r in _rows(data / "emotion_en.jsonl")]
+        out["emotion_en"] = [Example(r["text"], r["label"], "en") for r in read_jsonl(data / "emotion_en.jsonl")]
     if (data / "narratives_ko.jsonl").exists():
         out["narratives_ko"] = [
-            Example(r["text"], kote_emotion(r["emotions"]), "ko") for r in _rows(data / "narratives_ko.jsonl")
+            Example(r["text"], kote_emotion(r["emotions"]), "ko") for r in read_jsonl(data / "narratives_ko.jsonl")
         ]
     return out
 
@@ -209,7 +210,7 @@ def toxicity_eval(data: Path) -> dict[str, list[Example]]:
     for name, lang in (("toxic_en", "en"), ("toxic_ko", "ko")):
         path = data / f"{name}.jsonl"
         if path.exists():
-            out[name] = [Example(r["text"], r["label"], lang) for r in _rows(path)]
+            out[name] = [Example(r["text"], r["label"], lang) for r in read_jsonl(path)]
     return out
 
 
