@@ -16,6 +16,7 @@ from dreamreel.settings import Settings
 from dreamreel.views import JobView
 
 bearer = HTTPBearer(auto_error=False, description="An API key from DREAMREEL_API_KEYS")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
 def get_service(request: Request) -> DreamService:
@@ -32,10 +33,7 @@ ServiceDep = Annotated[DreamService, Depends(get_service)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_api_client(
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> ApiClient:
+def get_api_client(settings: SettingsDep, credentials: Credentials) -> ApiClient:
     """The caller of a valid `Authorization: Bearer <key>`; 401 otherwise."""
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None or credentials.scheme.lower() != "bearer":
@@ -64,7 +62,6 @@ def get_owned_job(job_id: JobId, client: ApiClientDep, service: ServiceDep) -> J
 OwnedJobDep = Annotated[JobView, Depends(get_owned_job)]
 
 
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ClipIndex = Annotated[int, Path(ge=0, le=1000, description="The scene index, from 0")]
 LinkExpires = Annotated[int | None, Query(
     ge=0, le=2**40, description="Signed link: expiry (unix seconds). With `sig`, no API key is needed.")]
