@@ -52,7 +52,8 @@ def error_response(status: int, code: str, message: str, details: list[dict[str,
                         headers=headers)
 
 
-def _language(request: Request) -> str:
+def request_language(request: Request) -> str:
+    """"ko" when the request's Accept-Language starts with Korean, else "en"."""
     accept = request.headers.get("accept-language", "")
     return "ko" if accept.lower().startswith("ko") else "en"
 
@@ -77,7 +78,7 @@ async def _dreamreel_error(request: Request, exc: Exception) -> Response:
             break
     else:
         logger.exception("unexpected service error", exc_info=exc)
-    message = exc.user_message(_language(request))
+    message = exc.user_message(request_language(request))
     return _page(status, message) if _for_page(request) else error_response(status, code, message)
 
 

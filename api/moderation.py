@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from api.deps import JobId, ServiceDep, SettingsDep
+from api.errors import request_language
 from api.highlight import highlight
 from api.security import SessionSigner, key_id, match_secret, new_csrf_token, same_token
 from api.throttle import SignInThrottle
@@ -79,7 +80,7 @@ def _session(request: Request, settings: Settings) -> dict[str, Any]:
     if wanted in LABELS:
         data["lang"] = wanted
     elif data.get("lang") not in LABELS:
-        data["lang"] = "ko" if request.headers.get("accept-language", "").lower().startswith("ko") else "en"
+        data["lang"] = request_language(request)
     return data
 
 
