@@ -91,8 +91,7 @@ def bucket(term: str, bits: int) -> int:
 
 def term_counts(text: str, params: FeatureParams) -> Counter[int]:
     """Raw counts per hash bucket of one text."""
-    mask = (1 << params.bits) - 1
-    return Counter(zlib.crc32(t.encode("utf-8")) & mask for t in terms(text, params))
+    return Counter(bucket(t, params.bits) for t in terms(text, params))
 
 
 @dataclass
