@@ -26,6 +26,7 @@ from api.limits import BodySizeLimit
 from api.metrics import JobMetrics
 from api.routes import diaries, health, jobs
 from api.security import SessionSigner
+from api.throttle import SignInThrottle
 from dreamreel.service import DreamService
 from dreamreel.settings import Settings
 
@@ -69,6 +70,7 @@ def create_app(service: DreamService, settings: Settings) -> FastAPI:
     if secret is None:
         logger.warning("DREAMREEL_SESSION_SECRET is not set: moderator sessions end when the process stops")
     app.state.session_signer = SessionSigner(secret or secrets.token_bytes(32))
+    app.state.sign_in_throttle = SignInThrottle(limit=5, window=600.0)
 
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)

@@ -142,9 +142,7 @@ async def login_form(request: Request, settings: SettingsDep) -> Response:
 
 def _throttle(request: Request) -> SignInThrottle:
     """This app's failed sign-in counter (in memory, per process: see api/throttle.py)."""
-    throttle: SignInThrottle | None = getattr(request.app.state, "sign_in_throttle", None)
-    if throttle is None:
-        throttle = request.app.state.sign_in_throttle = SignInThrottle(limit=5, window=600.0)
+    throttle: SignInThrottle = request.app.state.sign_in_throttle
     return throttle
 
 
