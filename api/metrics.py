@@ -13,12 +13,12 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
+from typing import get_args
 
 from dreamreel.service import DreamService
-from dreamreel.views import EventView
+from dreamreel.views import EventView, JobState
 
-STATES = ("received", "planned", "approved", "in_review", "blocked", "rejected",
-          "rendering", "stitching", "done", "failed")
+STATES: tuple[str, ...] = get_args(JobState)
 QUEUED_STATES = ("received", "planned", "approved")  # waiting for the runner
 RENDER_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 
