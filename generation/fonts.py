@@ -20,11 +20,10 @@ logger = logging.getLogger(__name__)
 
 FONT_PACKAGE = "koreanize_matplotlib"
 FONT_FILE = "fonts/NanumGothic.ttf"
-BOLD_FONT_FILE = "fonts/NanumGothicBold.ttf"
 INSTALL_HINT = "pip install koreanize-matplotlib (ships NanumGothic) or apt-get install fonts-nanum"
 
 
-def find_hangul_font(configured: Path | None = None, *, bold: bool = False) -> Path:
+def find_hangul_font(configured: Path | None = None) -> Path:
     """Path of a TTF/OTF that can draw Hangul.
 
     `configured` wins when given; a configured path that does not exist or cannot draw Hangul
@@ -38,7 +37,7 @@ def find_hangul_font(configured: Path | None = None, *, bold: bool = False) -> P
         if not font_draws_hangul(configured):
             raise GenerationError(f"configured caption font {configured} has no Hangul glyphs")
         return configured
-    found = _packaged_font(BOLD_FONT_FILE if bold else FONT_FILE) or _packaged_font(FONT_FILE)
+    found = _packaged_font(FONT_FILE)
     if found is None:
         found = _system_hangul_font()
     if found is None:
