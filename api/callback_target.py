@@ -77,6 +77,10 @@ def _literal_ip(host: str) -> IPAddress | None:
         return None
 
 
+def _port(url: httpx.URL) -> int:
+    return url.port or (443 if url.scheme == "https" else 80)
+
+
 def _url_shape_problem(url: httpx.URL) -> str | None:
     if url.scheme not in ("http", "https"):
         return "callback_url must be an http:// or https:// URL"
@@ -106,7 +110,7 @@ def callback_url_problem(url: str, *, allow_private: bool,
     if literal is not None:
         return None if is_public(literal) else f"callback_url points to {literal}, which is not a public address"
     try:
-        addresses = resolver(host, parsed.port or (443 if parsed.scheme == "https" else 80))
+        addresses = resolver(host, _port(parsed))
     except (OSError, UnicodeError):
         return None
     if addresses and not any(is_public(a) for a in addresses):
@@ -135,7 +139,7 @@ def pin_target(url: str, *, allow_private: bool, resolver: Resolver = system_res
     if problem := _url_shape_problem(parsed):
         raise CallbackRefused(problem, retry=False)
     host = parsed.raw_host.decode("ascii")
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    port = _port(parsed)
     try:
         addresses = [host] if _literal_ip(host) is not None else resolver(host, port)
     except (OSError, UnicodeError) as exc:
