@@ -47,8 +47,6 @@ class Harness:
     server: FakeTelegramServer
     service: Any
     settings: Settings
-    dispatcher: Any
-    tracker: Any
 
     def status_message(self, chat_id: int, text: str) -> dict[str, Any] | None:
         return self.server.last_message(chat_id, lambda m: m.get("text") == text)
@@ -75,7 +73,7 @@ async def running_bot(
     polling = asyncio.create_task(dp.start_polling(bot, polling_timeout=1, handle_signals=False))
     try:
         await server.wait_for(lambda: server.calls_to("getUpdates"), what="polling to start")
-        yield Harness(server, service, settings, dp, dp["tracker"])
+        yield Harness(server, service, settings)
     finally:
         with contextlib.suppress(RuntimeError):
             await dp.stop_polling()
