@@ -45,12 +45,17 @@ def stderr_tail(stderr: str, lines: int = STDERR_TAIL_LINES) -> str:
     return "\n".join(kept[-lines:])
 
 
+def ffmpeg_command(args: Sequence[str]) -> list[str]:
+    """The full command line: the bundled binary, quiet banner, no stdin, overwrite, then `args`."""
+    return [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *args]
+
+
 def run_ffmpeg(args: Sequence[str], *, what: str) -> str:
     """Run ffmpeg with `args` (no binary, no -y needed) and return its stderr.
 
     Raises GenerationError naming `what` failed, with ffmpeg's last stderr lines.
     """
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *args]
+    cmd = ffmpeg_command(args)
     logger.debug("ffmpeg: %s", " ".join(cmd))
     proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)
     if proc.returncode != 0:

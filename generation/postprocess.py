@@ -36,7 +36,7 @@ from generation.captions import CaptionPosition, caption_overlay
 from generation.ffmpeg import (
     as_uint8_frame,
     check_even_size,
-    ffmpeg_exe,
+    ffmpeg_command,
     h264_output_params,
     open_h264_writer,
     stderr_tail,
@@ -238,21 +238,11 @@ def _encode_with_ffmpeg(
 
 def _run_with_progress(args: list[str], total: int, progress: ProgressFn | None, *, what: str) -> None:
     """Run ffmpeg, reporting the frames it has written as a fraction of `total`."""
-    cmd = [
-        ffmpeg_exe(),
-        "-hide_banner",
-        "-nostdin",
-        "-y",
-        "-loglevel",
-        "error",
-        "-nostats",
-        "-progress",
-        "pipe:1",
-    ]
-    logger.debug("ffmpeg: %s", " ".join([*cmd, *args]))
+    cmd = ffmpeg_command(["-loglevel", "error", "-nostats", "-progress", "pipe:1", *args])
+    logger.debug("ffmpeg: %s", " ".join(cmd))
     # stderr goes to a file: a pipe nobody reads while we read stdout could fill up and block
     with tempfile.TemporaryFile("w+", errors="replace") as err:
-        proc = subprocess.Popen([*cmd, *args], stdout=subprocess.PIPE, stderr=err, text=True)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)
         assert proc.stdout is not None
         try:
             for line in proc.stdout:
