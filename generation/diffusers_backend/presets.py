@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from generation.base import GenerationError
 
 Family = Literal["animatediff", "wan", "ltx", "cogvideox", "svd"]
-FAMILIES: tuple[str, ...] = ("animatediff", "wan", "ltx", "cogvideox", "svd")
+FAMILIES: tuple[str, ...] = get_args(Family)  # in the Literal's order
 
 
 class PresetError(GenerationError, ValueError):
