@@ -18,12 +18,12 @@ from sqlalchemy import update
 
 from api.security import key_id
 from storage.models import Job
+from tests.helpers import REPO
 from tests.test_api_support import (
     BLOCK_DIARY,
     CALM_DIARY,
     KEY_A,
     KEY_B,
-    REPO_ROOT,
     WEBHOOK_SECRET,
     CallbackReceiver,
     RunningApi,
@@ -524,7 +524,7 @@ def test_the_api_process_never_imports_torch(monkeypatch: pytest.MonkeyPatch) ->
         "service.close()\n"
         "print('HEAVY', heavy)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "HEAVY []" in result.stdout, result.stdout
 

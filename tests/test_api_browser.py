@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.test_api_support import MOD_TOKEN, REPO_ROOT, REVIEW_DIARY, RunningApi, api_fixture  # noqa: F401
+from tests.helpers import REPO
+from tests.test_api_support import MOD_TOKEN, REVIEW_DIARY, RunningApi, api_fixture  # noqa: F401
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -66,7 +67,7 @@ def test_a_moderator_approves_a_refused_request_and_sees_the_video_finish(
     assert page.locator(".diary").inner_text().strip() == REVIEW_DIARY
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
     # DREAMREEL_TEST_SCREENSHOT=1 refreshes the README's picture
-    shot = REPO_ROOT / "docs" / "moderation.png" if os.environ.get("DREAMREEL_TEST_SCREENSHOT") else tmp_path / "m.png"
+    shot = REPO / "docs" / "moderation.png" if os.environ.get("DREAMREEL_TEST_SCREENSHOT") else tmp_path / "m.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
 

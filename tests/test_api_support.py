@@ -9,13 +9,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import FAST_PREVIEW
+
 KEY_A = "key-alpha-0123456789abcdef"
 KEY_B = "key-beta-0123456789abcdef"
 MOD_TOKEN = "moderator-token-0123456789"
@@ -33,10 +33,7 @@ def api_env(monkeypatch: pytest.MonkeyPatch, **extra: str) -> None:
     """Small, fast settings: 128x72 preview, 1 s scenes, quick callback retries, callbacks to
     127.0.0.1 allowed (override with DREAMREEL_CALLBACK_ALLOW_PRIVATE="false")."""
     env = {
-        "DREAMREEL_PREVIEW__WIDTH": "128",
-        "DREAMREEL_PREVIEW__HEIGHT": "72",
-        "DREAMREEL_PREVIEW__FPS": "4",
-        "DREAMREEL_PREVIEW__SECONDS_PER_SCENE": "1",
+        **FAST_PREVIEW,
         "DREAMREEL_API_KEYS": f"{KEY_A},{KEY_B}",
         "DREAMREEL_MODERATOR_TOKENS": MOD_TOKEN,
         "DREAMREEL_WEBHOOK_SECRET": WEBHOOK_SECRET,
