@@ -31,7 +31,7 @@ from dreamreel.settings import load_settings
 from dreamreel.views import EventView
 from dreamreel.wiring import build_service
 from tests.fakes.telegram_server import FakeTelegramServer
-from tests.helpers import REPO, fast_env
+from tests.helpers import FAST_PREVIEW, REPO, fast_env
 
 
 def _fields(template: str) -> set[str]:
@@ -229,9 +229,7 @@ def test_the_bot_process_never_imports_torch(tmp_path: Path) -> None:
         "heavy = [m for m in ('torch', 'diffusers', 'transformers', 'detoxify') if m in sys.modules]\n"
         "print('HEAVY=' + ','.join(heavy))\n"
     )
-    env = {**os.environ, "DREAMREEL_HOME": str(tmp_path / "home"),
-           "DREAMREEL_PREVIEW__WIDTH": "128", "DREAMREEL_PREVIEW__HEIGHT": "72",
-           "DREAMREEL_PREVIEW__FPS": "4", "DREAMREEL_PREVIEW__SECONDS_PER_SCENE": "1"}
+    env = {**os.environ, **FAST_PREVIEW, "DREAMREEL_HOME": str(tmp_path / "home")}
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, timeout=180,
                             check=False)
     assert result.returncode == 0, result.stderr.decode()[-2000:]
