@@ -7,12 +7,12 @@ These are the contract between `agent/` and the rest of DreamReel: the planner r
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field, model_validator
 
 Emotion = Literal["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
-EMOTIONS: tuple[Emotion, ...] = ("anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise")
+EMOTIONS: tuple[Emotion, ...] = get_args(Emotion)  # in the Literal's order
 
 Language = Literal["ko", "en", "mixed"]
 Decision = Literal["allow", "review", "block"]
