@@ -128,7 +128,7 @@ def test_each_pin_resolves_once_and_a_rebound_name_is_refused() -> None:
 
 def test_the_post_goes_to_the_checked_address_whatever_dns_says_later() -> None:
     receiver = CallbackReceiver()
-    port = int(receiver.url.rsplit(":", 1)[1].split("/")[0])
+    port = receiver.port
     # "rebind.invalid" exists in no DNS: only the pinned address can make this POST arrive.
     rebinding = ScriptedResolver(["127.0.0.1"], ["192.0.2.1"])
     url = f"http://rebind.invalid:{port}/hook"
@@ -195,7 +195,7 @@ def test_a_name_that_turns_private_after_submission_is_refused_at_delivery(parke
     from api.callbacks import CallbackDispatcher
 
     receiver = CallbackReceiver()
-    port = int(receiver.url.rsplit(":", 1)[1].split("/")[0])
+    port = receiver.port
     try:
         with parked_api.client() as client:
             job_id = post_diary(client, f"http://rebind.invalid:{port}/hook").json()["job_id"]
@@ -214,7 +214,7 @@ def test_a_localhost_callback_is_delivered_to_the_pinned_address_with_its_host_h
 ) -> None:
     api_env(monkeypatch)  # DREAMREEL_CALLBACK_ALLOW_PRIVATE=true: the receiver is on 127.0.0.1
     receiver = CallbackReceiver()
-    port = int(receiver.url.rsplit(":", 1)[1].split("/")[0])
+    port = receiver.port
     try:
         with running_api() as api, api.client() as client:
             response = post_diary(client, f"http://localhost:{port}/hook")
