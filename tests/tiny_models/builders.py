@@ -72,6 +72,23 @@ def _t5_text_encoder() -> Any:
     )
 
 
+def _save_t5_pipeline(pipeline_cls: Any, directory: Path, name: str, transformer: Any, vae: Any, scheduler: Any) -> Path:
+    """Add a tiny T5 text encoder and tokenizer to a transformer + VAE, save the pipeline as `name`."""
+    import torch
+
+    torch.manual_seed(0)
+    pipe: Any = pipeline_cls(
+        transformer=transformer,
+        vae=vae,
+        scheduler=scheduler,
+        text_encoder=_t5_text_encoder(),
+        tokenizer=make_t5_tokenizer(directory / f"_tok_{name}"),
+    )
+    out = directory / name
+    pipe.save_pretrained(out)
+    return out
+
+
 def build_sd(directory: Path) -> Path:
     """A tiny Stable Diffusion 1.5-shaped pipeline (AnimateDiff base, SVD key frames)."""
     import torch
@@ -263,19 +280,7 @@ def build_ltx(directory: Path) -> Path:
     )
     vae.use_framewise_encoding = False
     vae.use_framewise_decoding = False
-    torch.manual_seed(0)
-    text_encoder = _t5_text_encoder()
-    tokenizer = make_t5_tokenizer(directory / "_tok_ltx")
-    pipe: Any = LTXPipeline(
-        transformer=transformer,
-        vae=vae,
-        scheduler=FlowMatchEulerDiscreteScheduler(),
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-    )
-    out = directory / "ltx"
-    pipe.save_pretrained(out)
-    return out
+    return _save_t5_pipeline(LTXPipeline, directory, "ltx", transformer, vae, FlowMatchEulerDiscreteScheduler())
 
 
 def build_cogvideox(directory: Path) -> Path:
@@ -316,19 +321,7 @@ def build_cogvideox(directory: Path) -> Path:
         norm_num_groups=2,
         temporal_compression_ratio=4,
     )
-    torch.manual_seed(0)
-    text_encoder = _t5_text_encoder()
-    tokenizer = make_t5_tokenizer(directory / "_tok_cog")
-    pipe: Any = CogVideoXPipeline(
-        transformer=transformer,
-        vae=vae,
-        scheduler=DDIMScheduler(),
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-    )
-    out = directory / "cogvideox"
-    pipe.save_pretrained(out)
-    return out
+    return _save_t5_pipeline(CogVideoXPipeline, directory, "cogvideox", transformer, vae, DDIMScheduler())
 
 
 def build_svd(directory: Path) -> Path:
