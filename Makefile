@@ -22,14 +22,15 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# Debian packages the browser tests need (headless Chromium). Root only; skipped otherwise.
-SYSTEM_PACKAGES := chromium chromium-driver fonts-nanum
+# Debian packages: headless Chromium for the browser tests, and espeak-ng, the embedded narrator
+# (Korean and English voices). Root only; skipped otherwise.
+SYSTEM_PACKAGES := chromium chromium-driver fonts-nanum espeak-ng
 system-deps:
 	@if ! dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null) \
-	      || echo "warning: could not install $(SYSTEM_PACKAGES); browser tests will be skipped"; \
-	  else echo "note: chromium missing and not root; browser tests will be skipped"; fi; \
+	      || echo "warning: could not install $(SYSTEM_PACKAGES); browser tests will be skipped, narration fails"; \
+	  else echo "note: $(SYSTEM_PACKAGES) missing and not root; install them (browser tests skip, narration needs espeak-ng)"; fi; \
 	fi
 
 demo: $(STAMP)

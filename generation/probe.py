@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from generation.base import ClipInfo, GenerationError
-from generation.ffmpeg import run_ffmpeg
+from generation.ffmpeg import ffmpeg_command, run_ffmpeg, stderr_tail
 
 logger = logging.getLogger(__name__)
 
@@ -102,3 +103,36 @@ def _parse(path: Path, stderr: str, *, with_keyframes: bool) -> VideoProbe:
         pix_fmt=pix["pix_fmt"] if pix else "",
         keyframes=keys,
     )
+
+
+_STREAM = re.compile(
+    r"Stream #\d+:(?P<index>\d+)(?:\[0x[0-9a-f]+\])?(?:\((?P<lang>\w+)\))?: (?P<kind>Video|Audio|Subtitle|Data): "
+    r"(?P<codec>[\w-]+)"
+)
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """One stream of a media file as ffmpeg lists it."""
+
+    index: int
+    kind: str  # video | audio | subtitle | data
+    codec: str
+    language: str | None  # ISO 639-2 tag, e.g. "kor"; None when untagged ("und")
+
+
+def probe_streams(path: Path) -> list[StreamInfo]:
+    """The streams of `path` (kind, codec, language tag), read from ffmpeg's header listing."""
+    path = Path(path)
+    if not path.is_file():
+        raise GenerationError(f"cannot probe {path}: no such file")
+    proc = subprocess.run(ffmpeg_command(["-i", str(path)]), capture_output=True, text=True, errors="replace",
+                          check=False)  # fmt: skip  (no output given: ffmpeg lists the input and exits 1)
+    header = proc.stderr.partition("Stream mapping:")[0]
+    streams = [
+        StreamInfo(int(m["index"]), m["kind"].lower(), m["codec"], None if m["lang"] in (None, "und") else m["lang"])
+        for m in _STREAM.finditer(header)
+    ]
+    if not streams:
+        raise GenerationError(f"{path.name} has no streams ffmpeg can read:\n{stderr_tail(proc.stderr)}")
+    return streams
