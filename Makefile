@@ -10,7 +10,7 @@ export TOKENIZERS_PARALLELISM ?= false
 export DREAMREEL_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export DREAMREEL_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: setup system-deps demo test unit lint bench eval train-classifiers clean
+.PHONY: setup system-deps narrator-deps demo test unit lint bench eval train-classifiers clean
 
 # The CPU build of torch goes in first: otherwise pip resolves `torch` to a multi-GB CUDA build.
 $(STAMP): pyproject.toml
@@ -22,18 +22,26 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# Debian packages: headless Chromium for the browser tests, and espeak-ng, the embedded narrator
-# (Korean and English voices). Root only; skipped otherwise.
-SYSTEM_PACKAGES := chromium chromium-driver fonts-nanum espeak-ng
-system-deps:
-	@if ! dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1; then \
+# Debian packages: espeak-ng, the embedded narrator (Korean and English voices; `make demo` needs
+# it), and headless Chromium for the browser tests. Installed when missing and running as root.
+NARRATOR_PACKAGES := espeak-ng
+SYSTEM_PACKAGES := chromium chromium-driver fonts-nanum $(NARRATOR_PACKAGES)
+define apt_install
+	@if ! dpkg -s $(1) >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null) \
-	      || echo "warning: could not install $(SYSTEM_PACKAGES); browser tests will be skipped, narration fails"; \
-	  else echo "note: $(SYSTEM_PACKAGES) missing and not root; install them (browser tests skip, narration needs espeak-ng)"; fi; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null) \
+	      || echo "warning: could not install $(1)"; \
+	  else echo "note: $(1) missing and not root: install them (narration needs espeak-ng; browser tests skip)"; fi; \
 	fi
+endef
 
-demo: $(STAMP)
+system-deps:
+	$(call apt_install,$(SYSTEM_PACKAGES))
+
+narrator-deps:
+	$(call apt_install,$(NARRATOR_PACKAGES))
+
+demo: $(STAMP) narrator-deps
 	@DREAMREEL_HOME=$${DREAMREEL_HOME:-var/demo} $(PY) -m dreamreel.demo
 
 lint: $(STAMP)
