@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from agent.canonical import canonical
 from agent.schemas import Language
 from agent.text import HANGUL_RE
 
@@ -42,6 +43,7 @@ def check_text(text: str) -> None:
     control = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\n\r\t")
     if control:
         raise TextRejected("binary", f"the text contains {control} control characters")
+    text = canonical(text)  # full-width or Cyrillic look-alike English is still English
     visible = [ch for ch in text if not ch.isspace()]
     letters = [ch for ch in visible if ch.isalpha()]
     if len(letters) < MIN_LETTER_SHARE * len(visible):
@@ -64,7 +66,7 @@ def detect_language(text: str) -> Language:
     two or three Latin letters. Text with neither script is reported as "en".
     """
     korean = english = 0
-    for word in _WORD_RE.findall(text):
+    for word in _WORD_RE.findall(canonical(text)):
         if HANGUL_RE.search(word):
             korean += 1
         elif _LATIN_RE.search(word):

@@ -35,6 +35,7 @@ from urllib.parse import urlparse
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from agent import prompts
+from agent.canonical import canonical
 from agent.language import detect_language
 from agent.schemas import MAX_SEGMENTS, DreamPlan, Emotion, Language, SafetyFlag, Segment, Span
 from agent.text import HANGUL_RE, split_sentences
@@ -127,7 +128,7 @@ def sentence_spans(text: str) -> list[Span]:
 
 def injected_sentences(sentences: Sequence[Span]) -> list[int]:
     """Indices (0-based) of sentences that try to give the planner instructions."""
-    return [i for i, s in enumerate(sentences) if _INJECTION.search(s.text)]
+    return [i for i, s in enumerate(sentences) if _INJECTION.search(canonical(s.text))]
 
 
 # --- checking a reply ----------------------------------------------------------------------------
@@ -341,7 +342,8 @@ class LLMPlanner:
         if self.structured_output == "json_object":
             schema = json.dumps(PlanReply.model_json_schema(), ensure_ascii=False)
             system += prompts.JSON_SCHEMA_INSTRUCTIONS.format(schema=schema)
-        numbered = "\n".join(f"[{i}] {_quote(s.text)}" for i, s in enumerate(sentences, start=1))
+        # The model reads the canonical text (`agent.canonical`), so no disguise reaches it or its prompts.
+        numbered = "\n".join(f"[{i}] {_quote(canonical(s.text))}" for i, s in enumerate(sentences, start=1))
         user = prompts.USER_PROMPT.format(
             n_scenes=n_scenes, n_sentences=len(sentences), language=language, numbered_sentences=numbered
         )

@@ -12,6 +12,7 @@ import logging
 import re
 from itertools import pairwise
 
+from agent.canonical import canonical
 from agent.keywords import extract_keywords
 from agent.language import detect_language
 from agent.safety.rewrite import soften_prompt
@@ -187,14 +188,16 @@ class RulePlanner:
         for index, (first, stop) in enumerate(pairwise(bounds)):
             start, end = sentences[first].start, sentences[stop - 1].end
             scene_text = text[start:end]
-            scene_language = _scene_language(scene_text, language)
-            keywords = extract_keywords(scene_text, scene_language)
+            # What a model reads is written from the canonical text: a disguise never reaches it.
+            seen = canonical(scene_text)
+            scene_language = _scene_language(seen, language)
+            keywords = extract_keywords(seen, scene_language)
             result.append(
                 Segment(
                     index=index,
                     text=scene_text,
                     span=Span(start=start, end=end, text=scene_text),
-                    prompt=scene_prompt(scene_text, scene_language, keywords),
+                    prompt=scene_prompt(seen, scene_language, keywords),
                     keywords=keywords,
                 )
             )

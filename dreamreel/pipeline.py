@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from agent.canonical import canonical
 from agent.interfaces import EmotionClassifier, Planner
 from agent.schemas import DreamPlan, EmotionResult, SafetyVerdict, Style
 from agent.style import choose_style
@@ -100,7 +101,8 @@ def understand_diary(
     measured judgement is the service's judgement.
     """
     plan: DreamPlan = planner.plan(text, segments=segments, language=language)  # type: ignore[arg-type]
-    emotions = emotion.classify([seg.text for seg in plan.segments])
+    # Classifiers read the canonical text (disguises undone), as the rules and prompts do.
+    emotions = emotion.classify([canonical(seg.text) for seg in plan.segments])
     overall = overall_emotion(emotions, [float(len(seg.text)) for seg in plan.segments])
     verdict: SafetyVerdict = safety.check(text, plan)
     return Understanding(plan=plan, emotions=emotions, overall=overall, verdict=verdict)

@@ -17,7 +17,9 @@ Every reason has the category's combined score, a span into the diary and its so
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
+from agent.canonical import CanonicalText, canonicalize
 from agent.interfaces import ToxicityClassifier
 from agent.safety.profanity import profanity_signals
 from agent.safety.rules import RuleMatch, rule_matches
@@ -91,6 +93,14 @@ def _minor_matches(matches: list[RuleMatch], sentences: list[Sentence]) -> list[
     return found
 
 
+def _to_original(match: RuleMatch, canon: CanonicalText) -> RuleMatch:
+    """The same signal with its span in the diary as written (canonical offsets mapped back)."""
+    if not canon.changed:
+        return match
+    start, end = canon.original_span(match.start, match.end)
+    return replace(match, start=start, end=end)
+
+
 def _locate(text: str, span: Span | None) -> tuple[int, int]:
     """A span from an outside planner, checked against the diary (relocated or widened if wrong)."""
     if span is not None:
@@ -124,7 +134,21 @@ class SafetyPolicy:
         self.use_profanity_filters = use_profanity_filters
 
     def signals(self, text: str, plan: DreamPlan | None = None) -> list[RuleMatch]:
-        """Every signal about `text`: rules, profanity filters, toxicity classifier, LLM flags."""
+        """Every signal about `text`: rules, profanity filters, toxicity classifier, LLM flags.
+
+        Rules and classifiers read the canonical text (`agent.canonical`: disguises undone);
+        every span is mapped back onto `text` as written.
+        """
+        canon = canonicalize(text)
+        found = [_to_original(m, canon) for m in self._canonical_signals(canon.text)]
+        if plan is not None:
+            for flag in plan.safety_flags:
+                category = CATEGORY_ALIASES.get(flag.category.lower(), flag.category.lower())
+                start, end = _locate(text, flag.span)
+                found.append(RuleMatch(category, flag.score, start, end, "llm_flag", source="llm"))
+        return _dedupe(found)
+
+    def _canonical_signals(self, text: str) -> list[RuleMatch]:
         sentences = split_sentences(text)
         found = rule_matches(text)
         found += _minor_matches(found, sentences)
@@ -138,12 +162,7 @@ class SafetyPolicy:
                 for s, score in zip(sentences, scores, strict=True)
                 if score >= self.review_threshold
             ]
-        if plan is not None:
-            for flag in plan.safety_flags:
-                category = CATEGORY_ALIASES.get(flag.category.lower(), flag.category.lower())
-                start, end = _locate(text, flag.span)
-                found.append(RuleMatch(category, flag.score, start, end, "llm_flag", source="llm"))
-        return _dedupe(found)
+        return found
 
     def category_scores(self, found: list[RuleMatch]) -> dict[str, float]:
         """Combined score per category (see the module docstring for how sources combine).

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from agent.safety.slang import ENGLISH_SLANG, KOREAN_SLANG
 from agent.text import Morpheme, has_hangul, morphemes, word_span
 
 MINOR_AGE_LIMIT = 18
@@ -269,6 +270,26 @@ def english_matches(text: str) -> list[RuleMatch]:
     return found
 
 
+_KOREAN_SLANG = tuple((name, cat, w, re.compile(rf"(?<![가-힣])(?:{p})")) for name, cat, w, p in KOREAN_SLANG)
+_ENGLISH_SLANG = tuple(
+    (name, cat, w, re.compile(rf"(?<![A-Za-z])(?:{p})(?![A-Za-z])", re.IGNORECASE)) for name, cat, w, p in ENGLISH_SLANG
+)
+
+
+def slang_matches(text: str) -> list[RuleMatch]:
+    """Matches of the slang patterns (`agent.safety.slang`) on the characters of `text`."""
+    found: list[RuleMatch] = []
+    for name, category, weight, pattern in (*_KOREAN_SLANG, *_ENGLISH_SLANG):
+        for m in pattern.finditer(text):
+            start, end = word_span(text, m.start(), m.end()) if has_hangul(m.group(0)) else (m.start(), m.end())
+            found.append(RuleMatch(category, weight, start, end, name))
+    return found
+
+
 def rule_matches(text: str) -> list[RuleMatch]:
-    """All rule matches in `text`, Korean and English, ordered by position."""
-    return sorted(korean_matches(text) + english_matches(text), key=lambda m: (m.start, m.end, m.rule))
+    """All rule matches in `text` (Korean, English, slang), ordered by position.
+
+    Call it on the canonical text (`agent.canonical`): the rules know words, not their disguises.
+    """
+    found = korean_matches(text) + english_matches(text) + slang_matches(text)
+    return sorted(found, key=lambda m: (m.start, m.end, m.rule))

@@ -1,0 +1,386 @@
+"""One canonical form of a diary for rules, classifiers and prompt writing, with an offset map.
+
+People who want a forbidden video disguise the words the filters know: decomposed Hangul (NFD)
+or compatibility jamo typed one by one (ㅅㅓㅇㄱㅘㄴㄱㅖ), zero-width characters and soft hyphens
+inside a word, Cyrillic or Greek look-alikes (ѕех), full-width or mathematical letters (ｓｅｘ),
+letters spaced or dotted apart (s e x, 성.관.계) and digits for letters (s3x, r4pe). `canonicalize`
+undoes all of these, in this order:
+
+1. drop invisible format characters (Unicode category Cf: zero-width spaces and joiners, soft
+   hyphens, BOM, word joiners), variation selectors, the combining grapheme joiner and Hangul
+   fillers;
+2. compose Hangul: conjoining jamo (NFD) by NFC, runs of compatibility jamo by the syllable
+   rules of the Korean keyboard (ㅅㅓㅇ -> 성); lone consonants stay as they are (ㅋㅋ, ㅅㅅ);
+3. NFKC every other character with its combining marks (full-width, circled, math letters);
+4. fold Cyrillic and Greek look-alikes to Latin letters inside words that are not wholly
+   Cyrillic/Greek words of their own;
+5. join letters spaced or dotted apart inside a word: three or more single letters or
+   syllables, or any chunks of at most two letters glued by dots/hyphens/stars/underscores,
+   and two spaced syllables when together they are a word the rules know (섹 스);
+6. map digits and symbols used as letters (3->e, 4->a, 1->i, 0->o, 5->s, 7->t, @->a, $->s) in
+   words that mix them with Latin letters, never in numbers (2nd, 3pm, 10km, mp4, 1.5).
+
+`CanonicalText.original_span(start, end)` maps a span of the canonical text back to the diary
+as written, so a safety reason still points at the user's own characters.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+# --- the result ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CanonicalText:
+    """`text` is the canonical form; canonical character i came from `original[starts[i]:ends[i]]`."""
+
+    original: str
+    text: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+    @property
+    def changed(self) -> bool:
+        return self.text != self.original
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """The span of the original diary that canonical `[start, end)` was made from."""
+        if not self.text:
+            return 0, 0
+        start = max(0, min(start, len(self.text) - 1))
+        end = max(start + 1, min(end, len(self.text)))
+        return self.starts[start], self.ends[end - 1]
+
+    def canonical_span(self, start: int, end: int) -> tuple[int, int]:
+        """The canonical span made from original `[start, end)` (characters dropped from it excluded)."""
+        first = next((i for i, s in enumerate(self.starts) if s >= start), len(self.text))
+        last = next((i for i in range(len(self.ends) - 1, -1, -1) if self.ends[i] <= end), -1)
+        return first, max(first, last + 1)
+
+
+class _Builder:
+    """Canonical characters with the original span each came from."""
+
+    def __init__(self) -> None:
+        self.chars: list[str] = []
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def add(self, piece: str, start: int, end: int) -> None:
+        for ch in piece:
+            self.chars.append(ch)
+            self.starts.append(start)
+            self.ends.append(end)
+
+
+@dataclass(frozen=True)
+class _Chars:
+    """A string as characters with original spans (the input of each step)."""
+
+    chars: tuple[str, ...]
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+    @classmethod
+    def of(cls, b: _Builder) -> _Chars:
+        return cls(tuple(b.chars), tuple(b.starts), tuple(b.ends))
+
+    @property
+    def text(self) -> str:
+        return "".join(self.chars)
+
+
+# --- 1. invisible characters ---------------------------------------------------------------------
+
+# Hangul fillers (U+3164, U+115F, U+1160, U+FFA0) are letters to Unicode but draw nothing.
+_INVISIBLE_EXTRA = frozenset("\u034f\u115f\u1160\u3164\uffa0\u180e\u2800")
+
+
+def _invisible(ch: str) -> bool:
+    if ch in "\n\r\t":
+        return False
+    return (
+        unicodedata.category(ch) == "Cf"
+        or ch in _INVISIBLE_EXTRA
+        or "\ufe00" <= ch <= "\ufe0f"
+        or "\U000e0100" <= ch <= "\U000e01ef"
+    )
+
+
+# --- 2. Hangul composition -----------------------------------------------------------------------
+
+_INITIALS = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
+_VOWELS = "ㅏㅐㅑㅒㅓㅔㅕㅖㅗㅘㅙㅚㅛㅜㅝㅞㅟㅠㅡㅢㅣ"
+_FINALS = " ㄱㄲㄳㄴㄵㄶㄷㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅄㅅㅆㅇㅈㅊㅋㅌㅍㅎ"  # index 0: no final
+_COMPOUND_VOWELS = {"ㅗㅏ": "ㅘ", "ㅗㅐ": "ㅙ", "ㅗㅣ": "ㅚ", "ㅜㅓ": "ㅝ", "ㅜㅔ": "ㅞ", "ㅜㅣ": "ㅟ", "ㅡㅣ": "ㅢ"}
+_COMPOUND_FINALS = {
+    "ㄱㅅ": "ㄳ", "ㄴㅈ": "ㄵ", "ㄴㅎ": "ㄶ", "ㄹㄱ": "ㄺ", "ㄹㅁ": "ㄻ", "ㄹㅂ": "ㄼ",
+    "ㄹㅅ": "ㄽ", "ㄹㅌ": "ㄾ", "ㄹㅍ": "ㄿ", "ㄹㅎ": "ㅀ", "ㅂㅅ": "ㅄ",
+}
+_CONJOINING = ("\u1100", "\u11ff")
+
+
+def _is_compat_jamo(ch: str) -> bool:
+    return "\u3131" <= ch <= "\u3163"
+
+
+def _is_conjoining(ch: str) -> bool:
+    return _CONJOINING[0] <= ch <= _CONJOINING[1] or "\ua960" <= ch <= "\ua97f" or "\ud7b0" <= ch <= "\ud7ff"
+
+
+def _syllable(initial: str, vowel: str, final: str = " ") -> str:
+    code = 0xAC00 + (_INITIALS.index(initial) * 21 + _VOWELS.index(vowel)) * 28 + _FINALS.index(final)
+    return chr(code)
+
+
+def _compose_compat_run(chars: list[tuple[str, int, int]], out: _Builder) -> None:
+    """Assemble a run of compatibility jamo as a Korean keyboard does; lone consonants stay."""
+    i, n = 0, len(chars)
+
+    def jamo(k: int) -> str:
+        return chars[k][0] if k < n else ""
+
+    while i < n:
+        ch, start, _ = chars[i]
+        if ch in _INITIALS and jamo(i + 1) in _VOWELS and jamo(i + 1):
+            vowel, j = jamo(i + 1), i + 2
+            if jamo(j) and vowel + jamo(j) in _COMPOUND_VOWELS:
+                vowel, j = _COMPOUND_VOWELS[vowel + jamo(j)], j + 1
+            final = " "
+            # A consonant is this syllable's final unless a vowel follows it (then it starts the next).
+            if jamo(j) and jamo(j) in _FINALS[1:] and not (jamo(j + 1) and jamo(j + 1) in _VOWELS):
+                pair = jamo(j) + jamo(j + 1)
+                if jamo(j + 1) and pair in _COMPOUND_FINALS and not (jamo(j + 2) and jamo(j + 2) in _VOWELS):
+                    final, j = _COMPOUND_FINALS[pair], j + 2
+                else:
+                    final, j = jamo(j), j + 1
+            out.add(_syllable(ch, vowel, final), start, chars[j - 1][2])
+            i = j
+        else:
+            out.add(ch, start, chars[i][2])
+            i += 1
+
+
+def _to_compat(ch: str) -> str:
+    """A lone conjoining jamo as its compatibility letter (ᄏ -> ㅋ); NFKC does not do this."""
+    code = ord(ch)
+    if 0x1100 <= code <= 0x1112:
+        return _INITIALS[code - 0x1100]
+    if 0x1161 <= code <= 0x1175:
+        return _VOWELS[code - 0x1161]
+    if 0x11A8 <= code <= 0x11C2:
+        return _FINALS[code - 0x11A8 + 1]
+    return ch
+
+
+# Half-width jamo (U+FFA1..) as compatibility jamo; NFKC alone would make them conjoining ones.
+_HALFWIDTH_JAMO = {
+    chr(c): _to_compat(unicodedata.normalize("NFKC", chr(c)))
+    for c in range(0xFFA1, 0xFFDD)
+    if unicodedata.name(chr(c), "").startswith("HALFWIDTH HANGUL LETTER")
+}
+
+
+# --- 3/4. NFKC and look-alikes ---------------------------------------------------------------------
+
+# Cyrillic and Greek letters that look like Latin ones (lower and upper case).
+_CONFUSABLES = dict(
+    zip(
+        "аеорсухіјѕԁԛԝкмнтвгпьАЕОРСУХІЈЅКМНТВ"
+        "αοερτυχικνωΑΒΕΗΙΚΜΝΟΡΤΥΧΖ",
+        "aeopcyxijsdqwkmhtbrnbAEOPCYXIJSKMHTB"
+        "aoeptuxikvwABEHIKMNOPTYXZ",
+        strict=True,
+    )
+)
+_CYRILLIC_GREEK_RE = re.compile(r"[\u0370-\u03ff\u0400-\u04ff]")
+
+
+def _fold_lookalikes(chars: _Chars) -> _Chars:
+    """Fold look-alikes in words that mix scripts or are spelled only with look-alike letters."""
+    out = _Builder()
+    text = chars.text
+    for m in re.finditer(r"\w+|\W+", text):
+        word = m.group(0)
+        if _CYRILLIC_GREEK_RE.search(word):
+            foreign = [ch for ch in word if _CYRILLIC_GREEK_RE.match(ch)]
+            mixed = any("a" <= ch.lower() <= "z" for ch in word)
+            if mixed or all(ch in _CONFUSABLES for ch in foreign):
+                word = "".join(_CONFUSABLES.get(ch, ch) for ch in word)
+        for k, ch in enumerate(word):
+            out.add(ch, chars.starts[m.start() + k], chars.ends[m.start() + k])
+    return _Chars.of(out)
+
+
+# --- 5. letters spaced or dotted apart -----------------------------------------------------------
+
+_LETTER = r"[^\W_]"  # letters and digits (s 3 x); runs need more letters than digits, see _mostly_letters
+# Chunks of 1-2 letters glued by one symbol each: s.e.x, r-a-p-e, 성.관.계, 야*스
+_GLUED_RE = re.compile(rf"(?<![\w.\-*_·•/|~+^]){_LETTER}{{1,2}}(?:[.\-*_·•/|~+^]{_LETTER}{{1,2}})+(?![\w*_·•/|~+^])")
+# Single letters or syllables separated by spaces: s e x, 성 관 계
+_SPACED_RE = re.compile(rf"(?<!\S){_LETTER}(?:[ \t]{{1,3}}{_LETTER})+(?:[ \t]{{1,3}}{_LETTER}[가-힣]{{1,3}})?(?!\S)")
+
+
+@lru_cache(maxsize=1)
+def _joinable_pairs() -> frozenset[str]:
+    """Two-syllable words that are worth joining when spaced apart (섹 스): the rules' vocabulary."""
+    from agent.safety.slang import SPACED_PAIR_WORDS
+
+    return SPACED_PAIR_WORDS
+
+
+def _join_apart(chars: _Chars) -> _Chars:
+    text = chars.text
+    keep = [True] * len(text)
+    for m in _GLUED_RE.finditer(text):
+        # Abbreviations with dots (e.g., U.S.) lose their dots only: harmless for every reader.
+        pieces = re.split(r"[.\-*_·•/|~+^]", m.group(0))
+        if not _mostly_letters("".join(pieces)):
+            continue  # 1.5, 3-4, 10.2.3: numbers
+        if len(pieces) == 2 and all(len(p) == 2 for p in pieces) and not _is_sensitive("".join(pieces)):
+            continue  # well-being, 오-오: a real compound, not a disguise
+        for k in range(m.start(), m.end()):
+            if not text[k].isalpha():
+                keep[k] = False
+    for m in _SPACED_RE.finditer(text):
+        chunks = m.group(0).split()
+        letters = [ch for chunk in chunks for ch in chunk]
+        singles = chunks[:-1] if len(chunks[-1]) > 1 else chunks
+        if not _mostly_letters("".join(letters)):
+            continue
+        if len(chunks[-1]) > 1 and not all(_is_hangul_syllable(ch) for ch in chunks[-1]):
+            continue  # a tail after spaced letters only as a Korean particle (성 관 계를)
+        if len(letters) == 2 and "".join(letters) not in _joinable_pairs():
+            continue
+        if len(letters) >= 3 or "".join(letters) in _joinable_pairs():
+            if len(letters) >= 3 and _looks_like_words(singles):
+                continue
+            for k in range(m.start(), m.end()):
+                if text[k].isspace():
+                    keep[k] = False
+    out = _Builder()
+    for k, ch in enumerate(chars.chars):
+        if keep[k]:
+            out.add(ch, chars.starts[k], chars.ends[k])
+    return _Chars.of(out)
+
+
+def _mostly_letters(word: str) -> bool:
+    alpha = sum(ch.isalpha() for ch in word)
+    return alpha >= 2 and alpha > len(word) - alpha
+
+
+def _is_sensitive(word: str) -> bool:
+    return word in _joinable_pairs()
+
+
+def _looks_like_words(letters: list[str]) -> bool:
+    """'I a m' is letters apart; 'a I a' is rare prose; Korean runs of 3+ single syllables
+    (그 날 밤) are prose only when they are common one-syllable words."""
+    if all(_is_hangul_syllable(ch) for ch in letters):
+        return all(ch in _ONE_SYLLABLE_WORDS for ch in letters)
+    return False
+
+
+def _is_hangul_syllable(ch: str) -> bool:
+    return "\uac00" <= ch <= "\ud7a3"
+
+
+# Korean words of one syllable that often stand side by side in prose (그 날 밤, 또 한 번).
+_ONE_SYLLABLE_WORDS = frozenset(
+    "강개건걸것게곧곳그길꼭꽉꽤꿈나난날낮내너넌네눈늘다더두뒤등딱때또막말몸못문물뭐뭘밖발밤밥배번불비산새세속손수쑥안앞옆온옷왜위윙이잘저전제좀집쫙쭉차참책첫쾅쿵큰탁툭팍퍽펑한헌확후휙"
+)
+
+
+# --- 6. digits and symbols used as letters ---------------------------------------------------------
+
+_LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s", "!": "i", "|": "l"}
+_TOKEN_RE = re.compile(r"[A-Za-z0-9@$!|]+")
+# Numbers with a unit or an ordinal (2nd, 3pm, 10km, 4k, 3d), and names ending in digits (mp4, h264).
+_NUMBER_LIKE_RE = re.compile(
+    r"^\d+(?:st|nd|rd|th|s|am|pm|k|m|km|kg|g|cm|mm|ml|l|h|hr|hrs|min|mins|sec|x|d|p|fps|gb|mb|ft|lb|lbs|yo)?$"
+    r"|^[A-Za-z]+\d+$|^[!|]+$|^[A-Za-z]+[!]+$",
+    re.IGNORECASE,
+)
+
+
+def _unleet(chars: _Chars) -> _Chars:
+    text = chars.text
+    mapped = list(chars.chars)
+    for m in _TOKEN_RE.finditer(text):
+        token = m.group(0)
+        if not re.search(r"[A-Za-z]", token) or not re.search(r"[0-9@$!|]", token):
+            continue
+        if _NUMBER_LIKE_RE.match(token):
+            continue
+        core = token.rstrip("!")  # "help!!" keeps its exclamation marks
+        for k, ch in enumerate(core):
+            if ch in _LEET:
+                mapped[m.start() + k] = _LEET[ch]
+    return _Chars(tuple(mapped), chars.starts, chars.ends)
+
+
+# --- the whole ------------------------------------------------------------------------------------
+
+
+def _strip_and_compose(text: str) -> _Chars:
+    """Steps 1-3: drop invisible characters, compose Hangul, NFKC the rest."""
+    visible = [(ch, i, i + 1) for i, ch in enumerate(text) if not _invisible(ch)]
+    out = _Builder()
+    i, n = 0, len(visible)
+    while i < n:
+        ch, start, _ = visible[i]
+        if _is_compat_jamo(ch) or ("\uffa1" <= ch <= "\uffdc"):
+            j = i
+            run: list[tuple[str, int, int]] = []
+            while j < n and (_is_compat_jamo(visible[j][0]) or "\uffa1" <= visible[j][0] <= "\uffdc"):
+                c = _HALFWIDTH_JAMO.get(visible[j][0], visible[j][0])
+                run.append((c, visible[j][1], visible[j][2]))
+                j += 1
+            _compose_compat_run(run, out)
+            i = j
+            continue
+        # A unit: a starter with what composes onto it (combining marks, Hangul vowels and finals).
+        j = i + 1
+        while j < n and (unicodedata.combining(visible[j][0]) or _joins_previous(visible[j - 1][0], visible[j][0])):
+            j += 1
+        unit = "".join(c for c, _, _ in visible[i:j])
+        normal = unicodedata.normalize("NFKC", unit)
+        if any(_is_conjoining(c) for c in normal):
+            normal = "".join(_to_compat(c) for c in normal)
+        out.add(normal, start, visible[j - 1][2])
+        i = j
+    return _Chars.of(out)
+
+
+def _joins_previous(prev: str, ch: str) -> bool:
+    """Conjoining jamo that NFC merges into what comes before (ᄉ+ᅥ, 서+ᆼ)."""
+    code = ord(ch)
+    vowel = 0x1161 <= code <= 0x1175
+    final = 0x11A8 <= code <= 0x11C2
+    p = ord(prev)
+    if vowel:
+        return 0x1100 <= p <= 0x1112
+    if final:
+        if 0x1161 <= p <= 0x1175:
+            return True
+        return 0xAC00 <= p <= 0xD7A3 and (p - 0xAC00) % 28 == 0
+    return False
+
+
+def canonicalize(text: str) -> CanonicalText:
+    """The canonical form of `text` with the original span of every character (see the module doc)."""
+    chars = _strip_and_compose(text)
+    chars = _fold_lookalikes(chars)
+    chars = _join_apart(chars)
+    chars = _unleet(chars)
+    return CanonicalText(original=text, text=chars.text, starts=chars.starts, ends=chars.ends)
+
+
+def canonical(text: str) -> str:
+    """Just the canonical string (for prompts and classifiers)."""
+    return canonicalize(text).text

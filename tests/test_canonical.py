@@ -1,0 +1,112 @@
+"""The canonical text (`agent.canonical`): disguises undone, offsets kept, prompts written from it."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+
+from agent.canonical import canonical, canonicalize
+from agent.planner import RulePlanner
+from agent.safety.policy import SafetyPolicy
+from tests.helpers import FAST_PREVIEW, cli_json
+
+MINOR_SEX_KO = "꿈에서 어른이 아이와 성관계를 했다."
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        (unicodedata.normalize("NFD", "성관계를 했다"), "성관계를 했다"),  # decomposed Hangul
+        ("ㅅㅓㅇㄱㅘㄴㄱㅖ를 했다", "성관계를 했다"),  # compatibility jamo typed one by one
+        ("ㅅㅔㄱㅅㅡ", "섹스"),
+        ("ㄷㅏㄺ", "닭"),  # compound final
+        ("성\u200b관\u200d계", "성관계"),  # zero-width space and joiner
+        ("se\u00adx", "sex"),  # soft hyphen
+        ("ѕех", "sex"),  # Cyrillic look-alikes
+        ("rаpе", "rape"),  # Cyrillic look-alikes in a Latin word
+        ("ΚΙΝΟ", "KINO"),  # Greek capitals
+        ("ｓｅｘ", "sex"),  # full-width
+        ("𝐬𝐞𝐱", "sex"),  # mathematical bold
+        ("s e x", "sex"),
+        ("s.e.x", "sex"),
+        ("r-a-p-e", "rape"),
+        ("성 관 계를 했다", "성관계를 했다"),
+        ("성.관.계", "성관계"),
+        ("섹 스", "섹스"),  # a pair the rules know
+        ("s3x", "sex"),
+        ("r4p3", "rape"),
+        ("k1ll", "kill"),
+    ],
+)
+def test_disguises_are_undone(written: str, expected: str) -> None:
+    assert canonical(written) == expected
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "I saw 3 cats at 3pm on the 2nd floor, 1.5 km away, and saved it as mp4.",
+        "ㅋㅋㅋ 진짜 웃겼다 ㅠㅠ",
+        "그 날 밤 꿈에서 나는 새 차를 샀다.",
+        "a well-being check, an x-ray and a T-shirt",
+        "I am 25 years old and it was 2024.",
+        "Привет",  # a Russian word stays Russian
+        "Help!! I was falling.",
+    ],
+)
+def test_ordinary_text_keeps_its_meaning(prose: str) -> None:
+    assert canonical(prose) == prose
+
+
+def test_spans_map_back_to_the_diary_as_written() -> None:
+    written = "꿈에서 어른이 아이와 ㅅㅓㅇ\u200bㄱㅘㄴㄱㅖ를 했다."
+    canon = canonicalize(written)
+    assert canon.text == MINOR_SEX_KO
+    start = canon.text.index("성관계")
+    a, b = canon.original_span(start, start + 3)
+    assert written[a:b] == "ㅅㅓㅇ\u200bㄱㅘㄴㄱㅖ"
+    assert canon.canonical_span(a, b) == (start, start + 3)
+
+
+def test_reason_spans_point_into_the_original_diary() -> None:
+    written = "I had s\u200be\u200bx with a little girl in the dream."
+    verdict = SafetyPolicy().check(written)
+    assert verdict.decision == "block"
+    for reason in verdict.reasons:
+        assert reason.span is not None
+        assert written[reason.span.start : reason.span.end] == reason.span.text
+    sexual = next(r for r in verdict.reasons if r.category == "sexual")
+    assert "s\u200be\u200bx" in sexual.span.text  # type: ignore[union-attr]
+
+
+def test_nfd_reproduction_from_the_issue_is_blocked() -> None:
+    """Issue 9: the NFD form of a blocked sentence was allowed (minors 1.0 only when composed)."""
+    disguised = unicodedata.normalize("NFD", MINOR_SEX_KO)
+    plain = SafetyPolicy().check(MINOR_SEX_KO)
+    verdict = SafetyPolicy().check(disguised)
+    assert verdict.decision == plain.decision == "block"
+    assert {r.category for r in verdict.reasons} >= {"minors", "sexual"}
+
+
+def test_nfd_reproduction_through_the_cli_dry_run() -> None:
+    code, out = cli_json("dream", "--dry-run", unicodedata.normalize("NFD", MINOR_SEX_KO), env=FAST_PREVIEW)
+    assert code == 0  # a dry run stops after the verdict
+    assert out["verdict"]["decision"] == "block", out
+
+
+@pytest.mark.parametrize(
+    ("diary", "banned"),
+    [
+        ("I had s e x on the beach. Then I flew.", "s e x"),
+        ("I watched p0rn on a giant screen. The waves came.", "p0rn"),
+        ("ѕех with a stranger in a red room.", "ѕех"),
+        ("ｓｅｘ in the elevator.", "ｓｅｘ"),
+    ],
+)
+def test_no_disguised_word_reaches_a_prompt(diary: str, banned: str) -> None:
+    plan = RulePlanner().plan(diary, segments=2)
+    for segment in plan.segments:
+        assert banned not in segment.prompt
+        assert segment.prompt == canonical(segment.prompt)
+    assert banned in "".join(s.text for s in plan.segments)  # the scene keeps the diary's own words
