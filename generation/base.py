@@ -41,6 +41,9 @@ class ClipSpec:
     style: ClipStyle = field(default_factory=ClipStyle)
     language: str = "en"
     preset: str = "preview"
+    # the frame the clip starts from (an image file: the previous scene's last frame, a key frame or
+    # the dreamer's photo); None renders from the prompt alone
+    start_image: Path | None = None
 
 
 @dataclass(frozen=True)

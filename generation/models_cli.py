@@ -114,6 +114,8 @@ def download_plan(preset: Preset, registry: LoraRegistry) -> list[Fetch]:
         plan.append(Fetch("motion_adapter", preset.motion_adapter, None, only))
     if preset.keyframe_model:
         plan.append(Fetch("keyframe_model", preset.keyframe_model))
+    if preset.i2v_model and preset.i2v_model != preset.model:
+        plan.append(Fetch("i2v_model", preset.i2v_model))
     for emotion, entry in registry.adapters().items():
         assert entry.path is not None
         plan.append(

@@ -4,18 +4,22 @@ Each clip is a gradient in the emotion's palette, soft shapes moving the emotion
 (`ClipStyle.motion`: drift, zoom, shake, pulse, fall, rise), the scene's caption in the diary's
 own words (Hangul included) on a readable backdrop, the scene number and a visible "PREVIEW"
 mark. Output is deterministic for a given seed: same spec, same pixels.
+
+A clip with a start image (`ClipSpec.start_image`: the previous card's last frame under `chain`
+continuity, a key frame, the dreamer's photo) shows that image as its first frame exactly, then
+dissolves into its own card over the first second.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 from generation.base import ClipInfo, ClipSpec, GenerationError, ProgressFn
 from generation.captions import FontT, caption_margin, draw_caption, is_korean, load_font
@@ -27,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 MOTIONS = ("drift", "zoom", "shake", "pulse", "fall", "rise")
 PREVIEW_MARK = "PREVIEW"
+DISSOLVE_SECONDS = 1.0  # from a start image into the card's own palette
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,22 @@ class PreviewRenderer:
         _check_spec(spec)
         return SceneCard(spec, self.font_path).frame(index)
 
+    def continuity_problem(self, mode: str) -> str | None:
+        """Scene cards start from any image: every continuity mode works."""
+        return None
+
+    def draw_keyframe(self, spec: ClipSpec, out_path: Path, reference: Path | None = None) -> Path:
+        """The key frame of a card: its first frame drawn with `spec.seed` (the job's style seed, so
+        every scene shares one layout), over the dreamer's photo when there is a `reference`."""
+        _check_spec(spec)
+        frame = SceneCard(replace(spec, start_image=None), self.font_path).frame(0)
+        if reference is not None:
+            photo = np.asarray(load_frame(reference, spec.width, spec.height), dtype=np.float32)
+            frame = np.clip(0.5 * photo + 0.5 * frame, 0, 255).astype(np.uint8)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(frame).save(out_path, format="PNG")
+        return out_path
+
 
 def _check_spec(spec: ClipSpec) -> None:
     check_even_size(spec.width, spec.height)
@@ -103,9 +124,23 @@ class SceneCard:
         self.shake = rng.normal(0.0, 1.0, size=(max(spec.num_frames, 1), 2))
         self.gradient = self._make_gradient()
         self.overlay = self._make_overlay(font_path)
+        self.start = (
+            np.asarray(load_frame(spec.start_image, self.w, self.h), dtype=np.float32)
+            if spec.start_image is not None
+            else None
+        )
+        self.dissolve = max(1, min(spec.num_frames - 1, round(DISSOLVE_SECONDS * spec.fps)))
 
     def frame(self, index: int) -> np.ndarray:
-        """Frame `index` as HxWx3 uint8."""
+        """Frame `index` as HxWx3 uint8 (frame 0 is the start image exactly, when there is one)."""
+        card = self._card(index)
+        if self.start is None or index >= self.dissolve:
+            return card
+        t = index / self.dissolve
+        mix = t * t * (3 - 2 * t)  # smoothstep: the dissolve eases in and out
+        return np.clip(self.start * (1 - mix) + card * mix + 0.5, 0, 255).astype(np.uint8)
+
+    def _card(self, index: int) -> np.ndarray:
         seconds = index / self.spec.fps
         phase = index / max(self.spec.num_frames - 1, 1)
         # the gradient slides slowly along its axis: the background breathes
@@ -218,6 +253,16 @@ def _label(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, font: Font
         (left - pad, top - pad, right + pad, bottom + pad), radius=pad, fill=(0, 0, 0, 140)
     )
     draw.text(xy, text, font=font, fill=(255, 255, 255, 230), anchor=anchor)
+
+
+def load_frame(path: Path, width: int, height: int) -> Image.Image:
+    """An image file as an RGB frame of the clip's size (cropped to its aspect, never stretched)."""
+    try:
+        with Image.open(path) as img:
+            rgb = img.convert("RGB")
+    except (OSError, ValueError) as exc:
+        raise GenerationError(f"start image {path} cannot be read: {exc}") from exc
+    return rgb if rgb.size == (width, height) else ImageOps.fit(rgb, (width, height), Image.Resampling.LANCZOS)
 
 
 def _hex_rgb(color: str) -> tuple[int, int, int]:

@@ -17,6 +17,12 @@ from typing import Any
 
 from generation.base import ClipInfo, ClipSpec, GenerationError, ProgressFn
 from generation.diffusers_backend.families import LoadedModel, load_model, text_to_video
+from generation.diffusers_backend.image_to_video import (
+    draw_keyframe,
+    image_to_video,
+    load_i2v_pipe,
+    load_keyframe_pipe,
+)
 from generation.diffusers_backend.loading import (
     apply_memory_options,
     model_refs,
@@ -62,6 +68,7 @@ class DiffusersBackend:
         self.device = "cpu"
         self.load_seconds = 0.0
         self.batch_sizes: list[int] = []  # segments per pipeline call, in order (logs, benches, tests)
+        self._warned_lora = False
 
     @classmethod
     def from_settings(
@@ -125,6 +132,28 @@ class DiffusersBackend:
         assert self._switcher is not None
         return self._switcher
 
+    def _i2v(self) -> Any:
+        """The image-to-video pipeline, loaded on the first scene that starts from a frame."""
+        model = self.load()
+        if model.i2v_pipe is None:
+            pipe = load_i2v_pipe(self.preset, model.pipe, pick_dtype(self.preset, self.device))
+            if pipe is not model.pipe:
+                apply_memory_options(pipe, self.preset, self.device)
+            model.i2v_pipe = pipe
+        return model.i2v_pipe
+
+    def _keyframes(self) -> Any:
+        """The text-to-image pipeline, loaded on the first key frame (svd loads it with the model)."""
+        model = self.load()
+        if model.keyframe_pipe is None:
+            pipe = load_keyframe_pipe(self.preset, pick_dtype(self.preset, self.device))
+            model.keyframe_pipe = apply_memory_options(pipe, self.preset, self.device)
+        return model.keyframe_pipe
+
+    def continuity_problem(self, mode: str) -> str | None:
+        """Why this preset cannot render `mode` continuity (chain, keyframe), or None."""
+        return self.preset.continuity_problem(mode)
+
     # -- per segment -----------------------------------------------------------------------------
 
     def lora_for(self, emotion: str) -> tuple[str, float] | None:
@@ -177,9 +206,11 @@ class DiffusersBackend:
         if len(specs) != len(out_paths):
             raise ValueError("one output path per spec")
         plans = [self.plan(s) for s in specs]
+        from_image = [i for i, spec in enumerate(specs) if spec.start_image is not None]
         groups: dict[tuple[Activation, str], list[int]] = {}
         for i, p in enumerate(plans):
-            groups.setdefault((p.activation, p.preset.model_dump_json()), []).append(i)
+            if specs[i].start_image is None:
+                groups.setdefault((p.activation, p.preset.model_dump_json()), []).append(i)
         chunks: list[tuple[Activation, Preset, list[int]]] = []
         for (act, _), idx in groups.items():
             preset = plans[idx[0]].preset
@@ -188,6 +219,7 @@ class DiffusersBackend:
 
         svd = self.preset.family == "svd"
         total = sum(p.steps * (len(idx) if svd else 1) for _, p, idx in chunks)
+        total += sum(plans[i].preset.steps for i in from_image)
         done = 0
 
         def on_step(pipe: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -206,7 +238,62 @@ class DiffusersBackend:
                     model, preset, [plans[i] for i in idx], [(i, out_paths[i]) for i in idx], on_step
                 )
             )
+        for i in from_image:  # one call per scene: each starts from its own frame
+            infos[i] = self._render_from_image(plans[i], specs[i], Path(out_paths[i]), on_step)
         return [infos[i] for i in range(len(specs))]
+
+    def _render_from_image(self, plan: SegmentPlan, spec: ClipSpec, out: Path, on_step: Any) -> ClipInfo:
+        """Image-to-video: the scene's first frame is `spec.start_image`."""
+        from PIL import Image
+
+        assert spec.start_image is not None
+        torch, _ = require_torch()
+        pipe = self._i2v()
+        self.switcher.apply(plan.activation)
+        if plan.activation.names and not _shares_denoiser(pipe, self.switcher.pipe) and not self._warned_lora:
+            self._warned_lora = True
+            logger.warning(
+                "preset %s: emotion LoRAs are loaded on the text-to-video model; the separate "
+                "image-to-video model renders without them", self.preset.name,
+            )  # fmt: skip
+        with Image.open(spec.start_image) as img:
+            start = img.convert("RGB")
+        generator = torch.Generator(device="cpu").manual_seed(plan.seed)
+        self.batch_sizes.append(1)
+        try:
+            with torch.inference_mode():
+                video = image_to_video(
+                    pipe, plan.preset, plan.prompt, plan.negative_prompt, start, generator, on_step
+                )[0]
+        except (RuntimeError, ValueError) as err:
+            raise GenerationError(
+                f"{plan.preset.family} image-to-video failed for preset {plan.preset.name!r}: {err}"
+            ) from err
+        return write_mp4(video, out, plan.preset.fps)
+
+    def draw_keyframe(self, spec: ClipSpec, out_path: Path, reference: Path | None = None) -> Path:
+        """Draw the first frame of `spec` (its prompt, its seed: the job's style seed) as a PNG.
+
+        With `reference` (the dreamer's photo) the key frame starts from that photo."""
+        from PIL import Image
+
+        plan = self.plan(spec)
+        torch, _ = require_torch()
+        pipe = self._keyframes()
+        self.switcher.apply(plan.activation)
+        ref = None
+        if reference is not None:
+            with Image.open(reference) as img:
+                ref = img.convert("RGB")
+        generator = torch.Generator(device="cpu").manual_seed(spec.seed)
+        try:
+            with torch.inference_mode():
+                image = draw_keyframe(pipe, plan.preset, plan.prompt, plan.negative_prompt, generator, ref)
+        except (RuntimeError, ValueError) as err:
+            raise GenerationError(f"drawing the key frame failed for preset {self.preset.name!r}: {err}") from err
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(out_path, format="PNG")
+        return out_path
 
     def _render_chunk(
         self,
@@ -251,6 +338,16 @@ class DiffusersBackend:
         gen = [torch.Generator(device="cpu").manual_seed(plan.seed)]
         with torch.inference_mode():
             return text_to_video(model, plan.preset, [plan.prompt], [plan.negative_prompt], gen, None)[0]
+
+
+def _shares_denoiser(a: Any, b: Any) -> bool:
+    """Whether two pipelines run the same denoiser (LoRAs loaded on one act in the other)."""
+    if a is b:
+        return True
+    return any(
+        getattr(a, name, None) is not None and getattr(a, name, None) is getattr(b, name, None)
+        for name in ("transformer", "unet")
+    )
 
 
 def backend_from_settings(

@@ -16,8 +16,10 @@ from typing import Any
 import numpy as np
 
 from generation.base import GenerationError
+from generation.diffusers_backend.image_to_video import draw_keyframe, image_to_video, load_keyframe_pipe
 from generation.diffusers_backend.loading import require_torch, resolve_model
 from generation.diffusers_backend.presets import Preset
+from generation.diffusers_backend.video import to_numpy
 
 logger = logging.getLogger(__name__)
 
@@ -26,14 +28,21 @@ StepCallback = Callable[[Any, int, Any, dict[str, Any]], dict[str, Any]]
 
 @dataclass
 class LoadedModel:
-    """The pipeline(s) of one preset. `lora_pipe` is where emotion LoRAs go."""
+    """The pipeline(s) of one preset. `lora_pipe` is where emotion LoRAs go.
+
+    `keyframe_pipe` draws first frames (svd: always, loaded with the model; other families: for
+    keyframe continuity, loaded on first use); `i2v_pipe` starts a scene from a frame (svd: `pipe`
+    itself; others: loaded on first use, see `image_to_video.load_i2v_pipe`).
+    """
 
     pipe: Any
-    keyframe_pipe: Any | None = None  # svd: the text-to-image pipeline drawing the first frame
+    keyframe_pipe: Any | None = None
+    i2v_pipe: Any | None = None
+    loras_on_keyframe: bool = False  # svd: emotion LoRAs style the SD key frame, not the animation
 
     @property
     def lora_pipe(self) -> Any:
-        return self.keyframe_pipe if self.keyframe_pipe is not None else self.pipe
+        return self.keyframe_pipe if self.loras_on_keyframe and self.keyframe_pipe is not None else self.pipe
 
 
 def load_model(preset: Preset, dtype: Any) -> LoadedModel:
@@ -56,15 +65,9 @@ def load_model(preset: Preset, dtype: Any) -> LoadedModel:
         pipe = diffusers.AnimateDiffPipeline.from_pretrained(path, motion_adapter=adapter, **common)
         return LoadedModel(_with_scheduler(diffusers, pipe, preset))
     if preset.family == "svd":
-        assert preset.keyframe_model is not None
-        key_path = resolve_model(
-            preset.keyframe_model, preset_name=preset.name, cache_dir=preset.cache_dir, what="keyframe_model"
-        )
-        keyframe = diffusers.StableDiffusionPipeline.from_pretrained(
-            key_path, safety_checker=None, requires_safety_checker=False, **common
-        )
-        pipe = diffusers.StableVideoDiffusionPipeline.from_pretrained(path, **common)
-        return LoadedModel(_with_scheduler(diffusers, pipe, preset), keyframe)
+        keyframe = load_keyframe_pipe(preset, dtype)
+        pipe = _with_scheduler(diffusers, diffusers.StableVideoDiffusionPipeline.from_pretrained(path, **common), preset)
+        return LoadedModel(pipe, keyframe, i2v_pipe=pipe, loras_on_keyframe=True)
     cls = {
         "wan": diffusers.WanPipeline,
         "ltx": diffusers.LTXPipeline,
@@ -103,21 +106,6 @@ def _with_scheduler(diffusers: Any, pipe: Any, preset: Preset) -> Any:
     return pipe
 
 
-def _to_numpy(frames: Any) -> np.ndarray:
-    """Pipelines return np arrays (B, F, H, W, C) for output_type="np"; normalise anything else."""
-    if isinstance(frames, np.ndarray):
-        arr = frames
-    elif isinstance(frames, list):
-        arr = np.stack([np.stack([np.asarray(f, dtype=np.float32) for f in video]) for video in frames])
-        if arr.max() > 1.5:  # PIL frames
-            arr = arr / 255.0
-    else:  # torch tensor
-        arr = frames.float().cpu().numpy()
-    if arr.ndim != 5 or arr.shape[-1] != 3:
-        raise GenerationError(f"unexpected frames shape {arr.shape} from the pipeline")
-    return arr.astype(np.float32)
-
-
 def text_to_video(
     model: LoadedModel,
     preset: Preset,
@@ -148,7 +136,7 @@ def text_to_video(
     elif preset.max_sequence_length is not None:
         kwargs["max_sequence_length"] = preset.max_sequence_length
     kwargs.update(preset.pipeline_kwargs)
-    return _to_numpy(model.pipe(**kwargs).frames)
+    return to_numpy(model.pipe(**kwargs).frames)
 
 
 def _svd(
@@ -163,31 +151,6 @@ def _svd(
     assert model.keyframe_pipe is not None
     videos = []
     for prompt, negative, generator in zip(prompts, negatives, generators, strict=True):
-        image = model.keyframe_pipe(
-            prompt=prompt,
-            negative_prompt=negative or None,
-            height=preset.height,
-            width=preset.width,
-            num_inference_steps=preset.keyframe_steps or preset.steps,
-            guidance_scale=preset.keyframe_guidance if preset.keyframe_guidance is not None else 7.5,
-            generator=generator,
-            output_type="pil",
-        ).images[0]
-        out = model.pipe(
-            image=image,
-            height=preset.height,
-            width=preset.width,
-            num_frames=preset.num_frames,
-            num_inference_steps=preset.steps,
-            max_guidance_scale=max(preset.guidance, 1.0),
-            fps=preset.fps,
-            motion_bucket_id=preset.motion_bucket_id,
-            noise_aug_strength=preset.noise_aug_strength,
-            decode_chunk_size=preset.decode_chunk_size,
-            generator=generator,
-            output_type="np",
-            callback_on_step_end=callback,
-            **preset.pipeline_kwargs,
-        )
-        videos.append(_to_numpy(out.frames)[0])
+        image = draw_keyframe(model.keyframe_pipe, preset, prompt, negative, generator)
+        videos.append(image_to_video(model.pipe, preset, prompt, negative, image, generator, callback)[0])
     return np.stack(videos)

@@ -80,12 +80,14 @@ def resolve_model(
 
 
 def model_refs(preset: Preset) -> dict[str, str]:
-    """Every model a preset needs, by role (model, motion_adapter, keyframe_model)."""
+    """Every model a preset needs, by role (model, motion_adapter, keyframe_model, i2v_model)."""
     refs = {"model": preset.model}
     if preset.motion_adapter:
         refs["motion_adapter"] = preset.motion_adapter
     if preset.keyframe_model:
         refs["keyframe_model"] = preset.keyframe_model
+    if preset.i2v_model and preset.i2v_model != preset.model:
+        refs["i2v_model"] = preset.i2v_model
     return refs
 
 

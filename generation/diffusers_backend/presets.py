@@ -1,7 +1,9 @@
 """Model presets: one validated `Preset` per named table of the settings file.
 
 A preset holds everything a user tunes for one text-to-video model (model id or local path,
-size, frame count, steps, guidance, memory options...). `parse_presets` turns the free-form
+size, frame count, steps, guidance, memory options...) and the models continuity needs: an
+image-to-video model that starts a scene from a frame (`i2v_model`) and a text-to-image model that
+draws key frames (`keyframe_model`). `parse_presets` turns the free-form
 `[presets.*]` tables into presets and refuses, before any job starts, values the model cannot
 take, with a message that says what it accepts. Pure pydantic: no torch here.
 """
@@ -18,6 +20,16 @@ from generation.base import GenerationError
 
 Family = Literal["animatediff", "wan", "ltx", "cogvideox", "svd"]
 FAMILIES: tuple[str, ...] = get_args(Family)  # in the Literal's order
+Continuity = Literal["none", "chain", "keyframe"]
+CONTINUITY_MODES: tuple[str, ...] = get_args(Continuity)
+
+# A start image for each family: Wan and CogVideoX have separate image-to-video checkpoints, one
+# LTX checkpoint does both (LTXConditionPipeline), SVD only animates images, AnimateDiff has none.
+I2V_EXAMPLES = {
+    "wan": "Wan-AI/Wan2.1-I2V-14B-480P-Diffusers",
+    "cogvideox": "THUDM/CogVideoX-5b-I2V",
+    "ltx": "the same LTX-Video checkpoint (the default)",
+}
 
 
 class PresetError(GenerationError, ValueError):
@@ -73,7 +85,8 @@ class Preset(BaseModel):
     cache_dir: str | None = None  # Hugging Face cache to read from (default: HF_HUB_CACHE)
     motion_adapter: str | None = None  # animatediff: MotionAdapter dir or hub id
     motion_adapter_file: str | None = None  # a single-file adapter inside it (AnimateDiff-Lightning)
-    keyframe_model: str | None = None  # svd: text-to-image (SD) model that draws the first frame
+    keyframe_model: str | None = None  # text-to-image model (SD 1.5 / SDXL / FLUX) drawing first frames
+    i2v_model: str | None = None  # wan, cogvideox (ltx: defaults to model): starts a scene from a frame
 
     width: int = Field(default=512, ge=8, le=4096)
     height: int = Field(default=512, ge=8, le=4096)
@@ -96,6 +109,8 @@ class Preset(BaseModel):
     decode_chunk_size: int = Field(default=8, ge=1, le=128)
     keyframe_steps: int | None = Field(default=None, ge=1, le=500)
     keyframe_guidance: float | None = Field(default=None, ge=0.0, le=50.0)
+    # keyframe continuity with a dreamer's photo: how far a key frame may move away from the photo
+    reference_strength: float = Field(default=0.6, gt=0.0, le=1.0)
 
     # runtime and memory
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
@@ -130,8 +145,13 @@ class Preset(BaseModel):
             problems.append("svd needs keyframe_model (a Stable Diffusion model that draws the first frame)")
         if self.scheduler is not None and not self.scheduler.endswith("Scheduler"):
             problems.append(f"scheduler {self.scheduler!r} is not a diffusers scheduler class name")
-        if self.family != "svd" and self.keyframe_model:
-            problems.append("keyframe_model is only used by the svd family")
+        if self.family == "animatediff" and (self.keyframe_model or self.i2v_model):
+            problems.append(
+                "animatediff cannot start a scene from an image (diffusers has no AnimateDiff "
+                "image-to-video); keyframe_model and i2v_model need wan, ltx, cogvideox or svd"
+            )
+        if self.family == "svd" and self.i2v_model:
+            problems.append("svd's model already animates an image; i2v_model is for wan, ltx and cogvideox")
         if problems:
             raise ValueError(
                 f"preset {self.name!r} ({self.family}): "
@@ -139,6 +159,37 @@ class Preset(BaseModel):
                 + f". Known good: {rules.example}."
             )
         return self
+
+    @property
+    def image_to_video_model(self) -> str | None:
+        """The model that starts a scene from a given frame, or None when the preset has none."""
+        if self.family == "svd":
+            return self.model
+        if self.family == "ltx":
+            return self.i2v_model or self.model
+        return self.i2v_model
+
+    def continuity_problem(self, mode: str) -> str | None:
+        """Why this preset cannot render `mode` continuity (None when it can); said at start-up."""
+        if mode == "none":
+            return None
+        if self.image_to_video_model is None:
+            if self.family == "animatediff":
+                return (
+                    f"preset {self.name!r} (animatediff) cannot start a scene from an image; continuity "
+                    f"{mode!r} needs a wan, ltx, cogvideox or svd preset"
+                )
+            return (
+                f"preset {self.name!r} ({self.family}) has no i2v_model; continuity {mode!r} starts "
+                f"scenes from a frame, so set i2v_model (e.g. {I2V_EXAMPLES[self.family]!r})"
+            )
+        if mode == "keyframe" and not self.keyframe_model:
+            return (
+                f"preset {self.name!r} ({self.family}) has no keyframe_model; continuity 'keyframe' draws "
+                "each scene's first frame with a text-to-image model (SD 1.5, SDXL or FLUX), e.g. "
+                "'stable-diffusion-v1-5/stable-diffusion-v1-5'"
+            )
+        return None
 
     def estimated_segment_mb(self) -> float:
         """Rough working memory of one segment in a batch (latents and activations), in MiB.

@@ -8,12 +8,29 @@ the final assembly can stream-copy them. What was written is probed back, not as
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from generation.base import ClipInfo, GenerationError
 from generation.ffmpeg import as_uint8_frame, open_h264_writer
 from generation.probe import probe_video
+
+
+def to_numpy(frames: Any) -> np.ndarray:
+    """Pipeline output as float frames (B, F, H, W, 3): np arrays (output_type="np") as they are,
+    PIL frames scaled to [0, 1], tensors moved to the CPU."""
+    if isinstance(frames, np.ndarray):
+        arr = frames
+    elif isinstance(frames, list):
+        arr = np.stack([np.stack([np.asarray(f, dtype=np.float32) for f in video]) for video in frames])
+        if arr.max() > 1.5:  # PIL frames
+            arr = arr / 255.0
+    else:  # torch tensor
+        arr = frames.float().cpu().numpy()
+    if arr.ndim != 5 or arr.shape[-1] != 3:
+        raise GenerationError(f"unexpected frames shape {arr.shape} from the pipeline")
+    return arr.astype(np.float32)
 
 
 def to_uint8(frames: np.ndarray) -> np.ndarray:

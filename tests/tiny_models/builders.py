@@ -395,3 +395,114 @@ def build_svd(directory: Path) -> Path:
     out = directory / "svd"
     pipe.save_pretrained(out)
     return out
+
+
+def _tiny_clip_vision(hidden: int, image_size: int, patch_size: int) -> Any:
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+
+    return CLIPVisionModel(
+        CLIPVisionConfig(
+            hidden_size=hidden,
+            projection_dim=hidden,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            image_size=image_size,
+            intermediate_size=16,
+            patch_size=patch_size,
+        )
+    )
+
+
+def build_wan_i2v(directory: Path) -> Path:
+    """A tiny Wan 2.1 image-to-video pipeline: noise, image latents and mask in (36 channels), a CLIP
+    image encoder for the start frame (diffusers tests' config, local UMT5 tokenizer)."""
+    import torch
+    from diffusers import (
+        AutoencoderKLWan,
+        FlowMatchEulerDiscreteScheduler,
+        WanImageToVideoPipeline,
+        WanTransformer3DModel,
+    )
+    from transformers import CLIPImageProcessor
+
+    torch.manual_seed(0)
+    vae = AutoencoderKLWan(
+        base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
+    )
+    torch.manual_seed(0)
+    text_encoder = _umt5_text_encoder()
+    torch.manual_seed(0)
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=36,
+        out_channels=16,
+        text_dim=32,
+        freq_dim=256,
+        ffn_dim=32,
+        num_layers=2,
+        cross_attn_norm=True,
+        qk_norm="rms_norm_across_heads",
+        rope_max_seq_len=32,
+        image_dim=4,
+    )
+    torch.manual_seed(0)
+    pipe: Any = WanImageToVideoPipeline(
+        tokenizer=make_t5_tokenizer(directory / "_tok_wan_i2v"),
+        text_encoder=text_encoder,
+        vae=vae,
+        transformer=transformer,
+        scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0),
+        image_encoder=_tiny_clip_vision(hidden=4, image_size=32, patch_size=1),
+        image_processor=CLIPImageProcessor(crop_size=32, size=32),
+    )
+    out = directory / "wan_i2v"
+    pipe.save_pretrained(out)
+    return out
+
+
+def build_cogvideox_i2v(directory: Path) -> Path:
+    """A tiny CogVideoX image-to-video pipeline (16 px, 4k+1 frames): image latents are concatenated
+    to the noise, so the transformer takes twice the VAE's latent channels."""
+    import torch
+    from diffusers import (
+        AutoencoderKLCogVideoX,
+        CogVideoXImageToVideoPipeline,
+        CogVideoXTransformer3DModel,
+        DDIMScheduler,
+    )
+
+    torch.manual_seed(0)
+    transformer = CogVideoXTransformer3DModel(
+        num_attention_heads=2,
+        attention_head_dim=16,  # RoPE needs a head size divisible by 16
+        in_channels=8,
+        out_channels=4,
+        time_embed_dim=2,
+        text_embed_dim=32,
+        num_layers=1,
+        sample_width=2,
+        sample_height=2,
+        sample_frames=9,
+        patch_size=2,
+        temporal_compression_ratio=4,
+        max_text_seq_length=16,
+        use_rotary_positional_embeddings=True,
+        use_learned_positional_embeddings=True,
+    )
+    torch.manual_seed(0)
+    vae = AutoencoderKLCogVideoX(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("CogVideoXDownBlock3D",) * 4,
+        up_block_types=("CogVideoXUpBlock3D",) * 4,
+        block_out_channels=(8, 8, 8, 8),
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=2,
+        temporal_compression_ratio=4,
+    )
+    return _save_t5_pipeline(
+        CogVideoXImageToVideoPipeline, directory, "cogvideox_i2v", transformer, vae, DDIMScheduler()
+    )

@@ -61,6 +61,11 @@ class TinyModels:
         }[family]
         return self._once(family, lambda: make(self.root))
 
+    def i2v_model(self, family: str) -> Path:
+        """The saved image-to-video pipeline of `family` (wan, cogvideox; LTX and SVD use `model`)."""
+        make = {"wan": builders.build_wan_i2v, "cogvideox": builders.build_cogvideox_i2v}[family]
+        return self._once(f"{family}_i2v", lambda: make(self.root))
+
     def lora(self, family: str, name: str, seed: int) -> Path:
         """A random LoRA for the family's denoiser (different seeds, different adapters)."""
         kind = LORA_KIND[family]
@@ -107,3 +112,18 @@ def read_frames(path: Path) -> np.ndarray:
     meta = next(reader)
     w, h = meta["size"]
     return np.stack([np.frombuffer(f, np.uint8).reshape(h, w, 3) for f in reader])
+
+
+class PipeSpy:
+    """Wraps a real pipeline: every call goes through unchanged and its arguments are kept."""
+
+    def __init__(self, pipe: Any) -> None:
+        self.pipe = pipe
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, **kwargs: Any) -> Any:
+        self.calls.append(kwargs)
+        return self.pipe(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.pipe, name)
