@@ -61,7 +61,7 @@ eval: $(STAMP)
 	$(PY) -m bench.eval
 
 train-classifiers: $(STAMP)
-	$(PY) -m agent.train --data ../shared/data/train --out agent/models
+	$(PY) -m agent.train --data data/train --out agent/models
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""`make eval`: how good the agent's judgement is on real labelled text (`../shared/data/`).
+"""`make eval`: how good the agent's judgement is on real labelled text (the repository's `data/`).
 
 Runs the same analysis as `dreamreel analyze` (planner -> per-scene emotion -> overall emotion,
 safety verdict; components chosen by settings, offline defaults unless configured) and prints:
@@ -11,7 +11,7 @@ safety verdict; components chosen by settings, offline defaults unless configure
 - planner coverage on the DreamBank reports: every sentence of every diary in exactly one
   scene, in order.
 
-Usage: ``python -m bench.eval [--data ../shared/data] [--segments 4] [--json out.json]``
+Usage: ``python -m bench.eval [--data data] [--segments 4] [--json out.json]``
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from agent.train.evaluate import f1_per_class
 from dreamreel.analyze import DiaryAnalyzer
 from dreamreel.settings import load_settings
 
-DEFAULT_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data"  # the repository's data/ (data/README.md)
 
 # Published numbers on the same sources (different protocol; see the README's notes).
 ANCHORS = {
@@ -61,7 +61,7 @@ def covers(text: str, plan: DreamPlan) -> bool:
 
 
 class Evaluation:
-    """Runs each part over the shared data and collects a table of results."""
+    """Runs each part over the data folder and collects a table of results."""
 
     def __init__(self, analyzer: DiaryAnalyzer, data: Path, review_threshold: float) -> None:
         self.analyzer = analyzer
@@ -180,7 +180,7 @@ def print_table(results: dict[str, Any], out: Any = sys.stdout) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.eval", description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the shared data folder")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the data folder (default: the repository's data/)")
     parser.add_argument("--segments", type=int, default=4, help="scenes per DreamBank report (coverage)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
+DATA = REPO / "data"  # evaluation and training sets kept in the repository (data/README.md)
 
 
 @pytest.fixture(autouse=True)
@@ -38,10 +38,11 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
 
 
 @pytest.fixture
-def shared_data() -> Path:
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA}")
-    return SHARED_DATA
+def repo_data() -> Path:
+    """The repository's data/ folder; a test that needs it fails (never skips) when it is missing."""
+    if not (DATA / "README.md").is_file():
+        pytest.fail(f"the repository's data folder is missing: {DATA}")
+    return DATA
 
 
 @pytest.fixture

@@ -103,12 +103,12 @@ def test_kote_rarity_weights_let_a_rare_label_win() -> None:
 # --- training script ------------------------------------------------------------------------
 
 
-def test_training_script_rebuilds_loadable_artifacts(shared_data: Path, tmp_path: Path) -> None:
+def test_training_script_rebuilds_loadable_artifacts(repo_data: Path, tmp_path: Path) -> None:
     pytest.importorskip("sklearn")
     from agent.train.__main__ import main
 
     out = tmp_path / "models"
-    assert main(["--data", str(shared_data / "train"), "--out", str(out), "--limit", "1000"]) == 0
+    assert main(["--data", str(repo_data / "train"), "--out", str(out), "--limit", "1000"]) == 0
 
     for task, classes in (("emotion", sorted(EMOTIONS)), ("toxicity", ["non_toxic", "toxic"])):
         meta = json.loads((out / f"{task}.json").read_text(encoding="utf-8"))
@@ -131,13 +131,13 @@ def test_training_script_rebuilds_loadable_artifacts(shared_data: Path, tmp_path
     assert all(0.0 <= s <= 1.0 for s in scores)
 
 
-def test_shipped_artifacts_were_trained_on_the_shared_data(shared_data: Path) -> None:
+def test_shipped_artifacts_were_trained_on_the_repo_data(repo_data: Path) -> None:
     """The shipped files name the exact training files they came from; retrain when these change."""
     for npz in (DEFAULT_EMOTION_MODEL, DEFAULT_TOXICITY_MODEL):
         meta = json.loads(npz.with_suffix(".json").read_text(encoding="utf-8"))
         files = meta["training"]["files"]
         assert meta["training"]["limit"] is None
-        assert files == files_digest(train_dir(shared_data), tuple(files)), "run `make train-classifiers`"
+        assert files == files_digest(train_dir(repo_data), tuple(files)), "run `make train-classifiers`"
 
 
 # --- shipped artifacts ----------------------------------------------------------------------

@@ -18,13 +18,13 @@ from tests.helpers import FAST_PREVIEW, REPO, cli_json, run_cli
 KO = "시험장에 들어갔는데 문제지가 전부 백지였다. 시계 바늘이 거꾸로 돌기 시작했고 교실 창문 밖으로 벚꽃이 눈처럼 쏟아졌다. 친구가 웃으면서 이미 끝났다고 말했다."
 
 
-def _cases(shared_data: Path) -> list[dict[str, str]]:
-    return [json.loads(line) for line in (shared_data / "dream_cases.jsonl").read_text().splitlines() if line]
+def _cases(repo_data: Path) -> list[dict[str, str]]:
+    return [json.loads(line) for line in (repo_data / "dream_cases.jsonl").read_text().splitlines() if line]
 
 
-def test_dream_cases_reach_their_expected_decisions(shared_data: Path) -> None:
+def test_dream_cases_reach_their_expected_decisions(repo_data: Path) -> None:
     wrong = []
-    for case in _cases(shared_data):
+    for case in _cases(repo_data):
         code, out = cli_json("dream", "--dry-run", case["text"], env=FAST_PREVIEW)
         decision = out["verdict"]["decision"]
         if decision != case["expect"] or code != 0:  # a dry run exits 0 whatever the verdict

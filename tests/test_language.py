@@ -25,8 +25,8 @@ def test_detect_language(text: str, expected: str) -> None:
     assert detect_language(text) == expected
 
 
-def test_detect_language_on_cases(shared_data: Path) -> None:
-    rows = [json.loads(line) for line in (shared_data / "dream_cases.jsonl").open(encoding="utf-8")]
+def test_detect_language_on_cases(repo_data: Path) -> None:
+    rows = [json.loads(line) for line in (repo_data / "dream_cases.jsonl").open(encoding="utf-8")]
     by_id = {row["id"]: detect_language(row["text"]) for row in rows}
     assert all(by_id[i] == "ko" for i in by_id if i.startswith("ko-"))
     assert all(by_id[i] == "en" for i in by_id if i.startswith(("en-", "dreambank")))

@@ -491,7 +491,7 @@ def test_json_object_replies_in_a_markdown_fence_are_accepted(
     assert plan.planner == f"llm:{MODEL}"
 
 
-def test_on_real_diaries_faithful_plans_pass_and_nothing_is_taken_for_an_injection(shared_data: Path) -> None:
+def test_on_real_diaries_faithful_plans_pass_and_nothing_is_taken_for_an_injection(repo_data: Path) -> None:
     """DreamBank reports, KOTE narratives and the dream cases: the rule planner's plans, handed to
     the checker as if an LLM had written them, are accepted; only the case that really carries an
     instruction is flagged (and its plan, which copies the instruction into a prompt, refused)."""
@@ -501,7 +501,7 @@ def test_on_real_diaries_faithful_plans_pass_and_nothing_is_taken_for_an_injecti
     rows = [
         json.loads(line)
         for name in ("dreams_en", "narratives_ko", "dream_cases")
-        for line in (shared_data / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+        for line in (repo_data / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
         if line.strip()
     ]
     flagged, refused = [], []

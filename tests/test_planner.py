@@ -132,10 +132,10 @@ def test_nightmare_prompt_keeps_fear_drops_gore() -> None:
     assert "lake" in last
 
 
-def test_planner_covers_every_sentence_of_dreambank(shared_data: Path) -> None:
+def test_planner_covers_every_sentence_of_dreambank(repo_data: Path) -> None:
     """Coverage measured on 100 real dream reports: every sentence in exactly one scene."""
     planner = RulePlanner()
-    rows = [json.loads(line) for line in (shared_data / "dreams_en.jsonl").open(encoding="utf-8")]
+    rows = [json.loads(line) for line in (repo_data / "dreams_en.jsonl").open(encoding="utf-8")]
     assert len(rows) == 100
     for row in rows:
         for segments in (2, 5):

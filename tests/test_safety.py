@@ -34,8 +34,8 @@ def categories(verdict: SafetyVerdict) -> set[str]:
     return {r.category for r in verdict.reasons}
 
 
-def test_dream_cases_reach_expected_decisions(shared_data: Path, policy: SafetyPolicy) -> None:
-    rows = [json.loads(line) for line in (shared_data / "dream_cases.jsonl").open(encoding="utf-8")]
+def test_dream_cases_reach_expected_decisions(repo_data: Path, policy: SafetyPolicy) -> None:
+    rows = [json.loads(line) for line in (repo_data / "dream_cases.jsonl").open(encoding="utf-8")]
     labelled = [row for row in rows if "expect" in row]
     assert len(labelled) >= 12
     wrong = {}
@@ -47,8 +47,8 @@ def test_dream_cases_reach_expected_decisions(shared_data: Path, policy: SafetyP
     assert not wrong
 
 
-def test_blocked_cases_name_their_category(shared_data: Path, policy: SafetyPolicy) -> None:
-    rows = {row["id"]: row for row in map(json.loads, (shared_data / "dream_cases.jsonl").open(encoding="utf-8"))}
+def test_blocked_cases_name_their_category(repo_data: Path, policy: SafetyPolicy) -> None:
+    rows = {row["id"]: row for row in map(json.loads, (repo_data / "dream_cases.jsonl").open(encoding="utf-8"))}
     assert "gore" in categories(policy.check(rows["ko-dev-04"]["text"]))
     assert "sexual" in categories(policy.check(rows["ko-dev-05"]["text"]))
     assert "gore" in categories(policy.check(rows["en-dev-03"]["text"]))
@@ -206,7 +206,7 @@ def test_llm_flag_alone_reviews_and_next_to_rules_blocks() -> None:
     assert llm_reason.span is not None and llm_reason.span.start == stab.index("stabbed")
 
 
-def test_thresholds_are_settings(shared_data: Path) -> None:
+def test_thresholds_are_settings(repo_data: Path) -> None:
     text = "꿈에서 나는 칼로 룸메이트를 여러 번 찔러 살해했다. 바닥에 피가 흥건했고 나는 시체를 숨기려고 했다."
     assert SafetyPolicy().check(text).decision == "block"
     assert SafetyPolicy(block_threshold=0.95, review_threshold=0.5).check(text).decision == "review"
@@ -234,9 +234,9 @@ def test_soften_prompt_keeps_fear_and_drops_gore() -> None:
     assert soften_prompt(clean) == clean
 
 
-def test_dreambank_reports_are_mostly_allowed(shared_data: Path, policy: SafetyPolicy) -> None:
+def test_dreambank_reports_are_mostly_allowed(repo_data: Path, policy: SafetyPolicy) -> None:
     """Real dream reports are frightening and odd, rarely against the policy."""
-    rows = [json.loads(line) for line in (shared_data / "dreams_en.jsonl").open(encoding="utf-8")]
+    rows = [json.loads(line) for line in (repo_data / "dreams_en.jsonl").open(encoding="utf-8")]
     decisions = [policy.check(row["text"]).decision for row in rows]
     assert decisions.count("allow") >= 95
 

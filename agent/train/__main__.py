@@ -1,6 +1,6 @@
 """Rebuild the shipped offline classifiers.
 
-    python -m agent.train --data ../shared/data/train --out agent/models [--limit N] [--task emotion]
+    python -m agent.train --data data/train --out agent/models [--limit N] [--task emotion]
 
 Writes `emotion.npz/.json` and `toxicity.npz/.json` into `--out`, then scores them on the
 evaluation files next to the training folder (`--data` or its parent, if they are there) and
@@ -27,6 +27,8 @@ from agent.train.fit import EMOTION_CONFIG, TOXICITY_CONFIG, FitConfig, fit_line
 from agent.train.lexicon import choose_lexicon_weights
 
 log = logging.getLogger("agent.train")
+
+REPO_DATA = Path(__file__).resolve().parents[2] / "data"  # the repository's data/ (data/README.md)
 
 PRUNE_BELOW = 0.01  # |w| < 0.01 changed no prediction on the evaluation split; saves ~8 % of the file
 ARTIFACT_VERSION = 1
@@ -98,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m agent.train", description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--data", type=Path, default=Path("../shared/data/train"), help="folder with train/ and eval files"
+        "--data", type=Path, default=REPO_DATA / "train", help="folder with train/ and eval files"
     )
     parser.add_argument("--out", type=Path, default=Path("agent/models"), help="where the artifacts go")
     parser.add_argument("--limit", type=int, default=None, help="rows per training file (quick runs)")

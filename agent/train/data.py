@@ -1,4 +1,4 @@
-"""Labelled rows for the offline classifiers, read from the shared training and evaluation files.
+"""Labelled rows for the offline classifiers, read from the training and evaluation files in `data/`.
 
 Training (`<data>/train/` or a directory holding the four files directly):
 - `goemotions_ekman_train.jsonl`: English, already over the 7 emotions, sometimes several labels;
@@ -32,7 +32,7 @@ DAVIDSON = "davidson_tweets_en.jsonl"
 EMOTION_FILES = (GOEMOTIONS, KOTE)
 TOXICITY_FILES = (KOREAN_HATE, DAVIDSON, GOEMOTIONS, KOTE)  # the last two: calm_examples
 
-# The mapping of ../shared/data/README.md. "neutral" counts only 없음; the README's weak
+# The mapping of data/README.md. "neutral" counts only 없음; the README's weak
 # labels (비장함, 의심/불신, 귀찮음, 부담/안_내킴, 재미없음) are neutral anyway because they map
 # to nothing and a row with nothing mapped is neutral.
 _KOTE_GROUPS = {
