@@ -13,12 +13,11 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
-from typing import get_args
 
 from dreamreel.service import DreamService
 from dreamreel.views import EventView, JobState
 
-STATES: tuple[str, ...] = get_args(JobState)
+STATES: tuple[str, ...] = tuple(JobState)
 QUEUED_STATES = ("received", "planned", "approved")  # waiting for the runner
 RENDER_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
 

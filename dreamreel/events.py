@@ -6,18 +6,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from dreamreel.views import EventView
+from storage import repos
+from storage.db import Database
 from storage.models import Event
 
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[EventView], None]
-_PENDING = "dreamreel.pending_events"
 _RECENT_MAX = 10_000
 _REREAD_WINDOW = 200  # event ids below the newest seen that are read again (late commits)
 
@@ -67,15 +69,11 @@ class EventBus:
         data: dict[str, Any] | None = None,
     ) -> Event:
         """Add an event row to the session; `publish` it after the commit."""
-        row = Event(job_id=job_id, kind=kind, state=state, progress=progress, message=message, data=data or {})
-        s.add(row)
-        s.info.setdefault(_PENDING, []).append(row)
-        return row
+        return repos.add_event(s, job_id, kind, message, state=state, progress=progress, data=data)
 
     def take(self, s: Session) -> list[Event]:
         """The rows added through this session so far (publish them once it has committed)."""
-        rows: list[Event] = s.info.pop(_PENDING, [])
-        return rows
+        return repos.take_new_events(s)
 
     def publish(self, rows: list[Event]) -> None:
         """Deliver committed rows written by this process."""
@@ -173,3 +171,13 @@ class EventRelay:
             except Exception:  # the database may be briefly unavailable; keep following
                 log.exception("event relay could not read new events")
             self._stop.wait(self._interval)
+
+
+@contextmanager
+def publishing(db: Database, bus: EventBus) -> Iterator[Session]:
+    """A unit of work: a session that commits on success, after which the event rows added
+    through it are published (subscribers never hear of a change that was rolled back)."""
+    with db.session() as s:
+        yield s
+        rows = bus.take(s)
+    bus.publish(rows)

@@ -1,13 +1,14 @@
 """How a diary becomes a video: the job pipeline.
 
-A job moves through persisted states (see ARCHITECTURE.md):
+A job moves through persisted states (`dreamreel.states`, docs/architecture.md):
 
     received -> planned -> approved -> rendering -> stitching -> done
                        \\-> in_review | blocked   (waits for a moderator)
     any -> failed (error kept; running the job again re-enters where it failed)
 
-`DreamPipeline.run(job_id)` looks at the job's state and runs the next step until the job rests
-(done, failed, rejected, in_review, blocked). Every step is idempotent and keyed by job id and
+`DreamPipeline.run(job_id)` looks at the job's state and runs the step `steps` names for it until
+the job rests (done, failed, rejected, in_review, blocked); every state change goes through
+`dreamreel.states.transition`. Every step is idempotent and keyed by job id and
 segment index: a clip whose row and file exist is never rendered twice, so a job killed
 mid-render resumes where it stopped.
 
@@ -22,8 +23,8 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,10 @@ from agent.canonical import canonical
 from agent.interfaces import EmotionClassifier, Planner
 from agent.schemas import DreamPlan, EmotionResult, SafetyVerdict, Style
 from agent.style import choose_style
-from dreamreel.events import EventBus
+from dreamreel.events import EventBus, publishing
 from dreamreel.lease import JobLease
 from dreamreel.settings import Settings
+from dreamreel.states import JobState, transition
 from generation.base import ClipInfo, ClipSpec, ClipStyle, VideoBackend
 from generation.postprocess import PostProcessSpec, postprocess_clip
 from storage import repos
@@ -108,14 +110,8 @@ def understand_diary(
     return Understanding(plan=plan, emotions=emotions, overall=overall, verdict=verdict)
 
 
-# The step that runs next from each working state.
-NEXT_STEP = {
-    "received": "plan",
-    "planned": "moderate",
-    "approved": "render",
-    "rendering": "render",
-    "stitching": "stitch",
-}
+# The safety verdict decides where a planned job goes.
+VERDICT_STATE = {"allow": JobState.APPROVED, "review": JobState.IN_REVIEW, "block": JobState.BLOCKED}
 
 
 class DreamPipeline:
@@ -131,21 +127,30 @@ class DreamPipeline:
         self.settings = settings
         self.db = db
         self.media = media
-        self._components = components
+        self._components_or_factory = components
         self.bus = bus
         self.render_params = render_params
         self.lease = JobLease(db)
+        # The step that runs from each working state; a step ends by moving the job on.
+        self.steps: dict[JobState, Callable[[int], None]] = {
+            JobState.RECEIVED: self.step_plan,
+            JobState.PLANNED: self.step_moderate,
+            JobState.APPROVED: self.step_render,
+            JobState.RENDERING: self.step_render,  # resumes: finished clips are kept
+            JobState.STITCHING: self.step_stitch,
+        }
 
     @property
-    def c(self) -> Components:
-        """The components, built on first use (a process that only submits never loads models)."""
-        if not isinstance(self._components, Components):
-            self._components = self._components()
-        return self._components
+    def components(self) -> Components:
+        """Planner, classifiers, policy, backend, stitcher: built on first use (a process that
+        only submits never loads models)."""
+        if not isinstance(self._components_or_factory, Components):
+            self._components_or_factory = self._components_or_factory()
+        return self._components_or_factory
 
     # -- driver -------------------------------------------------------------------------------
 
-    def run(self, job_id: int, *, until: str | None = None) -> str:
+    def run(self, job_id: int, *, until: str | None = None) -> JobState:
         """Run the job's next steps until it rests (or reaches `until`); return its state.
 
         The job is leased to this pipeline while it runs, so two processes never run it at once;
@@ -154,70 +159,72 @@ class DreamPipeline:
         self.lease.claim(job_id)
         try:
             state = self._begin(job_id)
-            while state in NEXT_STEP and state != until:
-                step = NEXT_STEP[state]
+            while state in self.steps and state != until:
+                step = self.steps[state]
                 try:
-                    getattr(self, f"step_{step}")(job_id)
+                    step(job_id)
                 except Exception as exc:
-                    log.exception("job %s: step %s failed", job_id, step)
+                    log.exception("job %s: step %s failed", job_id, step.__name__)
                     self._fail(job_id, exc)
-                    return "failed"
+                    return JobState.FAILED
                 state = self._state(job_id)
             return state
         finally:
             self.lease.release(job_id)
 
-    def _begin(self, job_id: int) -> str:
+    def _begin(self, job_id: int) -> JobState:
         """Count the attempt; a failed job re-enters the state it failed in."""
+        with self._job(job_id) as (s, job):
+            job.attempts += 1
+            job.started_at = job.started_at or utcnow()
+            if job.state == JobState.FAILED:
+                resume = JobState(job.failed_in or JobState.RECEIVED)
+                transition(s, job, resume, f"retrying from {resume}")
+                job.error = None
+            return JobState(job.state)
+
+    def _state(self, job_id: int) -> JobState:
         with self.db.session() as s:
             job = s.get(Job, job_id)
             if job is None:
                 raise StepFailed(f"job {job_id} does not exist")
-            job.attempts += 1
-            job.started_at = job.started_at or utcnow()
-            if job.state == "failed":
-                resume = job.failed_in or "received"
-                self._set_state(s, job, resume, f"retrying from {resume}")
-                job.error = None
-            rows = self.bus.take(s)
-            state = job.state
-        self.bus.publish(rows)
-        return state
+            return JobState(job.state)
 
-    def _state(self, job_id: int) -> str:
-        with self.db.session() as s:
-            job = s.get(Job, job_id)
-            assert job is not None
-            return job.state
+    @contextmanager
+    def _job(self, job_id: int) -> Iterator[tuple[Session, Job]]:
+        """The unit of work of a step: a session with the job loaded; on success it commits and
+        then publishes the events written in it."""
+        with publishing(self.db, self.bus) as s:
+            job = repos.load_job(s, job_id)
+            if job is None:
+                raise StepFailed(f"job {job_id} does not exist")
+            yield s, job
 
     # -- step: plan ---------------------------------------------------------------------------
 
     def step_plan(self, job_id: int) -> None:
         """Plan scenes, classify emotion per scene and overall, screen content, choose styles."""
-        with self.db.session() as s:
-            job = repos.load_job(s, job_id)
-            assert job is not None
+        with self._job(job_id) as (_, job):
             text = job.diary.text
             n_segments = int(job.options.get("segments") or self.settings.default_segments)
             language = job.diary.language
 
-        self._progress(job_id, "received", 0.1, "planning scenes, reading emotions, checking content")
+        self._progress(job_id, JobState.RECEIVED, 0.1, "planning scenes, reading emotions, checking content")
+        parts = self.components
         judged = understand_diary(
-            self.c.planner, self.c.emotion, self.c.safety, self.c.overall_emotion,
+            parts.planner, parts.emotion, parts.safety, parts.overall_emotion,
             text, segments=n_segments, language=language,
         )
         plan, emotions, overall, verdict = judged.plan, judged.emotions, judged.overall, judged.verdict
 
-        with self.db.session() as s:
-            job = repos.load_job(s, job_id)
-            assert job is not None
+        with self._job(job_id) as (s, job):
             job.segments.clear()  # re-planning replaces an earlier partial plan
             s.flush()
             for seg, emo in zip(plan.segments, emotions, strict=True):
                 style = choose_style(emo.label, self.settings.styles)
                 lora = self._lora_for(emo.label)
                 # softened even when blocked: a moderator may override, and then this is rendered
-                prompt = self.c.soften_prompt(seg.prompt)
+                prompt = parts.soften_prompt(seg.prompt)
                 job.segments.append(
                     SegmentRow(
                         index=seg.index,
@@ -241,19 +248,17 @@ class DreamPipeline:
             job.emotion_scores = dict(overall.scores)
             job.verdict = verdict.decision
             job.verdict_reasons = [r.model_dump(mode="json") for r in verdict.reasons]
-            self._set_state(
+            transition(
                 s,
                 job,
-                "planned",
+                JobState.PLANNED,
                 f"{len(plan.segments)} scenes, emotion {overall.label}, verdict {verdict.decision}",
                 data={"planner": plan.planner, "support_message": verdict.support_message},
             )
-            rows = self.bus.take(s)
-        self.bus.publish(rows)
 
     def _lora_for(self, emotion: str) -> tuple[str, float] | None:
         """The emotion's LoRA as the backend's registry resolves it (name, weight), if any."""
-        lora_for = getattr(self.c.backend, "lora_for", None)
+        lora_for = getattr(self.components.backend, "lora_for", None)
         if callable(lora_for):
             result = lora_for(emotion)
             return (str(result[0]), float(result[1])) if result else None
@@ -263,34 +268,28 @@ class DreamPipeline:
 
     def step_moderate(self, job_id: int) -> None:
         """The verdict decides whether rendering may start or a moderator must look first."""
-        with self.db.session() as s:
-            job = s.get(Job, job_id)
-            assert job is not None
-            target = {"allow": "approved", "review": "in_review", "block": "blocked"}[job.verdict or "allow"]
-            if target != "approved":  # the request waits in the moderators' queue with its reasons
+        with self._job(job_id) as (s, job):
+            target = VERDICT_STATE[job.verdict or "allow"]
+            if target != JobState.APPROVED:  # the request waits in the moderators' queue with its reasons
                 s.add(
                     ModerationReview(
                         job_id=job.id, verdict=job.verdict, reasons=list(job.verdict_reasons), status="pending"
                     )
                 )
             messages = {
-                "approved": "content allowed",
-                "in_review": "waiting for a moderator",
-                "blocked": "blocked by the content policy; a moderator may override",
+                JobState.APPROVED: "content allowed",
+                JobState.IN_REVIEW: "waiting for a moderator",
+                JobState.BLOCKED: "blocked by the content policy; a moderator may override",
             }
-            self._set_state(s, job, target, messages[target])
-            rows = self.bus.take(s)
-        self.bus.publish(rows)
+            transition(s, job, target, messages[target])
 
     # -- step: render -------------------------------------------------------------------------
 
     def step_render(self, job_id: int) -> None:
         """Render every scene that has no clip yet; finished clips are kept, never redone."""
-        with self.db.session() as s:
-            job = repos.load_job(s, job_id)
-            assert job is not None
-            if job.state != "rendering":
-                self._set_state(s, job, "rendering", "rendering scenes")
+        with self._job(job_id) as (s, job):
+            if job.state != JobState.RENDERING:
+                transition(s, job, JobState.RENDERING, "rendering scenes")
             segments = [(seg.index, seg.text, seg.prompt, seg.emotion, seg.style, seg.seed) for seg in job.segments]
             done = {c.segment_index for c in job.clips if self.media.exists(c.path)}
             stale = [c for c in job.clips if c.segment_index not in done]
@@ -299,8 +298,6 @@ class DreamPipeline:
             captions = job.options.get("captions")
             captions = self.settings.video.captions if captions is None else bool(captions)
             language = job.language or "en"
-            rows = self.bus.take(s)
-        self.bus.publish(rows)
 
         # a render killed mid-write left its temp file behind; only this job writes here
         self.media.sweep_temp(older_than=0, under=job_dir(job_id))
@@ -316,12 +313,8 @@ class DreamPipeline:
         for group in self._batches(pending):
             self._render_group(job_id, group, total)
 
-        with self.db.session() as s:
-            job = s.get(Job, job_id)
-            assert job is not None
-            self._set_state(s, job, "stitching", f"all {total} scenes rendered")
-            rows = self.bus.take(s)
-        self.bus.publish(rows)
+        with self._job(job_id) as (s, job):
+            transition(s, job, JobState.STITCHING, f"all {total} scenes rendered")
 
     def _clip_spec(
         self, index: int, caption: str, prompt: str, emotion: str, style: Style, seed: int, language: str
@@ -351,8 +344,9 @@ class DreamPipeline:
     def _batches(self, specs: list[ClipSpec]) -> list[list[ClipSpec]]:
         """Scenes that share an emotion (hence a LoRA) render together when the backend batches
         and its preset allows more than one scene per call; otherwise one by one."""
-        batch_size = getattr(self.c.backend, "batch_size", None)
-        size = int(batch_size()) if callable(batch_size) and hasattr(self.c.backend, "render_batch") else 1
+        backend = self.components.backend
+        batch_size = getattr(backend, "batch_size", None)
+        size = int(batch_size()) if callable(batch_size) and hasattr(backend, "render_batch") else 1
         if size <= 1:
             return [[spec] for spec in specs]
         by_emotion: dict[str, list[ClipSpec]] = {}
@@ -365,21 +359,21 @@ class DreamPipeline:
         label = ", ".join(f"{spec.index + 1}" for spec in specs)
         label = f"scene{'s' if len(specs) > 1 else ''} {label} of {total}"
         data = {"scene": specs[0].index, "scenes": total, "batch": [spec.index for spec in specs]}
-        self._progress(job_id, "rendering", 0.0, f"rendering {label}", data)
+        self._progress(job_id, JobState.RENDERING, 0.0, f"rendering {label}", data)
         last = [time.monotonic()]
 
         def on_progress(fraction: float) -> None:
             now = time.monotonic()
             if now - last[0] >= 0.5:  # a progress row at most twice a second
                 last[0] = now
-                self._progress(job_id, "rendering", fraction, f"rendering {label}", data)
+                self._progress(job_id, JobState.RENDERING, fraction, f"rendering {label}", data)
 
         rels = [f"{job_dir(job_id)}/clip-{spec.index:03d}.mp4" for spec in specs]
         with ExitStack() as stack:
             tmps = [stack.enter_context(self.media.atomic_path(rel)) for rel in rels]
             infos = self._render_clips(specs, tmps, on_progress)
         for spec, rel, info in zip(specs, rels, infos, strict=True):
-            with self.db.session() as s:
+            with publishing(self.db, self.bus) as s:
                 s.add(
                     Clip(
                         job_id=job_id,
@@ -394,17 +388,15 @@ class DreamPipeline:
                     )
                 )
                 self.bus.add(
-                    s, job_id, "progress", f"scene {spec.index + 1} of {total} rendered", state="rendering",
+                    s, job_id, "progress", f"scene {spec.index + 1} of {total} rendered", state=JobState.RENDERING,
                     progress=1.0, data={"scene": spec.index, "scenes": total, "frames": info.frames},
                 )
-                rows = self.bus.take(s)
-            self.bus.publish(rows)
 
     def _render_clips(
         self, specs: list[ClipSpec], outs: list[Path], progress: Callable[[float], None]
     ) -> list[ClipInfo]:
         """Render through the backend; model output is post-processed (fps, size, caption)."""
-        backend = self.c.backend
+        backend = self.components.backend
         if backend.name == "preview":  # draws its own captions at its own size, one scene at a time
             return [backend.render_clip(spec, out, progress) for spec, out in zip(specs, outs, strict=True)]
         raws = [out.with_name(out.stem + ".raw.mp4") for out in outs]  # temp names too: swept after a crash
@@ -437,22 +429,18 @@ class DreamPipeline:
 
     def step_stitch(self, job_id: int) -> None:
         """Join the clips into one video and check the result by probing it."""
-        with self.db.session() as s:
-            job = repos.load_job(s, job_id)
-            assert job is not None
+        with self._job(job_id) as (_, job):
             clips = [self.media.path_for(c.path) for c in job.clips]
             expected = len(job.segments)
             crossfade = job.options.get("crossfade")
             crossfade = self.settings.video.crossfade if crossfade is None else float(crossfade)
         if len(clips) != expected:
             raise StepFailed(f"{len(clips)} of {expected} clips exist; render them first")
-        self._progress(job_id, "stitching", 0.0, "stitching scenes")
+        self._progress(job_id, JobState.STITCHING, 0.0, "stitching scenes")
         rel = f"{job_dir(job_id)}/dream.mp4"
         with self.media.atomic_path(rel) as tmp:
-            info = self.c.stitch(clips, tmp, crossfade=crossfade)
-        with self.db.session() as s:
-            job = repos.load_job(s, job_id)
-            assert job is not None
+            info = self.components.stitch(clips, tmp, crossfade=crossfade)
+        with self._job(job_id) as (s, job):
             if job.video is not None:
                 s.delete(job.video)
                 s.flush()
@@ -461,40 +449,25 @@ class DreamPipeline:
                 duration=info.duration,
             )
             job.finished_at = utcnow()
-            self._set_state(
-                s, job, "done", f"video ready: {info.duration:.1f}s, {info.frames} frames",
+            transition(
+                s, job, JobState.DONE, f"video ready: {info.duration:.1f}s, {info.frames} frames",
                 data={"video": str(self.media.path_for(rel))},
             )
-            rows = self.bus.take(s)
-        self.bus.publish(rows)
 
-    # -- state and events ---------------------------------------------------------------------
-
-    def _set_state(
-        self, s: Session, job: Job, state: str, message: str, data: dict[str, Any] | None = None
-    ) -> None:
-        log.info("job %s: %s -> %s (%s)", job.id, job.state, state, message)
-        job.state = state
-        job.updated_at = utcnow()
-        self.bus.add(s, job.id, "state", message, state=state, data=data)
+    # -- progress and failure -----------------------------------------------------------------
 
     def _progress(
-        self, job_id: int, state: str, fraction: float, message: str, data: dict[str, Any] | None = None
+        self, job_id: int, state: JobState, fraction: float, message: str, data: dict[str, Any] | None = None
     ) -> None:
-        with self.db.session() as s:
-            row = self.bus.add(s, job_id, "progress", message, state=state, progress=fraction, data=data)
+        with publishing(self.db, self.bus) as s:
+            self.bus.add(s, job_id, "progress", message, state=state, progress=fraction, data=data)
             self.lease.renew(s, job_id)  # progress is the heartbeat that keeps the lease
-        self.bus.publish([row])
 
     def _fail(self, job_id: int, exc: BaseException) -> None:
         message = str(exc) or exc.__class__.__name__
-        with self.db.session() as s:
-            job = s.get(Job, job_id)
-            assert job is not None
+        with self._job(job_id) as (s, job):
             state = job.state  # where the step got to, so a retry re-enters right there
             job.failed_in = state
             job.error = message
-            self._set_state(s, job, "failed", f"failed while {state}: {message}", data={"failed_in": state})
-            rows = self.bus.take(s)
-        self.bus.publish(rows)
+            transition(s, job, JobState.FAILED, f"failed while {state}: {message}", data={"failed_in": state})
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from agent.language import TextRejected, check_text, detect_language
 from dreamreel.errors import (
@@ -26,12 +28,19 @@ from dreamreel.errors import (
     NotText,
     UnsupportedScript,
 )
-from dreamreel.events import EventBus, EventRelay, event_view
+from dreamreel.events import EventBus, EventRelay, event_view, publishing
 from dreamreel.pipeline import DreamPipeline
 from dreamreel.runners.base import JobRunner
 from dreamreel.settings import Settings
-from dreamreel.views import (
+from dreamreel.states import (
+    MODERATED_STATES,
+    PASSED_MODERATION,
     RESTING_STATES,
+    WORKING_STATES,
+    JobState,
+    transition,
+)
+from dreamreel.views import (
     EventView,
     JobOptions,
     JobView,
@@ -48,9 +57,6 @@ from storage.media import MediaStore
 from storage.models import Diary, Job, ModerationReview, utcnow
 
 log = logging.getLogger(__name__)
-
-WORKING_STATES = ("received", "planned", "approved", "rendering", "stitching")
-MODERATED_STATES = ("in_review", "blocked")
 
 
 class DreamService:
@@ -108,7 +114,7 @@ class DreamService:
             raise InputError(f"unsupported language {language!r}; use ko, en or mixed")
         if idempotency_key and (earlier := self.job_for_idempotency_key(idempotency_key)):
             return earlier
-        with self.db.session() as s:
+        with publishing(self.db, self.bus) as s:
             owner = repos.get_or_create_user(s, channel, user)
             diary = Diary(
                 user_id=owner.id,
@@ -118,7 +124,7 @@ class DreamService:
             )
             job = Job(
                 diary=diary,
-                state="received",
+                state=JobState.RECEIVED,
                 options=opts.model_dump(exclude_none=True),
                 idempotency_key=idempotency_key,
                 # a new job has none of these yet; saying so spares the view five lazy loads
@@ -136,11 +142,10 @@ class DreamService:
                 if earlier is None:
                     raise
                 return earlier
-            self.bus.add(s, job.id, "state", "diary received", state="received", data={"channel": channel})
+            # a job is born received: its first event is not a transition
+            self.bus.add(s, job.id, "state", "diary received", state=JobState.RECEIVED, data={"channel": channel})
             job_id = job.id
             view = self._job_view(job)
-            rows = self.bus.take(s)
-        self.bus.publish(rows)
         log.info("job %s: diary of %d chars from %s:%s saved", job_id, len(diary_text), channel, user)
         if run:
             self.runner.submit(job_id)
@@ -167,8 +172,7 @@ class DreamService:
         return self.get_job(job_id)
 
     def _set_dry_run(self, job_id: int, on: bool) -> None:
-        with self.db.session() as s:
-            job = self._load(s, job_id)
+        with self._job(job_id) as (_, job):
             if bool(job.options.get("dry_run")) != on:
                 job.options = {**job.options, "dry_run": on}
 
@@ -179,7 +183,7 @@ class DreamService:
             ids = [
                 job.id
                 for job in repos.jobs_in_states(s, WORKING_STATES)
-                if not (job.state == "planned" and job.options.get("dry_run"))
+                if not (job.state == JobState.PLANNED and job.options.get("dry_run"))
             ]
         for job_id in ids:
             log.info("job %s: resuming after an interruption", job_id)
@@ -197,10 +201,9 @@ class DreamService:
 
     def reroll_segment(self, job_id: int, index: int, *, seed: int | None = None) -> JobView:
         """Render one scene again with a new seed and stitch again; other clips are kept."""
-        with self.db.session() as s:
-            job = self._load(s, job_id)
-            passed_moderation = job.state == "done" or (
-                job.state == "failed" and job.failed_in in ("approved", "rendering", "stitching")
+        with self._job(job_id) as (s, job):
+            passed_moderation = job.state == JobState.DONE or (
+                job.state == JobState.FAILED and job.failed_in in PASSED_MODERATION
             )
             if not passed_moderation:
                 raise InvalidTransition(f"job {job_id} is {job.state}; only a finished video can be re-rolled")
@@ -212,15 +215,12 @@ class DreamService:
             if clip is not None:
                 self.media.remove(clip.path)
                 s.delete(clip)
-            job.state = "approved"
             job.failed_in = None
             job.error = None
-            self.bus.add(
-                s, job_id, "state", f"re-rolling scene {index + 1} with seed {segment.seed}",
-                state="approved", data={"reroll": index, "seed": segment.seed},
+            transition(
+                s, job, JobState.APPROVED, f"re-rolling scene {index + 1} with seed {segment.seed}",
+                data={"reroll": index, "seed": segment.seed},
             )
-            rows = self.bus.take(s)
-        self.bus.publish(rows)
         self.runner.submit(job_id)
         return self.get_job(job_id)
 
@@ -239,8 +239,7 @@ class DreamService:
         prompts: dict[int, str] | None = None,
     ) -> JobView:
         """A moderator lets a refused job through (optionally with edited scene prompts); it then runs."""
-        with self.db.session() as s:
-            job = self._load(s, job_id)
+        with self._job(job_id) as (s, job):
             if job.state not in MODERATED_STATES:
                 raise InvalidTransition(f"job {job_id} is {job.state}, not waiting for a moderator")
             for index, prompt in (prompts or {}).items():
@@ -249,9 +248,7 @@ class DreamService:
                     raise NotFound(f"scene {index} of job {job_id}")
                 if prompt.strip():
                     segment.prompt = prompt.strip()
-            self._decide(s, job, "approved", moderator, note)
-            rows = self.bus.take(s)
-        self.bus.publish(rows)
+            self._decide(s, job, JobState.APPROVED, moderator, note)
         self.runner.submit(job_id)
         return self.get_job(job_id)
 
@@ -259,20 +256,17 @@ class DreamService:
         """A moderator refuses a job for good; the diary stays saved."""
         if not note or not note.strip():
             raise InputError("a rejection needs a note saying why")
-        with self.db.session() as s:
-            job = self._load(s, job_id)
+        with self._job(job_id) as (s, job):
             if job.state not in MODERATED_STATES:
                 raise InvalidTransition(f"job {job_id} is {job.state}, not waiting for a moderator")
-            self._decide(s, job, "rejected", moderator, note.strip())
+            self._decide(s, job, JobState.REJECTED, moderator, note.strip())
             job.finished_at = utcnow()
-            rows = self.bus.take(s)
-        self.bus.publish(rows)
         return self.get_job(job_id)
 
-    def _decide(self, s: Any, job: Job, decision: str, moderator: str, note: str | None) -> None:
-        # conditional on the state still waiting: of two moderators deciding at once, one wins
-        won = repos.move_state(s, job.id, MODERATED_STATES, decision)
-        if not won:
+    def _decide(self, s: Session, job: Job, decision: JobState, moderator: str, note: str | None) -> None:
+        # claim the decision with a conditional update first: of two moderators deciding at once,
+        # one wins; the winner then moves the job through the state machine as usual
+        if not repos.claim_state(s, job.id, MODERATED_STATES):
             raise InvalidTransition(f"job {job.id} was decided by someone else a moment ago")
         review = repos.open_review(s, job.id)
         if review is None:  # e.g. an override of a job without a pending review row
@@ -282,11 +276,9 @@ class DreamService:
         review.moderator = moderator
         review.note = note
         review.decided_at = utcnow()
-        job.state = decision
-        job.updated_at = utcnow()
-        self.bus.add(
-            s, job.id, "state", f"{decision} by {moderator}" + (f": {note}" if note else ""),
-            state=decision, data={"moderator": moderator, "note": note},
+        transition(
+            s, job, decision, f"{decision} by {moderator}" + (f": {note}" if note else ""),
+            data={"moderator": moderator, "note": note},
         )
 
     # -- reading ------------------------------------------------------------------------------
@@ -363,11 +355,8 @@ class DreamService:
 
     def record_event(self, job_id: int, kind: str, message: str, data: dict[str, Any] | None = None) -> EventView:
         """Channels add their own audit rows (deliveries, ratings, callbacks) to a job's feed."""
-        with self.db.session() as s:
-            self._load(s, job_id)
+        with self._job(job_id) as (s, _):
             row = self.bus.add(s, job_id, kind, message, data=data)
-            rows = self.bus.take(s)
-        self.bus.publish(rows)
         return event_view(row)
 
     def video_file(self, job_id: int) -> Path | None:
@@ -443,11 +432,18 @@ class DreamService:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _load(self, s: Any, job_id: int) -> Job:
+    def _load(self, s: Session, job_id: int) -> Job:
         job = repos.load_job(s, job_id)
         if job is None:
             raise NotFound(f"job {job_id}")
         return job
+
+    @contextmanager
+    def _job(self, job_id: int) -> Iterator[tuple[Session, Job]]:
+        """A unit of work on one job (NotFound if there is none): commits, then publishes the
+        events written in it."""
+        with publishing(self.db, self.bus) as s:
+            yield s, self._load(s, job_id)
 
     def _job_view(self, job: Job) -> JobView:
         clips = {c.segment_index: str(self.media.path_for(c.path)) for c in job.clips}

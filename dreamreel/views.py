@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field
 
 from agent.schemas import MAX_SEGMENTS, MIN_SEGMENTS
+from dreamreel.states import REFUSED_STATES, RESTING_STATES, JobState
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -20,15 +21,6 @@ def _as_utc(value: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
-
-JobState = Literal[
-    "received", "planned", "approved", "in_review", "blocked", "rejected",
-    "rendering", "stitching", "done", "failed",
-]
-FINAL_STATES: frozenset[str] = frozenset({"done", "failed", "rejected"})
-REFUSED_STATES: frozenset[str] = frozenset({"in_review", "blocked"})
-# states in which the job stops and waits for someone (moderator, retry)
-RESTING_STATES: frozenset[str] = FINAL_STATES | REFUSED_STATES
 
 
 class JobOptions(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, cast
 
@@ -20,6 +20,33 @@ _JOB_VIEW_LOADS = (
     selectinload(Job.video),
     selectinload(Job.reviews),
 )
+
+
+_NEW_EVENTS = "dreamreel.new_events"  # key in Session.info
+
+
+def add_event(
+    s: Session,
+    job_id: int,
+    kind: str,
+    message: str,
+    *,
+    state: str | None = None,
+    progress: float | None = None,
+    data: dict[str, Any] | None = None,
+) -> Event:
+    """Add an event row to the session and remember it, so the caller can publish it once the
+    session has committed (`take_new_events`)."""
+    row = Event(job_id=job_id, kind=kind, state=state, progress=progress, message=message, data=data or {})
+    s.add(row)
+    s.info.setdefault(_NEW_EVENTS, []).append(row)
+    return row
+
+
+def take_new_events(s: Session) -> list[Event]:
+    """The event rows added through this session so far (publish them once it has committed)."""
+    rows: list[Event] = s.info.pop(_NEW_EVENTS, [])
+    return rows
 
 
 def get_or_create_user(s: Session, channel: str, external_id: str, language: str | None = None) -> User:
@@ -56,7 +83,7 @@ def list_jobs(
     *,
     channel: str | None = None,
     external_id: str | None = None,
-    states: Sequence[str] | None = None,
+    states: Collection[str] | None = None,
     limit: int = 50,
 ) -> list[Job]:
     stmt = (
@@ -81,7 +108,7 @@ def count_jobs(
     channel: str,
     external_id: str,
     *,
-    states: Sequence[str] | None = None,
+    states: Collection[str] | None = None,
     since: datetime | None = None,
 ) -> int:
     return _count_jobs(s, channel, User.external_id == external_id, states=states, since=since)
@@ -98,7 +125,7 @@ def _count_jobs(
     channel: str,
     who: Any,
     *,
-    states: Sequence[str] | None = None,
+    states: Collection[str] | None = None,
     since: datetime | None = None,
 ) -> int:
     stmt = select(func.count(Job.id)).join(Job.diary).join(Diary.user).where(User.channel == channel, who)
@@ -177,18 +204,19 @@ def segment_for(s: Session, job_id: int, index: int) -> SegmentRow | None:
     return s.scalar(select(SegmentRow).where(SegmentRow.job_id == job_id, SegmentRow.index == index))
 
 
-def jobs_in_states(s: Session, states: Sequence[str]) -> list[Job]:
+def jobs_in_states(s: Session, states: Collection[str]) -> list[Job]:
     """Jobs in the given states (e.g. left working by a crash), oldest first."""
     return list(s.scalars(select(Job).where(Job.state.in_(list(states))).order_by(Job.id)))
 
 
-def move_state(s: Session, job_id: int, from_states: Sequence[str], to_state: str) -> bool:
-    """Move a job to `to_state` only if it is still in one of `from_states`; False if it was not."""
+def claim_state(s: Session, job_id: int, states: Collection[str]) -> bool:
+    """Lock the job's row for this transaction if it is still in one of `states`; False if it
+    is not. Of two sessions claiming at once, the second waits and then sees the first's move."""
     result = s.execute(
         update(Job)
-        .where(Job.id == job_id, Job.state.in_(list(from_states)))
-        .values(state=to_state, updated_at=utcnow())
-        .execution_options(synchronize_session="fetch")
+        .where(Job.id == job_id, Job.state.in_(list(states)))
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
     return bool(cast("CursorResult[Any]", result).rowcount)
 
@@ -198,7 +226,9 @@ def count_pending_reviews(s: Session) -> int:
 
 
 __all__ = [
+    "add_event",
     "advance_cursor",
+    "claim_state",
     "clip_for",
     "count_by_state",
     "count_jobs",
@@ -213,9 +243,9 @@ __all__ = [
     "latest_event_id",
     "list_jobs",
     "load_job",
-    "move_state",
     "open_review",
     "pending_reviews",
     "segment_for",
+    "take_new_events",
     "utcnow",
 ]

@@ -147,8 +147,8 @@ class FlakyBackend:
 
 
 def test_failure_is_kept_and_retry_resumes_without_rerendering(service: DreamService) -> None:
-    flaky = FlakyBackend(service.pipeline.c.backend, fail_on=1)
-    service.pipeline.c.backend = flaky
+    flaky = FlakyBackend(service.pipeline.components.backend, fail_on=1)
+    service.pipeline.components.backend = flaky
     job = service.submit_diary(KO_DREAM, user="u5", options=JobOptions(segments=3), run=False)
 
     view = service.run_job(job.job_id)

@@ -1,0 +1,111 @@
+"""The job state machine: the table, `transition`, and that nothing else writes a job's state."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dreamreel.errors import InvalidTransition
+from dreamreel.states import (
+    MODERATED_STATES,
+    RESTING_STATES,
+    TRANSITIONS,
+    WORKING_STATES,
+    JobState,
+    can_move,
+    transition,
+)
+from storage import repos
+from storage.db import Database
+from storage.migrate import ensure_schema
+from storage.models import Diary, Event, Job, User
+from tests.helpers import REPO
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    url = f"sqlite:///{tmp_path / 'states.db'}"
+    ensure_schema(url)
+    database = Database(url)
+    yield database
+    database.dispose()
+
+
+def _new_job(db: Database, state: JobState) -> int:
+    with db.session() as s:
+        user = User(channel="cli", external_id="u", prefs={})
+        job = Job(diary=Diary(user=user, text="a dream", language="en", channel="cli"), state=state)
+        s.add(job)
+        s.flush()
+        return job.id
+
+
+def test_every_state_has_a_row_and_resting_states_leave_only_by_a_person() -> None:
+    assert set(TRANSITIONS) == set(JobState)
+    assert TRANSITIONS[JobState.REJECTED] == frozenset()  # final for good
+    # a working state moves on or fails; nothing skips moderation
+    for state in WORKING_STATES:
+        assert JobState.FAILED in TRANSITIONS[state]
+        assert JobState.DONE not in TRANSITIONS[state] or state == JobState.STITCHING
+    assert not can_move(JobState.RECEIVED, JobState.APPROVED)
+    assert not can_move(JobState.PLANNED, JobState.RENDERING)
+    for state in MODERATED_STATES:
+        assert TRANSITIONS[state] == {JobState.APPROVED, JobState.REJECTED}
+    assert MODERATED_STATES < RESTING_STATES
+
+
+def test_transition_writes_state_updated_at_and_one_event_row(db: Database) -> None:
+    job_id = _new_job(db, JobState.PLANNED)
+    with db.session() as s:
+        before = s.get(Job, job_id).updated_at  # type: ignore[union-attr]
+    with db.session() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        row = transition(s, job, JobState.IN_REVIEW, "waiting for a moderator", data={"why": "test"})
+        assert repos.take_new_events(s) == [row]  # handed to the caller to publish after commit
+    with db.session() as s:
+        job = s.get(Job, job_id)
+        assert job is not None and job.state == "in_review"
+        assert job.updated_at > before
+        events = list(s.query(Event).filter_by(job_id=job_id))
+        assert [(e.kind, e.state, e.message, e.data) for e in events] == [
+            ("state", "in_review", "waiting for a moderator", {"why": "test"})
+        ]
+
+
+def test_a_move_the_table_does_not_allow_is_refused_and_writes_nothing(db: Database) -> None:
+    job_id = _new_job(db, JobState.BLOCKED)
+    with pytest.raises(InvalidTransition, match="blocked; it cannot become rendering"), db.session() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        transition(s, job, JobState.RENDERING, "skipping the moderator")
+    with db.session() as s:
+        assert s.get(Job, job_id).state == "blocked"  # type: ignore[union-attr]
+        assert s.query(Event).filter_by(job_id=job_id).count() == 0
+
+
+def _state_writes(path: Path) -> list[int]:
+    """Lines of `path` that assign to a `.state` attribute (job.state = ..., values(state=...))."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    lines = []
+    for node in ast.walk(tree):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, ast.AugAssign | ast.AnnAssign) else []
+        lines += [t.lineno for t in targets if isinstance(t, ast.Attribute) and t.attr == "state"]
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "values":
+            lines += [k.value.lineno for k in node.keywords if k.arg == "state"]
+    return lines
+
+
+def test_only_the_state_machine_writes_a_jobs_state() -> None:
+    writers = {
+        str(path.relative_to(REPO)): lines
+        for package in ("dreamreel", "storage", "api", "bot")
+        for path in sorted((REPO / package).rglob("*.py"))
+        if (lines := _state_writes(path))
+    }
+    assert writers == {"dreamreel/states.py": writers.get("dreamreel/states.py", [])}
+    assert writers["dreamreel/states.py"]  # the check finds the one write there is
