@@ -26,7 +26,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -39,8 +38,7 @@ from dreamreel.events import EventBus, publishing
 from dreamreel.lease import JobLease
 from dreamreel.settings import Settings
 from dreamreel.states import JobState, transition
-from generation.base import ClipInfo, ClipSpec, ClipStyle, VideoBackend
-from generation.postprocess import PostProcessSpec, postprocess_clip
+from generation.base import ClipSpec, ClipStyle, VideoBackend
 from storage import repos
 from storage.db import Database
 from storage.media import MediaStore, job_dir
@@ -222,7 +220,7 @@ class DreamPipeline:
             s.flush()
             for seg, emo in zip(plan.segments, emotions, strict=True):
                 style = choose_style(emo.label, self.settings.styles)
-                lora = self._lora_for(emo.label)
+                lora = parts.backend.lora_for(emo.label)
                 # softened even when blocked: a moderator may override, and then this is rendered
                 prompt = parts.soften_prompt(seg.prompt)
                 job.segments.append(
@@ -255,14 +253,6 @@ class DreamPipeline:
                 f"{len(plan.segments)} scenes, emotion {overall.label}, verdict {verdict.decision}",
                 data={"planner": plan.planner, "support_message": verdict.support_message},
             )
-
-    def _lora_for(self, emotion: str) -> tuple[str, float] | None:
-        """The emotion's LoRA as the backend's registry resolves it (name, weight), if any."""
-        lora_for = getattr(self.components.backend, "lora_for", None)
-        if callable(lora_for):
-            result = lora_for(emotion)
-            return (str(result[0]), float(result[1])) if result else None
-        return None  # the preview renderer uses palettes, not LoRAs
 
     # -- step: moderate -----------------------------------------------------------------------
 
@@ -342,11 +332,9 @@ class DreamPipeline:
         )
 
     def _batches(self, specs: list[ClipSpec]) -> list[list[ClipSpec]]:
-        """Scenes that share an emotion (hence a LoRA) render together when the backend batches
-        and its preset allows more than one scene per call; otherwise one by one."""
-        backend = self.components.backend
-        batch_size = getattr(backend, "batch_size", None)
-        size = int(batch_size()) if callable(batch_size) and hasattr(backend, "render_batch") else 1
+        """Scenes that share an emotion (hence a LoRA) render together when the backend's preset
+        allows more than one scene per call; otherwise one by one."""
+        size = self.components.backend.batch_size()
         if size <= 1:
             return [[spec] for spec in specs]
         by_emotion: dict[str, list[ClipSpec]] = {}
@@ -371,7 +359,7 @@ class DreamPipeline:
         rels = [f"{job_dir(job_id)}/clip-{spec.index:03d}.mp4" for spec in specs]
         with ExitStack() as stack:
             tmps = [stack.enter_context(self.media.atomic_path(rel)) for rel in rels]
-            infos = self._render_clips(specs, tmps, on_progress)
+            infos = self.components.backend.render_batch(specs, tmps, on_progress)
         for spec, rel, info in zip(specs, rels, infos, strict=True):
             with publishing(self.db, self.bus) as s:
                 s.add(
@@ -391,39 +379,6 @@ class DreamPipeline:
                     s, job_id, "progress", f"scene {spec.index + 1} of {total} rendered", state=JobState.RENDERING,
                     progress=1.0, data={"scene": spec.index, "scenes": total, "frames": info.frames},
                 )
-
-    def _render_clips(
-        self, specs: list[ClipSpec], outs: list[Path], progress: Callable[[float], None]
-    ) -> list[ClipInfo]:
-        """Render through the backend; model output is post-processed (fps, size, caption)."""
-        backend = self.components.backend
-        if backend.name == "preview":  # draws its own captions at its own size, one scene at a time
-            return [backend.render_clip(spec, out, progress) for spec, out in zip(specs, outs, strict=True)]
-        raws = [out.with_name(out.stem + ".raw.mp4") for out in outs]  # temp names too: swept after a crash
-        try:
-            if len(specs) > 1:
-                backend.render_batch(specs, raws, lambda f: progress(0.8 * f))  # type: ignore[attr-defined]
-            else:
-                backend.render_clip(specs[0], raws[0], lambda f: progress(0.8 * f))
-            return [
-                postprocess_clip(raw, out, self._post_spec(spec), lambda f: progress(0.8 + 0.2 * f))
-                for spec, raw, out in zip(specs, raws, outs, strict=True)
-            ]
-        finally:
-            for raw in raws:
-                raw.unlink(missing_ok=True)
-
-    def _post_spec(self, spec: ClipSpec) -> PostProcessSpec:
-        pp = self.settings.postprocess
-        return PostProcessSpec(
-            target_fps=pp.target_fps,
-            upscale=pp.upscale,
-            caption=spec.caption if pp.captions_for_model_backends else "",
-            caption_language=spec.language,
-            font_path=self.settings.preview.font_path,
-            caption_position=pp.caption_position,
-            interpolation=pp.interpolation,
-        )
 
     # -- step: stitch -------------------------------------------------------------------------
 

@@ -90,12 +90,28 @@ def build_backend(settings: Settings, *, check_weights: bool = True) -> tuple[Vi
     )
 
     try:
-        backend, params = backend_from_settings(name, settings.presets, settings.loras)
+        model, params = backend_from_settings(name, settings.presets, settings.loras)
         if check_weights:
-            backend.ensure_weights()  # a missing model fails now, naming the command that fetches it
+            model.ensure_weights()  # a missing model fails now, naming the command that fetches it
     except (PresetError, LoraError, ModelNotFoundError) as exc:
         raise ConfigError(str(exc)) from exc
-    return backend, RenderParams(preset=name, **params)
+    return postprocessed(settings, model), RenderParams(preset=name, **params)
+
+
+def postprocessed(settings: Settings, model: VideoBackend) -> VideoBackend:
+    """A model backend's raw clips made deliverable as `[postprocess]` says (fps, size, caption)."""
+    from generation.postprocess import PostProcessSpec
+    from generation.postprocessed import PostProcessed
+
+    pp = settings.postprocess
+    spec = PostProcessSpec(
+        target_fps=pp.target_fps,
+        upscale=pp.upscale,
+        font_path=settings.preview.font_path,
+        caption_position=pp.caption_position,
+        interpolation=pp.interpolation,
+    )
+    return PostProcessed(model, spec, captions=pp.captions_for_model_backends)
 
 
 def build_safety(settings: Settings) -> Any:

@@ -6,10 +6,10 @@ output path; backends write exactly that file (the caller makes it atomic).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 ProgressFn = Callable[[float], None]  # fraction done, 0.0 .. 1.0
 
@@ -58,13 +58,45 @@ class ClipInfo:
     duration: float
 
 
-@runtime_checkable
-class VideoBackend(Protocol):
-    name: str
+class VideoBackend(ABC):
+    """What the pipeline asks of every video backend. A backend implements `render_clip`; the
+    rest has defaults here (one scene per call, no LoRAs), so callers never probe for a method.
+    """
 
+    name: str = "backend"
+
+    @abstractmethod
     def render_clip(self, spec: ClipSpec, out_path: Path, progress: ProgressFn | None = None) -> ClipInfo:
         """Render `spec` to an mp4 at `out_path` and return what was written."""
-        ...
+
+    def batch_size(self) -> int:
+        """How many scenes one `render_batch` call may render together (1: one at a time)."""
+        return 1
+
+    def render_batch(
+        self, specs: Sequence[ClipSpec], out_paths: Sequence[Path], progress: ProgressFn | None = None
+    ) -> list[ClipInfo]:
+        """Render several scenes, `specs[i]` to `out_paths[i]`; progress covers them all.
+
+        The default renders them one after another; a backend that can share model calls
+        between scenes overrides it (and `batch_size`)."""
+        if len(specs) != len(out_paths):
+            raise ValueError("one output path per spec")
+        infos = []
+        for done, (spec, out_path) in enumerate(zip(specs, out_paths, strict=True)):
+            part = None if progress is None else _share(progress, done, len(specs))
+            infos.append(self.render_clip(spec, out_path, part))
+        return infos
+
+    def lora_for(self, emotion: str) -> tuple[str, float] | None:
+        """(name, weight) of the LoRA scenes of `emotion` render with, for the job record; None
+        when the backend uses none (the preview renderer draws palettes instead)."""
+        return None
+
+
+def _share(progress: ProgressFn, index: int, count: int) -> ProgressFn:
+    """Progress of item `index` of `count` reported as a share of the whole."""
+    return lambda fraction: progress((index + fraction) / count)
 
 
 class GenerationError(RuntimeError):

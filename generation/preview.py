@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
-from generation.base import ClipInfo, ClipSpec, GenerationError, ProgressFn
+from generation.base import ClipInfo, ClipSpec, GenerationError, ProgressFn, VideoBackend
 from generation.captions import FontT, caption_margin, draw_caption, is_korean, load_font
 from generation.ffmpeg import as_uint8_frame, check_even_size, open_h264_writer
 from generation.fonts import find_hangul_font
@@ -45,7 +45,7 @@ class _Shape:
     alpha: int
 
 
-class PreviewRenderer:
+class PreviewRenderer(VideoBackend):
     """`VideoBackend` that draws animated scene cards (the offline default)."""
 
     name = "preview"

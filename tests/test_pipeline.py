@@ -14,7 +14,7 @@ from dreamreel.service import DreamService
 from dreamreel.settings import load_settings
 from dreamreel.views import EventView, JobOptions
 from dreamreel.wiring import build_service
-from generation.base import ClipInfo, ClipSpec, ProgressFn
+from generation.base import ClipInfo, ClipSpec, ProgressFn, VideoBackend
 from generation.probe import probe_video
 from storage import repos
 from tests.helpers import fast_env
@@ -132,7 +132,7 @@ def test_unknown_job_is_not_found(service: DreamService) -> None:
         service.get_job(999)
 
 
-class FlakyBackend:
+class FlakyBackend(VideoBackend):
     """The real preview renderer, failing once on one scene (a model that crashes mid-job)."""
 
     def __init__(self, inner: Any, fail_on: int) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generation.base import ClipInfo, ClipSpec, GenerationError, ProgressFn
+from generation.base import ClipInfo, ClipSpec, GenerationError, ProgressFn, VideoBackend
 from generation.diffusers_backend.families import LoadedModel, load_model, text_to_video
 from generation.diffusers_backend.image_to_video import (
     draw_keyframe,
@@ -49,7 +49,7 @@ class SegmentPlan:
     activation: Activation
 
 
-class DiffusersBackend:
+class DiffusersBackend(VideoBackend):
     """Renders `ClipSpec`s with a diffusers pipeline; see the module docstring."""
 
     name = "diffusers"
