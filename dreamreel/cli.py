@@ -288,9 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _plugins() -> list[Callable[[Any], None]]:
     """Subcommands that live with their channel or backend (registered lazily, imported on use)."""
-    from dreamreel import commands
+    from dreamreel import commands, quality_cli
 
-    return commands.REGISTRARS
+    return [*commands.REGISTRARS, quality_cli.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

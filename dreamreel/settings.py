@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -23,6 +23,9 @@ from pydantic_settings import (
 )
 
 from agent.schemas import EMOTIONS, MAX_SEGMENTS, MIN_SEGMENTS, Style
+
+if TYPE_CHECKING:
+    from generation.quality.gate import Thresholds
 
 DEFAULT_STYLES: dict[str, Style] = {
     "joy": Style(
@@ -114,6 +117,32 @@ class PostprocessSettings(BaseModel):
     caption_position: Literal["bottom", "top"] = "bottom"
 
 
+class QualitySettings(BaseModel):
+    """Clip quality (generation.quality): thresholds a clip must meet and the scorers' models.
+
+    `min_clip_score` applies only when `clip_model` names a CLIP checkpoint (local folder or a
+    hub id already in the Hugging Face cache).
+    """
+
+    min_clip_score: float = Field(default=0.3, ge=-1.0, le=1.0)
+    min_sharpness: float = Field(default=0.2, ge=0.0, le=1.0)
+    min_temporal: float = Field(default=0.5, ge=0.0, le=1.0)
+    min_color: float = Field(default=0.2, ge=0.0, le=1.0)
+    clip_model: str | None = None  # e.g. openai/clip-vit-base-patch32 or a local folder
+    fvd_model: str | None = None  # e.g. MCG-NJU/videomae-base-finetuned-kinetics (features of FVD)
+    device: str = "cpu"
+
+    def thresholds(self) -> Thresholds:
+        from generation.quality.gate import Thresholds  # numpy: not for processes that only submit
+
+        return Thresholds(
+            min_clip_score=self.min_clip_score,
+            min_sharpness=self.min_sharpness,
+            min_temporal=self.min_temporal,
+            min_color=self.min_color,
+        )
+
+
 class SafetySettings(BaseModel):
     """Thresholds of the policy combiner: a signal scoring at or above them counts."""
 
@@ -177,6 +206,7 @@ class Settings(BaseSettings):
     video: VideoSettings = Field(default_factory=VideoSettings)
     postprocess: PostprocessSettings = Field(default_factory=PostprocessSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     emotion: EmotionSettings = Field(default_factory=EmotionSettings)
     detoxify: DetoxifySettings = Field(default_factory=DetoxifySettings)

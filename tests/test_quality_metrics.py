@@ -105,3 +105,27 @@ def test_frames_are_checked_and_unreadable_files_say_so(tmp_path: Path) -> None:
         Frames(np.zeros((2, 4, 4, 3), np.float32), 12.0)
     single = score_frames(Frames(np.full((1, 8, 8, 3), 90, np.uint8), 12.0))
     assert single.temporal == 1.0 and single.sharpness == 0.0
+
+
+def test_thresholds_name_what_fails_and_the_best_attempt_fails_least() -> None:
+    from generation.quality import Thresholds, best_attempt
+
+    def q(sharp: float, steady: float, colour: float, clip: float | None = None) -> ClipQuality:
+        return ClipQuality(24, 12.0, sharp, steady, colour, (sharp * steady * colour) ** (1 / 3), clip)
+
+    t = Thresholds(min_clip_score=0.3, min_sharpness=0.5, min_temporal=0.5, min_color=0.5)
+    assert t.failures(q(0.9, 0.9, 0.9)) == []
+    assert t.failures(q(0.9, 0.9, 0.9, clip=0.2)) == ["clip_score"]
+    assert t.failures(q(0.1, 0.9, 0.4, clip=0.5)) == ["sharpness", "color"]
+    attempts = [
+        q(0.1, 0.9, 0.9),
+        q(0.9, 0.9, 0.9, clip=0.1),
+        q(0.95, 0.2, 0.9, clip=0.31),
+        q(0.6, 0.6, 0.6, clip=0.31),
+    ]
+    # attempt 3 passes everything; attempt 2 has the same CLIP score but fails temporal
+    assert best_attempt(attempts, t) == 3
+    # nothing passes: the fewest failures, then the higher CLIP score
+    assert best_attempt(attempts[:3], t) == 2
+    # ties keep the first (the scene's own seed and prompt)
+    assert best_attempt([q(0.9, 0.9, 0.9), q(0.9, 0.9, 0.9)], t) == 0

@@ -8,6 +8,7 @@ torch and transformers are imported only when a model-based scorer is built.
 """
 
 from generation.quality.frames import Frames, read_frames, sample_indices
+from generation.quality.gate import Thresholds, best_attempt
 from generation.quality.metrics import (
     ClipQuality,
     color_quality,
@@ -22,6 +23,8 @@ __all__ = [
     "ClipQuality",
     "Frames",
     "TextAlignment",
+    "Thresholds",
+    "best_attempt",
     "color_quality",
     "overall_score",
     "read_frames",

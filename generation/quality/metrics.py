@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from PIL import Image
 
 from generation.quality.frames import Frames
 
@@ -30,6 +31,8 @@ SAMPLED_FRAMES = 16
 MOTION_WIDTH = 48
 MOTION_BLOCK = 8
 MOTION_SEARCH = 2
+# Colour statistics do not need detail: frames are box-averaged to at most this width first.
+COLOR_WIDTH = 160
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def sharpness(frames: Frames) -> float:
     SAMPLED_FRAMES evenly sampled frames. Blur removes high frequencies and lowers v; a flat
     frame has v = 0 and scores 0. Noise raises v too: this measures detail, not taste.
     """
-    y = luma(frames.sample(SAMPLED_FRAMES))
+    y = np.stack([_grey(f) for f in frames.sample(SAMPLED_FRAMES)]).astype(np.float32)
     if y.shape[1] < 3 or y.shape[2] < 3:
         return 0.0
     lap = 4 * y[:, 1:-1, 1:-1] - y[:, :-2, 1:-1] - y[:, 2:, 1:-1] - y[:, 1:-1, :-2] - y[:, 1:-1, 2:]
@@ -109,7 +112,8 @@ def temporal_consistency(frames: Frames) -> float:
     """
     if len(frames) < 2:
         return 1.0
-    y = _shrink(luma(frames.pixels) / 255.0, MOTION_WIDTH)
+    factor = _factor(frames.pixels.shape[2], MOTION_WIDTH)
+    y = np.stack([_grey(f, factor) for f in frames.pixels]).astype(np.float32) / 255.0
     errors = _matched_errors(y[:-1], y[1:])
     pair_scores = 1.0 / (1.0 + errors / TEMPORAL_HALF_ERROR)
     return float(0.75 * pair_scores.mean() + 0.25 * pair_scores.min())
@@ -125,7 +129,8 @@ def color_quality(frames: Frames) -> float:
       M / (M + COLORFULNESS_HALF): a greyscale frame scores 0.
     Computed per sampled frame and averaged. A grey clip scores at most 1/3, a black one 0.
     """
-    pixels = frames.sample(SAMPLED_FRAMES).astype(np.float32)
+    factor = _factor(frames.pixels.shape[2], COLOR_WIDTH)
+    pixels = np.stack([_reduce(f, factor) for f in frames.sample(SAMPLED_FRAMES)]).astype(np.float32)
     y = luma(pixels) / 255.0
     mean = y.reshape(len(y), -1).mean(axis=1)
     std = y.reshape(len(y), -1).std(axis=1)
@@ -139,14 +144,18 @@ def color_quality(frames: Frames) -> float:
     return float(((exposure + contrast + colourful) / 3.0).mean())
 
 
-def _shrink(y: np.ndarray, max_width: int) -> np.ndarray:
-    """Box-average T x H x W frames by an integer factor so the width is at most `max_width`."""
-    factor = max(1, int(np.ceil(y.shape[2] / max_width)))
-    if factor == 1:
-        return y
-    t, h, w = y.shape
-    h, w = h // factor * factor, w // factor * factor
-    return y[:, :h, :w].reshape(t, h // factor, factor, w // factor, factor).mean(axis=(2, 4))
+def _factor(width: int, max_width: int) -> int:
+    return max(1, -(-width // max_width))
+
+
+def _grey(frame: np.ndarray, factor: int = 1) -> np.ndarray:
+    """BT.601 luma (uint8, as `luma` but rounded) of one frame, box-averaged by `factor` (PIL: fast)."""
+    image = Image.fromarray(frame).convert("L")
+    return np.asarray(image.reduce(factor) if factor > 1 else image)
+
+
+def _reduce(frame: np.ndarray, factor: int) -> np.ndarray:
+    return np.asarray(Image.fromarray(frame).reduce(factor)) if factor > 1 else frame
 
 
 def _matched_errors(before: np.ndarray, after: np.ndarray) -> np.ndarray:

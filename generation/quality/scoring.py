@@ -21,7 +21,13 @@ def score_clip(path: Path, *, prompt: str | None = None, clip: TextAlignment | N
 
     Raises GenerationError when the file cannot be decoded.
     """
-    frames = read_frames(path)
+    return score_video(read_frames(path), prompt=prompt, clip=clip)
+
+
+def score_video(
+    frames: Frames, *, prompt: str | None = None, clip: TextAlignment | None = None
+) -> ClipQuality:
+    """`score_clip` for frames already decoded."""
     quality = score_frames(frames)
     if clip is not None and prompt:
         quality = replace(quality, clip_score=clip.score(frames, prompt))
