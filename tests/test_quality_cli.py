@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED_DATA
-from tests.helpers import FAST_PREVIEW, REPO, run_cli
+from tests.conftest import DATA
+from tests.helpers import FAST_PREVIEW, run_cli
 from tests.quality_clips import pan_frames, write_clip
 from tests.tiny_models.fixtures import TinyModels, tiny_models_fixture  # noqa: F401
 from tests.tiny_models.quality import build_clip, build_videomae
@@ -18,11 +18,10 @@ SCORE_KEYS = {"frames", "fps", "sharpness", "temporal", "color", "clip_score", "
 
 
 def benchmark_prompts() -> Path:
-    """The benchmark prompts in the repository's data/ (or the shared copy it comes from)."""
-    for path in (REPO / "data" / "t2v_prompts.jsonl", SHARED_DATA / "t2v_prompts.jsonl"):
-        if path.is_file():
-            return path
-    raise AssertionError("t2v_prompts.jsonl is in neither data/ nor ../shared/data/")
+    """The benchmark prompts kept in the repository's data/ (a missing file fails the test)."""
+    path = DATA / "t2v_prompts.jsonl"
+    assert path.is_file(), f"{path} is missing (data/README.md)"
+    return path
 
 
 def env(**extra: str) -> dict[str, str]:
