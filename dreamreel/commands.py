@@ -101,3 +101,17 @@ def _worker(sub: Any) -> None:
         return 0
 
     p.set_defaults(func=run)
+
+
+@registrar
+def _lora(sub: Any) -> None:
+    p = sub.add_parser("lora", help="emotion LoRAs: `lora prepare SRC`, `lora train`",
+                       prefix_chars="+", add_help=False)  # every argument, --help too, goes to `lora`
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="prepare | train (see `lora --help`)")
+
+    def run(args: argparse.Namespace, settings: Any) -> int:
+        from generation.training.cli import lora_main
+
+        return int(lora_main(args.rest or ["--help"], settings.presets, settings.loras))
+
+    p.set_defaults(func=run)
