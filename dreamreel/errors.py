@@ -6,11 +6,13 @@ DreamReelError
  │    ├── EmptyDiary
  │    ├── DiaryTooLong
  │    ├── NotText           binary junk, undecodable bytes
- │    └── UnsupportedScript neither Korean nor English
+ │    ├── UnsupportedScript neither Korean nor English
+ │    └── BadRecording      a voice diary we cannot transcribe (not audio, too long, silent, codec)
  ├── NotFound              no such job / review (HTTP 404)
  ├── InvalidTransition     e.g. approving a job that is not waiting for a moderator (HTTP 409)
  │    └── JobBusy           another process is running the job right now
  ├── LimitExceeded         per-user limits (HTTP 429, bot reply)
+ ├── SpeechUnavailable     a voice diary arrived and no speech-to-text model is configured (HTTP 503)
  ├── ConfigError           settings that cannot work (bad preset, missing model weights); fails at start-up
  └── JobFailed             a step failed; the job is in state `failed` with the error kept
 """
@@ -59,6 +61,64 @@ class UnsupportedScript(InputError):
         "en": "DreamReel reads Korean and English for now ({detail}).",
         "ko": "지금은 한국어와 영어만 읽을 수 있어요 ({detail}).",
     }
+
+
+class BadRecording(InputError):
+    """A recording that cannot become a diary; it is kept (`recording_id`), and `reason` says why."""
+
+    reasons: dict[str, dict[str, str]] = {
+        "not_audio": {
+            "en": "That file is not a recording I can play. It is saved; please send a voice message or type the dream.",
+            "ko": "재생할 수 있는 녹음 파일이 아니에요. 파일은 저장했어요. 음성 메시지로 보내거나 글로 적어 주세요.",
+        },
+        "too_long": {
+            "en": "That recording is too long ({detail}). It is saved; please send a shorter one (up to {limit}).",
+            "ko": "녹음이 너무 길어요 ({detail}). 녹음은 저장했어요. {limit} 이하로 보내 주세요.",
+        },
+        "too_large": {
+            "en": "That file is too large to fetch ({detail}). Please send a shorter recording.",
+            "ko": "파일이 너무 커서 받을 수 없어요 ({detail}). 더 짧게 녹음해서 보내 주세요.",
+        },
+        "silent": {
+            "en": "I could not hear anything in that recording. It is saved; please record again, a little closer.",
+            "ko": "녹음에서 아무 소리도 들리지 않아요. 녹음은 저장했어요. 조금 더 가까이에서 다시 녹음해 주세요.",
+        },
+        "unsupported_codec": {
+            "en": "I cannot decode that audio format ({detail}). It is saved; please send a voice message, "
+            "or an mp3, m4a, ogg or wav file.",
+            "ko": "이 오디오 형식은 읽을 수 없어요 ({detail}). 파일은 저장했어요. 음성 메시지나 mp3, m4a, ogg, wav "
+            "파일로 보내 주세요.",
+        },
+        "no_speech": {
+            "en": "I heard sound but no words I could write down. It is saved; please try again or type the dream.",
+            "ko": "소리는 들리지만 글로 옮길 말을 찾지 못했어요. 녹음은 저장했어요. 다시 보내거나 글로 적어 주세요.",
+        },
+    }
+
+    def __init__(self, reason: str, detail: str, *, recording_id: int | None = None, limit: str = "") -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.recording_id = recording_id
+        self.limit = limit
+
+    def user_message(self, language: str | None = None) -> str:
+        texts = self.reasons.get(self.reason) or self.reasons["not_audio"]
+        return texts["ko" if language == "ko" else "en"].format(detail=str(self), limit=self.limit)
+
+
+class SpeechUnavailable(DreamReelError):
+    """A voice diary arrived but no speech-to-text model is configured; the recording is kept."""
+
+    messages = {
+        "en": "Voice diaries need a speech model, and this DreamReel has none set up. Your recording is saved; "
+        "please type the dream as text for now.",
+        "ko": "음성 일기를 읽으려면 음성 인식 모델이 필요한데, 아직 설정되어 있지 않아요. 녹음은 저장했어요. "
+        "지금은 꿈을 글로 적어 보내 주세요.",
+    }
+
+    def __init__(self, detail: str, *, recording_id: int | None = None) -> None:
+        super().__init__(detail)
+        self.recording_id = recording_id
 
 
 class NotFound(DreamReelError):

@@ -51,10 +51,11 @@ from dreamreel.views import (
     SpanView,
     VerdictView,
 )
+from dreamreel.voice import VoiceDiaries
 from storage import repos
 from storage.db import Database
 from storage.media import MediaStore
-from storage.models import Diary, Job, ModerationReview, utcnow
+from storage.models import Diary, Job, ModerationReview, Recording, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class DreamService:
         self.bus = bus
         self.runner = runner
         self.relay: EventRelay | None = None
+        self.voice = VoiceDiaries(self, lambda: None)  # build_service plugs in the configured recognizer
 
     # -- intake -------------------------------------------------------------------------------
 
@@ -106,8 +108,12 @@ class DreamService:
         options: JobOptions | None = None,
         idempotency_key: str | None = None,
         run: bool = True,
+        recording_id: int | None = None,
     ) -> JobView:
-        """Save the diary and a new job (committed before anything else), then hand it to the runner."""
+        """Save the diary and a new job (committed before anything else), then hand it to the runner.
+
+        `recording_id` names the voice recording the diary was transcribed from; it is linked to
+        the diary in the same transaction (see `dreamreel.voice`)."""
         diary_text = self.validate_diary(text)
         opts = options or JobOptions()
         if language not in (None, "ko", "en", "mixed"):
@@ -142,6 +148,12 @@ class DreamService:
                 if earlier is None:
                     raise
                 return earlier
+            if recording_id is not None:
+                recording = s.get(Recording, recording_id)
+                if recording is None:
+                    raise NotFound(f"recording {recording_id}")
+                recording.diary = diary
+                recording.status = "confirmed"
             # a job is born received: its first event is not a transition
             self.bus.add(s, job.id, "state", "diary received", state=JobState.RECEIVED, data={"channel": channel})
             job_id = job.id
@@ -366,6 +378,14 @@ class DreamService:
                 return None
             return self.media.path_for(job.video.path)
 
+    def subtitle_file(self, job_id: int, kind: str) -> Path | None:
+        """The video's subtitles, `kind` "srt" or "vtt", if the job has a video with them."""
+        video = self.video_file(job_id)
+        if video is None or kind not in ("srt", "vtt"):
+            return None
+        path = video.with_suffix(f".{kind}")
+        return path if path.is_file() else None
+
     def clip_file(self, job_id: int, index: int) -> Path | None:
         with self.db.session() as s:
             self._load(s, job_id)
@@ -455,13 +475,16 @@ class DreamService:
                 reasons=reasons,
                 support_message=any(r.category == "self_harm" for r in reasons),
             )
+        video = self.media.path_for(job.video.path) if job.video else None
+        subtitles = [video.with_suffix(kind) for kind in (".srt", ".vtt")] if video else []
         return JobView(
             job_id=job.id,
             status=job.state,  # type: ignore[arg-type]
             language=job.language or job.diary.language,
             emotion=job.emotion,
             emotion_scores=dict(job.emotion_scores or {}),
-            video=str(self.media.path_for(job.video.path)) if job.video else None,
+            video=str(video) if video else None,
+            subtitles=[str(path) for path in subtitles if path.is_file()],
             clips=[clips[i] for i in sorted(clips)],
             segments=[
                 SegmentView(

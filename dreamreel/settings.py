@@ -141,6 +141,41 @@ class QualitySettings(BaseModel):
             min_temporal=self.min_temporal,
             min_color=self.min_color,
         )
+class AudioSettings(BaseModel):
+    """The soundtrack of every video: narration, a music bed, loudness; and its subtitles."""
+
+    narration: bool = True  # each scene's words spoken (a job's `narration` option overrides)
+    tts_backend: Literal["espeak", "vits"] = "espeak"  # espeak-ng (Debian package) or transformers VITS/MMS
+    espeak_voices: dict[str, str] = Field(default_factory=lambda: {"ko": "ko", "en": "en-us", "mixed": "ko"})
+    espeak_words_per_minute: int = Field(default=160, ge=80, le=450)
+    vits_models: dict[str, Path] = Field(default_factory=dict)  # language -> local model folder
+    device: str = "cpu"
+    music_library: Path | None = None  # a folder with manifest.toml; unset: a generated tone per emotion
+    music_gain_db: float = Field(default=-10.0, ge=-40.0, le=0.0)
+    loudness_lufs: float = Field(default=-16.0, ge=-30.0, le=-10.0)  # EBU R128 integrated target
+    scene_padding: float = Field(default=0.4, ge=0.0, le=3.0)  # seconds of quiet after a scene's narration
+
+    @model_validator(mode="after")
+    def _vits_has_models(self) -> AudioSettings:
+        if self.tts_backend == "vits" and not self.vits_models:
+            raise ValueError("audio.tts_backend = 'vits' needs audio.vits_models (e.g. {ko = '/models/mms-tts-kor'})")
+        return self
+
+
+class SpeechSettings(BaseModel):
+    """Speech-to-text for voice diaries; without a model, recordings are kept and not transcribed."""
+
+    backend: Literal["none", "whisper"] = "none"
+    model: Path | None = None  # a local Whisper folder (save_pretrained), read with transformers
+    device: str = "cpu"
+    max_seconds: float = Field(default=600.0, gt=0.0, le=3600.0)  # longer recordings are refused
+    max_bytes: int = Field(default=20_000_000, ge=1_000)  # what Telegram lets a bot download
+
+    @model_validator(mode="after")
+    def _model_named(self) -> SpeechSettings:
+        if self.backend == "whisper" and self.model is None:
+            raise ValueError("speech.backend = 'whisper' needs speech.model (a local Whisper folder)")
+        return self
 
 
 class SafetySettings(BaseModel):
@@ -207,6 +242,8 @@ class Settings(BaseSettings):
     postprocess: PostprocessSettings = Field(default_factory=PostprocessSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
+    audio: AudioSettings = Field(default_factory=AudioSettings)
+    speech: SpeechSettings = Field(default_factory=SpeechSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     emotion: EmotionSettings = Field(default_factory=EmotionSettings)
     detoxify: DetoxifySettings = Field(default_factory=DetoxifySettings)

@@ -28,6 +28,8 @@ class JobOptions(BaseModel):
 
     segments: int | None = Field(default=None, ge=MIN_SEGMENTS, le=MAX_SEGMENTS)
     captions: bool | None = None
+    narration: bool | None = None  # each scene spoken; unset: settings.audio.narration
+    mute_scenes: list[int] | None = None  # scene numbers (0-based) that are not spoken
     crossfade: float | None = Field(default=None, ge=0.0, le=2.0)
     preset: str | None = None
     callback_url: str | None = None
@@ -98,6 +100,24 @@ class ReviewView(BaseModel):
     user: str  # "<channel>:<external id>"
 
 
+RecordingStatus = Literal["transcribed", "confirmed", "refused", "unheard", "discarded"]
+
+
+class RecordingView(BaseModel):
+    """A voice diary as received: kept whatever happened, with what speech-to-text heard."""
+
+    recording_id: int
+    status: RecordingStatus
+    reason: str | None = None  # why refused: not_audio | too_long | too_large | silent | unsupported_codec | no_speech
+    transcript: str | None = None
+    language: str | None = None
+    duration: float | None = None
+    channel: str
+    user: str
+    job_id: int | None = None  # the job made from it, once confirmed
+    created_at: UtcDatetime
+
+
 class JobView(BaseModel):
     job_id: int
     status: JobState
@@ -105,6 +125,7 @@ class JobView(BaseModel):
     emotion: str | None
     emotion_scores: dict[str, float] = Field(default_factory=dict)
     video: str | None  # absolute path of the stitched mp4
+    subtitles: list[str] = Field(default_factory=list)  # absolute paths of its .srt and .vtt
     clips: list[str] = Field(default_factory=list)
     segments: list[SegmentView] = Field(default_factory=list)
     verdict: VerdictView | None = None

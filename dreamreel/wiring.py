@@ -17,6 +17,8 @@ from dreamreel.runners.base import JobRunner
 from dreamreel.runners.inprocess import InProcessRunner
 from dreamreel.service import DreamService
 from dreamreel.settings import Settings, load_settings
+from dreamreel.voice import VoiceDiaries
+from generation.audio.base import SpeechRecognizer, SpeechSynth
 from generation.base import VideoBackend
 from storage.db import Database
 from storage.media import MediaStore
@@ -143,6 +145,28 @@ def build_components(settings: Settings, backend: VideoBackend) -> Components:
     )
 
 
+def build_recognizer(settings: Settings) -> SpeechRecognizer | None:
+    """Speech-to-text for voice diaries: Whisper from a local folder, or None when not configured."""
+    speech = settings.speech
+    if speech.backend == "whisper" and speech.model is not None:
+        from generation.audio.whisper import WhisperRecognizer
+
+        return WhisperRecognizer(speech.model, device=speech.device)
+    return None
+
+
+def build_narrator(settings: Settings) -> SpeechSynth:
+    """Text-to-speech for narration: espeak-ng (the embedded default) or a VITS/MMS model per language."""
+    audio = settings.audio
+    if audio.tts_backend == "vits":
+        from generation.audio.vits import VitsSynth
+
+        return VitsSynth(audio.vits_models, device=audio.device)
+    from generation.audio.speech import EspeakSynth
+
+    return EspeakSynth(audio.espeak_voices, words_per_minute=audio.espeak_words_per_minute)
+
+
 def build_runner(settings: Settings, pipeline: DreamPipeline, background: bool) -> JobRunner:
     """In this process (inline for the CLI, a worker thread for the bot and API) or on Celery workers."""
     if settings.runner == "celery":
@@ -170,6 +194,7 @@ def build_service(
     # models load on the first job, so a process that only submits (bot, API with Celery) stays light
     pipeline = DreamPipeline(settings, db, media, lambda: build_components(settings, backend), bus, params)
     service = DreamService(settings, db, media, pipeline, bus, build_runner(settings, pipeline, background))
+    service.voice = VoiceDiaries(service, lambda: build_recognizer(settings))  # the model loads on first use
     if background or settings.runner == "celery":
         # a long-lived process (bot, API) also hears of jobs other processes move: a Celery worker,
         # the API approving a Telegram diary, `dreamreel moderation approve` on the command line

@@ -1,5 +1,6 @@
 """SQLAlchemy 2 typed models: everything DreamReel receives and decides.
 
+users ─< recordings ──(confirmed)── diaries   (voice diaries: the audio, its transcript)
 users ─< diaries ─< jobs ─< segments
                         ├─< clips           (one per segment, the rendered file)
                         ├── videos          (the stitched result)
@@ -72,6 +73,34 @@ class Diary(Base):
 
     user: Mapped[User] = relationship(back_populates="diaries")
     jobs: Mapped[list[Job]] = relationship(back_populates="diary")
+    recording: Mapped[Recording | None] = relationship(back_populates="diary")
+
+
+class Recording(Base):
+    """A voice diary as received: the audio file (always kept), what speech-to-text heard, and
+    the diary it became once the person confirmed or corrected the transcript."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (Index("ix_recordings_status", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    path: Mapped[str] = mapped_column(String(1024))  # relative to the media store root
+    filename: Mapped[str | None] = mapped_column(String(256))  # as sent, for people reading the list
+    size: Mapped[int] = mapped_column(Integer)
+    duration: Mapped[float | None] = mapped_column(Float)
+    # transcribed (waiting for the person) | confirmed | refused (bad audio) | unheard (no model) | discarded
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32))  # why refused: not_audio, too_long, silent, ...
+    transcript: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(8))
+    diary_id: Mapped[int | None] = mapped_column(ForeignKey("diaries.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    user: Mapped[User] = relationship()
+    diary: Mapped[Diary | None] = relationship(back_populates="recording")
 
 
 class Job(Base):

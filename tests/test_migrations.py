@@ -18,6 +18,7 @@ from storage.db import Database
 from storage.models import Base, Diary, Event, Job, User
 
 REPO = Path(__file__).resolve().parent.parent
+HEAD = "0007_audio"  # the newest revision: one line of history, this at its end
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def _tables(url: str) -> set[str]:
 
 def test_upgrade_equals_models_and_downgrade_removes_everything(db_url: str) -> None:
     head = migrate.head_revision()
-    assert head == "0003"
+    assert head == HEAD
     assert migrate.current(db_url) is None
 
     migrate.upgrade(db_url)
@@ -129,21 +130,21 @@ def test_ensure_schema_from_concurrent_processes(db_url: str) -> None:
     results = [p.communicate(timeout=60) for p in procs]
     for proc, (out, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err
-        assert out.strip() == "0003"
-    assert migrate.current(db_url) == "0003"
+        assert out.strip() == HEAD
+    assert migrate.current(db_url) == HEAD
     assert _schema_diff(db_url) == []
 
 
 def test_ensure_schema_is_a_no_op_at_head(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'x.db'}"
-    assert migrate.ensure_schema(url) == "0003"
+    assert migrate.ensure_schema(url) == HEAD
     db = Database(url)
     try:
         with db.session() as s:
             s.add(User(channel="cli", external_id="kept"))
     finally:
         db.dispose()
-    assert migrate.ensure_schema(url) == "0003"
+    assert migrate.ensure_schema(url) == HEAD
     engine = create_engine(url)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT external_id FROM users")).scalars().all() == ["kept"]
@@ -168,9 +169,9 @@ def test_env_falls_back_to_environment_then_settings(tmp_path: Path, monkeypatch
     url = f"sqlite:///{tmp_path / 'from-env.db'}"
     monkeypatch.setenv("DREAMREEL_DATABASE_URL", url)
     command.upgrade(migrate.alembic_config(), "head")
-    assert migrate.current(url) == "0003"
+    assert migrate.current(url) == HEAD
 
     monkeypatch.delenv("DREAMREEL_DATABASE_URL")
     home = tmp_path / "home"  # conftest points DREAMREEL_HOME here
     command.upgrade(migrate.alembic_config(), "head")
-    assert migrate.current(f"sqlite:///{(home / 'dreamreel.db').resolve()}") == "0003"
+    assert migrate.current(f"sqlite:///{(home / 'dreamreel.db').resolve()}") == HEAD
