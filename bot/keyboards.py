@@ -44,6 +44,23 @@ class ReviewCb(CallbackData, prefix="review"):
     lang: str = "en"  # the language the card is written in, for the outcome line
 
 
+class VoiceCb(CallbackData, prefix="voice"):
+    recording_id: int
+    action: str  # "confirm" | "discard"
+
+
+def voice_keyboard(lang: str, recording_id: int) -> InlineKeyboardMarkup:
+    """Buttons under a transcript: make the video of it, or drop it."""
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[
+            InlineKeyboardButton(text=t(lang, "voice_confirm"),
+                                 callback_data=VoiceCb(recording_id=recording_id, action="confirm").pack()),
+            InlineKeyboardButton(text=t(lang, "voice_discard"),
+                                 callback_data=VoiceCb(recording_id=recording_id, action="discard").pack()),
+        ]]
+    )  # fmt: skip
+
+
 def video_keyboard(lang: str, job: JobView) -> InlineKeyboardMarkup:
     """Buttons under a delivered video: rate, re-roll a scene, separate clips."""
     index = 0 if len(job.segments) == 1 else -1

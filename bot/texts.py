@@ -26,8 +26,8 @@ EN: dict[str, str] = {
     "lang_set": "I will answer in English from now on.",
     "lang_usage": "Use /lang ko or /lang en.",
     "not_text": (
-        "I can only read dreams written as text for now. Please type what you dreamt and send it "
-        "as a message."
+        "I can read dreams written as text, or spoken in a voice message. Please type what you dreamt, "
+        "or record it, and send it."
     ),
     "too_long": "That diary is {length} characters long; I can take up to {max_chars}. Please shorten it.",
     "unknown_command": "I do not know that command. /help lists what I can do.",
@@ -103,6 +103,17 @@ EN: dict[str, str] = {
     "card_already": "Already decided: {status}.",
     "button_approve": "✅ Approve",
     "button_reject": "❌ Reject",
+    "voice_listening": "🎙 Listening to your recording…",
+    "voice_transcript": (
+        "🎙 I heard:\n\n{text}\n\nIs that your dream? Press ✅ to make the video. If I misheard, just send "
+        "the corrected text as a message."
+    ),
+    "voice_confirm": "✅ Make the video",
+    "voice_discard": "🗑 Discard",
+    "voice_confirmed": "🎙 {text}\n\n✅ Making the video of this dream.",
+    "voice_discarded": "🗑 Discarded. The recording stays saved; send another one or type your dream.",
+    "voice_gone": "That recording was already made into a video or discarded.",
+    "voice_fetch_failed": "I could not fetch that file from Telegram ({error}). Please send it again.",
     "reject_note": "rejected in Telegram by {moderator}",
 }
 
@@ -123,7 +134,7 @@ KO: dict[str, str] = {
     ),
     "lang_set": "이제부터 한국어로 답할게요.",
     "lang_usage": "/lang ko 또는 /lang en 으로 바꿀 수 있어요.",
-    "not_text": "지금은 글로 적은 꿈만 읽을 수 있어요. 꾼 꿈을 글로 적어서 메시지로 보내 주세요.",
+    "not_text": "글로 적거나 음성 메시지로 말한 꿈을 읽을 수 있어요. 꾼 꿈을 적거나 녹음해서 보내 주세요.",
     "too_long": "꿈 일기가 {length}자예요. {max_chars}자까지 받을 수 있으니 조금 줄여 주세요.",
     "unknown_command": "모르는 명령어예요. /help 에서 할 수 있는 일을 볼 수 있어요.",
     "limit_active": (
@@ -192,6 +203,17 @@ KO: dict[str, str] = {
     "button_approve": "✅ 승인",
     "button_reject": "❌ 거절",
     "reject_note": "텔레그램에서 {moderator}이(가) 거절",
+    "voice_listening": "🎙 녹음을 듣고 있어요…",
+    "voice_transcript": (
+        "🎙 이렇게 들었어요:\n\n{text}\n\n이 꿈이 맞나요? ✅를 누르면 영상을 만들어요. 잘못 들었다면 고친 "
+        "내용을 메시지로 보내 주세요."
+    ),
+    "voice_confirm": "✅ 영상 만들기",
+    "voice_discard": "🗑 버리기",
+    "voice_confirmed": "🎙 {text}\n\n✅ 이 꿈으로 영상을 만들게요.",
+    "voice_discarded": "🗑 버렸어요. 녹음은 저장되어 있어요. 다시 녹음하거나 글로 적어 보내 주세요.",
+    "voice_gone": "이 녹음은 이미 영상으로 만들었거나 버렸어요.",
+    "voice_fetch_failed": "텔레그램에서 파일을 받지 못했어요 ({error}). 다시 보내 주세요.",
 }
 
 TEXTS: dict[str, dict[str, str]] = {"en": EN, "ko": KO}

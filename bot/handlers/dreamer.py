@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiogram import F, Router
@@ -12,11 +11,12 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.delivery import Delivery
+from bot.handlers.submit import start_job, within_limits
+from bot.handlers.voice import correct_transcript
 from bot.keyboards import HistoryCb, SettingsCb, history_keyboard, settings_keyboard
 from bot.progress import ProgressTracker
 from bot.sender import CHANNEL
 from bot.texts import LANGUAGES, emotion_name, status_name, t
-from dreamreel.errors import DreamReelError
 from dreamreel.settings import Settings
 from dreamreel.views import JobOptions
 
@@ -163,7 +163,8 @@ async def diary(
     tracker: ProgressTracker,
     delivery: Delivery,
 ) -> None:
-    """Any text is a dream diary: check limits, answer at once, submit, then watch the job."""
+    """Any text is a dream diary (or the correction of a voice diary's transcript): check limits,
+    answer at once, submit, then watch the job."""
     if message.from_user is None or message.text is None:
         return
     user = str(message.from_user.id)
@@ -172,33 +173,20 @@ async def diary(
     if len(text) > settings.max_diary_chars:
         await message.answer(t(lang, "too_long", length=len(text), max_chars=settings.max_diary_chars))
         return
-    active = await asyncio.to_thread(service.count_jobs, CHANNEL, user, active_only=True)
-    if active >= settings.bot_max_active_jobs:
-        await message.answer(t(lang, "limit_active", active=active, limit=settings.bot_max_active_jobs))
+    pending = await asyncio.to_thread(service.voice.pending, CHANNEL, user)
+    if pending is not None:  # a transcript waits for a yes: this text corrects it
+        await correct_transcript(message, lang, service, pending.recording_id, text)
         return
-    since = datetime.now(UTC) - timedelta(hours=1)
-    recent = await asyncio.to_thread(service.count_jobs, CHANNEL, user, since=since)
-    if recent >= settings.bot_jobs_per_hour:
-        await message.answer(t(lang, "limit_hourly", count=recent, limit=settings.bot_jobs_per_hour))
+    if not await within_limits(message, lang, service, settings, user):
         return
-
-    received = t(lang, "received")
-    status = await delivery.send_text(chat_id, received)
-    if status is None:
-        return
-    options = JobOptions(segments=prefs.get("segments"), captions=prefs.get("captions"))
-    async with tracker.lock:  # the job's events wait until it is watched
-        try:
-            job = await asyncio.to_thread(
-                service.submit_diary,
-                text,
-                channel=CHANNEL,
-                user=user,
-                options=options,
-                idempotency_key=f"{CHANNEL}:{chat_id}:{message.message_id}",
-            )
-        except DreamReelError as exc:
-            await delivery.edit_text(chat_id, status.message_id, exc.user_message(lang))
-            return
-        tracker.watch(job.job_id, chat_id, lang, status.message_id, clips=bool(prefs.get("clips")), shown=received)
-    log.info("job %s: diary from telegram user %s (%d chars)", job.job_id, user, len(text))
+    options = JobOptions(segments=prefs.get("segments"), captions=prefs.get("captions"),
+                         narration=prefs.get("narration"))  # fmt: skip
+    job = await start_job(
+        chat_id, lang, prefs, tracker, delivery,
+        lambda: service.submit_diary(
+            text, channel=CHANNEL, user=user, options=options,
+            idempotency_key=f"{CHANNEL}:{chat_id}:{message.message_id}",
+        ),
+    )  # fmt: skip
+    if job is not None:
+        log.info("job %s: diary from telegram user %s (%d chars)", job.job_id, user, len(text))

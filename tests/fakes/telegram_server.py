@@ -9,9 +9,13 @@ Everything the bot calls is recorded in `calls` (method, parameters, uploaded fi
 HTTP status). Failures can be injected: `fail_next(method, 429, retry_after=1)` (flood control),
 `block(chat_id)` (403 "bot was blocked by the user"), `max_upload_bytes` (413).
 
-Implemented methods: getMe, getUpdates, deleteWebhook, setWebhook, setMyCommands, sendMessage,
-editMessageText, editMessageReplyMarkup, deleteMessage, sendVideo, sendDocument, sendChatAction,
-answerCallbackQuery. Anything else answers 404 like the real server.
+Files users send (`send_voice`, `send_audio`, `send_document` with real bytes) are served like
+Telegram does: `getFile` answers a File object with a `file_path` (400 "file is too big" above
+20 MB), and `GET /file/bot<token>/<file_path>` returns the bytes.
+
+Implemented methods: getMe, getUpdates, getFile, deleteWebhook, setWebhook, setMyCommands,
+sendMessage, editMessageText, editMessageReplyMarkup, deleteMessage, sendVideo, sendDocument,
+sendChatAction, answerCallbackQuery. Anything else answers 404 like the real server.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any
 from aiohttp import web
 
 BOT_ID = 777000
+DOWNLOAD_LIMIT = 20 * 1024 * 1024  # getFile refuses larger files for bots
 BOT_USER = {"id": BOT_ID, "is_bot": True, "first_name": "DreamReel", "username": "dreamreel_test_bot"}
 JSON_FIELDS = {"reply_markup", "entities", "caption_entities", "commands", "allowed_updates", "scope", "media"}
 
@@ -67,6 +72,8 @@ class FakeTelegramServer:
     transcript: list[str] = field(default_factory=list)
     messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     uploads: dict[str, bytes] = field(default_factory=dict)
+    user_files: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # file_id -> (file_path, bytes)
+    downloads: list[str] = field(default_factory=list)  # file paths the bot fetched
     blocked: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -84,6 +91,7 @@ class FakeTelegramServer:
     async def start(self) -> str:
         app = web.Application(client_max_size=200 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -142,10 +150,33 @@ class FakeTelegramServer:
         self.transcript.append(f"→ {user['first_name']} ({user['id']}): [photo]")
         return self._push({"message": self._incoming(user, photo=photo)})
 
-    def send_voice(self, user: dict[str, Any]) -> dict[str, Any]:
-        voice = {"file_id": "VOICE1", "file_unique_id": "V1", "duration": 3}
-        self.transcript.append(f"→ {user['first_name']} ({user['id']}): [voice]")
+    def _user_file(self, data: bytes, folder: str, extension: str, size: int | None = None) -> dict[str, Any]:
+        n = next(self._file_ids)
+        file_id = f"USERFILE{n}"
+        self.user_files[file_id] = (f"{folder}/file_{n}{extension}", data)
+        return {"file_id": file_id, "file_unique_id": f"uf{n}", "file_size": len(data) if size is None else size}
+
+    def send_voice(self, user: dict[str, Any], data: bytes = b"", *, duration: int = 3,
+                   file_size: int | None = None) -> dict[str, Any]:
+        """A voice message: `data` is the OGG/Opus file the bot may download (`file_size` can claim more)."""
+        voice = {**self._user_file(data, "voice", ".oga", file_size), "duration": duration, "mime_type": "audio/ogg"}
+        self.transcript.append(f"→ {user['first_name']} ({user['id']}): [voice {duration}s, {len(data)} bytes]")
         return self._push({"message": self._incoming(user, voice=voice)})
+
+    def send_audio(self, user: dict[str, Any], data: bytes, *, file_name: str, mime_type: str,
+                   duration: int = 0) -> dict[str, Any]:
+        """An audio file (sent as music/audio, not recorded in the chat)."""
+        audio = {**self._user_file(data, "music", "." + file_name.rsplit(".", 1)[-1]), "duration": duration,
+                 "file_name": file_name, "mime_type": mime_type}
+        self.transcript.append(f"→ {user['first_name']} ({user['id']}): [audio {file_name}, {len(data)} bytes]")
+        return self._push({"message": self._incoming(user, audio=audio)})
+
+    def send_document(self, user: dict[str, Any], data: bytes, *, file_name: str,
+                      mime_type: str = "application/octet-stream") -> dict[str, Any]:
+        document = {**self._user_file(data, "documents", "." + file_name.rsplit(".", 1)[-1]),
+                    "file_name": file_name, "mime_type": mime_type}
+        self.transcript.append(f"→ {user['first_name']} ({user['id']}): [file {file_name}, {len(data)} bytes]")
+        return self._push({"message": self._incoming(user, document=document)})
 
     def press(self, user: dict[str, Any], message: dict[str, Any], data: str) -> dict[str, Any]:
         """The user presses an inline button with callback data `data` under a bot message."""
@@ -233,6 +264,16 @@ class FakeTelegramServer:
         self.calls.append(ApiCall(method, params, files, 200, time.monotonic()))
         return web.json_response({"ok": True, "result": result})
 
+    async def _download(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        path = request.match_info["path"]
+        found = next((data for file_path, data in self.user_files.values() if file_path == path), None)
+        if found is None:
+            return _error(404, "Not Found")
+        self.downloads.append(path)
+        return web.Response(body=found, content_type="application/octet-stream")
+
     async def _read(self, request: web.Request) -> tuple[dict[str, Any], dict[str, bytes]]:
         params: dict[str, Any] = dict(request.query)
         files: dict[str, bytes] = {}
@@ -277,6 +318,15 @@ class FakeTelegramServer:
 
     def _m_getMe(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
         return BOT_USER
+
+    def _m_getFile(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
+        file_id = str(params.get("file_id") or "")
+        if file_id not in self.user_files:
+            raise _ApiError(400, "Bad Request: invalid file_id")
+        path, data = self.user_files[file_id]
+        if len(data) > DOWNLOAD_LIMIT:
+            raise _ApiError(400, "Bad Request: file is too big")
+        return {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(data), "file_path": path}
 
     def _m_deleteWebhook(self, params: dict[str, Any], files: dict[str, bytes]) -> Any:
         return True

@@ -1,0 +1,59 @@
+"""Starting a job from the chat, shared by typed diaries and confirmed voice diaries: the
+per-person limits, the status message answered at once, and the watch that keeps it up to date."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from aiogram.types import Message
+
+from bot.delivery import Delivery
+from bot.progress import ProgressTracker
+from bot.sender import CHANNEL
+from bot.texts import t
+from dreamreel.errors import DreamReelError
+from dreamreel.settings import Settings
+from dreamreel.views import JobView
+
+if TYPE_CHECKING:
+    from dreamreel.service import DreamService
+
+
+async def within_limits(message: Message, lang: str, service: DreamService, settings: Settings, user: str) -> bool:
+    """False (and the person told why) when they have too many dreams in the making or this hour."""
+    active = await asyncio.to_thread(service.count_jobs, CHANNEL, user, active_only=True)
+    if active >= settings.bot_max_active_jobs:
+        await message.answer(t(lang, "limit_active", active=active, limit=settings.bot_max_active_jobs))
+        return False
+    since = datetime.now(UTC) - timedelta(hours=1)
+    recent = await asyncio.to_thread(service.count_jobs, CHANNEL, user, since=since)
+    if recent >= settings.bot_jobs_per_hour:
+        await message.answer(t(lang, "limit_hourly", count=recent, limit=settings.bot_jobs_per_hour))
+        return False
+    return True
+
+
+async def start_job(
+    chat_id: int,
+    lang: str,
+    prefs: dict[str, Any],
+    tracker: ProgressTracker,
+    delivery: Delivery,
+    submit: Callable[[], JobView],
+) -> JobView | None:
+    """Answer at once with the status message, submit (in a thread), then watch the job from it."""
+    received = t(lang, "received")
+    status = await delivery.send_text(chat_id, received)
+    if status is None:
+        return None
+    async with tracker.lock:  # the job's events wait until it is watched
+        try:
+            job = await asyncio.to_thread(submit)
+        except DreamReelError as exc:
+            await delivery.edit_text(chat_id, status.message_id, exc.user_message(lang))
+            return None
+        tracker.watch(job.job_id, chat_id, lang, status.message_id, clips=bool(prefs.get("clips")), shown=received)
+    return job
