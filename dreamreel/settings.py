@@ -141,6 +141,8 @@ class QualitySettings(BaseModel):
             min_temporal=self.min_temporal,
             min_color=self.min_color,
         )
+
+
 class AudioSettings(BaseModel):
     """The soundtrack of every video: narration, a music bed, loudness; and its subtitles."""
 
