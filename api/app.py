@@ -24,7 +24,8 @@ from api.callbacks import CallbackDispatcher
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
 from api.metrics import JobMetrics
-from api.routes import diaries, health, jobs
+from api.routes import diaries, health, jobs, recordings
+from api.routes.recordings import UPLOAD_PATH
 from api.security import SessionSigner
 from api.throttle import SignInThrottle
 from dreamreel.service import DreamService
@@ -73,8 +74,10 @@ def create_app(service: DreamService, settings: Settings) -> FastAPI:
     app.state.sign_in_throttle = SignInThrottle(limit=5, window=600.0)
 
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    upload_limit = settings.speech.max_bytes + 64_000  # the recording plus its form fields
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes, larger={UPLOAD_PATH: upload_limit})
     app.include_router(diaries.router)
+    app.include_router(recordings.router)
     app.include_router(jobs.router)
     app.include_router(health.router)
     app.include_router(moderation.router)

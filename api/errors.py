@@ -119,6 +119,6 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         400: "The body is not UTF-8 JSON", 401: "Missing or wrong API key",
         403: "Signed link not valid or expired", 404: "No such job (or not yours)", 409: "Not possible in this state",
         413: "Request body too large", 416: "Range not satisfiable", 422: "Invalid request",
-        429: "Too many requests",
+        429: "Too many requests", 503: "No speech-to-text model is configured (`speech_unavailable`); the audio is kept",
     }
     return {s: {"model": ErrorBody, "description": descriptions.get(s, "Error")} for s in statuses}

@@ -17,20 +17,21 @@ class BodyTooLarge(HTTPException):
 
 class BodySizeLimit:
     """ASGI middleware: 413 before reading when Content-Length is too big, or as soon as the
-    streamed body passes `max_bytes`."""
+    streamed body passes `max_bytes` (or the larger limit of a path in `larger`, e.g. uploads)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope.get("path", ""), self.max_bytes)
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            response = error_response(413, "body_too_large",
-                                      f"The request body is larger than {self.max_bytes} bytes.")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            response = error_response(413, "body_too_large", f"The request body is larger than {limit} bytes.")
             await response(scope, receive, send)
             return
         seen = 0
@@ -40,8 +41,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyTooLarge(self.max_bytes)
+                if seen > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, limited_receive, send)

@@ -60,6 +60,8 @@ class JobLinks(BaseModel):
     self: str
     events: str
     video: str
+    subtitles_srt: str  # the video's subtitles, one cue per scene (SubRip)
+    subtitles_vtt: str  # the same cues as WebVTT, for <track> in a web page
 
 
 class DiaryAccepted(BaseModel):
@@ -74,6 +76,8 @@ def job_links(request: Request, job_id: int) -> JobLinks:
         self=str(request.url_for("get_job", job_id=job_id)),
         events=str(request.url_for("job_events", job_id=job_id)),
         video=str(request.url_for("job_video", job_id=job_id)),
+        subtitles_srt=str(request.url_for("job_subtitles", job_id=job_id, kind="srt")),
+        subtitles_vtt=str(request.url_for("job_subtitles", job_id=job_id, kind="vtt")),
     )
 
 

@@ -10,7 +10,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -75,6 +75,22 @@ DOWNLOAD_NOTE = ("Send the owner's API key, or none with a signed link's `expire
             openapi_extra=SIGNED_OR_KEY)
 def job_video(job: VideoJobDep, service: ServiceDep) -> FileResponse:
     return _mp4(service.video_file(job.job_id), "The video", f"dreamreel-{job.job_id}.mp4")
+
+
+SUBTITLE_TYPES = {"srt": "application/x-subrip; charset=utf-8", "vtt": "text/vtt; charset=utf-8"}
+
+
+@router.get("/{job_id}/subtitles.{kind}", name="job_subtitles", response_class=FileResponse,
+            responses={200: {"content": {"application/x-subrip": {"schema": {"type": "string"}},
+                                         "text/vtt": {"schema": {"type": "string"}}},
+                             "description": "One cue per scene, in the diary's own words"},
+                       **error_responses(401, 403, 404, 422)},
+            summary="The video's subtitles (`srt` or `vtt`)", description=DOWNLOAD_NOTE, openapi_extra=SIGNED_OR_KEY)
+def job_subtitles(job: VideoJobDep, service: ServiceDep, kind: Literal["srt", "vtt"]) -> FileResponse:
+    path = service.subtitle_file(job.job_id, kind)
+    if path is None:
+        raise HTTPException(404, "The subtitles are not ready (yet).")
+    return FileResponse(path, media_type=SUBTITLE_TYPES[kind], filename=f"dreamreel-{job.job_id}.{kind}")
 
 
 @router.head("/{job_id}/clips/{index}", name="job_clip_head", response_class=FileResponse,
