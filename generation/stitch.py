@@ -56,6 +56,11 @@ class StitchPlan:
     def duration(self) -> float:
         return self.total_frames / self.fps
 
+    @property
+    def spans(self) -> list[tuple[float, float]]:
+        """Where each clip plays in the output, in seconds (neighbours share the crossfade)."""
+        return [(start / self.fps, (start + length) / self.fps) for start, length in zip(self.starts, self.lengths, strict=True)]
+
 
 @dataclass(frozen=True)
 class _Piece:
@@ -110,7 +115,13 @@ def stitch_clips(
     return result
 
 
-def plan_timeline(probes: Sequence[VideoProbe], crossfade: float) -> StitchPlan:
+def timeline_spans(clips: Sequence[ClipInfo], crossfade: float) -> list[tuple[float, float]]:
+    """Where `stitch_clips(clips, crossfade=...)` puts each clip, in seconds, from what was written
+    (frames and fps); the soundtrack and subtitles are timed by it."""
+    return plan_timeline(clips, crossfade).spans
+
+
+def plan_timeline(probes: Sequence[ClipInfo], crossfade: float) -> StitchPlan:
     """Lay the clips on one timeline at the first clip's fps, neighbours overlapping by `crossfade`."""
     fps = probes[0].fps
     lengths = [p.frames if abs(p.fps - fps) < 1e-3 else max(1, round(p.frames / p.fps * fps)) for p in probes]

@@ -17,6 +17,7 @@ from generation.audio.base import AudioError, AudioRejected
 from generation.audio.listen import read_recording
 from generation.audio.mix import Narration, Soundtrack, add_soundtrack
 from generation.audio.music import MusicLibrary, ambient_tone
+from generation.audio.score import SceneSound, frames_to_hold, hold_last_frame, score_video
 from generation.audio.speech import EspeakSynth
 from generation.audio.subtitles import Cue, scene_cues, srt_text, vtt_text, write_subtitles
 from generation.audio.vits import VitsSynth
@@ -25,7 +26,7 @@ from generation.base import ClipSpec
 from generation.ffmpeg import ffmpeg_command
 from generation.preview import PreviewRenderer
 from generation.probe import probe_video
-from generation.stitch import stitch_clips
+from generation.stitch import stitch_clips, timeline_spans
 from tests import recordings
 from tests.tiny_models.audio import tiny_vits_fixture, tiny_whisper_fixture  # noqa: F401
 
@@ -251,3 +252,43 @@ def test_music_from_a_library_file_loops_under_a_longer_video_and_fades(tmp_path
     rms = [float(np.sqrt(np.mean(samples[i * 4000 : (i + 1) * 4000] ** 2))) for i in range(16)]
     assert rms[0] < 0.6 * rms[6] and rms[-1] < 0.6 * rms[6]  # faded in and out
     assert min(rms[4:12]) > 0.5 * max(rms[4:12])  # the 1.5 s track keeps playing (looped)
+
+
+# -- scoring a stitched video -----------------------------------------------------------------
+
+
+def test_timeline_spans_follow_the_stitcher_with_crossfades(tmp_path: Path) -> None:
+    renderer = PreviewRenderer()
+    clips = []
+    for i, frames in enumerate((8, 12, 8)):
+        spec = ClipSpec(index=i, prompt="p", caption="", emotion="joy", seed=i, width=64, height=36,
+                        num_frames=frames, fps=4)  # fmt: skip
+        clips.append(renderer.render_clip(spec, tmp_path / f"c{i}.mp4"))
+    spans = timeline_spans(clips, crossfade=0.5)
+    assert spans == [(0.0, 2.0), (1.5, 4.5), (4.0, 6.0)]
+    stitched = stitch_clips([c.path for c in clips], tmp_path / "s.mp4", crossfade=0.5)
+    assert stitched.duration == pytest.approx(spans[-1][1], abs=0.02)
+
+
+def test_score_video_one_cue_per_scene_inside_its_span_and_the_narration_placed(tmp_path: Path) -> None:
+    video = _silent_video(tmp_path)
+    spoken = EspeakSynth().speak(KO_SCENES[1], "ko", tmp_path / "n1.wav")
+    scenes = [SceneSound(KO_SCENES[0], (0.0, 4.0), None), SceneSound(KO_SCENES[1], (4.0, 8.0), spoken.path)]
+    streams = score_video(video, tmp_path / "out.mp4", scenes, music=ambient_tone("joy"), language="ko",
+                          srt_path=tmp_path / "out.srt", vtt_path=tmp_path / "out.vtt")  # fmt: skip
+    assert {s.kind for s in streams} == {"video", "audio", "subtitle"}
+    srt = (tmp_path / "out.srt").read_text(encoding="utf-8")
+    assert srt.count(" --> ") == 2 and "00:00:04,000 --> 00:00:08,000" in srt
+    # the first scene is not narrated: only the music plays there; the second scene speaks
+    quiet = _band_level(tmp_path / "out.mp4", "highpass=f=1200", 0.5, 3.5)
+    voiced = _band_level(tmp_path / "out.mp4", "highpass=f=1200", 4.5, 6.5)
+    assert voiced > quiet + 10, (quiet, voiced)
+
+
+def test_hold_last_frame_lengthens_a_clip_stream_compatibly(tmp_path: Path) -> None:
+    spec = ClipSpec(index=0, prompt="p", caption="", emotion="joy", seed=0, width=64, height=36, num_frames=8, fps=4)
+    clip = PreviewRenderer().render_clip(spec, tmp_path / "c.mp4")
+    assert frames_to_hold(8, 4.0, 1.5) == 0 and frames_to_hold(8, 4.0, 3.1) == 5
+    held = hold_last_frame(clip, tmp_path / "held.mp4", 3.1)
+    assert held.frames == 13 and held.duration == pytest.approx(3.25, abs=0.02)
+    assert probe_video(held.path).stream_key == probe_video(clip.path).stream_key
