@@ -27,7 +27,10 @@ from generation.probe import StreamInfo, probe_streams, probe_video
 logger = logging.getLogger(__name__)
 
 RATE = 48_000
-_FORMAT = f"aformat=sample_fmts=fltp:sample_rates={RATE}:channel_layouts=stereo"
+
+
+def _format(layout: str) -> str:
+    return f"aformat=sample_fmts=fltp:sample_rates={RATE}:channel_layouts={layout}"
 
 
 @dataclass(frozen=True)
@@ -54,8 +57,10 @@ class Soundtrack:
     true_peak_db: float = -1.5
 
 
-def add_soundtrack(video: Path, out_path: Path, track: Soundtrack) -> list[StreamInfo]:
-    """Write `video` with `track` mixed and muxed in to `out_path`; return the probed streams."""
+def add_soundtrack(video: Path, out_path: Path, track: Soundtrack, *, frames: int | None = None) -> list[StreamInfo]:
+    """Write `video` with `track` mixed and muxed in to `out_path`; return the probed streams.
+
+    `frames` is the video's frame count when the caller knows it (spares probing the source)."""
     if track.duration <= 0:
         raise AudioError(f"cannot score a video of {track.duration} s")
     args, graph, subtitle_input = _inputs_and_graph(video, track)
@@ -65,11 +70,15 @@ def add_soundtrack(video: Path, out_path: Path, track: Soundtrack) -> list[Strea
     args += ["-c:v", "copy", "-c:a", "aac", "-b:a", "128k", "-metadata:s:a:0", f"language={track.language}",
              "-movflags", "+faststart", "-f", "mp4", str(out_path)]  # fmt: skip
     run_ffmpeg(args, what=f"mixing the soundtrack of {video.name}")
-    return verify_soundtrack(video, out_path, subtitles=subtitle_input is not None)
+    return verify_soundtrack(video, out_path, subtitles=subtitle_input is not None, frames=frames)
 
 
 def _inputs_and_graph(video: Path, track: Soundtrack) -> tuple[list[str], str, int | None]:
     d = f"{track.duration:.3f}"
+    # speech and the generated tone are mono: mixing (and loudnorm, the costly part) in mono halves
+    # the work; a library track keeps its stereo
+    layout = "mono" if isinstance(track.music, AmbientTone) else "stereo"
+    fmt = _format(layout)
     args = ["-i", str(video)]
     parts: list[str] = []
     n = 1
@@ -77,14 +86,14 @@ def _inputs_and_graph(video: Path, track: Soundtrack) -> tuple[list[str], str, i
     for narration in track.narrations:
         args += ["-i", str(narration.path)]
         delay = max(0, round(narration.start * 1000))
-        parts.append(f"[{n}:a]{_FORMAT},adelay=delays={delay}:all=1[n{n}]")
+        parts.append(f"[{n}:a]{fmt},adelay=delays={delay}:all=1[n{n}]")
         voices.append(f"[n{n}]")
         n += 1
     if isinstance(track.music, AmbientTone):
-        parts.append(f"aevalsrc=exprs='{track.music.expression()}':s={RATE}:d={d},{_FORMAT}[music]")
+        parts.append(f"aevalsrc=exprs='{track.music.expression()}':s={RATE}:d={d},{fmt}[music]")
     else:
         args += ["-stream_loop", "-1", "-i", str(track.music)]  # a short track repeats under a long video
-        parts.append(f"[{n}:a]{_FORMAT},atrim=end={d},asetpts=N/SR/TB[music]")
+        parts.append(f"[{n}:a]{fmt},atrim=end={d},asetpts=N/SR/TB[music]")
         n += 1
     fade_out = max(0.0, track.duration - track.fade)
     parts.append(
@@ -103,7 +112,7 @@ def _inputs_and_graph(video: Path, track: Soundtrack) -> tuple[list[str], str, i
         parts.append("[bed]anull[mixed]")
     parts.append(
         f"[mixed]loudnorm=I={track.loudness_lufs}:TP={track.true_peak_db}:LRA=11,"
-        f"aresample={RATE},{_FORMAT},atrim=end={d}[out]"
+        f"aresample={RATE},{fmt},atrim=end={d}[out]"
     )
     subtitle_input = None
     if track.subtitles is not None:
@@ -112,7 +121,7 @@ def _inputs_and_graph(video: Path, track: Soundtrack) -> tuple[list[str], str, i
     return args, ";".join(parts), subtitle_input
 
 
-def verify_soundtrack(video: Path, out_path: Path, *, subtitles: bool) -> list[StreamInfo]:
+def verify_soundtrack(video: Path, out_path: Path, *, subtitles: bool, frames: int | None = None) -> list[StreamInfo]:
     """The result has the source's video frames, an audio stream and (when asked) a subtitle stream."""
     streams = probe_streams(out_path)
     kinds = [s.kind for s in streams]
@@ -120,7 +129,8 @@ def verify_soundtrack(video: Path, out_path: Path, *, subtitles: bool) -> list[S
         raise AudioError(f"{out_path.name} came out without an audio stream")
     if subtitles and "subtitle" not in kinds:
         raise AudioError(f"{out_path.name} came out without its subtitle stream")
-    before, after = probe_video(video, decode=False), probe_video(out_path, decode=False)
-    if before.frames != after.frames:
-        raise GenerationError(f"adding sound changed the video: {before.frames} frames became {after.frames}")
+    before = frames if frames is not None else probe_video(video, decode=False).frames
+    after = probe_video(out_path, decode=False).frames
+    if before != after:
+        raise GenerationError(f"adding sound changed the video: {before} frames became {after}")
     return streams

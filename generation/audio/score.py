@@ -47,21 +47,24 @@ def score_video(
     vtt_path: Path,
     music_gain_db: float = -10.0,
     loudness_lufs: float = -16.0,
+    video: ClipInfo | None = None,
 ) -> list[StreamInfo]:
-    """Write the subtitles, then `silent` with narration, music and a soft subtitle track to `out_path`."""
+    """Write the subtitles, then `silent` with narration, music and a soft subtitle track to `out_path`.
+
+    `video` is what the stitcher reported for `silent` (spares probing it again)."""
     cues = scene_cues([scene.span for scene in scenes], [scene.text for scene in scenes])
     write_subtitles(cues, srt_path, vtt_path)
-    duration = probe_video(silent, decode=False).duration
+    info = video or probe_video(silent, decode=False)
     narrations = [
         Narration(start=scene.span[0] + (NARRATION_LEAD if i else 0.0), path=scene.narration)
         for i, scene in enumerate(scenes)
         if scene.narration is not None
     ]
     track = Soundtrack(
-        duration=duration, music=music, narrations=narrations, subtitles=srt_path if cues else None,
+        duration=info.duration, music=music, narrations=narrations, subtitles=srt_path if cues else None,
         language=TRACK_LANGUAGES.get(language, "und"), music_gain_db=music_gain_db, loudness_lufs=loudness_lufs,
     )  # fmt: skip
-    return add_soundtrack(silent, out_path, track)
+    return add_soundtrack(silent, out_path, track, frames=info.frames)
 
 
 def frames_to_hold(frames: int, fps: float, min_seconds: float) -> int:
