@@ -26,8 +26,9 @@ from api.limits import BodySizeLimit
 from api.metrics import JobMetrics
 from api.routes import diaries, health, jobs, recordings
 from api.routes.recordings import UPLOAD_PATH
-from api.security import SessionSigner
+from api.security import SessionCookie
 from api.throttle import SignInThrottle
+from dreamreel.moderator_sessions import ModeratorSessions
 from dreamreel.service import DreamService
 from dreamreel.settings import Settings
 
@@ -51,11 +52,14 @@ def create_app(service: DreamService, settings: Settings) -> FastAPI:
     """The ASGI app. Starts the callback dispatcher and metrics feed in its lifespan."""
     dispatcher = CallbackDispatcher(service, settings)
     job_metrics = JobMetrics(service)
+    moderator_sessions = ModeratorSessions(service.db)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         dispatcher.start()  # first: the events missed while the API was stopped reach it
         job_metrics.start()
+        # a token removed from the settings ends the sessions opened with it
+        moderator_sessions.revoke_removed_tokens(moderation.token_ids(settings))
         try:
             yield
         finally:
@@ -70,7 +74,8 @@ def create_app(service: DreamService, settings: Settings) -> FastAPI:
     secret = settings.session_secret.get_secret_value().encode() if settings.session_secret else None
     if secret is None:
         logger.warning("DREAMREEL_SESSION_SECRET is not set: moderator sessions end when the process stops")
-    app.state.session_signer = SessionSigner(secret or secrets.token_bytes(32))
+    app.state.session_cookie = SessionCookie(secret or secrets.token_bytes(32))
+    app.state.moderator_sessions = moderator_sessions
     app.state.sign_in_throttle = SignInThrottle(limit=5, window=600.0)
 
     install_error_handlers(app)

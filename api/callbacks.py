@@ -42,6 +42,7 @@ from api.callback_target import (
     pinned_client,
     system_resolver,
 )
+from api.public import public_job
 from api.security import API_CHANNEL
 from dreamreel.service import DreamService
 from dreamreel.settings import Settings
@@ -126,7 +127,9 @@ class CallbackDispatcher:
         if after_event is not None and self._called_back(job_id, state, after_event):
             logger.info("callback for job %s (%s) was delivered already", job_id, state)
             return True
-        body = json.dumps(job.to_public(), ensure_ascii=False, separators=(",", ":")).encode()
+        # links, not server paths: absolute with DREAMREEL_PUBLIC_BASE_URL, else paths on this API
+        public = public_job(job, self.settings.public_base_url or "")
+        body = json.dumps(public, ensure_ascii=False, separators=(",", ":")).encode()
         delivery = str(uuid.uuid4())
         attempts = self.settings.callback_attempts
         for attempt in range(1, attempts + 1):

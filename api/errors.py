@@ -1,7 +1,8 @@
 """Errors translated at the HTTP edge, always as `{"error": {"code", "message"}}`.
 
 InputError -> 422, NotFound -> 404, InvalidTransition -> 409, LimitExceeded -> 429; request
-validation (bad JSON, wrong fields) -> 422; HTTP errors raised by routes keep their status.
+validation (bad JSON, wrong fields) -> 422; HTTP errors raised by routes keep their status;
+anything unexpected -> 500 `internal_error` (logged with its traceback, never shown).
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from dreamreel.errors import DreamReelError, InputError, InvalidTransition, LimitExceeded, NotFound
+from dreamreel.errors import (
+    DreamReelError,
+    EmptyDiary,
+    InputError,
+    InvalidTransition,
+    LimitExceeded,
+    NotFound,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +67,12 @@ def request_language(request: Request) -> str:
 
 
 def _page(status: int, message: str) -> HTMLResponse:
-    """The moderator page answers errors in HTML."""
+    """The moderator page answers errors in HTML (with the same protective headers as its pages)."""
     page = (f"<!doctype html><meta name=viewport content='width=device-width'><title>{status}</title>"
             f"<p>{escape(message)}</p><p><a href='/moderation'>DreamReel moderation</a></p>")
-    return HTMLResponse(page, status_code=status)
+    headers = {"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+               "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Cache-Control": "no-store"}
+    return HTMLResponse(page, status_code=status, headers=headers)
 
 
 def _for_page(request: Request) -> bool:
@@ -91,6 +101,10 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     ]
     if any(err.get("type") == "json_invalid" for err in errors):
         return error_response(422, "invalid_json", "The request body is not valid JSON.", details)
+    if [(tuple(err.get("loc", ())), err.get("type")) for err in errors] == [(("body", "text"), "string_pattern_mismatch")]:
+        # a blank diary: the service's own message, in the caller's language
+        return error_response(422, "invalid_input", EmptyDiary("blank").user_message(request_language(request)),
+                              details)
     summary = "; ".join(f"{d['location']}: {d['message']}" for d in details[:5])
     return error_response(422, "invalid_request", f"The request is not valid: {summary}", details)
 
@@ -106,8 +120,21 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, message, headers=getattr(exc, "headers", None))
 
 
+INTERNAL_ERROR = {
+    "en": "Something went wrong on our side. Your request is not lost if it was accepted; please try again.",
+    "ko": "서버에서 문제가 생겼어요. 이미 접수된 요청은 사라지지 않아요. 다시 시도해 주세요.",
+}
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    """Any other exception: 500 in the usual envelope (Starlette logs the traceback after this)."""
+    message = INTERNAL_ERROR[request_language(request)]
+    return _page(500, message) if _for_page(request) else error_response(500, "internal_error", message)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the translations above on `app`."""
+    app.add_exception_handler(Exception, _unexpected_error)
     app.add_exception_handler(DreamReelError, _dreamreel_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -119,6 +146,7 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         400: "The body is not UTF-8 JSON", 401: "Missing or wrong API key",
         403: "Signed link not valid or expired", 404: "No such job (or not yours)", 409: "Not possible in this state",
         413: "Request body too large", 416: "Range not satisfiable", 422: "Invalid request",
-        429: "Too many requests", 503: "No speech-to-text model is configured (`speech_unavailable`); the audio is kept",
+        429: "Too many requests", 500: "Unexpected server error (`internal_error`)",
+        503: "No speech-to-text model is configured (`speech_unavailable`); the audio is kept",
     }
     return {s: {"model": ErrorBody, "description": descriptions.get(s, "Error")} for s in statuses}

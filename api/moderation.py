@@ -1,8 +1,10 @@
 """The moderator web page at /moderation: sign in with a token, work the queue of refused jobs.
 
-The session is a signed cookie (HttpOnly, SameSite=Lax, path /moderation) holding the
-moderator's name, the id of the token used (so removing a token from the settings signs its
-sessions out) and a CSRF token that every form posts back.
+The cookie (signed, HttpOnly, SameSite=Lax, path /moderation) holds a CSRF token that every form
+posts back, the page language and, once signed in, the id of a server-side session
+(`dreamreel.moderator_sessions`): sign-out, expiry or removing the token used ends that session,
+whoever kept a copy of the cookie. Pages forbid framing, sniffing and any script or style not
+served by this app (Content-Security-Policy).
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from fastapi.templating import Jinja2Templates
 from api.deps import JobId, ServiceDep, SettingsDep
 from api.errors import request_language
 from api.highlight import highlight
-from api.security import SessionSigner, key_id, match_secret, new_csrf_token, same_token
+from api.security import SessionCookie, key_id, match_secret, new_csrf_token, same_token
 from api.throttle import SignInThrottle
-from dreamreel.errors import DreamReelError
+from dreamreel.errors import DreamReelError, InputError, refuse_control_characters
+from dreamreel.moderator_sessions import ModeratorSessions
 from dreamreel.service import DreamService
 from dreamreel.settings import Settings
 from dreamreel.views import REFUSED_STATES, RESTING_STATES
@@ -64,18 +67,47 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
-def _signer(request: Request) -> SessionSigner:
-    signer: SessionSigner = request.app.state.session_signer
-    return signer
+# what the pages may load: only this app's own resources, no inline script, no framing
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "media-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                           "frame-ancestors 'none'")
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Referrer-Policy": "same-origin",
+}
+COOKIE_FIELDS = ("csrf", "lang", "sid")  # what the cookie carries; "mod" comes from the session row
 
 
-def _session(request: Request, settings: Settings) -> dict[str, Any]:
-    """The visitor's session; a fresh anonymous one when the cookie is missing or invalid."""
-    data = _signer(request).loads(request.cookies.get(COOKIE)) or {}
+def _cookie(request: Request) -> SessionCookie:
+    cookie: SessionCookie = request.app.state.session_cookie
+    return cookie
+
+
+def _sessions(request: Request) -> ModeratorSessions:
+    sessions: ModeratorSessions = request.app.state.moderator_sessions
+    return sessions
+
+
+def token_ids(settings: Settings) -> set[str]:
+    """Key ids of the moderator tokens configured now."""
+    return {key_id(t.get_secret_value()) for t in settings.moderator_tokens}
+
+
+async def _session(request: Request, settings: Settings) -> dict[str, Any]:
+    """The visitor's session; a fresh anonymous one when the cookie is missing or invalid. "mod" is
+    set only while the server-side session is live (not signed out, expired or its token removed)."""
+    data = _cookie(request).loads(request.cookies.get(COOKIE)) or {}
+    data = {k: data[k] for k in COOKIE_FIELDS if isinstance(data.get(k), str)}
     if not data.get("csrf"):
         data = {"csrf": new_csrf_token()}
-    if data.get("mid") and not any(key_id(t.get_secret_value()) == data["mid"] for t in settings.moderator_tokens):
-        data = {"csrf": data["csrf"], "lang": data.get("lang")}  # the token was revoked
+    if sid := data.pop("sid", None):
+        moderator = await run_in_threadpool(
+            lambda: _sessions(request).find(sid, valid_token_ids=token_ids(settings)))
+        if moderator is not None:
+            data.update(sid=sid, mod=moderator)
     wanted = request.query_params.get("lang")
     if wanted in LABELS:
         data["lang"] = wanted
@@ -85,12 +117,11 @@ def _session(request: Request, settings: Settings) -> dict[str, Any]:
 
 
 def _respond(request: Request, response: Response, session: dict[str, Any]) -> Response:
-    response.set_cookie(
-        COOKIE, _signer(request).dumps(session), max_age=_signer(request).max_age, path=COOKIE_PATH,
-        httponly=True, samesite="lax", secure=request.url.scheme == "https",
-    )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Frame-Options"] = "DENY"
+    cookie = _cookie(request)
+    value = cookie.dumps({k: session[k] for k in COOKIE_FIELDS if k in session})
+    response.set_cookie(COOKIE, value, max_age=cookie.max_age, path=COOKIE_PATH,
+                        httponly=True, samesite="lax", secure=request.url.scheme == "https")
+    response.headers.update(PAGE_HEADERS)
     return response
 
 
@@ -122,7 +153,7 @@ def _age(created: datetime) -> str:
 
 @router.get("")
 async def queue(request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
-    session = _session(request, settings)
+    session = await _session(request, settings)
     if not session.get("mod"):
         return _redirect(request, session, "/moderation/login")
     reviews = await run_in_threadpool(service.moderation_queue)
@@ -134,9 +165,21 @@ async def queue(request: Request, service: ServiceDep, settings: SettingsDep) ->
     return _page(request, session, "queue.html", rows=rows)
 
 
+STYLESHEET = Path(__file__).parent / "templates" / "style.css"
+
+
+@router.get("/style.css")
+def stylesheet() -> Response:
+    """The pages' stylesheet, served (not inlined) so the Content-Security-Policy needs no 'unsafe-inline'."""
+    response = FileResponse(STYLESHEET, media_type="text/css")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Cache-Control"] = "max-age=3600"
+    return response
+
+
 @router.get("/login")
 async def login_form(request: Request, settings: SettingsDep) -> Response:
-    session = _session(request, settings)
+    session = await _session(request, settings)
     return _page(request, session, "login.html", error=None)
 
 
@@ -148,7 +191,7 @@ def _throttle(request: Request) -> SignInThrottle:
 
 @router.post("/login")
 async def login(request: Request, settings: SettingsDep) -> Response:
-    session = _session(request, settings)
+    session = await _session(request, settings)
     form = await _checked_form(request, session)
     address = request.client.host if request.client else "?"
     throttle = _throttle(request)
@@ -165,15 +208,26 @@ async def login(request: Request, settings: SettingsDep) -> Response:
         return _page(request, session, "login.html", status=401, error=LABELS[session["lang"]]["bad_token"])
     throttle.succeeded(address)
     name = form.get("name", "").strip()[:40] or key_id(token)[:8]
+    moderator = f"web:{name}"
+    try:
+        refuse_control_characters(moderator, "name")
+    except InputError as exc:
+        return _page(request, session, "login.html", status=422, error=exc.user_message(session["lang"]))
+    sessions = _sessions(request)
+    if old := session.get("sid"):
+        await run_in_threadpool(sessions.revoke, old)
+    sid = await run_in_threadpool(lambda: sessions.open(moderator, token_id=key_id(token)))
     # a new CSRF token at sign-in: a token seen before signing in is worth nothing after
-    session = {"csrf": new_csrf_token(), "lang": session["lang"], "mod": f"web:{name}", "mid": key_id(token)}
+    session = {"csrf": new_csrf_token(), "lang": session["lang"], "sid": sid, "mod": moderator}
     return _redirect(request, session, "/moderation")
 
 
 @router.post("/logout")
 async def logout(request: Request, settings: SettingsDep) -> Response:
-    session = _session(request, settings)
+    session = await _session(request, settings)
     await _checked_form(request, session)
+    if sid := session.get("sid"):
+        await run_in_threadpool(_sessions(request).revoke, sid)
     return _redirect(request, {"csrf": new_csrf_token(), "lang": session["lang"]}, "/moderation/login")
 
 
@@ -192,7 +246,7 @@ async def _detail(request: Request, service: DreamService, session: dict[str, An
 
 @router.get("/jobs/{job_id}")
 async def detail(job_id: JobId, request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
-    session = _session(request, settings)
+    session = await _session(request, settings)
     if not session.get("mod"):
         return _redirect(request, session, "/moderation/login")
     done = request.query_params.get("done")
@@ -202,7 +256,7 @@ async def detail(job_id: JobId, request: Request, service: ServiceDep, settings:
 
 @router.post("/jobs/{job_id}/approve")
 async def approve(job_id: JobId, request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
-    session = _session(request, settings)
+    session = await _session(request, settings)
     form = await _checked_form(request, session)
     if not session.get("mod"):
         raise HTTPException(401, LABELS[session["lang"]]["sign_in_first"])
@@ -225,7 +279,7 @@ async def approve(job_id: JobId, request: Request, service: ServiceDep, settings
 
 @router.post("/jobs/{job_id}/reject")
 async def reject(job_id: JobId, request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
-    session = _session(request, settings)
+    session = await _session(request, settings)
     form = await _checked_form(request, session)
     if not session.get("mod"):
         raise HTTPException(401, LABELS[session["lang"]]["sign_in_first"])
@@ -243,7 +297,7 @@ async def reject(job_id: JobId, request: Request, service: ServiceDep, settings:
 
 @router.get("/jobs/{job_id}/video")
 async def video(job_id: JobId, request: Request, service: ServiceDep, settings: SettingsDep) -> Response:
-    session = _session(request, settings)
+    session = await _session(request, settings)
     if not session.get("mod"):
         return _redirect(request, session, "/moderation/login")
     path = await run_in_threadpool(service.video_file, job_id)

@@ -1,22 +1,20 @@
-"""Secrets at the HTTP edge: API key ids, signed session cookies and CSRF tokens.
+"""Secrets at the HTTP edge: API key ids, the signed moderator cookie and CSRF tokens.
 
 An API key is never stored: a job remembers the key's id (the first 12 hex digits of its SHA-256),
 as `user = "<key-id>:<user>"` in channel `api`, which is how a key sees only its own jobs.
-The moderator session is a small JSON object, base64url-encoded and signed with HMAC-SHA256
-(`<payload>.<signature>`); it carries the CSRF token that every form must echo back.
+The moderator cookie is signed by `itsdangerous`; it carries the CSRF token that every form must
+echo back and the id of the server-side session that sign-out revokes.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 
+from itsdangerous import BadData, URLSafeTimedSerializer
 from pydantic import SecretStr
 
 API_CHANNEL = "api"
@@ -41,8 +39,11 @@ class ApiClient:
         return channel == API_CHANNEL and user.startswith(f"{self.key_id}:")
 
     def scoped_idempotency_key(self, header: str | None) -> str | None:
-        """Idempotency keys are per API key: two clients may use the same header value."""
-        return f"{API_CHANNEL}:{self.key_id}:{header}" if header else None
+        """Idempotency keys are per API key: two clients may use the same header value. The header
+        (up to 200 characters) is stored as its SHA-256, so the scoped key always fits its column."""
+        if not header:
+            return None
+        return f"{API_CHANNEL}:{self.key_id}:{hashlib.sha256(header.encode()).hexdigest()}"
 
 
 def match_secret(candidate: str, known: list[SecretStr]) -> str | None:
@@ -55,35 +56,28 @@ def match_secret(candidate: str, known: list[SecretStr]) -> str | None:
     return found
 
 
-class SessionSigner:
-    """Signs and verifies the moderator session cookie."""
+class SessionCookie:
+    """Signs and verifies the moderator page's cookie with `itsdangerous` (HMAC, timestamped).
+
+    The cookie holds only the CSRF token, the page language and, when signed in, the id of a
+    server-side session (`dreamreel.moderator_sessions`), which is what sign-out revokes."""
 
     def __init__(self, secret: bytes, max_age: int = 12 * 3600) -> None:
-        self._secret = secret
+        self._serializer = URLSafeTimedSerializer(secret, salt="dreamreel-moderation")
         self.max_age = max_age
 
-    def _mac(self, payload: bytes) -> str:
-        return hmac.new(self._secret, payload, hashlib.sha256).hexdigest()
-
     def dumps(self, data: dict[str, Any]) -> str:
-        body = dict(data, iat=int(time.time()))
-        payload = base64.urlsafe_b64encode(json.dumps(body, separators=(",", ":")).encode()).rstrip(b"=")
-        return f"{payload.decode()}.{self._mac(payload)}"
+        return self._serializer.dumps(data)
 
     def loads(self, cookie: str | None) -> dict[str, Any] | None:
-        """The session, or None when missing, tampered with or expired."""
-        if not cookie or "." not in cookie:
-            return None
-        payload, _, mac = cookie.rpartition(".")
-        if not hmac.compare_digest(mac, self._mac(payload.encode())):
+        """The cookie's data, or None when missing, tampered with or older than `max_age`."""
+        if not cookie:
             return None
         try:
-            data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        except ValueError:
+            data = self._serializer.loads(cookie, max_age=self.max_age)
+        except BadData:
             return None
-        if not isinstance(data, dict) or time.time() - float(data.get("iat", 0)) > self.max_age:
-            return None
-        return data
+        return data if isinstance(data, dict) else None
 
 
 def new_csrf_token() -> str:

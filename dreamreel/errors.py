@@ -6,6 +6,7 @@ DreamReelError
  │    ├── EmptyDiary
  │    ├── DiaryTooLong
  │    ├── NotText           binary junk, undecodable bytes
+ │    ├── ControlCharacters NUL and the like in a user id, note or prompt
  │    ├── UnsupportedScript neither Korean nor English
  │    └── BadRecording      a voice diary we cannot transcribe (not audio, too long, silent, codec)
  ├── NotFound              no such job / review (HTTP 404)
@@ -18,6 +19,8 @@ DreamReelError
 """
 
 from __future__ import annotations
+
+import unicodedata
 
 
 class DreamReelError(Exception):
@@ -152,3 +155,20 @@ class JobBusy(InvalidTransition):
         "en": "This dream is being made right now ({detail}).",
         "ko": "이 꿈은 지금 만들고 있어요 ({detail}).",
     }
+
+
+class ControlCharacters(InputError):
+    """NUL and other control characters in a stored field (a user id, a note, a prompt)."""
+
+    messages = {
+        "en": "The {detail} contains control characters (such as NUL). Remove them and send it again.",
+        "ko": "{detail}에 제어 문자(NUL 등)가 들어 있어요. 지우고 다시 보내 주세요.",
+    }
+
+
+def refuse_control_characters(value: str | None, what: str, *, lines: bool = False) -> None:
+    """Raise `ControlCharacters` when `value` holds a control character (Unicode category Cc);
+    with `lines`, tab, newline and carriage return are allowed (multi-line text)."""
+    allowed = "\t\n\r" if lines else ""
+    if value and any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in value):
+        raise ControlCharacters(what)

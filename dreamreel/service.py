@@ -27,6 +27,7 @@ from dreamreel.errors import (
     NotFound,
     NotText,
     UnsupportedScript,
+    refuse_control_characters,
 )
 from dreamreel.events import EventBus, EventRelay, event_view, publishing
 from dreamreel.pipeline import DreamPipeline
@@ -115,6 +116,7 @@ class DreamService:
         `recording_id` names the voice recording the diary was transcribed from; it is linked to
         the diary in the same transaction (see `dreamreel.voice`)."""
         diary_text = self.validate_diary(text)
+        refuse_control_characters(user, "user id")
         opts = options or JobOptions()
         if language not in (None, "ko", "en", "mixed"):
             raise InputError(f"unsupported language {language!r}; use ko, en or mixed")
@@ -251,6 +253,10 @@ class DreamService:
         prompts: dict[int, str] | None = None,
     ) -> JobView:
         """A moderator lets a refused job through (optionally with edited scene prompts); it then runs."""
+        refuse_control_characters(moderator, "moderator name")
+        refuse_control_characters(note, "note", lines=True)
+        for prompt in (prompts or {}).values():
+            refuse_control_characters(prompt, "prompt", lines=True)
         with self._job(job_id) as (s, job):
             if job.state not in MODERATED_STATES:
                 raise InvalidTransition(f"job {job_id} is {job.state}, not waiting for a moderator")
@@ -268,6 +274,8 @@ class DreamService:
         """A moderator refuses a job for good; the diary stays saved."""
         if not note or not note.strip():
             raise InputError("a rejection needs a note saying why")
+        refuse_control_characters(moderator, "moderator name")
+        refuse_control_characters(note, "note", lines=True)
         with self._job(job_id) as (s, job):
             if job.state not in MODERATED_STATES:
                 raise InvalidTransition(f"job {job_id} is {job.state}, not waiting for a moderator")

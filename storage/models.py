@@ -7,6 +7,7 @@ users ─< diaries ─< jobs ─< segments
                         ├─< reviews         (moderation: verdict, reasons, decision)
                         └─< events          (progress feed and audit log)
 event_cursors                                   (how far the bot / API delivered events)
+moderator_sessions                              (signed-in moderators of the web page)
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))  # cli | telegram | api
-    external_id: Mapped[str] = mapped_column(String(128))
+    # the API stores "<12 hex key id>:<user>" and accepts users of up to 128 characters
+    external_id: Mapped[str] = mapped_column(String(160))
     language: Mapped[str | None] = mapped_column(String(8))
     blocked_bot: Mapped[bool] = mapped_column(default=False)  # Telegram: user blocked the bot
     prefs: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -243,3 +245,18 @@ class EventCursor(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     last_event_id: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ModeratorSession(Base):
+    """A signed-in moderator of the web page. The cookie carries the session id; the row decides
+    whether it is still good (not expired, not revoked at sign-out or when its token was removed).
+    Only the SHA-256 of the id is stored, so reading the table does not let anyone sign in."""
+
+    __tablename__ = "moderator_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    moderator: Mapped[str] = mapped_column(String(128))  # "web:<name>", recorded on decisions
+    token_id: Mapped[str] = mapped_column(String(16))  # key id of the moderator token used
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -58,8 +58,10 @@ def test_a_posted_diary_becomes_a_video_with_status_and_range_downloads(api: Run
 
         job = wait_for(api, job_id, ("done", "failed"))
         assert job["status"] == "done", job.get("error")
-        # the same object as `dreamreel jobs show --json`, plus links
-        expected = api.service.get_job(job_id, detail=True).to_public()
+        # the same object as `dreamreel jobs show --json`, with download links for paths, plus links
+        from api.public import public_job
+
+        expected = public_job(api.service.get_job(job_id, detail=True), f"{api.url}/")
         assert {k: v for k, v in job.items() if k != "links"} == json.loads(json.dumps(expected))
         assert job["user"].endswith(":u1") and job["channel"] == "api"
         assert len(job["segments"]) == 2 and job["diary"] == CALM_DIARY
@@ -130,7 +132,10 @@ def test_malformed_and_oversized_requests_get_clear_json_errors(api: RunningApi)
         assert bad_url.status_code == 422
 
         blank = client.post("/v1/diaries", json={"text": "   ", "user": "u1"})
-        assert blank.status_code == 422 and blank.json()["error"]["code"] == "invalid_request"
+        assert blank.status_code == 422 and blank.json()["error"]["code"] == "invalid_input"
+        assert "empty" in blank.json()["error"]["message"]
+        blank_ko = client.post("/v1/diaries", json={"text": " ", "user": "u1"}, headers={"Accept-Language": "ko"})
+        assert blank_ko.status_code == 422 and "비어 있어요" in blank_ko.json()["error"]["message"]
 
         russian = client.post("/v1/diaries", json={"text": "Мне снилось море", "user": "u1"})
         assert russian.status_code == 422 and russian.json()["error"]["code"] == "invalid_input"

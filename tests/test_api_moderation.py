@@ -6,8 +6,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
 
 import httpx
+import pytest
 
 from api.throttle import SignInThrottle
 from tests.test_api_support import (
@@ -15,7 +18,9 @@ from tests.test_api_support import (
     MOD_TOKEN,
     REVIEW_DIARY,
     RunningApi,
+    api_env,
     api_fixture,  # noqa: F401
+    running_api,
 )
 
 
@@ -154,3 +159,71 @@ def test_the_throttle_forgets_failures_after_the_window_and_on_success() -> None
     assert throttle.retry_after("a") == 10
     throttle.succeeded("a")
     assert throttle.retry_after("a") == 0
+
+
+def test_signing_out_ends_the_session_for_every_copy_of_the_cookie(api: RunningApi) -> None:
+    with signed_in(api) as browser:
+        saved = browser.cookies.get("dreamreel_session")
+        assert saved
+        page = browser.get("/moderation")
+        browser.post("/moderation/logout", data={"csrf_token": csrf(page.text)})
+    with httpx.Client(base_url=api.url, timeout=30) as replay:
+        replay.cookies.set("dreamreel_session", saved, path="/moderation")
+        answer = replay.get("/moderation")
+        assert answer.status_code == 303 and answer.headers["location"] == "/moderation/login"
+
+
+def test_removing_a_moderator_token_ends_the_sessions_opened_with_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    other = "another-moderator-token-0123"
+    api_env(monkeypatch, DREAMREEL_MODERATOR_TOKENS=f"{MOD_TOKEN},{other}", DREAMREEL_SESSION_SECRET="s" * 32)
+    with running_api(render=False) as api, signed_in(api) as browser:
+        saved = browser.cookies.get("dreamreel_session")
+        assert browser.get("/moderation").status_code == 200
+    monkeypatch.setenv("DREAMREEL_MODERATOR_TOKENS", other)  # the token mina used is gone
+    with running_api(render=False) as api, httpx.Client(base_url=api.url, timeout=30) as replay:
+        replay.cookies.set("dreamreel_session", saved, path="/moderation")
+        assert replay.get("/moderation").status_code == 303
+    monkeypatch.setenv("DREAMREEL_MODERATOR_TOKENS", f"{MOD_TOKEN},{other}")  # back: still revoked
+    with running_api(render=False) as api, httpx.Client(base_url=api.url, timeout=30) as replay:
+        replay.cookies.set("dreamreel_session", saved, path="/moderation")
+        assert replay.get("/moderation").status_code == 303
+
+
+def test_sessions_expire_and_tampered_cookies_are_anonymous(tmp_path: Path) -> None:
+    from api.security import SessionCookie
+    from dreamreel.moderator_sessions import ModeratorSessions
+    from storage.db import Database
+    from storage.migrate import ensure_schema
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    ensure_schema(url)
+    db = Database(url)
+    try:
+        sessions = ModeratorSessions(db, ttl=timedelta(seconds=-1))
+        assert sessions.find(sessions.open("web:late", token_id="t1"), valid_token_ids={"t1"}) is None
+        sessions = ModeratorSessions(db)
+        sid = sessions.open("web:mina", token_id="t1")
+        assert sessions.find(sid, valid_token_ids={"t1"}) == "web:mina"
+        assert sessions.find(sid + "x", valid_token_ids={"t1"}) is None
+        assert sessions.revoke_removed_tokens({"t2"}) == 1
+        assert sessions.find(sid, valid_token_ids={"t1"}) is None
+    finally:
+        db.dispose()
+    cookie = SessionCookie(b"k" * 32)
+    value = cookie.dumps({"csrf": "c", "sid": "abc"})
+    assert cookie.loads(value) == {"csrf": "c", "sid": "abc"}
+    assert cookie.loads(value[:-2] + ("AA" if not value.endswith("AA") else "BB")) is None
+    assert SessionCookie(b"o" * 32).loads(value) is None
+
+
+def test_moderator_pages_send_a_content_security_policy_and_nosniff(api: RunningApi) -> None:
+    with signed_in(api) as browser:
+        for path in ("/moderation", "/moderation/login", "/moderation/jobs/424242"):
+            answer = browser.get(path)
+            assert answer.headers["x-content-type-options"] == "nosniff", path
+            policy = answer.headers["content-security-policy"]
+            assert "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy, path
+        page = browser.get("/moderation")
+        assert "<style" not in page.text and " style=" not in page.text  # the policy allows no inline style
+        sheet = browser.get("/moderation/style.css")
+        assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/css")

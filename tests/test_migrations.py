@@ -18,7 +18,7 @@ from storage.db import Database
 from storage.models import Base, Diary, Event, Job, User
 
 REPO = Path(__file__).resolve().parent.parent
-HEAD = "0007_audio"  # the newest revision: one line of history, this at its end
+HEAD = "0004_moderator_sessions"  # the newest revision: one line of history, this at its end
 
 
 @pytest.fixture
@@ -175,3 +175,30 @@ def test_env_falls_back_to_environment_then_settings(tmp_path: Path, monkeypatch
     home = tmp_path / "home"  # conftest points DREAMREEL_HOME here
     command.upgrade(migrate.alembic_config(), "head")
     assert migrate.current(f"sqlite:///{(home / 'dreamreel.db').resolve()}") == HEAD
+
+
+
+def test_upgrading_a_used_database_keeps_its_rows_and_takes_long_api_users(db_url: str) -> None:
+    """0004 widens users.external_id in place (a table rebuild on SQLite, with foreign keys on)."""
+    migrate.upgrade(db_url, "0007_audio")
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO users (channel, external_id, blocked_bot, prefs, created_at) "
+                              "VALUES ('api', 'abc:u1', false, '{}', CURRENT_TIMESTAMP)"))
+            conn.execute(text("INSERT INTO diaries (user_id, text, channel, created_at) "
+                              "SELECT id, 'a dream', 'api', CURRENT_TIMESTAMP FROM users"))
+    finally:
+        engine.dispose()
+    migrate.upgrade(db_url)
+    assert _schema_diff(db_url) == []
+    db = Database(db_url)
+    try:
+        long_user = "0123456789ab:" + "u" * 128  # what the API stores for a 128-character user
+        with db.session() as s:
+            assert s.scalars(select(Diary.text)).all() == ["a dream"]
+            s.add(User(channel="api", external_id=long_user))
+        with db.session() as s:
+            assert s.scalars(select(User.external_id).order_by(User.id)).all() == ["abc:u1", long_user]
+    finally:
+        db.dispose()

@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 
 from api.deps import ClipIndex, ClipJobDep, OwnedJobDep, ServiceDep, VideoJobDep
 from api.errors import error_responses
+from api.public import public_event, public_job
 from api.routes.diaries import JobLinks, job_links
 from dreamreel.views import RESTING_STATES, EventView, JobView
 
@@ -39,7 +40,8 @@ SIGNED_OR_KEY: dict[str, Any] = {"security": [{}]}
 
 
 class JobWithLinks(JobView):
-    """The job object of `dreamreel jobs show --json`, plus links to its resources."""
+    """The job object of `dreamreel jobs show --json`, plus links to its resources; `video`,
+    `clips` and `segments[].clip` are download URLs here, not server paths."""
 
     links: JobLinks
 
@@ -53,7 +55,7 @@ class JobWithLinks(JobView):
     summary="A job with its diary, plan, verdict, events and reviews",
 )
 def get_job(job: OwnedJobDep, request: Request, service: ServiceDep) -> JSONResponse:
-    data = service.get_job(job.job_id, detail=True).to_public()
+    data = public_job(service.get_job(job.job_id, detail=True), str(request.base_url))
     data["links"] = job_links(request, job.job_id).model_dump()
     return JSONResponse(data)
 
@@ -100,12 +102,16 @@ def job_subtitles(job: VideoJobDep, service: ServiceDep, kind: Literal["srt", "v
             summary="One scene's clip (mp4, range requests supported)", description=DOWNLOAD_NOTE,
             openapi_extra=SIGNED_OR_KEY)
 def job_clip(job: ClipJobDep, service: ServiceDep, index: ClipIndex) -> FileResponse:
+    scenes = len(job.segments)
+    if index >= scenes and (scenes or job.finished):
+        raise HTTPException(404, f"Job {job.job_id} has {scenes} scenes; there is no clip {index} "
+                                 f"(clips are numbered from 0).")
     return _mp4(service.clip_file(job.job_id, index), f"Clip {index}",
                 f"dreamreel-{job.job_id}-{index}.mp4")
 
 
-def _sse(event: EventView) -> str:
-    data = json.dumps(event.model_dump(mode="json"), ensure_ascii=False)
+def _sse(event: EventView, base_url: str) -> str:
+    data = json.dumps(public_event(event, base_url), ensure_ascii=False)
     return f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n"
 
 
@@ -125,8 +131,12 @@ async def job_events(
     job: OwnedJobDep,
     request: Request,
     service: ServiceDep,
-    last_event_id: Annotated[int | None, Header(alias="Last-Event-ID", ge=0, description="Resume after this event id")] = None,
+    last_event_id: Annotated[int | None, Header(
+        alias="Last-Event-ID", ge=0, le=2**31 - 1,  # event ids are 32-bit integers on PostgreSQL
+        description="Resume after this event id")] = None,
 ) -> StreamingResponse:
+    base_url = str(request.base_url)
+
     async def stream() -> AsyncIterator[str]:
         after = last_event_id or 0
         idle = 0.0
@@ -134,14 +144,14 @@ async def job_events(
         while not await request.is_disconnected():
             events = await run_in_threadpool(service.events, job.job_id, after_id=after)
             for event in events:
-                yield _sse(event)
+                yield _sse(event, base_url)
                 after = event.id
             if not events:
                 current = await run_in_threadpool(service.get_job, job.job_id)
                 if current.status in RESTING_STATES:
                     # events written between the two reads above come out before the end
                     for event in await run_in_threadpool(service.events, job.job_id, after_id=after):
-                        yield _sse(event)
+                        yield _sse(event, base_url)
                     return
                 idle += POLL_SECONDS
                 if idle >= KEEPALIVE_SECONDS:
