@@ -49,10 +49,11 @@ def test_the_longest_idempotency_key_and_user_the_api_accepts_are_stored(parked_
         assert job["user"].endswith(f":{user}")
 
 
-@pytest.mark.parametrize("user", ["a\u0000b", "bell\u0007", "two\nlines", "tab\tbed", "del\u007f", "c1\u0085"])
+@pytest.mark.parametrize("control", ["\u0000", "\u0007", "\n", "\t", "\u007f", "\u0085"])
 def test_control_characters_in_a_user_are_refused_before_anything_is_stored(
-    parked_api: RunningApi, user: str
+    parked_api: RunningApi, control: str
 ) -> None:
+    user = f"{uuid.uuid4().hex}{control}x"  # unique: the PostgreSQL database outlives the test
     with parked_api.client() as client:
         answer = client.post("/v1/diaries", json={"text": CALM_DIARY, "user": user})
         assert answer.status_code == 422, answer.text
@@ -60,7 +61,7 @@ def test_control_characters_in_a_user_are_refused_before_anything_is_stored(
         assert "control characters" in answer.json()["error"]["message"]
         korean = client.post("/v1/diaries", json={"text": CALM_DIARY, "user": user}, headers={"Accept-Language": "ko"})
         assert korean.status_code == 422 and "제어 문자" in korean.json()["error"]["message"]
-    assert not any(job.user.endswith(user) for job in parked_api.service.list_jobs(channel="api", limit=1000))
+    assert not any(user in job.user for job in parked_api.service.list_jobs(channel="api", limit=1000))
 
 
 def test_control_characters_in_a_diary_are_refused(parked_api: RunningApi) -> None:
