@@ -2,8 +2,9 @@
 
 `JobView.to_public()` (the CLI's contract) names the files the service wrote by their absolute
 paths. Over HTTP those mean nothing to a client and tell an attacker how the server is laid out,
-so `video`, `clips`, `segments[].clip` and the "done" event's `data.video` become URLs of
-`GET /v1/jobs/{id}/video` and `/clips/{index}` (which need the owner's API key or a signed link).
+so `video`, `subtitles`, `clips`, `segments[].clip` and the "done" event's `data.video` become
+URLs of `GET /v1/jobs/{id}/video`, `/subtitles.{srt,vtt}` and `/clips/{index}` (which need the
+owner's API key or a signed link).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def public_job(job: JobView, base_url: str) -> dict[str, Any]:
     """The job object of the API: `to_public()` with links in place of server paths."""
     data = job.to_public()
     data["video"] = media_url(base_url, job.job_id) if job.video else None
+    kinds = [path.rsplit(".", 1)[-1] for path in job.subtitles]
+    data["subtitles"] = [f"{base_url.rstrip('/')}/v1/jobs/{job.job_id}/subtitles.{kind}" for kind in kinds]
     rendered = [segment.index for segment in job.segments if segment.clip]
     data["clips"] = [media_url(base_url, job.job_id, index) for index in rendered]
     for segment in data["segments"]:
