@@ -21,7 +21,10 @@ def _quiet_libraries() -> None:
     diffusers_logging.disable_progress_bar()
     transformers_logging.disable_progress_bar()
 
-BENCHES = ["bench_stitch", "bench_audio", "bench_lora", "bench_batch", "bench_postprocess", "bench_api", "bench_quality"]
+BENCHES = [
+    "bench_stitch", "bench_audio", "bench_lora", "bench_lora_train", "bench_batch", "bench_postprocess",
+    "bench_api", "bench_quality",
+]
 
 
 def main() -> int:

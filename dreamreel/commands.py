@@ -105,9 +105,9 @@ def _worker(sub: Any) -> None:
 
 @registrar
 def _lora(sub: Any) -> None:
-    p = sub.add_parser("lora", help="emotion LoRAs: `lora prepare SRC`, `lora train`",
+    p = sub.add_parser("lora", help="emotion LoRAs: `lora prepare SRC`, `lora train`, `lora eval`",
                        prefix_chars="+", add_help=False)  # every argument, --help too, goes to `lora`
-    p.add_argument("rest", nargs=argparse.REMAINDER, help="prepare | train (see `lora --help`)")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="prepare | train | eval (see `lora --help`)")
 
     def run(args: argparse.Namespace, settings: Any) -> int:
         from generation.training.cli import lora_main

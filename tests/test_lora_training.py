@@ -288,3 +288,38 @@ def test_a_few_steps_on_the_other_families_give_a_lora_the_backend_loads_and_ren
     frames = styled.render_frames(spec)
     assert styled.switcher.loaded == ["sadness"]
     assert np.abs(frames - base).mean() > 1e-3
+
+
+def test_eval_reports_own_and_other_emotion_shifts_quality_and_an_html_report(
+    wan_run: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DREAMREEL_CONFIG", str(wan_run["config"]))
+    lora = str(Path(wan_run["root"]) / "full")
+    base = ["eval", "--preset", "tiny-wan", "--emotion", "fear", "--lora", lora, "--prompts", "1", "--json"]
+    code, out, err = run(capsys, *base, "--out", str(tmp_path / "report"))
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["own_shift"] > 1e-3 and report["other_shift"] > 1e-3  # the LoRA changes renders
+    assert report["selectivity"] == pytest.approx(report["own_shift"] / report["other_shift"])
+    prompts = report["prompts"]
+    assert [p["emotion"] for p in prompts] == ["fear", "sadness", "joy", "anger", "surprise", "disgust", "neutral"]
+    assert report["own_shift"] == pytest.approx(prompts[0]["shift"])
+    assert report["other_shift"] == pytest.approx(np.mean([p["shift"] for p in prompts[1:]]))
+    quality = report["quality"]
+    for which in ("base", "lora"):
+        assert set(quality[which]) == {"sharpness", "temporal", "color", "overall"}
+        assert all(0.0 <= v <= 1.0 for v in quality[which].values())
+    assert quality["held"] == (quality["lora"]["overall"] >= quality["base"]["overall"] - 0.05)
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert page.count("<img src='data:image/png;base64,") == 14  # base and LoRA frames per prompt
+    assert json.loads((tmp_path / "report" / "eval.json").read_text()) == report
+
+    # Control: at weight 0 the adapter is loaded but does nothing, so every shift is exactly 0.
+    code, out, err = run(capsys, *base, "--weight", "0", "--out", str(tmp_path / "zero"))
+    assert code == 0, err
+    zero = json.loads(out)
+    assert zero["own_shift"] == 0.0 and zero["other_shift"] == 0.0
+    assert zero["quality"]["held"] is True
+
+    code, _, err = run(capsys, *base[:-1], "--lora", str(tmp_path / "missing"))
+    assert code == 2 and "no LoRA at" in err

@@ -1,4 +1,4 @@
-"""`dreamreel lora prepare | train`: argument parsing, messages and exit codes.
+"""`dreamreel lora prepare | train | eval`: argument parsing, messages and exit codes.
 
 Takes the plain `[presets]` and `[loras]` tables (generation does not import dreamreel):
     lora_main(argv, settings.presets, settings.loras) -> 0 done, 1 failed, 2 bad input
@@ -33,7 +33,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="dreamreel lora", description="train emotion LoRAs and check them")
-    sub = parser.add_subparsers(dest="action", metavar="prepare|train", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="action", metavar="prepare|train|eval", required=True, parser_class=_Parser)
 
     prep = sub.add_parser("prepare", help="cut a folder of videos into a training set")
     prep.add_argument("src", type=Path, help="folder of videos (mp4, mov, webm) with optional captions")
@@ -65,6 +65,15 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--json", action="store_true")
 
+    ev = sub.add_parser("eval", help="render with and without a LoRA on own- and other-emotion prompts")
+    ev.add_argument("--preset", required=True)
+    ev.add_argument("--emotion", required=True)
+    ev.add_argument("--lora", type=Path, required=True, help="LoRA directory or .safetensors file")
+    ev.add_argument("--weight", type=float, default=1.0, help="adapter weight while rendering")
+    ev.add_argument("--prompts", type=int, default=2, help="prompts per emotion (default: 2)")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--out", type=Path, help="report folder (default: LORA/eval)")
+    ev.add_argument("--json", action="store_true")
     return parser
 
 
@@ -126,6 +135,30 @@ def _train(args: argparse.Namespace, presets: Tables, out: TextIO) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace, presets: Tables, out: TextIO) -> int:
+    from generation.training.evaluate import EvalConfig, evaluate_lora
+
+    preset = _preset(args.preset, presets)
+    check_trainable(preset.family)
+    if args.prompts < 1:
+        raise TrainingError("--prompts must be at least 1")
+    report = evaluate_lora(
+        EvalConfig(
+            preset=preset, emotion=args.emotion, lora=args.lora, weight=args.weight,
+            prompts_per_emotion=args.prompts, seed=args.seed, out=args.out or _default_eval_dir(args.lora),
+        )
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps(report.to_json()), file=out)
+    else:
+        print(report.summary(), file=out)
+    return 0
+
+
+def _default_eval_dir(lora: Path) -> Path:
+    return (lora.parent if lora.is_file() else lora) / "eval"
+
+
 def lora_main(
     argv: Sequence[str], presets: Tables, loras: LoraTables | None = None, out: TextIO | None = None
 ) -> int:
@@ -133,7 +166,7 @@ def lora_main(
     stream = out or sys.stdout
     try:
         args = _parser().parse_args(list(argv))
-        action = {"prepare": _prepare, "train": _train}[args.action]
+        action = {"prepare": _prepare, "train": _train, "eval": _eval}[args.action]
         return action(args, presets, stream)
     except SystemExit as exc:  # --help
         return int(exc.code or 0)

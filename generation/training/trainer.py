@@ -108,6 +108,7 @@ class TrainResult:
     last_loss: float
     seconds: float
     seconds_per_step: float
+    seconds_per_forward: float  # one forward-only pass of the denoiser on a micro-batch (the probe)
     resumed_from: int | None = None
     log: list[dict[str, float]] = field(default_factory=list)
 
@@ -119,6 +120,7 @@ class TrainResult:
             "last_loss": self.last_loss,
             "seconds": round(self.seconds, 3),
             "seconds_per_step": round(self.seconds_per_step, 5),
+            "seconds_per_forward": round(self.seconds_per_forward, 5),
             "resumed_from": self.resumed_from,
             "lora": str(self.out / LORA_FILE),
         }
@@ -330,7 +332,9 @@ def train_lora(config: TrainConfig) -> TrainResult:
     accelerator.wait_for_everyone()
 
     # 6. the result
+    probe_started = time.perf_counter()
     last_loss = probe_loss(objective, pipe, model, cache, fps, config.seed, device)
+    forward = (time.perf_counter() - probe_started) / (min(PROBE_CLIPS, cache.count) * PROBE_DRAWS)
     if accelerator.is_main_process:
         write_lora(config.out)
         (config.out / "train_config.json").write_text(
@@ -343,6 +347,7 @@ def train_lora(config: TrainConfig) -> TrainResult:
         last_loss=last_loss,
         seconds=seconds,
         seconds_per_step=seconds / max(1, steps_run),
+        seconds_per_forward=forward,
         resumed_from=resumed,
     )
     accelerator.end_training()
