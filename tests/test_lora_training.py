@@ -53,6 +53,7 @@ def test_prepare_cuts_windows_crops_the_centre_keeps_rgb_and_skips_bad_videos(
     skipped = {s["source"]: s["reason"] for s in report["skipped"]}
     assert set(skipped) == {"broken.mp4", "short.mp4"}
     assert "shorter than 9 frames" in skipped["short.mp4"]
+    assert skipped["broken.mp4"].startswith("cannot read broken.mp4: ") and "[" not in skipped["broken.mp4"]
 
     rows = [json.loads(line) for line in (tmp_path / "data" / "metadata.jsonl").read_text().splitlines()]
     by_source = {(r["source"], r["start"]): r for r in rows}
@@ -73,6 +74,28 @@ def test_prepare_cuts_windows_crops_the_centre_keeps_rgb_and_skips_bad_videos(
     # the green bar moves: consecutive frames differ
     first = read_clip(tmp_path / "data" / rows[0]["file"]).astype(int)
     assert np.abs(np.diff(first, axis=0)).mean() > 1
+
+    # Preparing into the same folder again would mix old clips (and their cached latents) with
+    # new ones: refused, and the dataset is left as it was.
+    before = (tmp_path / "data" / "metadata.jsonl").read_text()
+    code, _, err = run(capsys, "prepare", str(sources), "--out", str(tmp_path / "data"), "--width", "16",
+                       "--height", "16", "--frames", "9", "--fps", "8")  # fmt: skip
+    assert code == 2 and "already holds a prepared dataset" in err
+    assert (tmp_path / "data" / "metadata.jsonl").read_text() == before
+
+
+def test_the_latent_cache_key_changes_with_the_clips_and_their_captions(tmp_path: Path) -> None:
+    from generation.training.cache import cache_key
+    from generation.training.dataset import ClipRecord, DatasetInfo
+
+    info = DatasetInfo(16, 16, 9, 8, "wan")
+    clips = [ClipRecord("clips/000000.mp4", "red fog", "a.mp4", 0.0)]
+    recaptioned = [ClipRecord("clips/000000.mp4", "blue fog", "a.mp4", 0.0)]
+    key = cache_key(tmp_path, "wan", info, clips, 16, "float32")
+    assert key == cache_key(tmp_path, "wan", info, list(clips), 16, "float32")
+    assert key != cache_key(tmp_path, "wan", info, recaptioned, 16, "float32")
+    assert key != cache_key(tmp_path, "wan", info, [*clips, *recaptioned], 16, "float32")
+    assert key != cache_key(tmp_path, "wan", info, clips, 32, "float32")
 
 
 @pytest.mark.parametrize(

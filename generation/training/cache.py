@@ -3,9 +3,9 @@
     DATASET/cache/<key>/000000.pt   {"latents": Tensor, "text": {"embeds": Tensor, ...}}
     DATASET/cache/<key>/manifest.json   written last: a cache without it is rebuilt
 
-`key` hashes what changes the tensors (model, family, clip shape, text length, dtype), so a
-dataset trained against two presets keeps two caches. The VAE and text encoder run here only;
-training then needs just the denoiser in memory.
+`key` hashes what changes the tensors (model, family, clip shape, text length, dtype, the clips
+and their captions), so a dataset trained against two presets keeps two caches. The VAE and text
+encoder run here only; training then needs just the denoiser in memory.
 """
 
 from __future__ import annotations
@@ -37,10 +37,14 @@ class LatentCache:
         return loaded
 
 
-def cache_key(model_path: Path, family: str, info: DatasetInfo, text_length: int | None, dtype: str) -> str:
+def cache_key(
+    model_path: Path, family: str, info: DatasetInfo, records: list[ClipRecord], text_length: int | None, dtype: str
+) -> str:
+    """A hash of everything the cached tensors depend on (clips and captions included)."""
     raw = json.dumps(
-        [str(model_path.resolve()), family, info.width, info.height, info.frames, text_length, dtype]
-    )
+        [str(model_path.resolve()), family, info.width, info.height, info.frames, text_length, dtype,
+         [(r.file, r.caption) for r in records]]
+    )  # fmt: skip
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 

@@ -122,7 +122,8 @@ def read_resized(video: Path, *, fps: int, width: int, height: int) -> Iterator[
     try:
         meta = next(reader)
     except (RuntimeError, OSError, StopIteration, ValueError, AttributeError, IndexError) as err:
-        raise GenerationError(f"cannot read {video.name}: {str(err).strip().splitlines()[-1:] or err}") from err
+        lines = str(err).strip().splitlines()  # ffmpeg's last line says what is wrong
+        raise GenerationError(f"cannot read {video.name}: {lines[-1] if lines else type(err).__name__}") from err
     if tuple(meta["size"]) != (width, height):  # pragma: no cover - ffmpeg honours the filter
         raise GenerationError(f"{video.name}: ffmpeg gave {meta['size']}, expected {width}x{height}")
     try:
@@ -160,6 +161,8 @@ def prepare_dataset(
     yields a single clip (every skipped video is named with its reason).
     """
     check_shape(family, width, height, frames)
+    if (out / "dataset.json").exists():
+        raise TrainingError(f"{out} already holds a prepared dataset; choose another --out or delete it")
     videos = find_videos(src)
     captions = _captions_file(src)
     clips_dir = out / "clips"

@@ -234,7 +234,7 @@ def train_lora(config: TrainConfig) -> TrainResult:
     pipe.set_progress_bar_config(disable=True)
     text_length = config.preset.max_sequence_length or TEXT_LENGTH.get(family)
     model_path = resolve_model(config.preset.model, preset_name=config.preset.name, cache_dir=config.preset.cache_dir)
-    key = cache_key(model_path, family, info, text_length, str(dtype))
+    key = cache_key(model_path, family, info, records, text_length, str(dtype))
     with accelerator.main_process_first():
         cache = build_cache(pipe, objective, config.data, records, key, text_length, device)
 
