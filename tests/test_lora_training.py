@@ -346,3 +346,52 @@ def test_eval_reports_own_and_other_emotion_shifts_quality_and_an_html_report(
 
     code, _, err = run(capsys, *base[:-1], "--lora", str(tmp_path / "missing"))
     assert code == 2 and "no LoRA at" in err
+
+
+def test_ctrl_c_during_training_says_how_to_resume_not_how_to_resume_a_job(wan_run: dict, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.helpers import REPO
+
+    out = tmp_path / "interrupted"
+    argv = [a for a in wan_run["argv"][1:] if a != "--json"]
+    argv[argv.index("--steps") + 1] = "100000"
+    argv[argv.index("--checkpoint-every") + 1] = "3"
+    env = {**os.environ, "DREAMREEL_CONFIG": str(wan_run["config"]), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dreamreel.cli", "lora", *argv, "--out", str(out)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 240
+    while not (out / "checkpoints" / "step-000003" / "state.json").exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no checkpoint within 4 minutes"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("dreamreel lora: interrupted; the same command with --resume continues"), last
+    assert "jobs run" not in err
+
+
+def test_epochs_become_optimizer_steps_and_every_epoch_visits_every_clip_once() -> None:
+    from generation.diffusers_backend import parse_preset
+    from generation.training.trainer import DataOrder, TrainConfig
+
+    preset = parse_preset("p", {"family": "wan", "model": "/nowhere", "width": 16, "height": 16, "num_frames": 9})
+    config = TrainConfig(preset=preset, emotion="fear", data=Path("d"), out=Path("o"), epochs=3, batch=2, grad_accum=2)
+    assert config.total_steps(clips=10, processes=1) == 8  # ceil(3 * 10 / 4)
+    assert config.total_steps(clips=10, processes=2) == 4  # two GPUs share each step's clips
+
+    order = DataOrder(5, seed=3)
+    stream = [order.at(k) for k in range(15)]
+    for epoch in range(3):
+        assert sorted(stream[epoch * 5 : epoch * 5 + 5]) == [0, 1, 2, 3, 4]
+    assert stream[:5] != stream[5:10]  # reshuffled each epoch
+    assert [DataOrder(5, seed=3).at(k) for k in range(12, 15)] == stream[12:]  # a pure function of k
+    # two processes take disjoint halves of one micro-batch position
+    assert order.batch(0, 0, 2, 2) + order.batch(0, 1, 2, 2) == stream[:4]

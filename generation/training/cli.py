@@ -166,10 +166,17 @@ def lora_main(
     stream = out or sys.stdout
     try:
         args = _parser().parse_args(list(argv))
-        action = {"prepare": _prepare, "train": _train, "eval": _eval}[args.action]
-        return action(args, presets, stream)
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
+    except TrainingError as err:
+        print(f"dreamreel lora: {err}", file=sys.stderr)
+        return 2
+    action = {"prepare": _prepare, "train": _train, "eval": _eval}[args.action]
+    try:
+        return action(args, presets, stream)
+    except KeyboardInterrupt:
+        print(f"dreamreel lora: interrupted{_resume_hint(args)}", file=sys.stderr)
+        return 130
     except (TrainingError, PresetError, LoraError) as err:
         print(f"dreamreel lora: {err}", file=sys.stderr)
         return 2
@@ -179,6 +186,15 @@ def lora_main(
     except GenerationError as err:
         print(f"dreamreel lora: failed: {err}", file=sys.stderr)
         return 1
+
+
+def _resume_hint(args: argparse.Namespace) -> str:
+    """What an interrupted `train` leaves behind and how to continue it."""
+    if args.action != "train":
+        return ""
+    if not args.checkpoint_every:
+        return " (this run kept no checkpoints: --checkpoint-every S makes a run resumable)"
+    return f"; the same command with --resume continues from the newest checkpoint in {args.out / 'checkpoints'}"
 
 
 __all__ = ["TRAINABLE_FAMILIES", "lora_main"]

@@ -291,7 +291,7 @@ def train_lora(config: TrainConfig) -> TrainResult:
     started = time.perf_counter()
     steps_run = 0
     model.train()
-    with log_path.open("a", encoding="utf-8") as log:
+    with bar, log_path.open("a", encoding="utf-8") as log:  # closing the bar ends its line, even on ^C
         while step < total:
             losses = []
             for k in range(config.grad_accum):
@@ -327,7 +327,6 @@ def train_lora(config: TrainConfig) -> TrainResult:
                         checkpoint_dir(config.out, step), write_lora=write_lora, optimizer=optimizer,
                         scheduler=schedule, rng=rng_state(step_rng), state=state,
                     )  # fmt: skip
-    bar.close()
     seconds = time.perf_counter() - started
     accelerator.wait_for_everyone()
 
