@@ -395,3 +395,18 @@ def test_epochs_become_optimizer_steps_and_every_epoch_visits_every_clip_once() 
     assert [DataOrder(5, seed=3).at(k) for k in range(12, 15)] == stream[12:]  # a pure function of k
     # two processes take disjoint halves of one micro-batch position
     assert order.batch(0, 0, 2, 2) + order.batch(0, 1, 2, 2) == stream[:4]
+
+
+def test_prepare_names_each_skipped_video_once_on_stderr(sources: Path, tmp_path: Path) -> None:
+    from tests.helpers import run_cli
+
+    proc = run_cli("lora", "prepare", str(sources), "--out", str(tmp_path / "data"), "--width", "16",
+                   "--height", "16", "--fps", "8")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.decode().strip().splitlines()
+    assert sorted(lines) == [
+        "dreamreel lora: skipped broken.mp4: cannot read broken.mp4: "
+        "Error opening input files: Invalid data found when processing input",
+        "dreamreel lora: skipped short.mp4: shorter than 9 frames at 8 fps (1.12 s)",
+    ]
+    assert proc.stdout.decode().strip() == f"4 clips from 3 videos in {tmp_path / 'data'}"

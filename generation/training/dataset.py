@@ -184,13 +184,13 @@ def prepare_dataset(
                     window = []
         except GenerationError as err:
             report.skipped.append({"source": source, "reason": str(err)})
-            logger.warning("skipped %s: %s", source, err)
+            logger.info("skipped %s: %s", source, err)
             continue
         if made == 0:
             seconds = frames / fps
             reason = f"shorter than {frames} frames at {fps} fps ({seconds:.2f} s)"
             report.skipped.append({"source": source, "reason": reason})
-            logger.warning("skipped %s: %s", source, reason)
+            logger.info("skipped %s: %s", source, reason)
     if not report.clips:
         why = "; ".join(f"{s['source']}: {s['reason']}" for s in report.skipped)
         raise TrainingError(f"no usable clips in {src} ({why})")
