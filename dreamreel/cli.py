@@ -1,6 +1,9 @@
 """`dreamreel` command line: the contract other checks rely on.
 
 Exit status: 0 done (or dry run finished), 3 refused (in_review or blocked), 1 failed, 2 usage/input.
+A usage or input error (bad options, settings that do not validate, a missing DREAMREEL_CONFIG
+file, a refused diary) is one line on stderr, `dreamreel: <what is wrong>`, never a traceback;
+with `--json` stdout also gets `{"error": {"code": "usage" | "invalid_input", "message": ...}}`.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import shutil
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+from pydantic import ValidationError
 
 from dreamreel.errors import DreamReelError, InputError
 from dreamreel.settings import Settings, load_settings
@@ -25,6 +30,27 @@ log = logging.getLogger("dreamreel")
 
 class UsageError(Exception):
     """Bad command-line usage (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises `UsageError` instead of exiting, so `--json` can answer in JSON too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def settings_problem(exc: Exception) -> str:
+    """One line saying which setting is wrong, from a settings ValidationError (or a config file
+    that is missing or not TOML)."""
+    if not isinstance(exc, ValidationError):
+        return str(exc)
+    problems = []
+    for err in exc.errors():
+        message = str(err.get("msg", "")).removeprefix("Value error, ")
+        where = "_".join(str(part) for part in err.get("loc", ()))
+        problems.append(f"DREAMREEL_{where.upper()}: {message}" if where else message)
+    return "invalid settings: " + "; ".join(problems)
 
 
 def _service(settings: Settings) -> Any:
@@ -111,6 +137,8 @@ def cmd_dream(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("give the diary as TEXT, with --file PATH, or on standard input")
     if args.segments is not None and not 1 <= args.segments <= 6:
         raise UsageError(f"--segments must be between 1 and 6, not {args.segments}")
+    if args.crossfade is not None and not 0 <= args.crossfade <= 2:
+        raise UsageError(f"--crossfade must be between 0 and 2 seconds, not {args.crossfade:g}")
 
     options = JobOptions(
         segments=args.segments,
@@ -225,7 +253,7 @@ def _redact(url: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dreamreel", description="Turn a dream diary into a short video.")
+    parser = _Parser(prog="dreamreel", description="Turn a dream diary into a short video.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens inside")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -293,11 +321,22 @@ def _plugins() -> list[Callable[[Any], None]]:
     return [*commands.REGISTRARS, quality_cli.register]
 
 
+def _usage_error(code: str, message: str, as_json: bool) -> int:
+    print(f"dreamreel: {message}", file=sys.stderr)
+    if as_json:
+        print(json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False))
+    return EXIT_USAGE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in argv
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+    except UsageError as exc:
+        return _usage_error("usage", str(exc), as_json)
+    except SystemExit as exc:  # --help, --version
         return int(exc.code or 0)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -309,13 +348,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         settings = load_settings()
+    except (ValidationError, OSError, ValueError) as exc:  # OSError: DREAMREEL_CONFIG missing/unreadable
+        return _usage_error("usage", settings_problem(exc), as_json)
+    try:
         return int(args.func(args, settings))
     except UsageError as exc:
-        print(f"dreamreel: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _usage_error("usage", str(exc), as_json)
     except InputError as exc:
-        print(f"dreamreel: {exc.user_message('en')}", file=sys.stderr)
-        return EXIT_USAGE
+        return _usage_error("invalid_input", exc.user_message("en"), as_json)
     except DreamReelError as exc:
         print(f"dreamreel: {exc.user_message('en')}", file=sys.stderr)
         return EXIT_FAILED

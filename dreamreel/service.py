@@ -89,7 +89,8 @@ class DreamService:
                 text = text.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise NotText(f"not valid UTF-8 at byte {exc.start}") from None
-        if not text or not text.strip():
+        text = text.strip()  # before the length check: a trailing newline is not the diary's
+        if not text:
             raise EmptyDiary("empty diary")
         if len(text) > self.settings.max_diary_chars:
             raise DiaryTooLong(f"{len(text):,} characters, at most {self.settings.max_diary_chars:,}")
@@ -97,7 +98,7 @@ class DreamService:
             check_text(text)
         except TextRejected as exc:
             raise _input_error(exc) from None
-        return text.strip()
+        return text
 
     def submit_diary(
         self,

@@ -166,3 +166,50 @@ def test_killed_mid_render_resumes_without_rerendering_finished_clips(tmp_path: 
         r[0] for r in con.execute("select message from events where kind='progress' and progress=1.0 order by id")
     ]
     assert len(rendered) == 3  # each scene finished exactly once
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["dream", "--crossfade", "-1", "a dream about a cat"], {}, "--crossfade must be between 0 and 2"),
+        (["dream", "a dream about a cat"], {"DREAMREEL_DEFAULT_SEGMENTS": "9"}, "DREAMREEL_DEFAULT_SEGMENTS"),
+        (["dream", "a dream about a cat"], {"DREAMREEL_CONFIG": "/nonexistent/dreamreel.toml"}, "DREAMREEL_CONFIG"),
+        (["jobs", "list"], {"DREAMREEL_ENVIRONMENT": "production"}, "DREAMREEL_WEBHOOK_SECRET"),
+        (["dream", "--segments", "many", "a dream about a cat"], {}, "invalid int value"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_clear_line_and_json_when_asked(
+    args: list[str], env: dict[str, str], message: str
+) -> None:
+    proc = run_cli(*args, env={**FAST_PREVIEW, **env})
+    stderr = proc.stderr.decode()
+    assert proc.returncode == 2, stderr
+    assert "Traceback" not in stderr
+    problem = [line for line in stderr.splitlines() if line.startswith("dreamreel: ")]
+    assert len(problem) == 1 and message in problem[0], stderr
+
+    as_json = run_cli(*args, "--json", env={**FAST_PREVIEW, **env})
+    assert as_json.returncode == 2
+    error = json.loads(as_json.stdout.decode())["error"]
+    assert error["code"] == "usage" and message in error["message"]
+
+
+def test_json_refusals_of_the_diary_are_json_too() -> None:
+    code, out = cli_json("dream", "Мне снилось, что я летаю над городом.", env=FAST_PREVIEW)
+    assert code == 2 and out["error"]["code"] == "invalid_input"
+    assert "Korean and English" in out["error"]["message"]
+
+
+def test_a_diary_of_exactly_the_limit_with_a_trailing_newline_is_taken(tmp_path: Path) -> None:
+    sentence = "I dreamt of a cat on a roof. "
+    diary = (sentence * 10)[:199].rstrip()
+    diary += "." * (200 - len(diary))  # exactly 200 characters
+    assert len(diary) == 200
+    path = tmp_path / "diary.txt"
+    path.write_text(diary + "\n", encoding="utf-8")  # as editors save it
+    env = {**FAST_PREVIEW, "DREAMREEL_MAX_DIARY_CHARS": "200"}
+    code, out = cli_json("dream", "--dry-run", "--file", str(path), env=env)
+    assert code == 0 and out["status"] == "planned", out
+    path.write_text(diary + "y\n", encoding="utf-8")
+    code, out = cli_json("dream", "--dry-run", "--file", str(path), env=env)
+    assert code == 2 and "too long" in out["error"]["message"]
