@@ -46,7 +46,9 @@ LABELS: dict[str, dict[str, str]] = {
         "approve": "Approve", "reject": "Reject", "note": "Note", "note_required": "Reject needs a note",
         "status": "Status", "video": "Video", "bad_token": "That token is not valid.", "back": "Back to queue",
         "approved": "Approved; the video is being made.", "rejected": "Rejected.", "category": "Category",
-        "score": "Score", "text": "Text", "edit_hint": "Edit a prompt before approving to change that scene.",
+        "score": "Score", "text": "Text",
+        "edit_hint": "These are the prompts approving renders, already softened for the refused categories. "
+                     "Edit one to change that scene; edits are softened the same way.",
         "no_decision": "This job is not waiting for a decision.", "csrf": "The form expired; reload the page.",
         "sign_in_first": "Sign in to see the queue.",
         "too_many": "Too many failed sign-ins from your address. Try again in {minutes} min.",
@@ -59,7 +61,9 @@ LABELS: dict[str, dict[str, str]] = {
         "approve": "승인", "reject": "거절", "note": "메모", "note_required": "거절하려면 메모가 필요해요",
         "status": "상태", "video": "영상", "bad_token": "토큰이 올바르지 않아요.", "back": "대기열로",
         "approved": "승인했어요. 영상을 만드는 중이에요.", "rejected": "거절했어요.", "category": "분류",
-        "score": "점수", "text": "문장", "edit_hint": "승인 전에 프롬프트를 고치면 그 장면이 바뀌어요.",
+        "score": "점수", "text": "문장",
+        "edit_hint": "승인하면 이 프롬프트로 영상을 만들어요. 거절 사유에 맞게 이미 순화된 내용이에요. "
+                     "고치면 그 장면이 바뀌고, 고친 내용도 같은 방식으로 순화돼요.",
         "no_decision": "이 작업은 결정을 기다리고 있지 않아요.", "csrf": "양식이 만료됐어요. 새로고침해 주세요.",
         "sign_in_first": "대기열을 보려면 로그인하세요.",
         "too_many": "이 주소에서 로그인 실패가 너무 많아요. {minutes}분 후에 다시 시도해 주세요.",
@@ -236,8 +240,10 @@ async def _detail(request: Request, service: DreamService, session: dict[str, An
     job = await run_in_threadpool(service.get_job, job_id, detail=True)
     reasons = job.verdict.reasons if job.verdict else []
     history = [e for e in job.events or [] if e.kind in ("state", "callback", "error")]
+    rendered = service.renderable_prompts(job)  # what approving renders, before anyone decides
     return _page(
         request, session, "detail.html", status=status, job=job, pieces=highlight(job.diary or "", reasons),
+        rendered=rendered,
         reasons=reasons, history=history, reviews=job.reviews or [], message=message, error=error,
         decidable=job.status in REFUSED_STATES, working=job.status not in RESTING_STATES,
         has_video=job.status == "done" and job.video is not None,
@@ -273,7 +279,7 @@ async def approve(job_id: JobId, request: Request, service: ServiceDep, settings
         )
     except DreamReelError as exc:
         return await _detail(request, service, session, job_id, error=exc.user_message(session["lang"]),
-                             status=409)
+                             status=422 if isinstance(exc, InputError) else 409)
     return _redirect(request, session, f"/moderation/jobs/{job_id}?done=approved")
 
 
@@ -291,7 +297,7 @@ async def reject(job_id: JobId, request: Request, service: ServiceDep, settings:
         await run_in_threadpool(lambda: service.reject(job_id, moderator=session["mod"], note=note))
     except DreamReelError as exc:
         return await _detail(request, service, session, job_id, error=exc.user_message(session["lang"]),
-                             status=409)
+                             status=422 if isinstance(exc, InputError) else 409)
     return _redirect(request, session, f"/moderation/jobs/{job_id}?done=rejected")
 
 

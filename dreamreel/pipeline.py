@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -59,7 +59,7 @@ class Components:
     backend: VideoBackend
     stitch: Stitcher
     overall_emotion: Callable[[list[EmotionResult], list[float]], EmotionResult]
-    soften_prompt: Callable[[str], str]
+    soften_prompt: Callable[[str, Collection[str]], str]  # (prompt, verdict categories) -> renderable
 
 
 @dataclass(frozen=True)
@@ -198,6 +198,11 @@ class DreamPipeline:
                 raise StepFailed(f"job {job_id} does not exist")
             yield s, job
 
+    def renderable_prompt(self, prompt: str, categories: Collection[str]) -> str:
+        """A scene prompt as it may be rendered, softened for the diary's verdict categories: at
+        planning, and again when a moderator approves a refused diary (edited prompts included)."""
+        return self.components.soften_prompt(prompt, categories)
+
     # -- step: plan ---------------------------------------------------------------------------
 
     def step_plan(self, job_id: int) -> None:
@@ -215,6 +220,7 @@ class DreamPipeline:
         )
         plan, emotions, overall, verdict = judged.plan, judged.emotions, judged.overall, judged.verdict
 
+        categories = {reason.category for reason in verdict.reasons}
         with self._job(job_id) as (s, job):
             job.segments.clear()  # re-planning replaces an earlier partial plan
             s.flush()
@@ -222,7 +228,7 @@ class DreamPipeline:
                 style = choose_style(emo.label, self.settings.styles)
                 lora = parts.backend.lora_for(emo.label)
                 # softened even when blocked: a moderator may override, and then this is rendered
-                prompt = parts.soften_prompt(seg.prompt)
+                prompt = self.renderable_prompt(seg.prompt, categories)
                 job.segments.append(
                     SegmentRow(
                         index=seg.index,

@@ -253,7 +253,9 @@ class DreamService:
         note: str | None = None,
         prompts: dict[int, str] | None = None,
     ) -> JobView:
-        """A moderator lets a refused job through (optionally with edited scene prompts); it then runs."""
+        """A moderator lets a refused job through (optionally with edited scene prompts); it then runs.
+        Every prompt, edited or not, is softened for the verdict's categories first (see
+        `renderable_prompts`)."""
         refuse_control_characters(moderator, "moderator name")
         refuse_control_characters(note, "note", lines=True)
         for prompt in (prompts or {}).values():
@@ -267,9 +269,20 @@ class DreamService:
                     raise NotFound(f"scene {index} of job {job_id}")
                 if prompt.strip():
                     segment.prompt = prompt.strip()
+            # an approved refusal is rendered only through the softening of the planning step
+            # (for its verdict's categories), whatever the moderator typed
+            categories = _categories(job.verdict_reasons)
+            for segment in job.segments:
+                segment.prompt = self.pipeline.renderable_prompt(segment.prompt, categories)
             self._decide(s, job, JobState.APPROVED, moderator, note)
         self.runner.submit(job_id)
         return self.get_job(job_id)
+
+    def renderable_prompts(self, job: JobView) -> list[str]:
+        """The prompt of each scene as it will be rendered if the job is approved (what a moderator
+        sees before deciding)."""
+        categories = {reason.category for reason in job.verdict.reasons} if job.verdict else set()
+        return [self.pipeline.renderable_prompt(segment.prompt, categories) for segment in job.segments]
 
     def reject(self, job_id: int, *, moderator: str, note: str) -> JobView:
         """A moderator refuses a job for good; the diary stays saved."""
@@ -543,6 +556,11 @@ def _review_view(review: ModerationReview) -> ReviewView:
         language=job.language or job.diary.language,
         user=f"{job.diary.user.channel}:{job.diary.user.external_id}",
     )
+
+
+def _categories(reasons: list[Any] | None) -> set[str]:
+    """The categories of a job's stored verdict reasons."""
+    return {str(reason.get("category")) for reason in reasons or [] if isinstance(reason, dict)}
 
 
 def _input_error(exc: TextRejected) -> InputError:

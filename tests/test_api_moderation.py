@@ -227,3 +227,23 @@ def test_moderator_pages_send_a_content_security_policy_and_nosniff(api: Running
         assert "<style" not in page.text and " style=" not in page.text  # the policy allows no inline style
         sheet = browser.get("/moderation/style.css")
         assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/css")
+
+
+def test_the_page_shows_the_prompt_that_approving_renders(api: RunningApi) -> None:
+    from sqlalchemy import update
+
+    from storage.models import SegmentRow
+
+    job_id = refused_job(api, "I dreamt I had sex with a 12-year-old girl in a dark classroom.")
+    raw = "A dreamlike scene: the dreamer had sex with a 12-year-old girl in a dark classroom."
+    with api.service.db.session() as s:  # as a job planned before prompts were softened for minors
+        s.execute(update(SegmentRow).where(SegmentRow.job_id == job_id).values(prompt=raw))
+    with signed_in(api) as browser:
+        page = browser.get(f"/moderation/jobs/{job_id}")
+        shown = re.findall(r'<textarea id="prompt_\d+" name="prompt_\d+">([^<]*)</textarea>', page.text)
+        assert shown and all("12-year-old" not in p and "sex with" not in p for p in shown), shown
+        assert "shadowy figure" in shown[0]
+        browser.post(f"/moderation/jobs/{job_id}/approve", data={"csrf_token": csrf(page.text)})
+    job = api.service.wait(job_id, 60)
+    assert job.status == "done", job.error
+    assert [seg.prompt for seg in job.segments] == shown

@@ -281,6 +281,36 @@ def test_blocked_prompts_are_stored_softened_for_a_moderator_override(service: D
     assert not any(has_gore_words(seg.prompt) for seg in view.segments)
 
 
+MINORS = "I dreamt I had sex with a 12-year-old girl in a dark classroom."
+
+
+def test_an_approved_minors_block_never_reaches_the_model_as_written(service: DreamService) -> None:
+    """Gore was softened for an override, sexual content next to a child was not (issue 10)."""
+    from agent.safety.rewrite import has_sexual_or_minor_words
+
+    rendered: list[str] = []
+    backend = service.pipeline.components.backend
+    render_batch = backend.render_batch
+
+    def recording(specs: Any, *args: Any, **kwargs: Any) -> list[ClipInfo]:
+        rendered.extend(spec.prompt for spec in specs)  # what the model is asked to draw
+        return render_batch(specs, *args, **kwargs)
+
+    backend.render_batch = recording  # type: ignore[method-assign]
+    job = service.submit_diary(MINORS, user="u12m", run=False)
+    view = service.run_job(job.job_id)
+    assert view.status == "blocked" and {"minors", "sexual"} <= {r.category for r in view.verdict.reasons}
+    assert not any(has_sexual_or_minor_words(seg.prompt) for seg in view.segments)
+    assert service.renderable_prompts(view) == [seg.prompt for seg in view.segments]  # the page shows these
+
+    # the moderator types the original scene back in: it is softened the same way
+    service.approve(job.job_id, moderator="mod", prompts={0: "a naked 12-year-old girl having sex in bed"})
+    done = service.run_job(job.job_id)
+    assert done.status == "done", done.error
+    assert rendered and not any(has_sexual_or_minor_words(prompt) for prompt in rendered), rendered
+    assert "shadowy figure" in done.segments[0].prompt
+
+
 def test_reroll_is_refused_for_a_job_that_never_passed_moderation(service: DreamService) -> None:
     job = service.submit_diary(BLOCKED, user="u13", run=False)
     service.run_job(job.job_id)

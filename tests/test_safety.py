@@ -264,3 +264,17 @@ def test_missing_profanity_packages_skip_their_signal(monkeypatch: pytest.Monkey
     finally:
         profanity._korcen.cache_clear()
         profanity._profanity_check.cache_clear()
+
+
+def test_soften_prompt_for_refused_sexual_and_minors_categories() -> None:
+    from agent.safety.rewrite import has_sexual_or_minor_words
+
+    raw = "A dreamlike scene: the dreamer had sex with a 12-year-old girl in a dark classroom."
+    for categories in (["minors"], ["minors", "sexual"]):
+        soft = soften_prompt(raw, categories)
+        assert not has_sexual_or_minor_words(soft) and "dark classroom" in soft
+        assert soften_prompt(soft, categories) == soft  # idempotent, notes included
+    sexual_only = soften_prompt("A dreamlike scene: a naked man and a girl kissing.", ["sexual"])
+    assert "naked" not in sexual_only and "girl" in sexual_only  # a child is removed only for `minors`
+    calm = "A dreamlike scene: a child flies a kite over the river."
+    assert soften_prompt(calm) == calm and soften_prompt(calm, ["gore"]) == calm
