@@ -66,7 +66,7 @@ def build_cache(
         return LatentCache(root, len(records))
     root.mkdir(parents=True, exist_ok=True)
     logger.info("encoding %d clips into %s", len(records), root)
-    pipe.vae.to(device)
+    pipe.vae.to(device, dtype=torch.float32)  # latents are the target: encode them at full precision
     pipe.text_encoder.to(device)
     captions = sorted({r.caption for r in records})
     with torch.no_grad():
@@ -78,6 +78,6 @@ def build_cache(
             text = {k: v.detach().cpu().clone() for k, v in by_caption[record.caption].items()}
             torch.save({"latents": latents.float().cpu(), "text": text}, root / f"{i:06d}.pt")
     manifest.write_text(json.dumps({"count": len(records)}))
-    pipe.vae.to("cpu")
+    pipe.vae.to("cpu")  # training needs only the denoiser on the device
     pipe.text_encoder.to("cpu")
     return LatentCache(root, len(records))
