@@ -141,9 +141,14 @@ def test_train_refuses_an_untrainable_family_and_a_dataset_of_the_wrong_shape(
     )
     monkeypatch.setenv("DREAMREEL_CONFIG", str(config))
     base = ["--emotion", "fear", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--steps", "2"]
-    code, _, err = run(capsys, "train", "--preset", "svd", *base)
+    code, out, err = run(capsys, "train", "--preset", "svd", *base, "--json")
     assert code == 2
     assert "family 'svd' cannot be trained" in err
+    assert json.loads(out)["error"]["code"] == "invalid_input"
+    assert json.loads(out)["error"]["message"] in err
+    code, out, err = run(capsys, "train", "--preset", "wan", "--json")
+    assert code == 2 and json.loads(out)["error"]["code"] == "usage"
+    assert "the following arguments are required: --emotion, --data, --out" in err
 
     # A dataset cut for AnimateDiff (multiples of 8, any frame count) does not fit Wan's rules.
     code, _, err = run(

@@ -1,8 +1,10 @@
 """`dreamreel lora prepare | train | eval`: argument parsing, messages and exit codes.
 
 Takes the plain `[presets]` and `[loras]` tables (generation does not import dreamreel):
-    lora_main(argv, settings.presets, settings.loras) -> 0 done, 1 failed, 2 bad input
-Every refusal is one line on stderr that says what to change; nothing is written before it.
+    lora_main(argv, settings.presets, settings.loras) -> 0 done, 1 failed, 2 bad input, 130 ^C
+Every refusal is one line on stderr that says what to change, and nothing is written before it;
+with --json stdout also gets `{"error": {"code": "usage" | "invalid_input", "message": ...}}`,
+as for every dreamreel command.
 """
 
 from __future__ import annotations
@@ -164,13 +166,13 @@ def lora_main(
 ) -> int:
     """Run one `lora` subcommand; return its exit code (messages on stderr, results on `out`)."""
     stream = out or sys.stdout
+    as_json = "--json" in argv
     try:
         args = _parser().parse_args(list(argv))
     except SystemExit as exc:  # --help
         return int(exc.code or 0)
     except TrainingError as err:
-        print(f"dreamreel lora: {err}", file=sys.stderr)
-        return 2
+        return _refuse("usage", str(err), stream if as_json else None)
     action = {"prepare": _prepare, "train": _train, "eval": _eval}[args.action]
     try:
         return action(args, presets, stream)
@@ -178,14 +180,21 @@ def lora_main(
         print(f"dreamreel lora: interrupted{_resume_hint(args)}", file=sys.stderr)
         return 130
     except (TrainingError, PresetError, LoraError) as err:
-        print(f"dreamreel lora: {err}", file=sys.stderr)
-        return 2
+        return _refuse("invalid_input", str(err), stream if as_json else None)
     except ModelNotFoundError as err:
         print(f"dreamreel lora: {err}", file=sys.stderr)
         return 1
     except GenerationError as err:
         print(f"dreamreel lora: failed: {err}", file=sys.stderr)
         return 1
+
+
+def _refuse(code: str, message: str, json_out: TextIO | None) -> int:
+    """Exit 2: one line on stderr, and with --json the CLI's `{"error": {"code", "message"}}` on stdout."""
+    print(f"dreamreel lora: {message}", file=sys.stderr)
+    if json_out is not None:
+        print(json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False), file=json_out)
+    return 2
 
 
 def _resume_hint(args: argparse.Namespace) -> str:
