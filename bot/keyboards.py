@@ -34,7 +34,7 @@ class HistoryCb(CallbackData, prefix="hist"):
 
 
 class SettingsCb(CallbackData, prefix="set"):
-    name: str  # "segments" | "captions" | "clips"
+    name: str  # "segments" | "captions" | "narration" | "clips"
     value: str
 
 
@@ -100,8 +100,10 @@ def history_keyboard(lang: str, job_ids: Iterable[int]) -> InlineKeyboardMarkup 
     return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
 
 
-def settings_keyboard(lang: str, segments: int | None, captions: bool, clips: bool) -> InlineKeyboardMarkup:
-    """Scenes 1..6 (the current one marked), captions on/off, separate clips on/off."""
+def settings_keyboard(
+    lang: str, segments: int | None, captions: bool, clips: bool, narration: bool = True
+) -> InlineKeyboardMarkup:
+    """Scenes 1..6 (the current one marked), captions, spoken narration, separate clips: on/off."""
     scene_row = [
         InlineKeyboardButton(
             text=f"• {n}" if n == segments else str(n), callback_data=SettingsCb(name="segments", value=str(n)).pack()
@@ -116,6 +118,12 @@ def settings_keyboard(lang: str, segments: int | None, captions: bool, clips: bo
                 InlineKeyboardButton(
                     text=t(lang, "settings_captions", state=on if captions else off),
                     callback_data=SettingsCb(name="captions", value="off" if captions else "on").pack(),
+                )
+            ],
+            [
+                InlineKeyboardButton(
+                    text=t(lang, "settings_narration", state=on if narration else off),
+                    callback_data=SettingsCb(name="narration", value="off" if narration else "on").pack(),
                 )
             ],
             [

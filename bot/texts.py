@@ -18,7 +18,7 @@ EN: dict[str, str] = {
     ),
     "help": (
         "Send any text message: it is your dream diary (up to {max_chars} characters).\n"
-        "/settings: number of scenes (1-6), captions on/off, separate clips too\n"
+        "/settings: number of scenes (1-6), captions and narration on/off, separate clips too\n"
         "/history: your recent dreams, with a button to get each video again\n"
         "/lang ko or /lang en: the language I answer in\n"
         "Under each video: 👍/👎 to rate it, 🎲 to re-roll one scene, 🎞 to get the clips."
@@ -64,10 +64,12 @@ EN: dict[str, str] = {
     "history_button": "🎬 #{job_id}",
     "video_missing": "The video of dream #{job_id} is not available.",
     "settings_header": (
-        "Your settings:\nScenes per video: {segments}\nCaptions: {captions}\nSeparate clips too: {clips}"
+        "Your settings:\nScenes per video: {segments}\nCaptions: {captions}\nNarration: {narration}\n"
+        "Separate clips too: {clips}"
     ),
     "settings_scenes": "Scenes: {n}",
     "settings_captions": "Captions: {state}",
+    "settings_narration": "Narration: {state}",
     "settings_clips": "Separate clips: {state}",
     "on": "on",
     "off": "off",
@@ -127,7 +129,7 @@ KO: dict[str, str] = {
     ),
     "help": (
         "아무 글이나 보내 주시면 꿈 일기로 받아요 ({max_chars}자까지).\n"
-        "/settings: 장면 수 (1-6), 자막 켜기/끄기, 장면별 클립도 받기\n"
+        "/settings: 장면 수 (1-6), 자막·내레이션 켜기/끄기, 장면별 클립도 받기\n"
         "/history: 최근 꿈 목록과 영상을 다시 받는 버튼\n"
         "/lang ko 또는 /lang en: 답장 언어\n"
         "영상 아래 버튼: 👍/👎 평가, 🎲 장면 하나 다시 만들기, 🎞 장면별 클립 받기."
@@ -166,9 +168,10 @@ KO: dict[str, str] = {
     "history_line": "#{job_id} · {date} · {status}{emotion}",
     "history_button": "🎬 #{job_id}",
     "video_missing": "꿈 #{job_id}의 영상이 없어요.",
-    "settings_header": "현재 설정:\n영상당 장면 수: {segments}\n자막: {captions}\n장면별 클립도 받기: {clips}",
+    "settings_header": "현재 설정:\n영상당 장면 수: {segments}\n자막: {captions}\n내레이션: {narration}\n장면별 클립도 받기: {clips}",
     "settings_scenes": "장면 수: {n}",
     "settings_captions": "자막: {state}",
+    "settings_narration": "내레이션: {state}",
     "settings_clips": "장면별 클립: {state}",
     "on": "켜짐",
     "off": "꺼짐",

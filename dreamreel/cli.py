@@ -144,6 +144,7 @@ def cmd_dream(args: argparse.Namespace, settings: Settings) -> int:
         segments=args.segments,
         crossfade=args.crossfade,
         captions=False if args.no_captions else None,
+        narration=False if args.no_narration else None,
     )
     service = _service(settings)
     unsubscribe: Callable[[], None] | None = None
@@ -264,6 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     dream.add_argument("--segments", type=int, help="number of scenes, 1..6 (default from settings: 2)")
     dream.add_argument("--crossfade", type=float, help="seconds of crossfade between scenes")
     dream.add_argument("--no-captions", action="store_true", help="render scenes without captions")
+    dream.add_argument("--no-narration", action="store_true", help="no spoken words (music and subtitles stay)")
     dream.add_argument("--dry-run", action="store_true", help="stop after planning and the safety verdict")
     dream.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     dream.add_argument("--user", default="local", help="who is dreaming (default: local)")

@@ -349,6 +349,10 @@ async def test_settings_history_reroll_and_clips(tmp_path: Path) -> None:
         s.press(dreamer, panel, button_data(panel, "set:captions:off")[0])
         await s.wait_for(lambda: h.service.user_prefs("telegram", str(DREAMER)).get("captions") is False,
                          what="captions off")
+        panel = s.messages[(DREAMER, panel["message_id"])]
+        s.press(dreamer, panel, button_data(panel, "set:narration:off")[0])
+        await s.wait_for(lambda: h.service.user_prefs("telegram", str(DREAMER)).get("narration") is False,
+                         what="narration off")
 
         s.send_text(dreamer, "I walked into an old library. The books were whispering. "
                              "A cat led me to a door made of water. Behind it my school was floating in the sky.")
@@ -356,7 +360,7 @@ async def test_settings_history_reroll_and_clips(tmp_path: Path) -> None:
         await s.wait_for(lambda: len(s.calls_to("sendVideo", DREAMER, ok=True)) == 4, what="video and 3 clips")
         job = await _job_of(h, DREAMER)
         assert job.options["segments"] == 3 and len(job.segments) == 3
-        assert job.options["captions"] is False
+        assert job.options["captions"] is False and job.options["narration"] is False
         clips = s.calls_to("sendVideo", DREAMER, ok=True)[1:]
         assert [c.text for c in clips] == [t("en", "clips_caption", job_id=job.job_id, scene=i, scenes=3)
                                            for i in (1, 2, 3)]

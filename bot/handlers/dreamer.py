@@ -100,6 +100,7 @@ def _settings_text(lang: str, prefs: dict[str, Any], settings: Settings) -> str:
         "settings_header",
         segments=segments if segments else t(lang, "default", n=settings.default_segments),
         captions=t(lang, "on" if captions else "off"),
+        narration=t(lang, "on" if prefs.get("narration", settings.audio.narration) else "off"),
         clips=t(lang, "on" if prefs.get("clips") else "off"),
     )
 
@@ -110,6 +111,7 @@ def _settings_markup(lang: str, prefs: dict[str, Any], settings: Settings) -> In
         prefs.get("segments") or settings.default_segments,
         bool(prefs.get("captions", settings.video.captions)),
         bool(prefs.get("clips")),
+        bool(prefs.get("narration", settings.audio.narration)),
     )
 
 
@@ -129,7 +131,7 @@ async def change_setting(
     change: dict[str, Any]
     if callback_data.name == "segments" and callback_data.value.isdigit() and 1 <= int(callback_data.value) <= 6:
         change = {"segments": int(callback_data.value)}
-    elif callback_data.name in ("captions", "clips") and callback_data.value in ("on", "off"):
+    elif callback_data.name in ("captions", "narration", "clips") and callback_data.value in ("on", "off"):
         change = {callback_data.name: callback_data.value == "on"}
     else:
         await callback.answer()
