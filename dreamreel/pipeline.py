@@ -21,11 +21,12 @@ mid-render resumes where it stopped.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -34,11 +35,16 @@ from agent.canonical import canonical
 from agent.interfaces import EmotionClassifier, Planner
 from agent.schemas import DreamPlan, EmotionResult, SafetyVerdict, Style
 from agent.style import choose_style
+from dreamreel import sound
 from dreamreel.events import EventBus, publishing
 from dreamreel.lease import JobLease
 from dreamreel.settings import Settings
 from dreamreel.states import JobState, transition
-from generation.base import ClipSpec, ClipStyle, VideoBackend
+from generation.audio.base import Speech, SpeechSynth
+from generation.audio.music import MusicLibrary
+from generation.audio.score import hold_last_frame
+from generation.base import ClipInfo, ClipSpec, ClipStyle, VideoBackend
+from generation.stitch import timeline_spans
 from storage import repos
 from storage.db import Database
 from storage.media import MediaStore, job_dir
@@ -60,6 +66,8 @@ class Components:
     stitch: Stitcher
     overall_emotion: Callable[[list[EmotionResult], list[float]], EmotionResult]
     soften_prompt: Callable[[str, Collection[str]], str]  # (prompt, verdict categories) -> renderable
+    narrator: SpeechSynth  # speaks each scene's words (espeak-ng by default)
+    music: MusicLibrary | None = None  # the operator's tracks by emotion; None: a generated tone
 
 
 @dataclass(frozen=True)
@@ -294,20 +302,27 @@ class DreamPipeline:
             captions = job.options.get("captions")
             captions = self.settings.video.captions if captions is None else bool(captions)
             language = job.language or "en"
+            options = dict(job.options)
 
         # a render killed mid-write left its temp file behind; only this job writes here
         self.media.sweep_temp(older_than=0, under=job_dir(job_id))
+        # narration first: each scene must last at least as long as its spoken words
+        words = [sound.SceneWords(index, text) for index, text, *_ in segments]
+        spoken = self._narrate(job_id, words, options, language)
+        crossfade = self._crossfade(options)
+        needs = {i: sound.min_scene_seconds(speech, self.settings, crossfade) for i, speech in spoken.items()}
         total = len(segments)
         pending = []
         for index, text, prompt, emotion, style_name, seed in segments:
             if index in done:
                 continue
             style = self.settings.styles.get(style_name or "neutral") or self.settings.styles["neutral"]
-            pending.append(
-                self._clip_spec(index, text if captions else "", prompt, emotion or "neutral", style, seed, language)
-            )
+            spec = self._clip_spec(index, text if captions else "", prompt, emotion or "neutral", style, seed, language)
+            if self.components.backend.name == "preview":  # draws any length: the render itself grows
+                spec = replace(spec, num_frames=max(spec.num_frames, math.ceil(needs.get(index, 0.0) * spec.fps)))
+            pending.append(spec)
         for group in self._batches(pending):
-            self._render_group(job_id, group, total)
+            self._render_group(job_id, group, total, needs)
 
         with self._job(job_id) as (s, job):
             transition(s, job, JobState.STITCHING, f"all {total} scenes rendered")
@@ -348,8 +363,22 @@ class DreamPipeline:
             by_emotion.setdefault(spec.emotion, []).append(spec)
         return [group[i : i + size] for group in by_emotion.values() for i in range(0, len(group), size)]
 
-    def _render_group(self, job_id: int, specs: list[ClipSpec], total: int) -> None:
-        """Render one scene, or a batch of scenes, and record each clip once its file is in place."""
+    def _narrate(
+        self, job_id: int, words: list[sound.SceneWords], options: dict[str, Any], language: str
+    ) -> dict[int, Speech]:
+        """The narration of every spoken scene (made once; later runs find the files)."""
+        return sound.narrate(
+            self.components.narrator, self.media, job_id, sound.spoken_scenes(self.settings, options, words), language
+        )
+
+    def _crossfade(self, options: dict[str, Any]) -> float:
+        crossfade = options.get("crossfade")
+        return self.settings.video.crossfade if crossfade is None else float(crossfade)
+
+    def _render_group(self, job_id: int, specs: list[ClipSpec], total: int, needs: dict[int, float]) -> None:
+        """Render one scene, or a batch of scenes, and record each clip once its file is in place.
+
+        A clip shorter than its narration needs holds its last frame until the words are said."""
         label = ", ".join(f"{spec.index + 1}" for spec in specs)
         label = f"scene{'s' if len(specs) > 1 else ''} {label} of {total}"
         data = {"scene": specs[0].index, "scenes": total, "batch": [spec.index for spec in specs]}
@@ -366,6 +395,10 @@ class DreamPipeline:
         with ExitStack() as stack:
             tmps = [stack.enter_context(self.media.atomic_path(rel)) for rel in rels]
             infos = self.components.backend.render_batch(specs, tmps, on_progress)
+        for n, (spec, rel) in enumerate(zip(specs, rels, strict=True)):
+            if infos[n].duration + 1e-3 < needs.get(spec.index, 0.0):
+                with self.media.atomic_path(rel) as tmp:
+                    infos[n] = hold_last_frame(replace(infos[n], path=self.media.path_for(rel)), tmp, needs[spec.index])
         for spec, rel, info in zip(specs, rels, infos, strict=True):
             with publishing(self.db, self.bus) as s:
                 s.add(
@@ -392,15 +425,34 @@ class DreamPipeline:
         """Join the clips into one video and check the result by probing it."""
         with self._job(job_id) as (_, job):
             clips = [self.media.path_for(c.path) for c in job.clips]
+            rendered = [ClipInfo(path, c.frames, c.fps, c.width, c.height, c.duration)
+                        for path, c in zip(clips, job.clips, strict=True)]  # fmt: skip
             expected = len(job.segments)
-            crossfade = job.options.get("crossfade")
-            crossfade = self.settings.video.crossfade if crossfade is None else float(crossfade)
+            options = dict(job.options)
+            words = [sound.SceneWords(seg.index, seg.text) for seg in job.segments]
+            language = job.language or "en"
+            emotion = job.emotion or "neutral"
+        crossfade = self._crossfade(options)
         if len(clips) != expected:
             raise StepFailed(f"{len(clips)} of {expected} clips exist; render them first")
         self._progress(job_id, JobState.STITCHING, 0.0, "stitching scenes")
+        spoken = self._narrate(job_id, words, options, language)  # found on disk: made before rendering
         rel = f"{job_dir(job_id)}/dream.mp4"
-        with self.media.atomic_path(rel) as tmp:
-            info = self.components.stitch(clips, tmp, crossfade=crossfade)
+        with ExitStack() as files:
+            tmp, srt, vtt = (files.enter_context(self.media.atomic_path(f"{job_dir(job_id)}/dream.{kind}"))
+                             for kind in ("mp4", "srt", "vtt"))  # fmt: skip
+            silent = tmp.with_name(f"{tmp.stem}.silent.mp4")  # a temp name as well: swept after a crash
+            try:
+                # 1. the clips become one (silent) video; 2. narration, music and subtitles go on it
+                info = self.components.stitch(clips, silent, crossfade=crossfade)
+                self._progress(job_id, JobState.STITCHING, 0.8, "adding narration, music and subtitles")
+                music = sound.music_bed(self.settings, self.components.music, emotion, job_id)
+                sound.score(
+                    self.settings, info, tmp, scenes=words, spans=timeline_spans(rendered, crossfade),
+                    narrations=spoken, music=music, language=language, srt_path=srt, vtt_path=vtt,
+                )  # fmt: skip
+            finally:
+                silent.unlink(missing_ok=True)
         with self._job(job_id) as (s, job):
             if job.video is not None:
                 s.delete(job.video)

@@ -19,6 +19,7 @@ from dreamreel.service import DreamService
 from dreamreel.settings import Settings, load_settings
 from dreamreel.voice import VoiceDiaries
 from generation.audio.base import SpeechRecognizer, SpeechSynth
+from generation.audio.music import MusicLibrary
 from generation.base import VideoBackend
 from storage.db import Database
 from storage.media import MediaStore
@@ -142,6 +143,8 @@ def build_components(settings: Settings, backend: VideoBackend) -> Components:
         stitch=stitch_clips,
         overall_emotion=overall_emotion,
         soften_prompt=soften_prompt,
+        narrator=build_narrator(settings),
+        music=build_music_library(settings),
     )
 
 
@@ -165,6 +168,20 @@ def build_narrator(settings: Settings) -> SpeechSynth:
     from generation.audio.speech import EspeakSynth
 
     return EspeakSynth(audio.espeak_voices, words_per_minute=audio.espeak_words_per_minute)
+
+
+def build_music_library(settings: Settings) -> MusicLibrary | None:
+    """The operator's music folder (manifest checked now, so a broken one fails at start), or None."""
+    folder = settings.audio.music_library
+    if folder is None:
+        return None
+    from agent.schemas import EMOTIONS
+    from generation.audio.base import AudioError
+
+    try:
+        return MusicLibrary.load(folder, known_emotions=EMOTIONS)
+    except AudioError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def build_runner(settings: Settings, pipeline: DreamPipeline, background: bool) -> JobRunner:
