@@ -1,6 +1,7 @@
 """`make demo`: a real Korean dream through the whole pipeline on the embedded defaults.
 
-Prints where the stitched video and the separate clips are. Nothing is downloaded.
+Prints where the stitched video (narrated, with music and a subtitle track), its .srt/.vtt and
+the separate clips are. Nothing is downloaded; narration needs espeak-ng (`make demo` installs it).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def main() -> int:
         print(f"  scene {seg.index + 1} [{seg.emotion}]: {seg.text}\n      -> {seg.prompt}")
     print(f"\nclips: {len(view.clips)} in {view.clips[0].rsplit('/', 1)[0]}/")
     print(f"video: {view.video}")
+    for path in view.subtitles:  # the same words as the mp4's soft subtitle track
+        print(f"subtitles: {path}")
     print(f"(job {view.job_id}, {elapsed:.1f} s; `dreamreel jobs show {view.job_id}` shows every step)")
     return 0
 

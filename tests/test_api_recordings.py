@@ -14,7 +14,7 @@ from tests.test_api_support import KEY_B, api_env, running_api
 from tests.tiny_models.audio import tiny_whisper_fixture  # noqa: F401
 
 SPOKEN = "I dreamt I was flying over a quiet sea at sunset."
-CORRECTED = "I dreamt I was flying over a quiet sea at sunset, and a whale sang below me."
+CORRECTED = "I dreamt I was flying over a quiet sea at sunset. Then a whale sang below me and I fell."
 
 
 def test_upload_transcribe_correct_confirm_and_subtitles(
@@ -45,6 +45,13 @@ def test_upload_transcribe_correct_confirm_and_subtitles(
         assert api.service.voice.audio_file(heard["recording_id"]).read_bytes() == note
         again = client.post(heard["links"]["diary"], json={})
         assert again.status_code == 409 and again.json()["error"]["code"] == "invalid_transition"
+
+        srt = client.get(links["subtitles_srt"])
+        vtt = client.get(links["subtitles_vtt"])
+        assert srt.status_code == 200 and srt.headers["content-type"].startswith("application/x-subrip")
+        assert vtt.status_code == 200 and vtt.text.startswith("WEBVTT")
+        assert srt.text.count(" --> ") == len(job["segments"]) == 2
+        assert client.get(f"/v1/jobs/{job_id}/subtitles.txt").status_code == 422
 
 
 def test_bad_audio_and_no_model_are_refused_with_the_audio_kept(
