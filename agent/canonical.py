@@ -116,10 +116,27 @@ def _invisible(ch: str) -> bool:
 _INITIALS = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
 _VOWELS = "ㅏㅐㅑㅒㅓㅔㅕㅖㅗㅘㅙㅚㅛㅜㅝㅞㅟㅠㅡㅢㅣ"
 _FINALS = " ㄱㄲㄳㄴㄵㄶㄷㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅄㅅㅆㅇㅈㅊㅋㅌㅍㅎ"  # index 0: no final
-_COMPOUND_VOWELS = {"ㅗㅏ": "ㅘ", "ㅗㅐ": "ㅙ", "ㅗㅣ": "ㅚ", "ㅜㅓ": "ㅝ", "ㅜㅔ": "ㅞ", "ㅜㅣ": "ㅟ", "ㅡㅣ": "ㅢ"}
+_COMPOUND_VOWELS = {
+    "ㅗㅏ": "ㅘ",
+    "ㅗㅐ": "ㅙ",
+    "ㅗㅣ": "ㅚ",
+    "ㅜㅓ": "ㅝ",
+    "ㅜㅔ": "ㅞ",
+    "ㅜㅣ": "ㅟ",
+    "ㅡㅣ": "ㅢ",
+}
 _COMPOUND_FINALS = {
-    "ㄱㅅ": "ㄳ", "ㄴㅈ": "ㄵ", "ㄴㅎ": "ㄶ", "ㄹㄱ": "ㄺ", "ㄹㅁ": "ㄻ", "ㄹㅂ": "ㄼ",
-    "ㄹㅅ": "ㄽ", "ㄹㅌ": "ㄾ", "ㄹㅍ": "ㄿ", "ㄹㅎ": "ㅀ", "ㅂㅅ": "ㅄ",
+    "ㄱㅅ": "ㄳ",
+    "ㄴㅈ": "ㄵ",
+    "ㄴㅎ": "ㄶ",
+    "ㄹㄱ": "ㄺ",
+    "ㄹㅁ": "ㄻ",
+    "ㄹㅂ": "ㄼ",
+    "ㄹㅅ": "ㄽ",
+    "ㄹㅌ": "ㄾ",
+    "ㄹㅍ": "ㄿ",
+    "ㄹㅎ": "ㅀ",
+    "ㅂㅅ": "ㅄ",
 }
 _CONJOINING = ("\u1100", "\u11ff")
 
@@ -190,10 +207,8 @@ _HALFWIDTH_JAMO = {
 # Cyrillic and Greek letters that look like Latin ones (lower and upper case).
 _CONFUSABLES = dict(
     zip(
-        "аеорсухіјѕԁԛԝкмнтвгпьАЕОРСУХІЈЅКМНТВ"
-        "αοερτυχικνωΑΒΕΗΙΚΜΝΟΡΤΥΧΖ",
-        "aeopcyxijsdqwkmhtbrnbAEOPCYXIJSKMHTB"
-        "aoeptuxikvwABEHIKMNOPTYXZ",
+        "аеорсухіјѕԁԛԝкмнтвгпьАЕОРСУХІЈЅКМНТВαοερτυχικνωΑΒΕΗΙΚΜΝΟΡΤΥΧΖ",
+        "aeopcyxijsdqwkmhtbrnbAEOPCYXIJSKMHTBaoeptuxikvwABEHIKMNOPTYXZ",
         strict=True,
     )
 )
@@ -220,17 +235,87 @@ def _fold_lookalikes(chars: _Chars) -> _Chars:
 
 _LETTER = r"[^\W_]"  # letters and digits (s 3 x); runs need more letters than digits, see _mostly_letters
 # Chunks of 1-2 letters glued by one symbol each: s.e.x, r-a-p-e, 성.관.계, 야*스
-_GLUED_RE = re.compile(rf"(?<![\w.\-*_·•/|~+^]){_LETTER}{{1,2}}(?:[.\-*_·•/|~+^]{_LETTER}{{1,2}})+(?![\w*_·•/|~+^])")
+_GLUED_RE = re.compile(
+    rf"(?<![\w.\-*_·•/|~+^]){_LETTER}{{1,2}}(?:[.\-*_·•/|~+^]{_LETTER}{{1,2}})+(?![\w*_·•/|~+^])"
+)
 # Single letters or syllables separated by spaces: s e x, 성 관 계
-_SPACED_RE = re.compile(rf"(?<!\S){_LETTER}(?:[ \t]{{1,3}}{_LETTER})+(?:[ \t]{{1,3}}{_LETTER}[가-힣]{{1,3}})?(?!\S)")
+_SPACED_RE = re.compile(
+    rf"(?<!\S){_LETTER}(?:[ \t]{{1,3}}{_LETTER})*(?:[ \t]{{1,3}}{_LETTER}[가-힣]{{1,3}})?(?=[\s.,!?;:…'\")\]]|$)"
+)
 
 
 @lru_cache(maxsize=1)
 def _joinable_pairs() -> frozenset[str]:
-    """Two-syllable words that are worth joining when spaced apart (섹 스): the rules' vocabulary."""
+    """Two-syllable words worth joining when spaced apart (섹 스, 살 해했다): the rules' vocabulary.
+
+    The first two syllables of every Korean rule form of the policy's categories, plus the slang
+    list; profanity is left out (its forms are short everyday words too).
+    """
+    from agent.safety.rules import KOREAN_RULES
     from agent.safety.slang import SPACED_PAIR_WORDS
 
-    return SPACED_PAIR_WORDS
+    forms = {
+        form[:2]
+        for rule in KOREAN_RULES
+        if rule.category != "profanity"
+        for slot in rule.slots
+        for form in slot
+        if len(form) >= 2 and all(_is_hangul_syllable(ch) for ch in form[:2])
+    }
+    return frozenset((forms - _EVERYDAY_PAIRS) | SPACED_PAIR_WORDS)
+
+
+# Context words of multi-slot rules (모든 ... 무시, 날아 ...) that say nothing on their own.
+_EVERYDAY_PAIRS = frozenset(
+    [
+        "모든",
+        "지금",
+        "이전",
+        "없이",
+        "없다",
+        "어린",
+        "일본",
+        "중국",
+        "다리",
+        "날아",
+        "내려",
+        "버리",
+        "자세",
+        "생생",
+        "사라",
+        "설정",
+        "기존",
+        "규칙",
+        "명령",
+        "시스",
+        "안전",
+        "흐르",
+        "번지",
+        "쏟아",
+        "뛰어",
+        "오르",
+        "살다",
+        "싶다",
+        "끄다",
+        "풀다",
+        "매다",
+        "베다",
+        "튀다",
+        "뿜다",
+        "긋다",
+        "끊다",
+        "잊다",
+        "싫다",
+        "끝내",
+        "어기",
+        "잘라",
+        "잘리",
+        "자르",
+        "죽어",
+        "발가",
+        "가이",
+    ]
+)
 
 
 def _join_apart(chars: _Chars) -> _Chars:
@@ -249,24 +334,53 @@ def _join_apart(chars: _Chars) -> _Chars:
     for m in _SPACED_RE.finditer(text):
         chunks = m.group(0).split()
         letters = [ch for chunk in chunks for ch in chunk]
-        singles = chunks[:-1] if len(chunks[-1]) > 1 else chunks
-        if not _mostly_letters("".join(letters)):
+        tail = len(chunks[-1]) > 1
+        singles = chunks[:-1] if tail else chunks
+        if len(chunks) < 2 or not _mostly_letters("".join(letters)):
             continue
-        if len(chunks[-1]) > 1 and not all(_is_hangul_syllable(ch) for ch in chunks[-1]):
+        if tail and not all(_is_hangul_syllable(ch) for ch in chunks[-1]):
             continue  # a tail after spaced letters only as a Korean particle (성 관 계를)
-        if len(letters) == 2 and "".join(letters) not in _joinable_pairs():
+        known = "".join(letters[:2]) in _joinable_pairs()
+        many = len(singles) >= 3 or (len(singles) == 2 and tail)
+        if not known and not (many and not _looks_like_words(singles)):
             continue
-        if len(letters) >= 3 or "".join(letters) in _joinable_pairs():
-            if len(letters) >= 3 and _looks_like_words(singles):
-                continue
-            for k in range(m.start(), m.end()):
-                if text[k].isspace():
+        boundaries = _word_boundaries("".join(letters).lower())
+        index = 0
+        for k in range(m.start(), m.end()):
+            if text[k].isspace():
+                if index not in boundaries:
                     keep[k] = False
+            elif k + 1 < len(text) and text[k + 1].isspace():
+                index += 1
+            else:
+                index += 1
     out = _Builder()
     for k, ch in enumerate(chars.chars):
         if keep[k]:
             out.add(ch, chars.starts[k], chars.ends[k])
     return _Chars.of(out)
+
+
+def _word_boundaries(joined: str) -> set[int]:
+    """Where words the rules know start or end inside letters joined back (rapedachild -> raped|a|child).
+
+    Spaced letters lose the spaces between words too; keeping a space around every known word
+    found in the run gives the rules their words back. Ordinary words are never split: only runs
+    that were spaced apart reach this.
+    """
+    from agent.safety.slang import SEGMENT_WORDS
+
+    taken = [False] * len(joined)
+    cuts: set[int] = set()
+    for word in sorted(SEGMENT_WORDS, key=len, reverse=True):
+        start = joined.find(word)
+        while start != -1:
+            end = start + len(word)
+            if not any(taken[start:end]):
+                taken[start:end] = [True] * len(word)
+                cuts |= {start, end}
+            start = joined.find(word, start + 1)
+    return {c for c in cuts if 0 < c < len(joined)}
 
 
 def _mostly_letters(word: str) -> bool:
@@ -298,7 +412,20 @@ _ONE_SYLLABLE_WORDS = frozenset(
 
 # --- 6. digits and symbols used as letters ---------------------------------------------------------
 
-_LEET = {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s", "!": "i", "|": "l"}
+_LEET = {
+    "0": "o",
+    "1": "i",
+    "3": "e",
+    "4": "a",
+    "5": "s",
+    "7": "t",
+    "8": "b",
+    "9": "g",
+    "@": "a",
+    "$": "s",
+    "!": "i",
+    "|": "l",
+}
 _TOKEN_RE = re.compile(r"[A-Za-z0-9@$!|]+")
 # Numbers with a unit or an ordinal (2nd, 3pm, 10km, 4k, 3d), and names ending in digits (mp4, h264).
 _NUMBER_LIKE_RE = re.compile(
@@ -311,17 +438,32 @@ _NUMBER_LIKE_RE = re.compile(
 def _unleet(chars: _Chars) -> _Chars:
     text = chars.text
     mapped = list(chars.chars)
-    for m in _TOKEN_RE.finditer(text):
-        token = m.group(0)
-        if not re.search(r"[A-Za-z]", token) or not re.search(r"[0-9@$!|]", token):
-            continue
-        if _NUMBER_LIKE_RE.match(token):
-            continue
-        core = token.rstrip("!")  # "help!!" keeps its exclamation marks
-        for k, ch in enumerate(core):
-            if ch in _LEET:
-                mapped[m.start() + k] = _LEET[ch]
+    for chunk in re.finditer(r"\S+", text):
+        if _NOT_PROSE_RE.search(chunk.group(0)):
+            continue  # links, @mentions, #tags and e-mail addresses are names, not words
+        for m in _TOKEN_RE.finditer(chunk.group(0)):
+            # Symbols count as letters only inside a word: "help!!", "|" and "$5" keep theirs.
+            token = m.group(0).strip("!|$")
+            offset = chunk.start() + m.start() + m.group(0).index(token) if token else 0
+            if not _is_leet(token):
+                continue
+            for k, ch in enumerate(token):
+                if ch in _LEET:
+                    mapped[offset + k] = _LEET[ch]
     return _Chars(tuple(mapped), chars.starts, chars.ends)
+
+
+_NOT_PROSE_RE = re.compile(r"://|^www\.|^[@#]|\w@\w+\.")
+
+
+def _is_leet(token: str) -> bool:
+    letters = sum(ch.isalpha() for ch in token)
+    if letters < 1 or letters == len(token) or len(token) > 12:
+        return False
+    if _NUMBER_LIKE_RE.match(token):
+        return False
+    # Random ids (nX2tqImO2a) mix cases; leetspeak words do not need to.
+    return not (any(ch.isupper() for ch in token[1:]) and any(ch.islower() for ch in token))
 
 
 # --- the whole ------------------------------------------------------------------------------------
@@ -346,7 +488,9 @@ def _strip_and_compose(text: str) -> _Chars:
             continue
         # A unit: a starter with what composes onto it (combining marks, Hangul vowels and finals).
         j = i + 1
-        while j < n and (unicodedata.combining(visible[j][0]) or _joins_previous(visible[j - 1][0], visible[j][0])):
+        while j < n and (
+            unicodedata.combining(visible[j][0]) or _joins_previous(visible[j - 1][0], visible[j][0])
+        ):
             j += 1
         unit = "".join(c for c, _, _ in visible[i:j])
         normal = unicodedata.normalize("NFKC", unit)

@@ -120,6 +120,16 @@ class Evaluation:
         ]
         self.results["dream_cases"] = {"n": len(cases), "right": len(cases) - len(misses), "misses": misses}
 
+    def policy(self) -> None:
+        """The policy sets of `data/policy/` (`bench.policy_eval`)."""
+        from bench import policy_eval
+
+        segments = self.analyzer.segments
+        self.results["disguises"] = policy_eval.disguises(self._analyze, self.analyzer.planner, segments)
+        self.results["paraphrases"] = policy_eval.paraphrases(self._analyze)
+        self.results["benign"] = policy_eval.benign(self._analyze, self.data / "dreams_en.jsonl")
+        self.results["hate"] = policy_eval.hate(self._analyze, self.data)
+
     def coverage(self, segments: int) -> None:
         path = self.data / "dreams_en.jsonl"
         if not path.exists():
@@ -167,6 +177,9 @@ def print_table(results: dict[str, Any], out: Any = sys.stdout) -> None:
     if "dream_cases" in results:
         r = results["dream_cases"]
         w(f"| decisions right | dream_cases.jsonl | {r['n']} | {r['right']}/{r['n']} | - |\n")
+    from bench.policy_eval import print_policy_table
+
+    print_policy_table(results, w)
     if "planner_coverage" in results:
         r = results["planner_coverage"]
         w(
@@ -176,6 +189,10 @@ def print_table(results: dict[str, Any], out: Any = sys.stdout) -> None:
     misses = results.get("dream_cases", {}).get("misses", [])
     if misses:
         w("\nmisses on dream_cases: " + ", ".join(f"{m['id']} {m['expect']}->{m['got']}" for m in misses) + "\n")
+    for name in ("disguises", "paraphrases"):
+        misses = results.get(name, {}).get("misses", [])
+        if misses:
+            w(f"\nmisses on {name}: " + ", ".join(f"{m['id']} {m.get('expect', 'caught')}->{m['got']}" for m in misses) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -183,6 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the data folder (default: the repository's data/)")
     parser.add_argument("--segments", type=int, default=4, help="scenes per DreamBank report (coverage)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+    parser.add_argument(
+        "--only", choices=["emotion", "toxicity", "decisions", "policy", "coverage"], action="append",
+        help="run only these parts (repeatable); default: all",
+    )
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         print(f"eval: no data folder at {args.data}", file=sys.stderr)
@@ -191,10 +212,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = load_settings()
     started = time.perf_counter()
     evaluation = Evaluation(DiaryAnalyzer.from_settings(settings), args.data, settings.safety.review_threshold)
-    evaluation.emotion()
-    evaluation.toxicity()
-    evaluation.decisions()
-    evaluation.coverage(args.segments)
+    parts = set(args.only or ["emotion", "toxicity", "decisions", "policy", "coverage"])
+    if "emotion" in parts:
+        evaluation.emotion()
+    if "toxicity" in parts:
+        evaluation.toxicity()
+    if "decisions" in parts:
+        evaluation.decisions()
+    if "policy" in parts:
+        evaluation.policy()
+    if "coverage" in parts:
+        evaluation.coverage(args.segments)
     seconds = evaluation.seconds
     evaluation.results["timing"] = {
         "texts": len(seconds),
