@@ -442,8 +442,8 @@ def _unleet(chars: _Chars) -> _Chars:
         if _NOT_PROSE_RE.search(chunk.group(0)):
             continue  # links, @mentions, #tags and e-mail addresses are names, not words
         for m in _TOKEN_RE.finditer(chunk.group(0)):
-            # Symbols count as letters only inside a word: "help!!", "|" and "$5" keep theirs.
-            token = m.group(0).strip("!|$")
+            # "!" and "|" count as letters only inside a word ("help!!" keeps its marks); "$5" has no letters.
+            token = m.group(0).strip("!|")
             offset = chunk.start() + m.start() + m.group(0).index(token) if token else 0
             if not _is_leet(token):
                 continue
@@ -460,8 +460,8 @@ def _is_leet(token: str) -> bool:
     letters = sum(ch.isalpha() for ch in token)
     if letters < 1 or letters == len(token) or len(token) > 12:
         return False
-    if _NUMBER_LIKE_RE.match(token):
-        return False
+    if _NUMBER_LIKE_RE.match(token) or re.fullmatch(r"[A-Z]{1,3}\$[\d.,]*", token):
+        return False  # numbers with units, currencies (US$, S$50)
     # Random ids (nX2tqImO2a) mix cases; leetspeak words do not need to.
     return not (any(ch.isupper() for ch in token[1:]) and any(ch.islower() for ch in token))
 

@@ -187,6 +187,8 @@ class SafetySettings(BaseModel):
     review_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     # profanity/toxicity classifier signals alone send a diary to review only at this score
     signal_review_threshold: float = Field(default=0.9, ge=0.0, le=1.0)
+    # meaning-level heads on the sentence encoder (agent.safety.meaning); off: rules and classifiers only
+    meaning: bool = True
 
 
 class LLMSettings(BaseModel):

@@ -118,7 +118,10 @@ def postprocessed(settings: Settings, model: VideoBackend) -> VideoBackend:
 
 
 def build_safety(settings: Settings) -> Any:
-    """The content policy with its signals (rules, profanity filters, toxicity classifier)."""
+    """The content policy with its signals (rules, meaning heads, profanity filters, toxicity classifier).
+
+    The meaning heads' sentence encoder loads on the first diary checked, not here."""
+    from agent.safety.meaning import MeaningDetector
     from agent.safety.policy import SafetyPolicy
 
     return SafetyPolicy(
@@ -126,6 +129,7 @@ def build_safety(settings: Settings) -> Any:
         review_threshold=settings.safety.review_threshold,
         signal_review_threshold=settings.safety.signal_review_threshold,
         toxicity=build_toxicity(settings),
+        meaning=MeaningDetector.load() if settings.safety.meaning else None,
     )
 
 

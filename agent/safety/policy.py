@@ -1,7 +1,9 @@
 """The policy combiner: signals in, one `SafetyVerdict` (allow / review / block) out.
 
-Signals come from the rules (`agent.safety.rules`), the profanity filters, an optional
-toxicity classifier and the LLM planner's own `safety_flags`. Per category they combine
+Signals come from the rules (`agent.safety.rules`), the meaning-level heads on the sentence
+encoder (`agent.safety.meaning`, one per category, per sentence), the profanity filters, an
+optional toxicity classifier and the LLM planner's own `safety_flags`. Rules and classifiers
+read the canonical text (`agent.canonical`), so disguised words count as the words they are. Per category they combine
 like independent evidence (noisy-or: 1 - prod(1 - w)), so one "blood" in a nightmare stays
 allowed while "stabbed ... pool of blood ... corpse" is blocked.
 
@@ -9,6 +11,7 @@ Decisions (content policy in ARCHITECTURE.md):
 - gore, sexual, minors, hate, override: block at `block_threshold`, review at `review_threshold`
 - self_harm: review (never block) with `support_message=True`
 - profanity, toxicity and unknown categories: signals only; at most review, when very high
+- a meaning head is evidence like a rule: alone it can block (a paraphrase avoids every word)
 - an LLM flag alone can at most send a diary to review; next to a rule match it adds evidence
 
 Every reason has the category's combined score, a span into the diary and its source.
@@ -21,6 +24,7 @@ from dataclasses import replace
 
 from agent.canonical import CanonicalText, canonicalize
 from agent.interfaces import ToxicityClassifier
+from agent.safety.meaning import MeaningDetector
 from agent.safety.profanity import profanity_signals
 from agent.safety.rules import RuleMatch, rule_matches
 from agent.schemas import Decision, DreamPlan, Reason, SafetyVerdict, Span
@@ -32,6 +36,9 @@ BLOCKING = ("minors", "sexual", "gore", "hate", "override")
 REVIEW_ONLY = ("self_harm",)
 SIGNALS_ONLY = ("profanity", "toxicity")
 MINOR_BONUS = 0.3  # sexual content next to a minor: minors score = sexual score + this
+MEANING_MIN = 0.3
+MEANING_SOURCE = "encoder"
+MEANING_SEXUAL_MINOR = 0.5  # a meaning head's "sexual" counts next to a minor from here (bathing a child is not)  # meaning-head probabilities below this are not reported
 
 # Category names other planners (LLMs) use for the same things.
 CATEGORY_ALIASES = {
@@ -84,7 +91,11 @@ def _minor_matches(matches: list[RuleMatch], sentences: list[Sentence]) -> list[
     found: list[RuleMatch] = []
     for sentence in sentences:
         inside = [m for m in matches if sentence.start <= m.start < sentence.end]
-        sexual = [m.weight for m in inside if m.category == "sexual" and not m.booster]
+        sexual = [
+            m.weight
+            for m in inside
+            if m.category == "sexual" and not m.booster and (m.source != MEANING_SOURCE or m.weight >= MEANING_SEXUAL_MINOR)
+        ]
         if not sexual:
             continue
         score = min(1.0, noisy_or(sexual) + MINOR_BONUS)
@@ -124,6 +135,7 @@ class SafetyPolicy:
         toxicity: ToxicityClassifier | None = None,
         use_profanity_filters: bool = True,
         signal_review_threshold: float = 0.9,
+        meaning: MeaningDetector | None = None,
     ) -> None:
         if not 0.0 <= review_threshold <= block_threshold <= 1.0:
             raise ValueError("thresholds must satisfy 0 <= review_threshold <= block_threshold <= 1")
@@ -132,6 +144,7 @@ class SafetyPolicy:
         self.signal_review_threshold = max(signal_review_threshold, review_threshold)
         self.toxicity = toxicity
         self.use_profanity_filters = use_profanity_filters
+        self.meaning = meaning
 
     def signals(self, text: str, plan: DreamPlan | None = None) -> list[RuleMatch]:
         """Every signal about `text`: rules, profanity filters, toxicity classifier, LLM flags.
@@ -151,6 +164,8 @@ class SafetyPolicy:
     def _canonical_signals(self, text: str) -> list[RuleMatch]:
         sentences = split_sentences(text)
         found = rule_matches(text)
+        if self.meaning is not None and sentences:
+            found += self._meaning_signals(sentences)
         found += _minor_matches(found, sentences)
         found = [m for m in found if m.category != "_minor"]
         if self.use_profanity_filters:
@@ -162,6 +177,19 @@ class SafetyPolicy:
                 for s, score in zip(sentences, scores, strict=True)
                 if score >= self.review_threshold
             ]
+        return found
+
+    def _meaning_signals(self, sentences: list[Sentence]) -> list[RuleMatch]:
+        """One signal per sentence and category whose head is at least `MEANING_MIN` sure."""
+        assert self.meaning is not None
+        found: list[RuleMatch] = []
+        for sentence, probs in zip(sentences, self.meaning.score([s.text for s in sentences]), strict=True):
+            for category, p in probs.items():
+                if p >= MEANING_MIN:
+                    found.append(
+                        RuleMatch(category, round(p, 4), sentence.start, sentence.end, f"{self.meaning.name}_{category}",
+                                  source=self.meaning.name)
+                    )
         return found
 
     def category_scores(self, found: list[RuleMatch]) -> dict[str, float]:
@@ -177,14 +205,18 @@ class SafetyPolicy:
             mine = [m for m in found if m.category == category]
             rules = _rule_weights(mine, repeat=category == "profanity")
             llm = max((m.weight for m in mine if m.source == "llm"), default=0.0)
-            others = max((m.weight for m in mine if m.source not in {"rules", "llm", "korcen"}), default=0.0)
+            meaning = max((m.weight for m in mine if m.source == MEANING_SOURCE), default=0.0)
+            others = max(
+                (m.weight for m in mine if m.source not in {"rules", "llm", "korcen", MEANING_SOURCE}), default=0.0
+            )
             if category == "profanity":
                 cap = self.signal_review_threshold - 0.01
                 score = max(noisy_or(rules), min(max(llm, others), cap))
             elif category in SIGNALS_ONLY or category not in BLOCKING + REVIEW_ONLY:
                 score = max(noisy_or(rules), llm, others)
-            elif rules:
-                score = noisy_or([*rules, llm])
+            elif rules or meaning:
+                # The meaning head reads the whole sentence: evidence of its own, next to the rules.
+                score = noisy_or([*rules, meaning, llm])
             else:
                 # An LLM flag alone is an opinion: enough for a person to look, not to block.
                 score = min(llm, max(self.review_threshold, self.block_threshold - 0.01))

@@ -2,7 +2,8 @@
 
     python -m agent.train --data data/train --out agent/models [--limit N] [--task emotion]
 
-Writes `emotion.npz/.json` and `toxicity.npz/.json` into `--out`, then scores them on the
+Writes `emotion.npz/.json`, `toxicity.npz/.json` and `policy.npz/.json` (the meaning-level
+policy heads, `agent.train.policy`) into `--out`, then scores them on the
 evaluation files next to the training folder (`--data` or its parent, if they are there) and
 stores those numbers in the JSON. `--limit N`
 takes N rows spread over each training file (quick runs and tests). Needs the `train` extra
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=Path("agent/models"), help="where the artifacts go")
     parser.add_argument("--limit", type=int, default=None, help="rows per training file (quick runs)")
-    parser.add_argument("--task", choices=["emotion", "toxicity", "all"], default="all")
+    parser.add_argument("--task", choices=["emotion", "toxicity", "policy", "all"], default="all")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -122,6 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         build_emotion(args.data, args.out, args.limit)
     if args.task in ("toxicity", "all"):
         build_toxicity(args.data, args.out, args.limit)
+    if args.task in ("policy", "all"):
+        from agent.train.policy import build_policy  # needs the sentence encoder
+
+        build_policy(args.data, args.out)
     log.info("done in %.0fs; artifacts in %s", time.monotonic() - start, args.out)
     return 0
 
