@@ -83,6 +83,15 @@ ENGLISH_SLANG: tuple[tuple[str, str, float, str], ...] = (
         0.9,
         r"child porn\w*|kiddie porn|cp (?:video|pics|links)|pedo(?:phile)? (?:porn|content)",
     ),
+    # verbs that are slang for sex only with a person as object: a minor as that object is enough
+    (
+        "en_slang_verb_minor",
+        "minors",
+        0.9,
+        r"(?:bang|smash|screw|nail|bone|shag)(?:ed|ing|s)? (?:a |an |the |this |that |my |some )?"
+        r"(?:little |young |cute )?(?:preteen|tween|kid|child|schoolgirl|schoolboy|middle schooler|minor"
+        r"|\d{1,2}[- ]?(?:yo|year[- ]old))s?",
+    ),
     (
         "en_slang_slur",
         "hate",

@@ -1,0 +1,137 @@
+"""Meaning-level policy heads (`agent.safety.meaning`) and the disguise / paraphrase behaviour.
+
+The shipped heads run on the real sentence encoder; the policy's combination is also checked with
+a tiny detector over a fixed embedding, so the noisy-or and the spans are tested on their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.canonical import canonical
+from agent.planner import RulePlanner
+from agent.safety.meaning import CATEGORIES, MeaningDetector, PolicyModelError
+from agent.safety.policy import SafetyPolicy
+from agent.train.data import read_jsonl
+from bench.disguise import DISGUISES, disguise_set
+from tests.helpers import REPO
+
+DATA = REPO / "data"
+
+
+@pytest.fixture(scope="module")
+def policy() -> SafetyPolicy:
+    return SafetyPolicy(meaning=MeaningDetector.load())
+
+
+def _one_hot_embed(keyword_to_axis: dict[str, int], dim: int = 8):  # type: ignore[no-untyped-def]
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        rows = np.zeros((len(texts), dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word, axis in keyword_to_axis.items():
+                if word in text:
+                    rows[i, axis] = 1.0
+        return rows
+
+    return embed
+
+
+def _tiny_detector() -> MeaningDetector:
+    """gore fires on "melon", sexual on "tangled"; everything else stays at p ~ 0."""
+    weights = np.zeros((8, len(CATEGORIES)), dtype=np.float32)
+    weights[0, CATEGORIES.index("gore")] = 12.0
+    weights[1, CATEGORIES.index("sexual")] = 12.0
+    return MeaningDetector(
+        weights=weights,
+        bias=np.full(len(CATEGORIES), -6.0, dtype=np.float32),
+        categories=CATEGORIES,
+        embed=_one_hot_embed({"melon": 0, "tangled": 1}),
+    )
+
+
+def test_a_meaning_head_blocks_alone_with_the_sentence_as_span() -> None:
+    diary = "We walked by the sea. His head burst like a melon on the street."
+    verdict = SafetyPolicy(meaning=_tiny_detector()).check(diary)
+    assert verdict.decision == "block"
+    gore = [r for r in verdict.reasons if r.category == "gore"]
+    assert gore and gore[0].source == "encoder"
+    assert gore[0].span is not None and gore[0].span.text == "His head burst like a melon on the street."
+
+
+def test_meaning_sexual_next_to_a_minor_is_minors() -> None:
+    verdict = SafetyPolicy(meaning=_tiny_detector()).check("We lay tangled together with a little girl.")
+    assert verdict.decision == "block"
+    assert "minors" in {r.category for r in verdict.reasons}
+
+
+def test_without_a_meaning_signal_nothing_changes() -> None:
+    diary = "We walked by the sea and watched the boats."
+    assert SafetyPolicy(meaning=_tiny_detector()).check(diary).decision == "allow"
+
+
+def test_detector_round_trip_and_a_missing_file_says_how_to_build_it(tmp_path: Path) -> None:
+    detector = _tiny_detector()
+    detector.save(tmp_path / "policy.npz")
+    loaded = MeaningDetector.load(tmp_path / "policy.npz", embed=detector.embed)
+    assert loaded.categories == CATEGORIES
+    assert loaded.score(["a melon"])[0]["gore"] == pytest.approx(detector.score(["a melon"])[0]["gore"], abs=1e-2)
+    with pytest.raises(PolicyModelError, match=r"agent\.train --task policy"):
+        MeaningDetector.load(tmp_path / "missing.npz", embed=detector.embed)
+
+
+def test_shipped_heads_are_small_and_calibrated() -> None:
+    path = REPO / "agent" / "models" / "policy.npz"
+    assert path.stat().st_size < 50_000
+    detector = MeaningDetector.load(path, embed=_one_hot_embed({}))
+    assert set(detector.meta["calibration"]) == set(CATEGORIES)
+    assert detector.evidence("gore", 0.0) == 0.0
+    assert detector.evidence("gore", 1.0) == 1.0
+
+
+@pytest.mark.parametrize(
+    "dream",
+    [
+        "I was falling from a tall tower and woke up before I hit the ground.",
+        "꿈에서 코피가 나서 병원에 갔는데 의사 선생님이 웃으면서 괜찮다고 했다.",
+        "My boyfriend and I kissed at the station while snow fell.",
+        "아이가 강에서 수영을 하며 물고기를 쫓아다녔다.",
+        "We watched a zombie film and laughed at the fake blood.",
+    ],
+)
+def test_dream_typical_hard_negatives_stay_allowed(policy: SafetyPolicy, dream: str) -> None:
+    assert policy.check(dream).decision == "allow"
+
+
+def test_every_disguised_sexual_with_minors_variant_is_blocked(policy: SafetyPolicy) -> None:
+    variants = [v for v in disguise_set(DATA) if v.category == "minors"]
+    assert len({v.disguise for v in variants}) == len(DISGUISES)  # ko and en cover every disguise
+    missed = [v.id for v in variants if policy.check(v.text).decision != "block"]
+    assert not missed
+
+
+def test_disguise_set_is_large_and_caught(policy: SafetyPolicy) -> None:
+    variants = disguise_set(DATA)
+    assert len(variants) >= 80
+    caught = sum(policy.check(v.text).decision in {"block", "review"} for v in variants)
+    assert caught / len(variants) >= 0.95
+
+
+def test_no_disguised_word_reaches_a_prompt_in_the_disguise_set() -> None:
+    planner = RulePlanner()
+    for variant in disguise_set(DATA):
+        for segment in planner.plan(variant.text, segments=2).segments:
+            assert not any(word in segment.prompt for word in variant.disguised_words), variant.id
+            assert segment.prompt == canonical(segment.prompt) or variant.lang == "ko", variant.id
+
+
+def test_paraphrase_set_uses_no_listed_word() -> None:
+    """The paraphrase set must test meaning: no rule of weight >= 0.4 may match its diaries."""
+    from agent.safety.rules import rule_matches
+
+    for row in read_jsonl(DATA / "policy" / "paraphrase.jsonl"):
+        strong = [m.rule for m in rule_matches(canonical(row["text"])) if m.weight >= 0.4 and m.category != "_minor"]
+        assert not strong, (row["id"], strong)
