@@ -525,6 +525,8 @@ def canonicalize(text: str) -> CanonicalText:
     return CanonicalText(original=text, text=chars.text, starts=chars.starts, ends=chars.ends)
 
 
+@lru_cache(maxsize=64)
 def canonical(text: str) -> str:
-    """Just the canonical string (for prompts and classifiers)."""
+    """Just the canonical string (for prompts and classifiers). Cached: one diary is checked,
+    language-detected and classified, each reading its canonical form."""
     return canonicalize(text).text

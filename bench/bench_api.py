@@ -6,7 +6,9 @@ endpoint measured the same way in the same run.
 Each server runs in its own process (uvicorn, one worker); the load comes from this process
 (httpx, asyncio, one connection per client). The DreamReel app is the real one (service, SQLite
 under a temporary DREAMREEL_HOME, callbacks, metrics) with the job runner parked, so jobs are
-committed but not rendered: the number measures the web hook, not the video renderer.
+committed but not rendered: the number measures the web hook, not the video renderer. The
+per-key job limit (DREAMREEL_API_JOBS_PER_HOUR, 100 by default) is raised inside the bench, or
+the figure would measure 429 answers. Both servers' resident memory after the load is printed too.
 """
 
 from __future__ import annotations
@@ -107,11 +109,14 @@ async def load(url: str, clients: int, seconds: float) -> dict[str, float]:
 
 
 def measure(kind: str, clients: int, seconds: float, home: Path) -> dict[str, float]:
+    import psutil
+
     port = free_port()
     env = dict(
         os.environ,
         DREAMREEL_HOME=str(home / kind),
         DREAMREEL_API_KEYS=KEY,
+        DREAMREEL_API_JOBS_PER_HOUR=str(10**9),  # the limit is not what this measures
         DREAMREEL_LOG_LEVEL="WARNING",
         PYTHONPATH=str(REPO),
     )
@@ -127,7 +132,9 @@ def measure(kind: str, clients: int, seconds: float, home: Path) -> dict[str, fl
                 if time.monotonic() > deadline or child.poll() is not None:
                     raise RuntimeError(f"the {kind} server did not start") from None
                 time.sleep(0.2)
-        return asyncio.run(load(url, clients, seconds))
+        result = asyncio.run(load(url, clients, seconds))
+        result["rss_mb"] = psutil.Process(child.pid).memory_info().rss / 2**20
+        return result
     finally:
         child.terminate()
         child.wait(10)
@@ -154,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         label = "bare FastAPI endpoint" if kind == "bare" else "DreamReel (SQLite, runner parked)"
         print(
             f"  {label:36s} {r['rps']:8.1f} req/s  ok={r['ok']:.0f} errors={r['errors']:.0f} "
-            f"p50={r['p50_ms']:.1f} ms p99={r['p99_ms']:.1f} ms"
+            f"p50={r['p50_ms']:.1f} ms p99={r['p99_ms']:.1f} ms rss={r['rss_mb']:.0f} MB"
         )
     ratio = results["dreamreel"]["rps"] / results["bare"]["rps"] if results["bare"]["rps"] else 0.0
     print(f"  ratio DreamReel / bare: {ratio:.2f}")

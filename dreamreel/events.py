@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 Subscriber = Callable[[EventView], None]
 _RECENT_MAX = 10_000
 _REREAD_WINDOW = 200  # event ids below the newest seen that are read again (late commits)
+_CATCH_UP = 100  # a poll that found this many new events reads again without waiting
 
 
 def event_view(row: Event) -> EventView:
@@ -166,7 +167,9 @@ class EventRelay:
     def _follow(self) -> None:
         while not self._stop.is_set():
             try:
-                while self.poll_once():
+                # at once again only while behind; otherwise wait: re-reading the late-commit window
+                # in a tight loop took a quarter of a busy API process's CPU (bench_api)
+                while self.poll_once() >= _CATCH_UP:
                     pass
             except Exception:  # the database may be briefly unavailable; keep following
                 log.exception("event relay could not read new events")
