@@ -179,13 +179,14 @@ def render_html(report: EvalReport) -> str:
         f"<tr class='{'own' if r.emotion == report.emotion else 'other'}'><td>{html.escape(r.emotion)}</td>"
         f"<td>{html.escape(r.prompt)}<br><small>seed {r.seed}</small></td><td>{r.shift:.4f}</td>"
         f"<td>{r.base['overall']:.3f} &rarr; {r.lora['overall']:.3f}</td>"
-        f"<td><img src='{r.base_strip}' alt='base'><br><img src='{r.lora_strip}' alt='with the LoRA'></td></tr>"
+        f"<td><img src='{r.base_strip}' alt='base' title='base'><img src='{r.lora_strip}' alt='with the LoRA' "
+        "title='with the LoRA'></td></tr>"
         for r in report.rows
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>LoRA check: {html.escape(report.emotion)}</title>
 <style>body{{font-family:sans-serif;margin:1.5em}} td{{padding:4px 8px;vertical-align:top}}
-tr.own{{background:#fff4d6}} img{{image-rendering:pixelated;max-width:70vw;display:block}}</style></head><body>
+tr.own{{background:#fff4d6}} img{{image-rendering:pixelated;max-width:70vw;display:block;margin-bottom:2px}}</style></head><body>
 <h1>LoRA check: {html.escape(report.emotion)}</h1>
 <p>{html.escape(str(report.lora))}</p>
 <table>
