@@ -80,7 +80,10 @@ def create_app(service: DreamService, settings: Settings) -> FastAPI:
 
     install_error_handlers(app)
     upload_limit = settings.speech.max_bytes + 64_000  # the recording plus its form fields
-    app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes, larger={UPLOAD_PATH: upload_limit})
+    # a diary may carry the dreamer's photo: read it all, so a bad one is refused with the diary kept
+    photo_limit = max(settings.api_max_body_bytes, settings.api_max_upload_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes,
+                       larger={UPLOAD_PATH: upload_limit, "/v1/diaries": photo_limit, "/v1/diaries/upload": photo_limit})
     app.include_router(diaries.router)
     app.include_router(recordings.router)
     app.include_router(jobs.router)

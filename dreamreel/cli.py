@@ -140,18 +140,25 @@ def cmd_dream(args: argparse.Namespace, settings: Settings) -> int:
     if args.crossfade is not None and not 0 <= args.crossfade <= 2:
         raise UsageError(f"--crossfade must be between 0 and 2 seconds, not {args.crossfade:g}")
 
+    photo: bytes | None = None
+    if args.photo:
+        photo_path = Path(args.photo)
+        if not photo_path.is_file():
+            raise UsageError(f"no such file: {photo_path}")
+        photo = photo_path.read_bytes()
     options = JobOptions(
         segments=args.segments,
         crossfade=args.crossfade,
         captions=False if args.no_captions else None,
         narration=False if args.no_narration else None,
+        continuity=args.continuity,
     )
     service = _service(settings)
     unsubscribe: Callable[[], None] | None = None
     if not args.quiet:
         unsubscribe = service.subscribe(ProgressPrinter())
     try:
-        job = service.submit_diary(text, channel="cli", user=args.user, options=options, run=False)
+        job = service.submit_diary(text, channel="cli", user=args.user, options=options, run=False, photo=photo)
         view = service.plan_job(job.job_id) if args.dry_run else service.run_job(job.job_id)
     finally:
         if unsubscribe:
@@ -266,6 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
     dream.add_argument("--crossfade", type=float, help="seconds of crossfade between scenes")
     dream.add_argument("--no-captions", action="store_true", help="render scenes without captions")
     dream.add_argument("--no-narration", action="store_true", help="no spoken words (music and subtitles stay)")
+    dream.add_argument(
+        "--continuity", choices=["none", "chain", "keyframe"],
+        help="none: scenes alone; chain: each scene starts from the last frame of the one before; "
+        "keyframe: each starts from a key frame sharing one style seed (default from settings: none)",
+    )
+    dream.add_argument("--photo", help="the dreamer's photo (JPEG, PNG or WebP): the first scene starts from it")
     dream.add_argument("--dry-run", action="store_true", help="stop after planning and the safety verdict")
     dream.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     dream.add_argument("--user", default="local", help="who is dreaming (default: local)")

@@ -8,7 +8,9 @@ DreamReelError
  │    ├── NotText           binary junk, undecodable bytes
  │    ├── ControlCharacters NUL and the like in a user id, note or prompt
  │    ├── UnsupportedScript neither Korean nor English
- │    └── BadRecording      a voice diary we cannot transcribe (not audio, too long, silent, codec)
+ │    ├── BadRecording      a voice diary we cannot transcribe (not audio, too long, silent, codec)
+ │    └── BadImage          a dreamer's photo that cannot be used (the diary is still saved)
+ │         ├── NotAnImage, ImageTooLarge (bytes), ImageTooManyPixels, AnimatedImage
  ├── NotFound              no such job / review (HTTP 404)
  ├── InvalidTransition     e.g. approving a job that is not waiting for a moderator (HTTP 409)
  │    └── JobBusy           another process is running the job right now
@@ -122,6 +124,45 @@ class SpeechUnavailable(DreamReelError):
     def __init__(self, detail: str, *, recording_id: int | None = None) -> None:
         super().__init__(detail)
         self.recording_id = recording_id
+
+
+class BadImage(InputError):
+    """A photo sent with a diary cannot be used; the message says why and what works."""
+
+    diary_id: int | None = None  # the diary, saved anyway when the photo came with it
+
+    messages = {
+        "en": "The photo cannot be used ({detail}). Send one still JPEG, PNG or WebP picture.",
+        "ko": "사진을 사용할 수 없어요 ({detail}). JPEG, PNG, WebP 정지 사진 한 장을 보내 주세요.",
+    }
+
+
+class NotAnImage(BadImage):
+    messages = {
+        "en": "That file is not a picture ({detail}). Send a JPEG, PNG or WebP photo.",
+        "ko": "보내 주신 파일은 사진이 아니에요 ({detail}). JPEG, PNG, WebP 사진을 보내 주세요.",
+    }
+
+
+class ImageTooLarge(BadImage):
+    messages = {
+        "en": "The photo is too large ({detail}). Send a smaller one.",
+        "ko": "사진 파일이 너무 커요 ({detail}). 더 작은 사진을 보내 주세요.",
+    }
+
+
+class ImageTooManyPixels(BadImage):
+    messages = {
+        "en": "The photo has too many pixels ({detail}). Send a smaller picture.",
+        "ko": "사진의 해상도가 너무 높아요 ({detail}). 더 작은 사진을 보내 주세요.",
+    }
+
+
+class AnimatedImage(BadImage):
+    messages = {
+        "en": "Moving pictures cannot be used ({detail}). Send one still photo.",
+        "ko": "움직이는 이미지는 사용할 수 없어요 ({detail}). 정지된 사진 한 장을 보내 주세요.",
+    }
 
 
 class NotFound(DreamReelError):

@@ -19,17 +19,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from agent.language import TextRejected, check_text, detect_language
+from dreamreel.continuity import scenes_from_photo
 from dreamreel.errors import (
+    BadImage,
     DiaryTooLong,
     EmptyDiary,
     InputError,
     InvalidTransition,
+    JobBusy,
     NotFound,
     NotText,
     UnsupportedScript,
     refuse_control_characters,
 )
 from dreamreel.events import EventBus, EventRelay, event_view, publishing
+from dreamreel.images import Photo, check_photo
 from dreamreel.pipeline import DreamPipeline
 from dreamreel.runners.base import JobRunner
 from dreamreel.settings import Settings
@@ -55,7 +59,7 @@ from dreamreel.views import (
 from dreamreel.voice import VoiceDiaries
 from storage import repos
 from storage.db import Database
-from storage.media import MediaStore
+from storage.media import MediaStore, diary_dir, job_dir
 from storage.models import Diary, Job, ModerationReview, Recording, utcnow
 
 log = logging.getLogger(__name__)
@@ -79,6 +83,8 @@ class DreamService:
         self.runner = runner
         self.relay: EventRelay | None = None
         self.voice = VoiceDiaries(self, lambda: None)  # build_service plugs in the configured recognizer
+        # why the configured backend cannot render a continuity mode (None: it can); set by wiring
+        self.continuity_problem: Callable[[str], str | None] = lambda mode: None
 
     # -- intake -------------------------------------------------------------------------------
 
@@ -100,6 +106,20 @@ class DreamService:
             raise _input_error(exc) from None
         return text
 
+    def check_photo(self, data: bytes) -> Photo:
+        """The dreamer's photo as PNG, or a BadImage saying (in the user's language) what is wrong."""
+        return check_photo(
+            data, max_bytes=int(self.settings.max_image_mb * 2**20), max_pixels=self.settings.max_image_pixels
+        )
+
+    def continuity_for(self, options: JobOptions) -> str:
+        """The job's continuity (its option, else the settings' default), or an InputError saying
+        why the configured preset cannot render it."""
+        mode = options.continuity or self.settings.video.continuity
+        if problem := self.continuity_problem(mode):
+            raise InputError(problem)
+        return mode
+
     def submit_diary(
         self,
         text: str | bytes,
@@ -111,18 +131,30 @@ class DreamService:
         idempotency_key: str | None = None,
         run: bool = True,
         recording_id: int | None = None,
+        photo: bytes | None = None,
     ) -> JobView:
         """Save the diary and a new job (committed before anything else), then hand it to the runner.
 
         `recording_id` names the voice recording the diary was transcribed from; it is linked to
-        the diary in the same transaction (see `dreamreel.voice`)."""
+        the diary in the same transaction (see `dreamreel.voice`). `photo` (the dreamer's picture)
+        is checked first: a bad one raises BadImage after the diary alone has been saved (nothing
+        the user wrote is lost; `diary_id` is on the error)."""
         diary_text = self.validate_diary(text)
         refuse_control_characters(user, "user id")
         opts = options or JobOptions()
         if language not in (None, "ko", "en", "mixed"):
             raise InputError(f"unsupported language {language!r}; use ko, en or mixed")
+        continuity = self.continuity_for(opts)
         if idempotency_key and (earlier := self.job_for_idempotency_key(idempotency_key)):
             return earlier
+        checked: Photo | None = None
+        if photo is not None:
+            try:
+                checked = self.check_photo(photo)
+            except BadImage as exc:
+                exc.diary_id = self._save_diary_only(diary_text, channel, user, language)
+                log.info("diary %s saved without a job: %s", exc.diary_id, exc)
+                raise
         with publishing(self.db, self.bus) as s:
             owner = repos.get_or_create_user(s, channel, user)
             diary = Diary(
@@ -134,6 +166,7 @@ class DreamService:
             job = Job(
                 diary=diary,
                 state=JobState.RECEIVED,
+                continuity=continuity,
                 options=opts.model_dump(exclude_none=True),
                 idempotency_key=idempotency_key,
                 # a new job has none of these yet; saying so spares the view five lazy loads
@@ -157,6 +190,8 @@ class DreamService:
                     raise NotFound(f"recording {recording_id}")
                 recording.diary = diary
                 recording.status = "confirmed"
+            if checked is not None:
+                diary.photo_path = self._store_photo(diary.id, checked)
             # a job is born received: its first event is not a transition
             self.bus.add(s, job.id, "state", "diary received", state=JobState.RECEIVED, data={"channel": channel})
             job_id = job.id
@@ -167,6 +202,71 @@ class DreamService:
             if not getattr(self.runner, "background", True):  # it ran inline: show where it got to
                 return self.get_job(job_id)
         return view  # the job as saved; get_job / wait / subscribe follow it
+
+    def _save_diary_only(self, text: str, channel: str, user: str, language: str | None) -> int:
+        """Keep a diary whose request was refused for its photo: nothing a user wrote is lost."""
+        with self.db.session() as s:
+            owner = repos.get_or_create_user(s, channel, user)
+            diary = Diary(user_id=owner.id, text=text, language=language or detect_language(text), channel=channel)
+            s.add(diary)
+            s.flush()
+            return diary.id
+
+    def _store_photo(self, diary_id: int, photo: Photo) -> str:
+        rel = f"{diary_dir(diary_id)}/photo.png"
+        self.media.write_bytes(rel, photo.png)
+        return rel
+
+    def attach_photo(self, job_id: int, data: bytes) -> JobView:
+        """Add the dreamer's photo to a job's diary after the diary was sent (a Telegram photo right
+        after the text). A finished video is made again from it: its first scene, or every scene
+        under chain and keyframe continuity. Raises BadImage (nothing stored), JobBusy while the
+        scenes are being rendered, InvalidTransition when the job was rejected."""
+        checked = self.check_photo(data)
+        with self._job(job_id) as (s, job):
+            if job.state == JobState.REJECTED:
+                raise InvalidTransition(f"job {job_id} was rejected; its photo would never be used")
+            redo = scenes_from_photo(job.continuity, len(job.segments))
+            stale = [c for c in job.clips if c.segment_index in redo]
+            if stale and job.state in (JobState.RENDERING, JobState.STITCHING):
+                raise JobBusy(f"job {job_id} is {job.state}; send the photo again when the video is there")
+            diary = job.diary
+            if diary.photo_path:
+                self.media.remove(diary.photo_path)
+            diary.photo_path = self._store_photo(diary.id, checked)
+            for segment in job.segments:
+                if segment.index in redo and segment.start_frame:
+                    self.media.remove(segment.start_frame)
+                    segment.start_frame = None
+            for clip in stale:
+                self.media.remove(clip.path)
+                s.delete(clip)
+            rerun = bool(stale)
+            if rerun:  # done, or failed after moderation: the video is made again from the photo
+                job.failed_in, job.error = None, None
+                transition(
+                    s, job, JobState.APPROVED, f"the dreamer's photo was added; rendering {len(stale)} scene(s) again",
+                    data={"photo": True, "rerender": sorted(c.segment_index for c in stale)},
+                )
+            else:
+                self.bus.add(s, job_id, "info", "the dreamer's photo was added", state=job.state, data={"photo": True})
+        if rerun:
+            self.runner.submit(job_id)
+        return self.get_job(job_id)
+
+    def delete_diary(self, job_id: int) -> None:
+        """Delete the diary behind a job with every job of it, their files and the dreamer's photo."""
+        with self.db.session() as s:
+            job = self._load(s, job_id)
+            diary = job.diary
+            if diary.photo_path:
+                self.media.remove(diary.photo_path)
+            for other in list(diary.jobs):
+                self.media.remove_tree(job_dir(other.id))
+                s.delete(other)
+            self.media.remove_tree(diary_dir(diary.id))
+            s.delete(diary)
+        log.info("job %s: its diary, jobs, files and photo were deleted", job_id)
 
     # -- running ------------------------------------------------------------------------------
 
@@ -522,6 +622,7 @@ class DreamService:
                     preset=seg.preset,
                     seed=seg.seed,
                     clip=clips.get(seg.index),
+                    start_frame=str(self.media.path_for(seg.start_frame)) if seg.start_frame else None,
                 )
                 for seg in job.segments
             ],
@@ -529,6 +630,8 @@ class DreamService:
             planner=job.planner,
             error=job.error,
             options=dict(job.options or {}),
+            continuity=job.continuity or "none",  # type: ignore[arg-type]
+            photo=bool(job.diary.photo_path),
             channel=job.diary.user.channel,
             user=job.diary.user.external_id,
             created_at=job.created_at,

@@ -100,8 +100,11 @@ class PreviewSettings(BaseModel):
 
 class VideoSettings(BaseModel):
     preset: str = "preview"  # "preview" is the embedded renderer; others name [presets.*]
-    crossfade: float = Field(default=0.0, ge=0.0, le=2.0)  # seconds between clips
+    crossfade: float = Field(default=0.0, ge=0.0, le=2.0)  # seconds between clips (not under chain)
     captions: bool = True
+    # none: each scene alone; chain: a scene starts from the last frame of the one before;
+    # keyframe: each scene starts from a key frame drawn with one style seed (see docs/video-models.md)
+    continuity: Literal["none", "chain", "keyframe"] = "none"
 
 
 class PostprocessSettings(BaseModel):
@@ -240,6 +243,9 @@ class Settings(BaseSettings):
 
     default_segments: int = Field(default=2, ge=MIN_SEGMENTS, le=MAX_SEGMENTS)
     max_diary_chars: int = Field(default=8000, ge=100)
+    # a dreamer's photo (dreamreel.images): larger files or more pixels are refused, the diary kept
+    max_image_mb: float = Field(default=20.0, gt=0.0, le=200.0)
+    max_image_pixels: int = Field(default=40_000_000, ge=10_000)
 
     preview: PreviewSettings = Field(default_factory=PreviewSettings)
     video: VideoSettings = Field(default_factory=VideoSettings)
@@ -268,6 +274,9 @@ class Settings(BaseSettings):
     session_secret: SecretStr | None = None  # signs moderator session cookies; random per process if unset
     link_secret: SecretStr | None = None  # signs expiring download links (dreamreel.links); unset = no links
     api_max_body_bytes: int = Field(default=64_000, ge=1_000)
+    # POST /v1/diaries may carry a photo: read up to this much, so an oversized photo is refused
+    # with its own message while the diary is still saved (beyond it: 413, nothing read)
+    api_max_upload_bytes: int = Field(default=80 * 2**20, ge=1_000)
     api_jobs_per_hour: int = Field(default=100, ge=1)  # per API key, all its users together; else 429
     callback_attempts: int = Field(default=5, ge=1, le=20)
     callback_backoff: float = Field(default=1.0, ge=0.0, le=60.0)  # seconds, doubled per retry

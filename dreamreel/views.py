@@ -33,6 +33,7 @@ class JobOptions(BaseModel):
     crossfade: float | None = Field(default=None, ge=0.0, le=2.0)
     preset: str | None = None
     callback_url: str | None = None
+    continuity: Literal["none", "chain", "keyframe"] | None = None
 
 
 class SpanView(BaseModel):
@@ -72,6 +73,7 @@ class SegmentView(BaseModel):
     preset: str | None = None
     seed: int
     clip: str | None = None  # absolute path of the rendered clip, when there is one
+    start_frame: str | None = None  # absolute path of the image the clip starts from, when it has one
 
 
 class EventView(BaseModel):
@@ -132,6 +134,8 @@ class JobView(BaseModel):
     planner: str | None = None
     error: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
+    continuity: Literal["none", "chain", "keyframe"] = "none"
+    photo: bool = False  # the diary came with a dreamer's photo (kept with the diary only)
     channel: str
     user: str  # external id within the channel
     created_at: UtcDatetime

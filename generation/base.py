@@ -44,6 +44,9 @@ class ClipSpec:
     # the frame the clip starts from (an image file: the previous scene's last frame, a key frame or
     # the dreamer's photo); None renders from the prompt alone
     start_image: Path | None = None
+    # where to also write the clip's last frame as PNG, exactly as rendered (before any
+    # post-processing such as burnt-in captions): the next scene's start frame under `chain`
+    end_frame: Path | None = None
 
 
 @dataclass(frozen=True)

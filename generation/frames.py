@@ -33,11 +33,9 @@ def last_frame(video: Path) -> np.ndarray:
 
 
 def save_frame(frame: np.ndarray, out_path: Path) -> Path:
-    """Write an HxWx3 uint8 frame as PNG (temp file + rename: a crash never leaves half an image)."""
+    """Write an HxWx3 uint8 frame as PNG (the caller makes the write atomic)."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    Image.fromarray(frame).save(tmp, format="PNG")
-    tmp.replace(out_path)
+    Image.fromarray(frame).save(out_path, format="PNG")
     return out_path
 
 

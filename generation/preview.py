@@ -25,6 +25,7 @@ from generation.base import ClipInfo, ClipSpec, GenerationError, ProgressFn, Vid
 from generation.captions import FontT, caption_margin, draw_caption, is_korean, load_font
 from generation.ffmpeg import as_uint8_frame, check_even_size, open_h264_writer
 from generation.fonts import find_hangul_font
+from generation.frames import save_frame
 from generation.probe import probe_video
 
 logger = logging.getLogger(__name__)
@@ -63,13 +64,17 @@ class PreviewRenderer(VideoBackend):
         _check_spec(spec)
         card = SceneCard(spec, self.font_path)
         writer = open_h264_writer(out_path, spec.width, spec.height, spec.fps)
+        frame = None
         try:
             for i in range(spec.num_frames):
-                writer.send(as_uint8_frame(card.frame(i), spec.width, spec.height))
+                frame = card.frame(i)
+                writer.send(as_uint8_frame(frame, spec.width, spec.height))
                 if progress is not None:
                     progress((i + 1) / spec.num_frames)
         finally:
             writer.close()
+        if spec.end_frame is not None and frame is not None:
+            save_frame(frame, spec.end_frame)
         info = probe_video(out_path)
         if info.frames != spec.num_frames:
             raise GenerationError(

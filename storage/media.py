@@ -36,6 +36,13 @@ def job_dir(job_id: int) -> str:
     return f"jobs/{job_id:06d}"
 
 
+def diary_dir(diary_id: int) -> str:
+    """The relative directory of a diary's own files (the dreamer's photo): `diaries/000042`."""
+    if diary_id < 0:
+        raise ValueError(f"diary id must not be negative, got {diary_id}")
+    return f"diaries/{diary_id:06d}"
+
+
 def _is_temp_name(name: str) -> bool:
     return name.startswith(".") and _TEMP_MARK in name
 
@@ -118,6 +125,16 @@ class MediaStore:
             self.path_for(rel).unlink()
         except FileNotFoundError:
             return False
+        return True
+
+    def remove_tree(self, rel: str) -> bool:
+        """Delete the directory `rel` and everything in it; returns False if it did not exist."""
+        import shutil
+
+        path = self.path_for(rel)
+        if not path.is_dir():
+            return False
+        shutil.rmtree(path)
         return True
 
     def sweep_temp(self, older_than: float = 3600.0, under: str | None = None) -> list[str]:

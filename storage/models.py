@@ -71,6 +71,8 @@ class Diary(Base):
     text: Mapped[str] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(8))
     channel: Mapped[str] = mapped_column(String(16))
+    # the dreamer's photo (PNG, relative to the media store), kept only with this diary
+    photo_path: Mapped[str | None] = mapped_column(String(1024))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="diaries")
@@ -116,6 +118,9 @@ class Job(Base):
     failed_in: Mapped[str | None] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # none | chain | keyframe: how a scene's first frame relates to the scene before (dreamreel.continuity)
+    continuity: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
+    style_seed: Mapped[int | None] = mapped_column(Integer)  # keyframe: one seed for every key frame
     planner: Mapped[str | None] = mapped_column(String(64))
     language: Mapped[str | None] = mapped_column(String(8))
     emotion: Mapped[str | None] = mapped_column(String(16))
@@ -168,6 +173,9 @@ class SegmentRow(Base):
     lora_weight: Mapped[float | None] = mapped_column(Float)
     preset: Mapped[str | None] = mapped_column(String(64))
     seed: Mapped[int] = mapped_column(Integer)
+    # the image the scene's clip starts from (relative to the media store), saved before it renders,
+    # so a resumed job or a re-roll starts from the same frame; None = from the prompt alone
+    start_frame: Mapped[str | None] = mapped_column(String(1024))
 
     job: Mapped[Job] = relationship(back_populates="segments")
 

@@ -35,8 +35,10 @@ FIRE = ("#370617", "#d00000", "#ffba08")
 def test_a_card_with_a_start_image_begins_on_it_and_dissolves_into_its_own(tmp_path: Path) -> None:
     renderer = PreviewRenderer()
     first = tmp_path / "clip-000.mp4"
-    renderer.render_clip(card(0, 1, SEA), first)
-    start = save_last_frame(first, tmp_path / "clip-001.start.png")
+    start = tmp_path / "clip-001.start.png"
+    renderer.render_clip(card(0, 1, SEA, end_frame=start), first)
+    # the end frame is the last frame as drawn, before encoding
+    assert np.array_equal(np.asarray(Image.open(start)), renderer.render_frame(card(0, 1, SEA), 23))
 
     chained, alone = tmp_path / "chained.mp4", tmp_path / "alone.mp4"
     renderer.render_clip(card(1, 2, FIRE, start_image=start), chained)
@@ -49,6 +51,8 @@ def test_a_card_with_a_start_image_begins_on_it_and_dissolves_into_its_own(tmp_p
     # after the one-second dissolve the card is its own again
     assert psnr(chained_frames[-1], alone_frames[-1]) >= 35.0
     assert psnr(chained_frames[6], end) < psnr(chained_frames[1], end)
+    # decoding the clip gives (nearly) the same frame, for clips rendered before end frames existed
+    assert psnr(np.asarray(Image.open(save_last_frame(first, tmp_path / "decoded.png"))), end) == float("inf")
 
 
 def test_a_start_image_of_another_size_is_cropped_to_the_clip_not_stretched(tmp_path: Path) -> None:

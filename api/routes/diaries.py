@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, File, Form, Header, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from api.callback_target import MAX_URL_LENGTH, callback_url_problem
 from api.deps import ApiClientDep, ServiceDep, SettingsDep
-from api.errors import error_response, error_responses
-from api.security import API_CHANNEL
-from dreamreel.errors import InputError
+from api.errors import error_response, error_responses, request_language
+from api.security import API_CHANNEL, ApiClient
+from dreamreel.errors import BadImage, InputError
 from dreamreel.service import DreamService
+from dreamreel.settings import Settings
 from dreamreel.views import JobOptions, JobView
 
 logger = logging.getLogger(__name__)
@@ -36,6 +39,16 @@ def _responses() -> dict[int | str, dict[str, Any]]:
     return responses
 
 
+CONTINUITY_HELP = ("How scenes connect: `none` (each alone), `chain` (a scene starts from the last frame "
+                   "of the one before), `keyframe` (each starts from a key frame with one shared style "
+                   "seed); default from the server's settings. A preset that cannot do it: `invalid_input`.")
+IMAGE_HELP = ("The dreamer's photo (JPEG, PNG or WebP, one still picture, at most DREAMREEL_MAX_IMAGE_MB MB "
+              "and DREAMREEL_MAX_IMAGE_PIXELS pixels): the first scene starts from it (the reference of "
+              "every key frame under `keyframe`). Stored with the diary only. A photo that cannot be used "
+              "is refused with `invalid_input` (its reason in the message, in the Accept-Language) and the "
+              "diary is still saved: `details[0].diary_id`.")
+
+
 class DiaryIn(BaseModel):
     """A dream diary posted by an app on behalf of one of its users."""
 
@@ -53,6 +66,12 @@ class DiaryIn(BaseModel):
         f"https, no user:password, at most {MAX_URL_LENGTH} characters; private, loopback and link-local "
         "addresses (and names resolving only to them) are refused with `invalid_input` unless the server "
         "allows them (DREAMREEL_CALLBACK_ALLOW_PRIVATE)"
+    )
+    continuity: Literal["none", "chain", "keyframe"] | None = Field(
+        default=None, description=CONTINUITY_HELP
+    )
+    image: str | None = Field(
+        default=None, description=IMAGE_HELP + " Base64 (standard alphabet), optionally as a `data:` URL."
     )
 
 
@@ -100,22 +119,81 @@ def submit_diary(
                description="Retrying with the same key returns the same job"),
     ] = None,
 ) -> DiaryAccepted | JSONResponse:
+    photo = _decode_base64_image(diary.image) if diary.image is not None else None
+    return _submit(diary, photo, request, client, service, settings, idempotency_key)
+
+
+@router.post(
+    "/diaries/upload",
+    status_code=202,
+    response_model=DiaryAccepted,
+    responses=_responses(),
+    summary="Submit a dream diary with the dreamer's photo as multipart/form-data",
+)
+def submit_diary_upload(
+    request: Request,
+    client: ApiClientDep,
+    service: ServiceDep,
+    settings: SettingsDep,
+    text: Annotated[str, Form(pattern=r"\S", description="The diary, as in POST /v1/diaries")],
+    user: Annotated[str, Form(min_length=1, max_length=128, description="The app's id of the person who dreamt")],
+    image: Annotated[UploadFile | None, File(description=IMAGE_HELP)] = None,
+    language: Annotated[Literal["ko", "en", "mixed"] | None, Form()] = None,
+    segments: Annotated[int | None, Form(ge=1, le=6)] = None,
+    callback_url: Annotated[AnyHttpUrl | None, Form()] = None,
+    continuity: Annotated[Literal["none", "chain", "keyframe"] | None, Form(description=CONTINUITY_HELP)] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(alias="Idempotency-Key", max_length=200,
+               description="Retrying with the same key returns the same job"),
+    ] = None,
+) -> DiaryAccepted | JSONResponse:
+    diary = DiaryIn(text=text, user=user, language=language, segments=segments, callback_url=callback_url,
+                    continuity=continuity)
+    photo = image.file.read() if image is not None else None
+    return _submit(diary, photo, request, client, service, settings, idempotency_key)
+
+
+def _decode_base64_image(value: str) -> bytes:
+    """The photo's bytes; text that is not base64 is passed on as it is, so the service refuses it
+    as "not a picture" after saving the diary, like any other unusable photo."""
+    data = value.split(",", 1)[1] if value.startswith("data:") and "," in value else value
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return value.encode("utf-8", "replace")
+
+
+def _submit(
+    diary: DiaryIn,
+    photo: bytes | None,
+    request: Request,
+    client: ApiClient,
+    service: DreamService,
+    settings: Settings,
+    idempotency_key: str | None,
+) -> DiaryAccepted | JSONResponse:
     callback_url = str(diary.callback_url) if diary.callback_url else None
     if callback_url and (problem := callback_url_problem(callback_url,
                                                          allow_private=settings.callback_allow_private)):
         raise InputError(problem)
-    options = JobOptions(segments=diary.segments, callback_url=callback_url)
+    options = JobOptions(segments=diary.segments, callback_url=callback_url, continuity=diary.continuity)
     scoped_key = client.scoped_idempotency_key(idempotency_key)
     if limited := _over_limit(service, client.owner(""), settings.api_jobs_per_hour, scoped_key):
         return limited
-    job: JobView = service.submit_diary(
-        diary.text,
-        channel=API_CHANNEL,
-        user=client.owner(diary.user),
-        language=diary.language,
-        options=options,
-        idempotency_key=scoped_key,
-    )
+    try:
+        job: JobView = service.submit_diary(
+            diary.text,
+            channel=API_CHANNEL,
+            user=client.owner(diary.user),
+            language=diary.language,
+            options=options,
+            idempotency_key=scoped_key,
+            photo=photo,
+        )
+    except BadImage as exc:  # the diary is saved; say which one, in the caller's language
+        details = [{"diary_id": exc.diary_id, "reason": type(exc).__name__}] if exc.diary_id else None
+        return error_response(422, "invalid_input", exc.user_message(request_language(request)), details)
     return DiaryAccepted(job_id=job.job_id, status=job.status, links=job_links(request, job.job_id))
 
 

@@ -33,7 +33,8 @@ from generation.diffusers_backend.loading import (
 )
 from generation.diffusers_backend.loras import Activation, LoraRegistry, LoraSwitcher
 from generation.diffusers_backend.presets import Preset, PresetError, parse_preset
-from generation.diffusers_backend.video import write_mp4
+from generation.diffusers_backend.video import to_uint8, write_mp4
+from generation.frames import save_frame
 
 logger = logging.getLogger(__name__)
 
@@ -235,7 +236,8 @@ class DiffusersBackend(VideoBackend):
             self.switcher.apply(act)
             infos.update(
                 self._render_chunk(
-                    model, preset, [plans[i] for i in idx], [(i, out_paths[i]) for i in idx], on_step
+                    model, preset, [plans[i] for i in idx], [(i, out_paths[i], specs[i].end_frame) for i in idx],
+                    on_step,
                 )
             )
         for i in from_image:  # one call per scene: each starts from its own frame
@@ -269,7 +271,7 @@ class DiffusersBackend(VideoBackend):
             raise GenerationError(
                 f"{plan.preset.family} image-to-video failed for preset {plan.preset.name!r}: {err}"
             ) from err
-        return write_mp4(video, out, plan.preset.fps)
+        return _write_clip(video, out, plan.preset.fps, spec.end_frame)
 
     def draw_keyframe(self, spec: ClipSpec, out_path: Path, reference: Path | None = None) -> Path:
         """Draw the first frame of `spec` (its prompt, its seed: the job's style seed) as a PNG.
@@ -300,7 +302,7 @@ class DiffusersBackend(VideoBackend):
         model: LoadedModel,
         preset: Preset,
         plans: list[SegmentPlan],
-        outs: list[tuple[int, Path]],
+        outs: list[tuple[int, Path, Path | None]],
         on_step: Any,
     ) -> dict[int, ClipInfo]:
         torch, _ = require_torch()
@@ -325,8 +327,8 @@ class DiffusersBackend(VideoBackend):
             "rendered %d segment(s) with %s in %.2fs", len(plans), preset.name, time.perf_counter() - started
         )
         infos: dict[int, ClipInfo] = {}
-        for (i, path), video in zip(outs, videos, strict=True):
-            infos[i] = write_mp4(video, Path(path), preset.fps)
+        for (i, path, end_frame), video in zip(outs, videos, strict=True):
+            infos[i] = _write_clip(video, Path(path), preset.fps, end_frame)
         return infos
 
     def render_frames(self, spec: ClipSpec) -> Any:
@@ -338,6 +340,14 @@ class DiffusersBackend(VideoBackend):
         gen = [torch.Generator(device="cpu").manual_seed(plan.seed)]
         with torch.inference_mode():
             return text_to_video(model, plan.preset, [plan.prompt], [plan.negative_prompt], gen, None)[0]
+
+
+def _write_clip(video: Any, out: Path, fps: int, end_frame: Path | None) -> ClipInfo:
+    """The clip as mp4, and its last frame as PNG when asked (lossless: the next scene starts there)."""
+    info = write_mp4(video, out, fps)
+    if end_frame is not None:
+        save_frame(to_uint8(video[-1]), end_frame)
+    return info
 
 
 def _shares_denoiser(a: Any, b: Any) -> bool:
