@@ -6,7 +6,7 @@ that the person pressing owns the job (or is a moderator) before acting on it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
@@ -101,9 +101,16 @@ def history_keyboard(lang: str, job_ids: Iterable[int]) -> InlineKeyboardMarkup 
 
 
 def settings_keyboard(
-    lang: str, segments: int | None, captions: bool, clips: bool, narration: bool = True
+    lang: str,
+    segments: int | None,
+    captions: bool,
+    clips: bool,
+    narration: bool = True,
+    continuity: str = "none",
+    modes: Sequence[str] = ("none",),
 ) -> InlineKeyboardMarkup:
-    """Scenes 1..6 (the current one marked), captions, spoken narration, separate clips: on/off."""
+    """Scenes 1..6 (the current one marked), captions, spoken narration, separate clips: on/off, and
+    how scenes connect (pressing moves to the next of `modes`, the ones the configured model can render)."""
     scene_row = [
         InlineKeyboardButton(
             text=f"• {n}" if n == segments else str(n), callback_data=SettingsCb(name="segments", value=str(n)).pack()
@@ -132,8 +139,22 @@ def settings_keyboard(
                     callback_data=SettingsCb(name="clips", value="off" if clips else "on").pack(),
                 )
             ],
+            *(
+                [[
+                    InlineKeyboardButton(
+                        text=t(lang, "settings_continuity", state=t(lang, f"continuity_{continuity}")),
+                        callback_data=SettingsCb(name="continuity", value=_next(modes, continuity)).pack(),
+                    )
+                ]]
+                if len(modes) > 1
+                else []
+            ),
         ]
     )
+
+
+def _next(modes: Sequence[str], current: str) -> str:
+    return modes[(modes.index(current) + 1) % len(modes)] if current in modes else modes[0]
 
 
 def review_keyboard(lang: str, job_id: int) -> InlineKeyboardMarkup:

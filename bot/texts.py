@@ -18,7 +18,8 @@ EN: dict[str, str] = {
     ),
     "help": (
         "Send any text message: it is your dream diary (up to {max_chars} characters).\n"
-        "/settings: number of scenes (1-6), captions and narration on/off, separate clips too\n"
+        "/settings: number of scenes (1-6), captions and narration on/off, separate clips too, how scenes connect\n"
+        "A photo with your dream (or right after it): the first scene starts from it.\n"
         "/history: your recent dreams, with a button to get each video again\n"
         "/lang ko or /lang en: the language I answer in\n"
         "Under each video: 👍/👎 to rate it, 🎲 to re-roll one scene, 🎞 to get the clips."
@@ -65,7 +66,7 @@ EN: dict[str, str] = {
     "video_missing": "The video of dream #{job_id} is not available.",
     "settings_header": (
         "Your settings:\nScenes per video: {segments}\nCaptions: {captions}\nNarration: {narration}\n"
-        "Separate clips too: {clips}"
+        "Separate clips too: {clips}\nScenes connect: {continuity}"
     ),
     "settings_scenes": "Scenes: {n}",
     "settings_captions": "Captions: {state}",
@@ -116,6 +117,14 @@ EN: dict[str, str] = {
     "voice_discarded": "🗑 Discarded. The recording stays saved; send another one or type your dream.",
     "voice_gone": "That recording was already made into a video or discarded.",
     "voice_fetch_failed": "I could not fetch that file from Telegram ({error}). Please send it again.",
+    "settings_continuity": "Scenes: {state}",
+    "continuity_none": "each alone",
+    "continuity_chain": "flow into each other",
+    "continuity_keyframe": "one look (key frames)",
+    "photo_added": "📷 Got your photo: the first scene of dream #{job_id} starts from it.",
+    "photo_added_rerender": "📷 Got your photo: I am making dream #{job_id} again from it.",
+    "photo_no_diary": "Send the photo together with your dream (as its caption) or right after the dream's text.",
+    "photo_not_used": "{error}\nYour dream is saved and I am making it without the photo.",
     "reject_note": "rejected in Telegram by {moderator}",
 }
 
@@ -129,7 +138,8 @@ KO: dict[str, str] = {
     ),
     "help": (
         "아무 글이나 보내 주시면 꿈 일기로 받아요 ({max_chars}자까지).\n"
-        "/settings: 장면 수 (1-6), 자막·내레이션 켜기/끄기, 장면별 클립도 받기\n"
+        "/settings: 장면 수 (1-6), 자막·내레이션 켜기/끄기, 장면별 클립도 받기, 장면 연결 방식\n"
+        "꿈 일기와 함께(또는 바로 뒤에) 사진을 보내면 첫 장면이 그 사진에서 시작해요.\n"
         "/history: 최근 꿈 목록과 영상을 다시 받는 버튼\n"
         "/lang ko 또는 /lang en: 답장 언어\n"
         "영상 아래 버튼: 👍/👎 평가, 🎲 장면 하나 다시 만들기, 🎞 장면별 클립 받기."
@@ -168,7 +178,18 @@ KO: dict[str, str] = {
     "history_line": "#{job_id} · {date} · {status}{emotion}",
     "history_button": "🎬 #{job_id}",
     "video_missing": "꿈 #{job_id}의 영상이 없어요.",
-    "settings_header": "현재 설정:\n영상당 장면 수: {segments}\n자막: {captions}\n내레이션: {narration}\n장면별 클립도 받기: {clips}",
+    "settings_header": (
+        "현재 설정:\n영상당 장면 수: {segments}\n자막: {captions}\n내레이션: {narration}\n장면별 클립도 받기: {clips}\n"
+        "장면 연결: {continuity}"
+    ),
+    "settings_continuity": "장면 연결: {state}",
+    "continuity_none": "장면마다 따로",
+    "continuity_chain": "이어지게",
+    "continuity_keyframe": "같은 모습으로 (키프레임)",
+    "photo_added": "📷 사진을 받았어요. 꿈 #{job_id}의 첫 장면이 이 사진에서 시작해요.",
+    "photo_added_rerender": "📷 사진을 받았어요. 이 사진으로 꿈 #{job_id}을(를) 다시 만들고 있어요.",
+    "photo_no_diary": "사진은 꿈 일기와 함께(사진 설명으로) 보내거나 꿈 일기를 보낸 바로 뒤에 보내 주세요.",
+    "photo_not_used": "{error}\n꿈 일기는 저장했고, 사진 없이 영상을 만들고 있어요.",
     "settings_scenes": "장면 수: {n}",
     "settings_captions": "자막: {state}",
     "settings_narration": "내레이션: {state}",

@@ -300,7 +300,8 @@ async def test_stickers_photos_long_diaries_commands_and_limits(tmp_path: Path) 
         s.send_sticker(dreamer)
         s.send_photo(dreamer)
         await s.wait_for(lambda: len(s.texts_to(DREAMER)) == 2, what="two replies")
-        assert s.texts_to(DREAMER) == [t("ko", "not_text")] * 2
+        assert s.texts_to(DREAMER) == [t("ko", "not_text"), t("ko", "photo_no_diary")]
+        assert not s.downloads  # a photo that belongs to no diary is not even fetched
         s.send_sticker(dreamer)  # voice messages: tests/test_bot_voice.py
 
         s.send_text(dreamer, "/lang en")

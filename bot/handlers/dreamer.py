@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiogram import F, Router
@@ -17,6 +18,8 @@ from bot.keyboards import HistoryCb, SettingsCb, history_keyboard, settings_keyb
 from bot.progress import ProgressTracker
 from bot.sender import CHANNEL
 from bot.texts import LANGUAGES, emotion_name, status_name, t
+from dreamreel.continuity import CONTINUITY_MODES
+from dreamreel.errors import AnimatedImage, BadImage, DreamReelError, ImageTooLarge, NotAnImage
 from dreamreel.settings import Settings
 from dreamreel.views import JobOptions
 
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HISTORY_SIZE = 10
+PHOTO_WINDOW = timedelta(minutes=10)  # a photo alone belongs to a diary sent this recently
 
 
 def build_router() -> Router:
@@ -37,6 +41,7 @@ def build_router() -> Router:
     router.message.register(show_settings, Command("settings"))
     router.message.register(unknown_command, F.text.startswith("/"))
     router.message.register(diary, F.text)
+    router.message.register(photo, F.photo | F.animation | F.document.mime_type.startswith("image/"))
     router.message.register(not_text)  # stickers, photos, voice, documents, ...
     router.callback_query.register(change_setting, SettingsCb.filter())
     router.callback_query.register(history_video, HistoryCb.filter())
@@ -92,7 +97,17 @@ async def history_video(
     await delivery.send_video(callback.from_user.id, job, lang)
 
 
-def _settings_text(lang: str, prefs: dict[str, Any], settings: Settings) -> str:
+def _continuity_modes(service: DreamService) -> list[str]:
+    """The continuity modes the configured model can render (none always)."""
+    return [mode for mode in CONTINUITY_MODES if service.continuity_problem(mode) is None]
+
+
+def _continuity(prefs: dict[str, Any], service: DreamService, settings: Settings) -> str:
+    mode = prefs.get("continuity") or settings.video.continuity
+    return mode if mode in _continuity_modes(service) else "none"
+
+
+def _settings_text(lang: str, prefs: dict[str, Any], settings: Settings, service: DreamService) -> str:
     segments = prefs.get("segments")
     captions = prefs.get("captions", settings.video.captions)
     return t(
@@ -102,21 +117,30 @@ def _settings_text(lang: str, prefs: dict[str, Any], settings: Settings) -> str:
         captions=t(lang, "on" if captions else "off"),
         narration=t(lang, "on" if prefs.get("narration", settings.audio.narration) else "off"),
         clips=t(lang, "on" if prefs.get("clips") else "off"),
+        continuity=t(lang, f"continuity_{_continuity(prefs, service, settings)}"),
     )
 
 
-def _settings_markup(lang: str, prefs: dict[str, Any], settings: Settings) -> InlineKeyboardMarkup:
+def _settings_markup(
+    lang: str, prefs: dict[str, Any], settings: Settings, service: DreamService
+) -> InlineKeyboardMarkup:
     return settings_keyboard(
         lang,
         prefs.get("segments") or settings.default_segments,
         bool(prefs.get("captions", settings.video.captions)),
         bool(prefs.get("clips")),
         bool(prefs.get("narration", settings.audio.narration)),
+        _continuity(prefs, service, settings),
+        _continuity_modes(service),
     )
 
 
-async def show_settings(message: Message, lang: str, prefs: dict[str, Any], settings: Settings) -> None:
-    await message.answer(_settings_text(lang, prefs, settings), reply_markup=_settings_markup(lang, prefs, settings))
+async def show_settings(
+    message: Message, lang: str, prefs: dict[str, Any], settings: Settings, service: DreamService
+) -> None:
+    await message.answer(
+        _settings_text(lang, prefs, settings, service), reply_markup=_settings_markup(lang, prefs, settings, service)
+    )
 
 
 async def change_setting(
@@ -133,6 +157,8 @@ async def change_setting(
         change = {"segments": int(callback_data.value)}
     elif callback_data.name in ("captions", "narration", "clips") and callback_data.value in ("on", "off"):
         change = {callback_data.name: callback_data.value == "on"}
+    elif callback_data.name == "continuity" and callback_data.value in _continuity_modes(service):
+        change = {"continuity": callback_data.value}
     else:
         await callback.answer()
         return
@@ -143,8 +169,8 @@ async def change_setting(
         await delivery.edit_text(
             callback.message.chat.id,
             callback.message.message_id,
-            _settings_text(lang, prefs, settings),
-            _settings_markup(lang, prefs, settings),
+            _settings_text(lang, prefs, settings, service),
+            _settings_markup(lang, prefs, settings, service),
         )
 
 
@@ -164,14 +190,17 @@ async def diary(
     settings: Settings,
     tracker: ProgressTracker,
     delivery: Delivery,
+    text: str | None = None,
+    photo: bytes | None = None,
 ) -> None:
     """Any text is a dream diary (or the correction of a voice diary's transcript): check limits,
-    answer at once, submit, then watch the job."""
-    if message.from_user is None or message.text is None:
+    answer at once, submit, then watch the job. (`text` and `photo`: a picture whose caption is the
+    diary.)"""
+    text = text if text is not None else message.text
+    if message.from_user is None or text is None:
         return
     user = str(message.from_user.id)
     chat_id = message.chat.id
-    text = message.text
     if len(text) > settings.max_diary_chars:
         await message.answer(t(lang, "too_long", length=len(text), max_chars=settings.max_diary_chars))
         return
@@ -181,14 +210,85 @@ async def diary(
         return
     if not await within_limits(message, lang, service, settings, user):
         return
-    options = JobOptions(segments=prefs.get("segments"), captions=prefs.get("captions"),
-                         narration=prefs.get("narration"))  # fmt: skip
+    options = JobOptions(
+        segments=prefs.get("segments"),
+        captions=prefs.get("captions"),
+        narration=prefs.get("narration"),
+        continuity=_continuity(prefs, service, settings),  # type: ignore[arg-type]
+    )
     job = await start_job(
         chat_id, lang, prefs, tracker, delivery,
         lambda: service.submit_diary(
             text, channel=CHANNEL, user=user, options=options,
-            idempotency_key=f"{CHANNEL}:{chat_id}:{message.message_id}",
+            idempotency_key=f"{CHANNEL}:{chat_id}:{message.message_id}", photo=photo,
         ),
     )  # fmt: skip
     if job is not None:
         log.info("job %s: diary from telegram user %s (%d chars)", job.job_id, user, len(text))
+
+
+async def photo(
+    message: Message,
+    lang: str,
+    prefs: dict[str, Any],
+    service: DreamService,
+    settings: Settings,
+    tracker: ProgressTracker,
+    delivery: Delivery,
+) -> None:
+    """A picture: with a caption it is a diary with the dreamer's photo; alone it belongs to the
+    diary sent just before (within PHOTO_WINDOW). A picture that cannot be used is explained in the
+    user's language; the diary is saved and made without it."""
+    if message.from_user is None:
+        return
+    user = str(message.from_user.id)
+    if message.caption:
+        try:
+            data: bytes | None = await _download_picture(message, service, settings)
+        except BadImage as exc:
+            data = None
+            await message.answer(t(lang, "photo_not_used", error=exc.user_message(lang)))
+        await diary(message, lang, prefs, service, settings, tracker, delivery, text=message.caption, photo=data)
+        return
+    # a photo alone: fetched only when there is a diary it belongs to
+    since = datetime.now(UTC) - PHOTO_WINDOW
+    recent = await asyncio.to_thread(service.list_jobs, channel=CHANNEL, user=user, limit=1)
+    if not recent or recent[0].created_at < since or recent[0].photo:
+        await message.answer(t(lang, "photo_no_diary"))
+        return
+    try:
+        data = await _download_picture(message, service, settings)
+    except BadImage as exc:
+        await message.answer(exc.user_message(lang))
+        return
+    assert data is not None
+    try:
+        job = await asyncio.to_thread(service.attach_photo, recent[0].job_id, data)
+    except DreamReelError as exc:
+        await message.answer(exc.user_message(lang))
+        return
+    again = job.status not in ("done", "failed") and recent[0].status in ("done", "failed", "stitching")
+    await message.answer(t(lang, "photo_added_rerender" if again else "photo_added", job_id=job.job_id))
+    if again:
+        status = await delivery.send_text(message.chat.id, t(lang, "received"))
+        if status is not None:
+            tracker.watch(job.job_id, message.chat.id, lang, status.message_id, clips=bool(prefs.get("clips")),
+                          shown=t(lang, "received"))
+
+
+async def _download_picture(message: Message, service: DreamService, settings: Settings) -> bytes:
+    """The picture's bytes, checked for size before downloading and for content after."""
+    if message.animation is not None:
+        raise AnimatedImage("an animation")
+    item = message.photo[-1] if message.photo else message.document
+    if item is None or message.bot is None:
+        raise NotAnImage("no picture in the message")
+    limit = int(settings.max_image_mb * 2**20)
+    if item.file_size is not None and item.file_size > limit:
+        raise ImageTooLarge(f"{item.file_size / 2**20:.1f} MB, at most {settings.max_image_mb:.0f} MB")
+    buffer = await message.bot.download(item.file_id)
+    if buffer is None:
+        raise NotAnImage("the file could not be fetched from Telegram")
+    data = buffer.read()
+    await asyncio.to_thread(service.check_photo, data)  # refuse early, in the user's language
+    return data

@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 
 def build_router() -> Router:
     router = Router(name="voice")
-    router.message.register(recording, F.voice | F.audio | F.document)
+    # files sent as pictures are the dreamer's photo (bot.handlers.dreamer.photo)
+    router.message.register(recording, F.voice | F.audio | (F.document & ~F.document.mime_type.startswith("image/")))
     router.callback_query.register(decide, VoiceCb.filter())
     return router
 

@@ -145,10 +145,16 @@ class FakeTelegramServer:
         self.transcript.append(f"→ {user['first_name']} ({user['id']}): [sticker 😴]")
         return self._push({"message": self._incoming(user, sticker=sticker)})
 
-    def send_photo(self, user: dict[str, Any]) -> dict[str, Any]:
-        photo = [{"file_id": "PHOTO1", "file_unique_id": "P1", "width": 90, "height": 90}]
-        self.transcript.append(f"→ {user['first_name']} ({user['id']}): [photo]")
-        return self._push({"message": self._incoming(user, photo=photo)})
+    def send_photo(self, user: dict[str, Any], data: bytes | None = None, *, caption: str | None = None,
+                   width: int = 90, height: int = 90) -> dict[str, Any]:
+        """The user sends a photo (its bytes downloadable through getFile), with an optional caption."""
+        photo = [{**self._user_file(data if data is not None else b"", "photos", ".jpg"), "width": width,
+                  "height": height}]
+        content: dict[str, Any] = {"photo": photo}
+        if caption:
+            content["caption"] = caption
+        self.transcript.append(f"→ {user['first_name']} ({user['id']}): [photo] {caption or ''}")
+        return self._push({"message": self._incoming(user, **content)})
 
     def _user_file(self, data: bytes, folder: str, extension: str, size: int | None = None) -> dict[str, Any]:
         n = next(self._file_ids)
@@ -172,11 +178,17 @@ class FakeTelegramServer:
         return self._push({"message": self._incoming(user, audio=audio)})
 
     def send_document(self, user: dict[str, Any], data: bytes, *, file_name: str,
-                      mime_type: str = "application/octet-stream") -> dict[str, Any]:
-        document = {**self._user_file(data, "documents", "." + file_name.rsplit(".", 1)[-1]),
+                      mime_type: str = "application/octet-stream", caption: str | None = None,
+                      file_size: int | None = None) -> dict[str, Any]:
+        """A file; `file_size` may claim more than `data` (a file too large to fetch)."""
+        document = {**self._user_file(data, "documents", "." + file_name.rsplit(".", 1)[-1], file_size),
                     "file_name": file_name, "mime_type": mime_type}
-        self.transcript.append(f"→ {user['first_name']} ({user['id']}): [file {file_name}, {len(data)} bytes]")
-        return self._push({"message": self._incoming(user, document=document)})
+        content: dict[str, Any] = {"document": document}
+        if caption:
+            content["caption"] = caption
+        self.transcript.append(f"→ {user['first_name']} ({user['id']}): [file {file_name}, {len(data)} bytes] "
+                               f"{caption or ''}")
+        return self._push({"message": self._incoming(user, **content)})
 
     def press(self, user: dict[str, Any], message: dict[str, Any], data: str) -> dict[str, Any]:
         """The user presses an inline button with callback data `data` under a bot message."""
