@@ -36,6 +36,7 @@ from agent.interfaces import EmotionClassifier, Planner
 from agent.schemas import DreamPlan, EmotionResult, SafetyVerdict, Style
 from agent.style import choose_style
 from dreamreel import sound
+from dreamreel.continuity import keyframe_prompt, shared_description, start_frame_name
 from dreamreel.events import EventBus, publishing
 from dreamreel.lease import JobLease
 from dreamreel.settings import Settings
@@ -45,6 +46,7 @@ from generation.audio.music import MusicLibrary
 from generation.audio.score import hold_last_frame
 from generation.base import ClipInfo, ClipSpec, ClipStyle, VideoBackend
 from generation.stitch import timeline_spans
+from generation.frames import save_last_frame
 from storage import repos
 from storage.db import Database
 from storage.media import MediaStore, job_dir
@@ -114,6 +116,27 @@ def understand_diary(
     overall = overall_emotion(emotions, [float(len(seg.text)) for seg in plan.segments])
     verdict: SafetyVerdict = safety.check(text, plan)
     return Understanding(plan=plan, emotions=emotions, overall=overall, verdict=verdict)
+
+
+@dataclass
+class SceneStarts:
+    """What the scenes of one job start from (see dreamreel.continuity); `frames` grows as they render."""
+
+    mode: str  # none | chain | keyframe
+    photo: str | None  # the dreamer's photo, relative to the media store
+    style_seed: int  # keyframe: the seed of every key frame
+    description: str  # keyframe: what every key frame shares
+    frames: dict[int, str]  # scene index -> its saved start frame
+    scenes: int
+
+    def ends_here(self, index: int) -> bool:
+        """Whether scene `index`'s last frame must be kept: chain, a next scene without a start."""
+        return self.mode == "chain" and index + 1 < self.scenes and index + 1 not in self.frames
+
+    def source(self, index: int) -> str:
+        if self.mode == "keyframe":
+            return "key frame"
+        return "dreamer's photo" if index == 0 else f"scene {index}'s last frame"
 
 
 # The safety verdict decides where a planned job goes.
@@ -303,13 +326,26 @@ class DreamPipeline:
             captions = self.settings.video.captions if captions is None else bool(captions)
             language = job.language or "en"
             options = dict(job.options)
+            if job.continuity == "keyframe" and job.style_seed is None:
+                job.style_seed = secrets.randbelow(2**31 - 1)  # one seed for every key frame of the job
+            starts = SceneStarts(
+                mode=job.continuity or "none",
+                photo=job.diary.photo_path,
+                style_seed=job.style_seed or 0,
+                description=shared_description([seg.keywords or [] for seg in job.segments]),
+                frames={seg.index: seg.start_frame for seg in job.segments if seg.start_frame},
+                scenes=len(job.segments),
+            )
 
+        backend = self.components.backend
+        if problem := backend.continuity_problem(starts.mode):
+            raise StepFailed(problem)
         # a render killed mid-write left its temp file behind; only this job writes here
         self.media.sweep_temp(older_than=0, under=job_dir(job_id))
         # narration first: each scene must last at least as long as its spoken words
         words = [sound.SceneWords(index, text) for index, text, *_ in segments]
         spoken = self._narrate(job_id, words, options, language)
-        crossfade = self._crossfade(options)
+        crossfade = self._crossfade(options, starts.mode)
         needs = {i: sound.min_scene_seconds(speech, self.settings, crossfade) for i, speech in spoken.items()}
         total = len(segments)
         pending = []
@@ -321,8 +357,11 @@ class DreamPipeline:
             if self.components.backend.name == "preview":  # draws any length: the render itself grows
                 spec = replace(spec, num_frames=max(spec.num_frames, math.ceil(needs.get(index, 0.0) * spec.fps)))
             pending.append(spec)
-        for group in self._batches(pending):
-            self._render_group(job_id, group, total, needs)
+        # chain: in order, one at a time (a scene starts where the one before ended)
+        groups = self._batches(pending) if starts.mode == "none" else [[spec] for spec in pending]
+        for group in groups:
+            specs = [self._with_start_frame(job_id, spec, starts) for spec in group]
+            self._render_group(job_id, specs, total, needs, starts)
 
         with self._job(job_id) as (s, job):
             transition(s, job, JobState.STITCHING, f"all {total} scenes rendered")
@@ -352,6 +391,47 @@ class DreamPipeline:
             ),
         )
 
+    def _with_start_frame(self, job_id: int, spec: ClipSpec, starts: SceneStarts) -> ClipSpec:
+        """The scene with the frame it starts from (dreamreel.continuity), made and recorded on the
+        scene before it renders, so a resumed job or a re-roll starts from the very same frame."""
+        rel = starts.frames.get(spec.index)
+        if rel is None or not self.media.exists(rel):
+            rel = self._make_start_frame(job_id, spec, starts)
+            if rel is None:
+                return spec
+            with publishing(self.db, self.bus) as s:
+                segment = repos.segment_for(s, job_id, spec.index)
+                if segment is None:
+                    raise StepFailed(f"scene {spec.index} of job {job_id} vanished")
+                segment.start_frame = rel
+                self.bus.add(s, job_id, "info", f"scene {spec.index + 1} starts from its {starts.source(spec.index)}",
+                             state=JobState.RENDERING, data={"scene": spec.index, "start_frame": rel})
+            starts.frames[spec.index] = rel
+        return replace(spec, start_image=self.media.path_for(rel))
+
+    def _make_start_frame(self, job_id: int, spec: ClipSpec, starts: SceneStarts) -> str | None:
+        """Draw, copy or cut out scene `spec.index`'s first frame; None: it starts from its prompt."""
+        backend = self.components.backend
+        target = f"{job_dir(job_id)}/{start_frame_name(spec.index)}"
+        photo = self.media.path_for(starts.photo) if starts.photo and self.media.exists(starts.photo) else None
+        if starts.mode == "keyframe":
+            key = replace(spec, seed=starts.style_seed, prompt=keyframe_prompt(starts.description, spec.prompt))
+            with self.media.atomic_path(target) as tmp:
+                backend.draw_keyframe(key, tmp, reference=photo)
+            return target
+        if spec.index == 0 or starts.mode == "none":
+            if spec.index > 0 or photo is None or backend.continuity_problem("chain") is not None:
+                return None
+            self.media.write_bytes(target, photo.read_bytes())  # the dreamer's photo starts the dream
+            return target
+        # chain: the last frame of the scene before; normally saved with its clip (see _render_group)
+        previous = f"{job_dir(job_id)}/clip-{spec.index - 1:03d}.mp4"
+        if not self.media.exists(previous):
+            raise StepFailed(f"scene {spec.index + 1} starts where scene {spec.index} ends, which is not rendered")
+        with self.media.atomic_path(target) as tmp:
+            save_last_frame(self.media.path_for(previous), tmp)
+        return target
+
     def _batches(self, specs: list[ClipSpec]) -> list[list[ClipSpec]]:
         """Scenes that share an emotion (hence a LoRA) render together when the backend's preset
         allows more than one scene per call; otherwise one by one."""
@@ -371,14 +451,20 @@ class DreamPipeline:
             self.components.narrator, self.media, job_id, sound.spoken_scenes(self.settings, options, words), language
         )
 
-    def _crossfade(self, options: dict[str, Any]) -> float:
+    def _crossfade(self, options: dict[str, Any], continuity: str) -> float:
         crossfade = options.get("crossfade")
-        return self.settings.video.crossfade if crossfade is None else float(crossfade)
+        if crossfade is None:  # chained scenes already match at the cut: a hard cut by default
+            return 0.0 if continuity == "chain" else self.settings.video.crossfade
+        return float(crossfade)
 
-    def _render_group(self, job_id: int, specs: list[ClipSpec], total: int, needs: dict[int, float]) -> None:
+    def _render_group(
+        self, job_id: int, specs: list[ClipSpec], total: int, needs: dict[int, float], starts: SceneStarts
+    ) -> None:
         """Render one scene, or a batch of scenes, and record each clip once its file is in place.
 
-        A clip shorter than its narration needs holds its last frame until the words are said."""
+        A clip shorter than its narration needs holds its last frame until the words are said.
+        Under chain, a scene's last frame (as rendered, before post-processing) is saved as the next
+        scene's start frame and recorded with the clip, unless the next scene already has one."""
         label = ", ".join(f"{spec.index + 1}" for spec in specs)
         label = f"scene{'s' if len(specs) > 1 else ''} {label} of {total}"
         data = {"scene": specs[0].index, "scenes": total, "batch": [spec.index for spec in specs]}
@@ -392,8 +478,15 @@ class DreamPipeline:
                 self._progress(job_id, JobState.RENDERING, fraction, f"rendering {label}", data)
 
         rels = [f"{job_dir(job_id)}/clip-{spec.index:03d}.mp4" for spec in specs]
+        ends = {spec.index: f"{job_dir(job_id)}/{start_frame_name(spec.index + 1)}" for spec in specs
+                if starts.ends_here(spec.index)}
         with ExitStack() as stack:
             tmps = [stack.enter_context(self.media.atomic_path(rel)) for rel in rels]
+            specs = [
+                replace(spec, end_frame=stack.enter_context(self.media.atomic_path(ends[spec.index])))
+                if spec.index in ends else spec
+                for spec in specs
+            ]
             infos = self.components.backend.render_batch(specs, tmps, on_progress)
         for n, (spec, rel) in enumerate(zip(specs, rels, strict=True)):
             if infos[n].duration + 1e-3 < needs.get(spec.index, 0.0):
@@ -401,6 +494,9 @@ class DreamPipeline:
                     infos[n] = hold_last_frame(replace(infos[n], path=self.media.path_for(rel)), tmp, needs[spec.index])
         for spec, rel, info in zip(specs, rels, infos, strict=True):
             with publishing(self.db, self.bus) as s:
+                if spec.index in ends and (following := repos.segment_for(s, job_id, spec.index + 1)):
+                    following.start_frame = ends[spec.index]
+                    starts.frames[spec.index + 1] = ends[spec.index]
                 s.add(
                     Clip(
                         job_id=job_id,
@@ -429,10 +525,11 @@ class DreamPipeline:
                         for path, c in zip(clips, job.clips, strict=True)]  # fmt: skip
             expected = len(job.segments)
             options = dict(job.options)
+            continuity = job.continuity or "none"
             words = [sound.SceneWords(seg.index, seg.text) for seg in job.segments]
             language = job.language or "en"
             emotion = job.emotion or "neutral"
-        crossfade = self._crossfade(options)
+        crossfade = self._crossfade(options, continuity)
         if len(clips) != expected:
             raise StepFailed(f"{len(clips)} of {expected} clips exist; render them first")
         self._progress(job_id, JobState.STITCHING, 0.0, "stitching scenes")

@@ -212,10 +212,14 @@ def build_service(
     bus = EventBus()
     # validates the preset now; loads no model
     backend, params = build_backend(settings, check_weights=settings.runner == "inprocess")
+    # a default continuity the preset cannot render stops every process now, not the first job
+    if problem := backend.continuity_problem(settings.video.continuity):
+        raise ConfigError(f"video.continuity = {settings.video.continuity!r}: {problem}")
     # models load on the first job, so a process that only submits (bot, API with Celery) stays light
     pipeline = DreamPipeline(settings, db, media, lambda: build_components(settings, backend), bus, params)
     service = DreamService(settings, db, media, pipeline, bus, build_runner(settings, pipeline, background))
     service.voice = VoiceDiaries(service, lambda: build_recognizer(settings))  # the model loads on first use
+    service.continuity_problem = backend.continuity_problem  # a job asking for more is refused at submit
     if background or settings.runner == "celery":
         # a long-lived process (bot, API) also hears of jobs other processes move: a Celery worker,
         # the API approving a Telegram diary, `dreamreel moderation approve` on the command line

@@ -96,6 +96,20 @@ class VideoBackend(ABC):
         when the backend uses none (the preview renderer draws palettes instead)."""
         return None
 
+    def continuity_problem(self, mode: str) -> str | None:
+        """Why this backend cannot render continuity `mode` (none | chain | keyframe), or None.
+
+        `chain` needs `render_clip` to honour `ClipSpec.start_image`; `keyframe` also needs
+        `draw_keyframe`. The default can only render scenes alone."""
+        if mode == "none":
+            return None
+        return f"the {self.name} backend cannot start a scene from an image (continuity {mode!r})"
+
+    def draw_keyframe(self, spec: ClipSpec, out_path: Path, reference: Path | None = None) -> Path:
+        """Draw the first frame of `spec` (its prompt, with `spec.seed` the job's style seed) as a
+        PNG at `out_path`, starting from `reference` (the dreamer's photo) when given."""
+        raise GenerationError(self.continuity_problem("keyframe") or f"the {self.name} backend draws no key frames")
+
 
 def _share(progress: ProgressFn, index: int, count: int) -> ProgressFn:
     """Progress of item `index` of `count` reported as a share of the whole."""

@@ -33,6 +33,12 @@ class PostProcessed(VideoBackend):
     def lora_for(self, emotion: str) -> tuple[str, float] | None:
         return self.inner.lora_for(emotion)
 
+    def continuity_problem(self, mode: str) -> str | None:
+        return self.inner.continuity_problem(mode)
+
+    def draw_keyframe(self, spec: ClipSpec, out_path: Path, reference: Path | None = None) -> Path:
+        return self.inner.draw_keyframe(spec, out_path, reference)
+
     def render_clip(self, spec: ClipSpec, out_path: Path, progress: ProgressFn | None = None) -> ClipInfo:
         return self.render_batch([spec], [out_path], progress)[0]
 
