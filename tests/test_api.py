@@ -151,14 +151,20 @@ def test_malformed_and_oversized_requests_get_clear_json_errors(api: RunningApi)
         assert client.get("/v1/jobs/14327944039382867968").status_code == 422
         assert client.get("/v1/jobs/0/video").status_code == 422
 
-        huge = client.post("/v1/diaries", json={"text": "x" * 30_000, "user": "u1"})
+        # every other request has the general limit (DREAMREEL_API_MAX_BODY_BYTES)...
+        huge = client.post("/moderation/login", data={"token": "x" * 30_000})
         assert huge.status_code == 413 and huge.json()["error"]["code"] == "body_too_large"
+        # ...a diary may carry a photo: up to DREAMREEL_API_MAX_UPLOAD_BYTES, then its text is checked
+        long_text = client.post("/v1/diaries", json={"text": "x" * 30_000, "user": "u1"})
+        assert long_text.status_code == 422 and "too long" in long_text.json()["error"]["message"]
 
         # no Content-Length: the limit holds while streaming
+        limit = api.settings.api_max_upload_bytes
+
         def chunks() -> Iterator[bytes]:
             yield b'{"user": "u1", "text": "'
-            for _ in range(40):
-                yield b"y" * 1000
+            for _ in range(limit // 2**20 + 1):
+                yield b"y" * 2**20
             yield b'"}'
 
         chunked = client.post("/v1/diaries", content=chunks(), headers={"Content-Type": "application/json"})

@@ -41,6 +41,7 @@ def api_env(monkeypatch: pytest.MonkeyPatch, **extra: str) -> None:
         "DREAMREEL_CALLBACK_ATTEMPTS": "4",
         "DREAMREEL_CALLBACK_ALLOW_PRIVATE": "true",  # the test receivers listen on 127.0.0.1
         "DREAMREEL_API_MAX_BODY_BYTES": "20000",
+        "DREAMREEL_API_MAX_UPLOAD_BYTES": str(52 * 2**20),  # a 50 MB photo is read, then refused
         "DREAMREEL_MAX_DIARY_CHARS": "2000",
     }
     env.update(extra)

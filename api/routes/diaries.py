@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Header, Request, UploadFile
 from fastapi.responses import JSONResponse
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError
 
 from api.callback_target import MAX_URL_LENGTH, callback_url_problem
 from api.deps import ApiClientDep, ServiceDep, SettingsDep
@@ -138,18 +138,24 @@ def submit_diary_upload(
     text: Annotated[str, Form(pattern=r"\S", description="The diary, as in POST /v1/diaries")],
     user: Annotated[str, Form(min_length=1, max_length=128, description="The app's id of the person who dreamt")],
     image: Annotated[UploadFile | None, File(description=IMAGE_HELP)] = None,
-    language: Annotated[Literal["ko", "en", "mixed"] | None, Form()] = None,
-    segments: Annotated[int | None, Form(ge=1, le=6)] = None,
-    callback_url: Annotated[AnyHttpUrl | None, Form()] = None,
-    continuity: Annotated[Literal["none", "chain", "keyframe"] | None, Form(description=CONTINUITY_HELP)] = None,
+    # form fields arrive as text; they are checked as DiaryIn checks them (invalid_input when not)
+    language: Annotated[str | None, Form(description="ko, en or mixed; detected when omitted")] = None,
+    segments: Annotated[str | None, Form(description="Number of scenes, 1..6")] = None,
+    callback_url: Annotated[str | None, Form(description="As in POST /v1/diaries")] = None,
+    continuity: Annotated[str | None, Form(description="none, chain or keyframe. " + CONTINUITY_HELP)] = None,
     idempotency_key: Annotated[
         str | None,
         Header(alias="Idempotency-Key", max_length=200,
                description="Retrying with the same key returns the same job"),
     ] = None,
 ) -> DiaryAccepted | JSONResponse:
-    diary = DiaryIn(text=text, user=user, language=language, segments=segments, callback_url=callback_url,
-                    continuity=continuity)
+    fields = {"text": text, "user": user, "language": language, "segments": segments,
+              "callback_url": callback_url, "continuity": continuity}
+    try:
+        diary = DiaryIn.model_validate({k: v for k, v in fields.items() if v not in (None, "")})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+        raise InputError(f"the form is not valid: {problems}") from None
     photo = image.file.read() if image is not None else None
     return _submit(diary, photo, request, client, service, settings, idempotency_key)
 

@@ -1,0 +1,68 @@
+"""The bot and the dreamer's photo: with a diary (caption) or right after it; bad pictures are
+explained in the user's language and the diary is still made; continuity in /settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.texts import t
+from dreamreel.errors import AnimatedImage, ImageTooLarge, NotAnImage
+from tests.fakes.telegram_server import button_data
+from tests.photos import animated_gif, good_photo, not_an_image
+from tests.test_bot import DREAMER, KO_DREAM, _job_of, running_bot
+from tests.test_bot import _fast_preview as _fast_preview  # noqa: F401  (autouse fixture)
+
+pytestmark = pytest.mark.timeout(120)
+
+
+async def test_a_photo_with_the_diary_starts_the_first_scene_and_chain_is_a_setting(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        s = h.server
+        dreamer = s.user(DREAMER, language_code="ko")
+        s.send_text(dreamer, "/settings")
+        panel = await s.wait_for(lambda: s.last_message(DREAMER, lambda m: "reply_markup" in m), what="settings")
+        assert t("ko", "continuity_none") in panel["text"]
+        s.press(dreamer, panel, button_data(panel, "set:continuity:chain")[0])
+        await s.wait_for(lambda: h.service.user_prefs("telegram", str(DREAMER)).get("continuity") == "chain",
+                         what="chain saved")
+
+        s.send_photo(dreamer, good_photo(), caption=KO_DREAM, width=64, height=48)
+        await s.wait_for(lambda: s.calls_to("sendVideo", DREAMER, ok=True), what="the video", timeout=90)
+        job = await _job_of(h, DREAMER)
+        assert job.status == "done" and job.photo and job.continuity == "chain"
+        assert all(seg.start_frame for seg in job.segments)  # the photo, then each scene's last frame
+        assert len(s.calls_to("download")) == 1
+
+
+async def test_bad_pictures_are_explained_and_the_diary_is_still_made(tmp_path: Path) -> None:
+    async with running_bot(tmp_path) as h:
+        s = h.server
+        dreamer = s.user(DREAMER, language_code="ko")
+        # an animated picture as the diary's photo: told why, the dream is made without it
+        s.send_document(dreamer, animated_gif(), file_name="dance.gif", mime_type="image/gif", caption=KO_DREAM)
+        await s.wait_for(lambda: s.calls_to("sendVideo", DREAMER, ok=True), what="the video", timeout=90)
+        refused = t("ko", "photo_not_used", error=AnimatedImage("an animated GIF with 3 frames").user_message("ko"))
+        assert refused in s.texts_to(DREAMER)
+        job = await _job_of(h, DREAMER)
+        assert job.status == "done" and not job.photo
+
+        # right after that diary: not a picture, then one too large to fetch (never downloaded)
+        downloads = len(s.calls_to("download"))
+        s.send_document(dreamer, not_an_image(), file_name="dream.pdf", mime_type="application/pdf")
+        s.send_document(dreamer, b"x", file_name="huge.jpg", mime_type="image/jpeg", file_size=50 * 2**20)
+        await s.wait_for(lambda: any("너무 커요" in x for x in s.texts_to(DREAMER)), what="two refusals", timeout=60)
+        texts = s.texts_to(DREAMER)
+        assert NotAnImage("not a JPEG, PNG or WebP file").user_message("ko") in texts
+        assert ImageTooLarge("50.0 MB, at most 20 MB").user_message("ko") in texts
+        assert len(s.calls_to("download")) == downloads + 1  # the 50 MB file was not fetched
+        assert not (await _job_of(h, DREAMER)).photo
+
+        # a good photo right after the diary: the video is made again from it
+        videos = len(s.calls_to("sendVideo", DREAMER, ok=True))
+        s.send_photo(dreamer, good_photo())
+        await s.wait_for(lambda: len(s.calls_to("sendVideo", DREAMER, ok=True)) > videos, what="the new video", timeout=90)
+        assert t("ko", "photo_added_rerender", job_id=job.job_id) in s.texts_to(DREAMER)
+        job = await _job_of(h, DREAMER)
+        assert job.photo and job.segments[0].start_frame
