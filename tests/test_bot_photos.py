@@ -12,7 +12,7 @@ from dreamreel.errors import AnimatedImage, ImageTooLarge, NotAnImage
 from tests.fakes.telegram_server import button_data
 from tests.photos import animated_gif, good_photo, not_an_image
 from tests.test_bot import DREAMER, KO_DREAM, _job_of, running_bot
-from tests.test_bot import _fast_preview as _fast_preview  # noqa: F401  (autouse fixture)
+from tests.test_bot import _fast_preview as _fast_preview  # the autouse fixture: fast preview settings
 
 pytestmark = pytest.mark.timeout(120)
 

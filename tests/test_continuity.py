@@ -4,6 +4,7 @@ photo, resume and re-roll from the saved start frame, hard cuts."""
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ def service(monkeypatch: pytest.MonkeyPatch) -> Any:
 def boundaries(clips: list[str]) -> list[float]:
     """PSNR between the last frame of each clip and the first frame of the next."""
     frames = [read_frames(Path(c)) for c in clips]
-    return [psnr(a[-1], b[0]) for a, b in zip(frames, frames[1:], strict=False)]
+    return [psnr(a[-1], b[0]) for a, b in itertools.pairwise(frames)]
 
 
 def test_dream_with_chain_continues_each_scene_from_the_last_frame_and_cuts_hard() -> None:

@@ -120,10 +120,13 @@ class PipeSpy:
     def __init__(self, pipe: Any) -> None:
         self.pipe = pipe
         self.calls: list[dict[str, Any]] = []
+        self.outputs: list[Any] = []
 
     def __call__(self, **kwargs: Any) -> Any:
         self.calls.append(kwargs)
-        return self.pipe(**kwargs)
+        out = self.pipe(**kwargs)
+        self.outputs.append(out)
+        return out
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.pipe, name)
