@@ -137,7 +137,8 @@ def submit_diary_upload(
     settings: SettingsDep,
     text: Annotated[str, Form(pattern=r"\S", description="The diary, as in POST /v1/diaries")],
     user: Annotated[str, Form(min_length=1, max_length=128, description="The app's id of the person who dreamt")],
-    image: Annotated[UploadFile | None, File(description=IMAGE_HELP)] = None,
+    # a part without a file name arrives as text: it is refused as "not a picture" like any other
+    image: Annotated[UploadFile | str | None, File(description=IMAGE_HELP)] = None,
     # form fields arrive as text; they are checked as DiaryIn checks them (invalid_input when not)
     language: Annotated[str | None, Form(description="ko, en or mixed; detected when omitted")] = None,
     segments: Annotated[str | None, Form(description="Number of scenes, 1..6")] = None,
@@ -156,7 +157,7 @@ def submit_diary_upload(
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
         raise InputError(f"the form is not valid: {problems}") from None
-    photo = image.file.read() if image is not None else None
+    photo = image.encode("utf-8", "replace") if isinstance(image, str) else image.file.read() if image else None
     return _submit(diary, photo, request, client, service, settings, idempotency_key)
 
 
