@@ -39,6 +39,9 @@ def public_job(job: JobView, base_url: str) -> dict[str, Any]:
     for segment in data["segments"]:
         if segment["clip"]:
             segment["clip"] = media_url(base_url, job.job_id, segment["index"])
+        # the frame a scene starts from stays on the server (it may be the dreamer's photo): only whether
+        # there is one is said
+        segment["start_frame"] = bool(segment.get("start_frame"))
     if job.events is not None:
         data["events"] = [public_event(event, base_url) for event in job.events]
     return data

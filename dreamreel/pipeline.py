@@ -405,7 +405,7 @@ class DreamPipeline:
                     raise StepFailed(f"scene {spec.index} of job {job_id} vanished")
                 segment.start_frame = rel
                 self.bus.add(s, job_id, "info", f"scene {spec.index + 1} starts from its {starts.source(spec.index)}",
-                             state=JobState.RENDERING, data={"scene": spec.index, "start_frame": rel})
+                             state=JobState.RENDERING, data={"scene": spec.index, "start": starts.source(spec.index)})
             starts.frames[spec.index] = rel
         return replace(spec, start_image=self.media.path_for(rel))
 

@@ -33,7 +33,7 @@ async def test_a_photo_with_the_diary_starts_the_first_scene_and_chain_is_a_sett
         job = await _job_of(h, DREAMER)
         assert job.status == "done" and job.photo and job.continuity == "chain"
         assert all(seg.start_frame for seg in job.segments)  # the photo, then each scene's last frame
-        assert len(s.calls_to("download")) == 1
+        assert len(s.downloads) == 1
 
 
 async def test_bad_pictures_are_explained_and_the_diary_is_still_made(tmp_path: Path) -> None:
@@ -49,14 +49,14 @@ async def test_bad_pictures_are_explained_and_the_diary_is_still_made(tmp_path: 
         assert job.status == "done" and not job.photo
 
         # right after that diary: not a picture, then one too large to fetch (never downloaded)
-        downloads = len(s.calls_to("download"))
-        s.send_document(dreamer, not_an_image(), file_name="dream.pdf", mime_type="application/pdf")
+        downloads = len(s.downloads)
+        s.send_document(dreamer, not_an_image(), file_name="me.jpg", mime_type="image/jpeg")  # not what it says
         s.send_document(dreamer, b"x", file_name="huge.jpg", mime_type="image/jpeg", file_size=50 * 2**20)
         await s.wait_for(lambda: any("너무 커요" in x for x in s.texts_to(DREAMER)), what="two refusals", timeout=60)
         texts = s.texts_to(DREAMER)
         assert NotAnImage("not a JPEG, PNG or WebP file").user_message("ko") in texts
         assert ImageTooLarge("50.0 MB, at most 20 MB").user_message("ko") in texts
-        assert len(s.calls_to("download")) == downloads + 1  # the 50 MB file was not fetched
+        assert len(s.downloads) == downloads + 1  # the 50 MB file was not fetched
         assert not (await _job_of(h, DREAMER)).photo
 
         # a good photo right after the diary: the video is made again from it
