@@ -45,8 +45,8 @@ from generation.audio.base import Speech, SpeechSynth
 from generation.audio.music import MusicLibrary
 from generation.audio.score import hold_last_frame
 from generation.base import ClipInfo, ClipSpec, ClipStyle, VideoBackend
-from generation.stitch import timeline_spans
 from generation.frames import save_last_frame
+from generation.stitch import timeline_spans
 from storage import repos
 from storage.db import Database
 from storage.media import MediaStore, job_dir
