@@ -292,3 +292,12 @@ def test_hold_last_frame_lengthens_a_clip_stream_compatibly(tmp_path: Path) -> N
     held = hold_last_frame(clip, tmp_path / "held.mp4", 3.1)
     assert held.frames == 13 and held.duration == pytest.approx(3.25, abs=0.02)
     assert probe_video(held.path).stream_key == probe_video(clip.path).stream_key
+    original, longer = _frames(clip.path), _frames(held.path)
+    assert np.array_equal(longer[:8], original)  # the clip's own frames are copied, not re-encoded
+    assert all(np.abs(f.astype(int) - original[-1].astype(int)).mean() < 3 for f in longer[8:])  # then held
+
+
+def _frames(path: Path) -> np.ndarray:
+    raw = subprocess.run(ffmpeg_command(["-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"]),
+                         capture_output=True, check=True).stdout  # fmt: skip
+    return np.frombuffer(raw, dtype=np.uint8).reshape(-1, 36, 64, 3)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from dreamreel.settings import DEFAULT_STYLES
+from generation.audio.base import wav_speech
 from generation.base import ClipSpec, ClipStyle
 from generation.diffusers_backend import DiffusersBackend
 from tests.helpers import cli_json
@@ -82,7 +83,15 @@ def test_dream_renders_every_scene_with_the_tiny_model_and_its_emotion_lora(
         video = Path(os.environ["DREAMREEL_HOME"]) / "media" / video
     frames = read_frames(video)
     assert frames.shape[1:] == (16, 16, 3)
-    assert frames.shape[0] == 18  # two 9-frame clips, nothing dropped by the stitcher
+    # each 9-frame model clip holds its last frame until its scene's narration is said
+    home = Path(os.environ["DREAMREEL_HOME"]) / "media"
+    clips = [Path(c) if Path(c).is_absolute() else home / c for c in result["clips"]]
+    held = [read_frames(c).shape[0] for c in clips]
+    narrations = sorted(video.parent.glob("narration-*.wav"))
+    assert len(narrations) == 2
+    for count, narration in zip(held, narrations, strict=True):
+        assert count > 9 and count / 8 >= wav_speech(narration).duration  # 8 fps
+    assert frames.shape[0] == sum(held)  # nothing dropped by the stitcher
 
     # The stored seed, prompt, preset and LoRA reproduce the job's clip outside the service.
     import tomllib
@@ -101,7 +110,8 @@ def test_dream_renders_every_scene_with_the_tiny_model_and_its_emotion_lora(
     )  # fmt: skip
     again = backend.render_clip(spec, tmp_path / "again.mp4")
     assert again.frames == 9
-    assert np.array_equal(read_frames(tmp_path / "again.mp4"), read_frames(clip))
+    # the model's frames are kept as rendered (the held tail is added by stream copy)
+    assert np.array_equal(read_frames(tmp_path / "again.mp4"), read_frames(clip)[:9])
 
 
 def test_scenes_sharing_an_emotion_render_in_one_batched_call(tiny_models: TinyModels, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 from generation.audio.mix import Narration, Soundtrack, add_soundtrack
 from generation.audio.music import AmbientTone
 from generation.audio.subtitles import TRACK_LANGUAGES, scene_cues, write_subtitles
-from generation.base import ClipInfo
+from generation.base import ClipInfo, GenerationError
 from generation.ffmpeg import h264_output_params, run_ffmpeg
 from generation.probe import StreamInfo, probe_video
 
@@ -73,13 +74,30 @@ def frames_to_hold(frames: int, fps: float, min_seconds: float) -> int:
 
 
 def hold_last_frame(clip: ClipInfo, out_path: Path, min_seconds: float) -> ClipInfo:
-    """`clip` lengthened to at least `min_seconds` by holding its last frame (one re-encode with the
-    shared H.264 settings, so the stitcher can still stream-copy it). Returns what was written."""
+    """`clip` lengthened to at least `min_seconds` by holding its last frame. The clip's own frames
+    are stream-copied (a model's output is not re-encoded); only the held tail is encoded, with the
+    shared H.264 settings, and joined by the concat demuxer. Returns what was written (probed)."""
     extra = frames_to_hold(clip.frames, clip.fps, min_seconds)
     fps = round(clip.fps)
-    run_ffmpeg(
-        ["-i", str(clip.path), "-map", "0:v:0", "-vf", f"tpad=stop_mode=clone:stop={extra}",
-         *h264_output_params(fps), "-f", "mp4", str(out_path)],
-        what=f"holding the last frame of {clip.path.name} for {extra} frames",
-    )  # fmt: skip
-    return probe_video(out_path).as_clip_info()
+    with tempfile.TemporaryDirectory(prefix="dreamreel-hold-") as tmp:
+        folder = Path(tmp)
+        last = folder / "last.png"
+        run_ffmpeg(["-sseof", f"-{max(2.0 / clip.fps, 0.5):.3f}", "-i", str(clip.path), "-map", "0:v:0",
+                    "-update", "1", str(last)], what=f"taking the last frame of {clip.path.name}")  # fmt: skip
+        tail = folder / "tail.mp4"
+        run_ffmpeg(["-loop", "1", "-framerate", str(fps), "-i", str(last), "-frames:v", str(extra),
+                    "-vf", f"scale={clip.width}:{clip.height}", *h264_output_params(fps), "-f", "mp4", str(tail)],
+                   what=f"holding the last frame of {clip.path.name} for {extra} frames")  # fmt: skip
+        listing = folder / "parts.txt"
+        listing.write_text("".join(f"file '{_quote(p)}'\n" for p in (clip.path, tail)), encoding="utf-8")
+        run_ffmpeg(["-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0:v:0", "-c", "copy",
+                    "-movflags", "+faststart", "-f", "mp4", str(out_path)], what="joining a clip and its held frame")  # fmt: skip
+    held = probe_video(out_path).as_clip_info()
+    if held.frames != clip.frames + extra:
+        raise GenerationError(f"holding the last frame made {held.frames} frames, expected {clip.frames + extra}")
+    return held
+
+
+def _quote(path: Path) -> str:
+    # the concat demuxer's own quoting: ' closes, \' is a literal quote, ' reopens
+    return str(path.resolve()).replace("'", "'\\''")
