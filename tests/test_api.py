@@ -327,6 +327,22 @@ def test_a_refused_job_is_called_back_and_waits_for_a_moderator(api: RunningApi)
         receiver.close()
 
 
+def test_a_disguised_diary_is_refused_and_a_disguise_never_reaches_a_prompt(api: RunningApi) -> None:
+    """Issue 9: the NFD form of a blocked diary was rendered through the API with the words verbatim."""
+    import unicodedata
+
+    with api.client() as client:
+        refused = submit(client, unicodedata.normalize("NFD", "꿈에서 어른이 아이와 성관계를 했다."))["job_id"]
+        job = wait_for(api, refused, ("blocked", "in_review", "done", "failed"))
+        assert job["status"] == "blocked" and job["video"] is None
+        calm = submit(client, "I was flying over a ｓｉｌｖｅｒ sea. A w\u200bh\u200ba\u200bl\u200be sang.", segments=1)
+        job = wait_for(api, calm["job_id"], ("done", "failed"))
+        assert job["status"] == "done", job.get("error")
+        prompt = job["segments"][0]["prompt"]
+        assert "silver" in prompt and "whale" in prompt
+        assert "ｓ" not in prompt and "\u200b" not in prompt
+
+
 def test_a_callback_due_while_the_api_was_stopped_is_sent_once_it_starts(monkeypatch: pytest.MonkeyPatch) -> None:
     """The API keeps its place in the event feed: a job with a callback_url that finished while it
     was down is called back when it starts again, and not again on the next restart."""

@@ -525,3 +525,14 @@ def test_on_real_diaries_faithful_plans_pass_and_nothing_is_taken_for_an_injecti
     assert len(rows) > 200
     assert flagged == ["en-dev-04"]  # "Ignore all previous instructions." inside a dream case
     assert refused == ["en-dev-04"]
+
+
+def test_the_llm_reads_the_canonical_diary_not_its_disguise(server: FakeOpenAIServer, fallback: SentencePlanner) -> None:
+    """Issue 9: a disguise must not reach any model; the spans still point at the diary as written."""
+    diary = "I flew over a ｓｉｌｖｅｒ city. A w\u200bh\u200ba\u200bl\u200be sang to me."
+    server.queue(Reply(content=reply_json([(1, 2)])))
+    plan = make_planner(server, fallback).plan(diary, segments=1)
+    user = user_message(server.requests[0])
+    assert "[1] I flew over a silver city.\n[2] A whale sang to me." in user
+    assert "ｓ" not in user and "\u200b" not in user
+    assert plan.segments[0].text == diary
