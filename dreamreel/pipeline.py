@@ -14,8 +14,10 @@ mid-render resumes where it stopped.
 
     plan     the agent splits the diary into scenes, classifies emotions, screens content, picks styles
     moderate the verdict decides: allow -> approved; review -> in_review; block -> blocked
-    render   one clip per scene through the video backend, each written atomically
-    stitch   the clips become one video, checked by probing the result
+    render   each scene's words narrated first (a scene lasts at least as long as they do), then
+             one clip per scene through the video backend, each written atomically
+    stitch   the clips become one video, then narration, a music bed and soft subtitles go on it
+             (.srt/.vtt beside it; `dreamreel.sound`), checked by probing the result
 """
 
 from __future__ import annotations
