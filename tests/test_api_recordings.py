@@ -70,12 +70,13 @@ def test_bad_audio_and_no_model_are_refused_with_the_audio_kept(
         assert api.service.voice.audio_file(kept).read_bytes() == silent
         assert client.get(f"/v1/recordings/{kept}").json()["status"] == "refused"
 
-    api_env(monkeypatch, DREAMREEL_SPEECH__BACKEND="none")
+    api_env(monkeypatch, DREAMREEL_SPEECH__BACKEND="none", DREAMREEL_SPEECH__MAX_BYTES="100000")
     note = recordings.voice_note(tmp_path / "note.ogg", SPOKEN, "en").read_bytes()
     with running_api() as api, api.client() as client:
         response = client.post("/v1/recordings", data={"user": "u1"}, files={"file": ("n.ogg", note, "audio/ogg")})
         assert response.status_code == 503 and response.json()["error"]["code"] == "speech_unavailable"
         kept = response.json()["error"]["details"][0]["recording_id"]
         assert api.service.voice.audio_file(kept).read_bytes() == note
-        # the diary limit (20 kB here) does not apply to uploads, the speech limit does
-        assert len(note) > 0 and client.post("/v1/diaries", content=b"x" * 30_000).status_code == 413
+        # uploads are bounded by the recording limit (plus room for the form), not the diary body limit
+        huge = client.post("/v1/recordings", data={"user": "u1"}, files={"file": ("big.ogg", b"x" * 200_000, "audio/ogg")})
+        assert huge.status_code == 413 and huge.json()["error"]["code"] == "body_too_large"
