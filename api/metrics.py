@@ -1,10 +1,12 @@
-"""Prometheus metrics (text exposition format 0.0.4): jobs by state, queue depths, render times.
+"""Prometheus metrics (text exposition format 0.0.4): jobs by state, queue depths, render times,
+clip quality scores and the quality gate's re-renders.
 
 Jobs by state are counted by the database at each scrape (one GROUP BY over the indexed state
 column), and pending reviews with one COUNT, so they are exact even when Celery workers in other
 processes move the jobs. Render
 seconds (from a job's first `rendering` event to its `stitching` event) and callback outcomes
-come from this process's event feed.
+come from this process's event feed, as do the clip quality scores and re-renders (one
+`quality` event per kept scene clip, see dreamreel.pipeline).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dreamreel.views import EventView, JobState
 STATES: tuple[str, ...] = tuple(JobState)
 QUEUED_STATES = ("received", "planned", "approved")  # waiting for the runner
 RENDER_BUCKETS = (1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
+QUALITY_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
 class JobMetrics:
@@ -33,6 +36,10 @@ class JobMetrics:
         self._render_sum = 0.0
         self._render_total = 0
         self._callbacks: Counter[str] = Counter()
+        self._quality_counts = [0] * len(QUALITY_BUCKETS)
+        self._quality_sum = 0.0
+        self._quality_total = 0
+        self._rerolls = 0
         self._unsubscribe: Callable[[], None] | None = None
 
     def start(self) -> None:
@@ -48,6 +55,8 @@ class JobMetrics:
         with self._lock:
             if event.kind == "callback":
                 self._callbacks["ok" if event.data.get("ok") else "failed"] += 1
+            if event.kind == "quality":
+                self._observe_quality(event.data)
             if event.kind != "state" or event.state is None:
                 return
             if event.state == "rendering":
@@ -63,6 +72,20 @@ class JobMetrics:
         for i, bound in enumerate(RENDER_BUCKETS):
             if seconds <= bound:
                 self._render_counts[i] += 1
+
+    def _observe_quality(self, data: dict[str, object]) -> None:
+        """One kept clip (the pipeline's `quality` event): its overall score and its re-renders."""
+        quality = data.get("quality")
+        overall = quality.get("overall") if isinstance(quality, dict) else None
+        if isinstance(overall, int | float):
+            self._quality_sum += float(overall)
+            self._quality_total += 1
+            for i, bound in enumerate(QUALITY_BUCKETS):
+                if overall <= bound:
+                    self._quality_counts[i] += 1
+        rerolls = data.get("rerolls")
+        if isinstance(rerolls, int) and rerolls > 0:
+            self._rerolls += rerolls
 
     def render(self) -> str:
         """The exposition text."""
@@ -90,5 +113,15 @@ class JobMetrics:
                 "# TYPE dreamreel_callbacks_total counter",
                 f'dreamreel_callbacks_total{{outcome="ok"}} {self._callbacks["ok"]}',
                 f'dreamreel_callbacks_total{{outcome="failed"}} {self._callbacks["failed"]}',
+                "# HELP dreamreel_clip_quality Overall quality score (0..1) of each kept scene clip.",
+                "# TYPE dreamreel_clip_quality histogram",
+                *(f'dreamreel_clip_quality_bucket{{le="{bound:g}"}} {count}'
+                  for bound, count in zip(QUALITY_BUCKETS, self._quality_counts, strict=True)),
+                f'dreamreel_clip_quality_bucket{{le="+Inf"}} {self._quality_total}',
+                f"dreamreel_clip_quality_sum {self._quality_sum:.4f}",
+                f"dreamreel_clip_quality_count {self._quality_total}",
+                "# HELP dreamreel_quality_rerolls_total Scene clips rendered again by the quality gate.",
+                "# TYPE dreamreel_quality_rerolls_total counter",
+                f"dreamreel_quality_rerolls_total {self._rerolls}",
             ]
         return "\n".join(lines) + "\n"

@@ -51,6 +51,7 @@ LABELS: dict[str, dict[str, str]] = {
                      "Edit one to change that scene; edits are softened the same way.",
         "no_decision": "This job is not waiting for a decision.", "csrf": "The form expired; reload the page.",
         "sign_in_first": "Sign in to see the queue.",
+        "quality": "Clip quality", "attempts": "Attempts", "below": "below threshold",
         "too_many": "Too many failed sign-ins from your address. Try again in {minutes} min.",
     },
     "ko": {
@@ -66,6 +67,7 @@ LABELS: dict[str, dict[str, str]] = {
                      "고치면 그 장면이 바뀌고, 고친 내용도 같은 방식으로 순화돼요.",
         "no_decision": "이 작업은 결정을 기다리고 있지 않아요.", "csrf": "양식이 만료됐어요. 새로고침해 주세요.",
         "sign_in_first": "대기열을 보려면 로그인하세요.",
+        "quality": "클립 품질", "attempts": "시도", "below": "기준 미달",
         "too_many": "이 주소에서 로그인 실패가 너무 많아요. {minutes}분 후에 다시 시도해 주세요.",
     },
 }

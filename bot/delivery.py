@@ -96,6 +96,9 @@ class Delivery:
             if path is None or not Path(path).is_file():
                 continue
             caption = t(lang, "clips_caption", job_id=job.job_id, scene=index + 1, scenes=total)
+            quality = clip_quality_line(job, index, lang)
+            if quality:
+                caption += "\n" + quality
             await self._upload(chat_id, Path(path), caption, None, lang, job.job_id, clip=index)
             sent += 1
         if not sent:
@@ -257,3 +260,15 @@ def user_chat(job: JobView) -> int | None:
         return int(job.user)
     except ValueError:
         return None
+
+
+def clip_quality_line(job: JobView, index: int, lang: str) -> str | None:
+    """The scene clip's quality score and attempts, for its caption (None when it was not scored)."""
+    segment = next((seg for seg in job.segments if seg.index == index), None)
+    if segment is None or segment.quality is None:
+        return None
+    q = segment.quality
+    attempts = max(len(segment.attempts), 1)
+    if q.passed:
+        return t(lang, "clips_quality", overall=f"{q.overall:.2f}", attempts=attempts)
+    return t(lang, "clips_quality_low", overall=f"{q.overall:.2f}", attempts=attempts, failures=", ".join(q.failures))

@@ -317,6 +317,10 @@ def status_text(lang: str, event: EventView) -> str | None:
         scenes = event.data.get("scenes")
         if isinstance(scene, int) and isinstance(scenes, int):
             percent = round(100 * (event.progress or 0.0))
+            attempt, attempts = event.data.get("attempt"), event.data.get("max_attempts")
+            if isinstance(attempt, int) and isinstance(attempts, int) and attempt > 1:  # the quality gate
+                return t(lang, "stage_rerendering", scene=scene + 1, scenes=scenes, percent=percent,
+                         attempt=attempt, attempts=attempts)  # fmt: skip
             return t(lang, "stage_rendering", scene=scene + 1, scenes=scenes, percent=percent)
         return None
     if state == "stitching":

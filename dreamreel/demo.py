@@ -36,6 +36,9 @@ def main() -> int:
     print(f"Dream (ko): {SAMPLE_DREAM}")
     for seg in view.segments:
         print(f"  scene {seg.index + 1} [{seg.emotion}]: {seg.text}\n      -> {seg.prompt}")
+        if seg.quality is not None:
+            renders = len(seg.attempts)
+            print(f"      quality {seg.quality.overall:.2f} ({renders} render{'s' if renders != 1 else ''})")
     print(f"\nclips: {len(view.clips)} in {view.clips[0].rsplit('/', 1)[0]}/")
     print(f"video: {view.video}")
     for path in view.subtitles:  # the same words as the mp4's soft subtitle track

@@ -41,6 +41,14 @@ from dreamreel import sound
 from dreamreel.continuity import keyframe_prompt, shared_description, start_frame_name
 from dreamreel.events import EventBus, publishing
 from dreamreel.lease import JobLease
+from dreamreel.quality_gate import (
+    Attempt,
+    attempt_path,
+    forget_attempt_files,
+    keep_best,
+    quality_message,
+    retry_note,
+)
 from dreamreel.settings import Settings
 from dreamreel.states import JobState, transition
 from generation.audio.base import Speech, SpeechSynth
@@ -48,11 +56,12 @@ from generation.audio.music import MusicLibrary
 from generation.audio.score import hold_last_frame
 from generation.base import ClipInfo, ClipSpec, ClipStyle, VideoBackend
 from generation.frames import save_last_frame
+from generation.quality import QualityGate
 from generation.stitch import timeline_spans
 from storage import repos
 from storage.db import Database
 from storage.media import MediaStore, job_dir
-from storage.models import Clip, Job, ModerationReview, SegmentRow, Video, utcnow
+from storage.models import Clip, ClipAttempt, Job, ModerationReview, SegmentRow, Video, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +80,8 @@ class Components:
     overall_emotion: Callable[[list[EmotionResult], list[float]], EmotionResult]
     soften_prompt: Callable[[str, Collection[str]], str]  # (prompt, verdict categories) -> renderable
     narrator: SpeechSynth  # speaks each scene's words (espeak-ng by default)
+    quality: QualityGate  # judges every clip; renders weak ones again (docs/quality.md)
+    simplify_prompt: Callable[[str], str]  # the prompt of a second retry: fewer subjects, less action
     music: MusicLibrary | None = None  # the operator's tracks by emotion; None: a generated tone
 
 
@@ -324,6 +335,9 @@ class DreamPipeline:
             stale = [c for c in job.clips if c.segment_index not in done]
             for clip in stale:  # a row whose file vanished is rendered again
                 s.delete(clip)
+            pending_scenes = [seg.index for seg in job.segments if seg.index not in done]
+            for index in pending_scenes:  # attempts of a render cut short: judged afresh
+                repos.forget_attempts(s, job_id, index)
             captions = job.options.get("captions")
             captions = self.settings.video.captions if captions is None else bool(captions)
             language = job.language or "en"
@@ -344,6 +358,8 @@ class DreamPipeline:
             raise StepFailed(problem)
         # a render killed mid-write left its temp file behind; only this job writes here
         self.media.sweep_temp(older_than=0, under=job_dir(job_id))
+        for index in pending_scenes:
+            forget_attempt_files(self.media, job_id, index)
         # narration first: each scene must last at least as long as its spoken words
         words = [sound.SceneWords(index, text) for index, text, *_ in segments]
         spoken = self._narrate(job_id, words, options, language)
@@ -462,14 +478,41 @@ class DreamPipeline:
     def _render_group(
         self, job_id: int, specs: list[ClipSpec], total: int, needs: dict[int, float], starts: SceneStarts
     ) -> None:
-        """Render one scene, or a batch of scenes, and record each clip once its file is in place.
+        """Render one scene, or a batch of scenes, through the quality gate and keep each scene's
+        best attempt as its clip (`dreamreel.quality_gate`, docs/quality.md).
 
-        A clip shorter than its narration needs holds its last frame until the words are said.
-        Under chain, a scene's last frame (as rendered, before post-processing) is saved as the next
-        scene's start frame and recorded with the clip, unless the next scene already has one."""
-        label = ", ".join(f"{spec.index + 1}" for spec in specs)
-        label = f"scene{'s' if len(specs) > 1 else ''} {label} of {total}"
-        data = {"scene": specs[0].index, "scenes": total, "batch": [spec.index for spec in specs]}
+        Every render is judged; scenes under a threshold are rendered again (a new seed, from the
+        second retry a simpler prompt) until they pass or `max_attempts` renders are spent. A scene
+        never fails for quality alone: it keeps its best attempt and the feed says so.
+        """
+        gate = self.components.quality
+        attempts: dict[int, list[Attempt]] = {spec.index: [] for spec in specs}
+        todo = list(specs)
+        for number in range(1, gate.max_attempts + 1):
+            missed = sorted({f for spec in todo for f in (attempts[spec.index][-1].failures if number > 1 else [])})
+            self._render_attempt(job_id, todo, number, missed, total, starts, attempts)
+            todo = [spec for spec in todo if attempts[spec.index][-1].failures]
+            if not todo:
+                break
+        for spec in specs:
+            self._keep_best(job_id, spec, attempts[spec.index], total, needs, starts)
+
+    def _render_attempt(
+        self, job_id: int, scenes: list[ClipSpec], number: int, missed: list[str], total: int,
+        starts: SceneStarts, attempts: dict[int, list[Attempt]],
+    ) -> None:
+        """Render attempt `number` of `scenes` in one backend call; judge and record each clip.
+
+        Under chain, each attempt also saves its last frame (as rendered, before post-processing):
+        the kept attempt's becomes the next scene's start frame."""
+        gate = self.components.quality
+        tries = [gate.retry_spec(spec, number, self.components.simplify_prompt) for spec in scenes]
+        label = ", ".join(f"{spec.index + 1}" for spec in tries)
+        label = f"scene{'s' if len(tries) > 1 else ''} {label} of {total}{retry_note(number, gate, missed)}"
+        data = {
+            "scene": tries[0].index, "scenes": total, "batch": [spec.index for spec in tries],
+            "attempt": number, "max_attempts": gate.max_attempts,
+        }  # fmt: skip
         self._progress(job_id, JobState.RENDERING, 0.0, f"rendering {label}", data)
         last = [time.monotonic()]
 
@@ -479,43 +522,76 @@ class DreamPipeline:
                 last[0] = now
                 self._progress(job_id, JobState.RENDERING, fraction, f"rendering {label}", data)
 
-        rels = [f"{job_dir(job_id)}/clip-{spec.index:03d}.mp4" for spec in specs]
-        ends = {spec.index: f"{job_dir(job_id)}/{start_frame_name(spec.index + 1)}" for spec in specs
-                if starts.ends_here(spec.index)}
+        rels = [attempt_path(job_id, spec.index, number) for spec in tries]
+        ends = {spec.index: attempt_path(job_id, spec.index, number, "png") for spec in tries
+                if starts.ends_here(spec.index)}  # fmt: skip
         with ExitStack() as stack:
             tmps = [stack.enter_context(self.media.atomic_path(rel)) for rel in rels]
-            specs = [
+            with_ends = [
                 replace(spec, end_frame=stack.enter_context(self.media.atomic_path(ends[spec.index])))
                 if spec.index in ends else spec
-                for spec in specs
+                for spec in tries
             ]
-            infos = self.components.backend.render_batch(specs, tmps, on_progress)
-        for n, (spec, rel) in enumerate(zip(specs, rels, strict=True)):
-            if infos[n].duration + 1e-3 < needs.get(spec.index, 0.0):
-                with self.media.atomic_path(rel) as tmp:
-                    infos[n] = hold_last_frame(replace(infos[n], path=self.media.path_for(rel)), tmp, needs[spec.index])
-        for spec, rel, info in zip(specs, rels, infos, strict=True):
+            infos = self.components.backend.render_batch(with_ends, tmps, on_progress)
+        for scene, spec, rel, info in zip(scenes, tries, rels, infos, strict=True):
+            # judged against the scene's own prompt: a simplified retry must still show the scene
+            quality, failures = gate.judge(self.media.path_for(rel), scene.prompt)
+            attempts[spec.index].append(Attempt(number, spec, rel, info, quality, failures, ends.get(spec.index)))
             with publishing(self.db, self.bus) as s:
-                if spec.index in ends and (following := repos.segment_for(s, job_id, spec.index + 1)):
-                    following.start_frame = ends[spec.index]
-                    starts.frames[spec.index + 1] = ends[spec.index]
                 s.add(
-                    Clip(
-                        job_id=job_id,
-                        segment_index=spec.index,
-                        seed=spec.seed,
-                        path=rel,
-                        frames=info.frames,
-                        fps=info.fps,
-                        width=info.width,
-                        height=info.height,
-                        duration=info.duration,
+                    ClipAttempt(
+                        job_id=job_id, segment_index=spec.index, attempt=number, seed=spec.seed,
+                        prompt=spec.prompt, steps_factor=spec.steps_factor, quality=quality.as_dict(),
+                        failures=failures, kept=False,
                     )
+                )  # fmt: skip
+
+    def _keep_best(
+        self, job_id: int, spec: ClipSpec, attempts: list[Attempt], total: int, needs: dict[int, float],
+        starts: SceneStarts,
+    ) -> None:
+        """The best attempt's file becomes the scene's clip: its row, its scores, a quality event.
+
+        A clip shorter than its narration needs holds its last frame until the words are said."""
+        rel = f"{job_dir(job_id)}/clip-{spec.index:03d}.mp4"
+        end = f"{job_dir(job_id)}/{start_frame_name(spec.index + 1)}" if starts.ends_here(spec.index) else None
+        best = keep_best(self.media, attempts, self.components.quality, rel, end)
+        info = replace(best.info, path=self.media.path_for(rel))
+        if info.duration + 1e-3 < needs.get(spec.index, 0.0):
+            with self.media.atomic_path(rel) as tmp:
+                info = hold_last_frame(info, tmp, needs[spec.index])
+        with publishing(self.db, self.bus) as s:
+            if end and best.end_frame and (following := repos.segment_for(s, job_id, spec.index + 1)):
+                following.start_frame = end
+                starts.frames[spec.index + 1] = end
+            for row in repos.attempts_for(s, job_id, spec.index):
+                row.kept = row.attempt == best.number
+            s.add(
+                Clip(
+                    job_id=job_id,
+                    segment_index=spec.index,
+                    seed=best.spec.seed,
+                    path=rel,
+                    frames=info.frames,
+                    fps=info.fps,
+                    width=info.width,
+                    height=info.height,
+                    duration=info.duration,
+                    quality=best.scores(),
                 )
-                self.bus.add(
-                    s, job_id, "progress", f"scene {spec.index + 1} of {total} rendered", state=JobState.RENDERING,
-                    progress=1.0, data={"scene": spec.index, "scenes": total, "frames": info.frames},
-                )
+            )
+            self.bus.add(
+                s, job_id, "quality", quality_message(spec.index, total, best, len(attempts)),
+                data={
+                    "scene": spec.index, "scenes": total, "attempts": len(attempts),
+                    "rerolls": len(attempts) - 1, "kept": best.number, "passed": not best.failures,
+                    "failures": best.failures, "quality": best.quality.as_dict(),
+                },
+            )  # fmt: skip
+            self.bus.add(
+                s, job_id, "progress", f"scene {spec.index + 1} of {total} rendered", state=JobState.RENDERING,
+                progress=1.0, data={"scene": spec.index, "scenes": total, "frames": info.frames},
+            )
 
     # -- step: stitch -------------------------------------------------------------------------
 

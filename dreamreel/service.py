@@ -46,10 +46,12 @@ from dreamreel.states import (
     transition,
 )
 from dreamreel.views import (
+    AttemptView,
     EventView,
     JobOptions,
     JobView,
     LoraView,
+    QualityView,
     ReasonView,
     ReviewView,
     SegmentView,
@@ -60,7 +62,7 @@ from dreamreel.voice import VoiceDiaries
 from storage import repos
 from storage.db import Database
 from storage.media import MediaStore, diary_dir, job_dir
-from storage.models import Diary, Job, ModerationReview, Recording, utcnow
+from storage.models import ClipAttempt, Diary, Job, ModerationReview, Recording, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -330,6 +332,7 @@ class DreamService:
             if clip is not None:
                 self.media.remove(clip.path)
                 s.delete(clip)
+            repos.forget_attempts(s, job_id, index)  # the re-roll is judged afresh
             job.failed_in = None
             job.error = None
             transition(
@@ -589,6 +592,10 @@ class DreamService:
 
     def _job_view(self, job: Job) -> JobView:
         clips = {c.segment_index: str(self.media.path_for(c.path)) for c in job.clips}
+        quality = {c.segment_index: QualityView.model_validate(c.quality) for c in job.clips if c.quality}
+        attempts: dict[int, list[AttemptView]] = {}
+        for a in job.clip_attempts:
+            attempts.setdefault(a.segment_index, []).append(_attempt_view(a))
         verdict = None
         if job.verdict is not None:
             reasons = [_reason(r) for r in job.verdict_reasons or []]
@@ -623,6 +630,8 @@ class DreamService:
                     seed=seg.seed,
                     clip=clips.get(seg.index),
                     start_frame=str(self.media.path_for(seg.start_frame)) if seg.start_frame else None,
+                    quality=quality.get(seg.index),
+                    attempts=attempts.get(seg.index, []),
                 )
                 for seg in job.segments
             ],
@@ -637,6 +646,18 @@ class DreamService:
             created_at=job.created_at,
             updated_at=job.updated_at,
         )
+
+
+def _attempt_view(row: ClipAttempt) -> AttemptView:
+    scores = {**row.quality, "passed": not row.failures, "failures": list(row.failures or [])}
+    return AttemptView(
+        attempt=row.attempt,
+        seed=row.seed,
+        prompt=row.prompt,
+        steps_factor=row.steps_factor,
+        quality=QualityView.model_validate(scores),
+        kept=row.kept,
+    )
 
 
 def _reason(raw: dict[str, Any]) -> ReasonView:

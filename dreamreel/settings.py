@@ -121,12 +121,19 @@ class PostprocessSettings(BaseModel):
 
 
 class QualitySettings(BaseModel):
-    """Clip quality (generation.quality): thresholds a clip must meet and the scorers' models.
+    """Clip quality (generation.quality, docs/quality.md): the gate that renders weak clips again,
+    the thresholds a clip must meet and the scorers' models.
 
-    `min_clip_score` applies only when `clip_model` names a CLIP checkpoint (local folder or a
-    hub id already in the Hugging Face cache).
+    Every clip is scored. With `gate` on, a clip under any `min_*` is rendered again (a new seed;
+    from the second retry a simplified prompt; `retry_steps_factor` x the denoising steps) up to
+    `max_attempts` renders in all, and the best attempt is kept: a job never fails for quality
+    alone. `min_clip_score` applies only when `clip_model` names a CLIP checkpoint (a local folder
+    or a hub id already in the Hugging Face cache).
     """
 
+    gate: bool = True
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    retry_steps_factor: float = Field(default=1.0, ge=1.0, le=4.0)  # diffusers presets; 1.0 = as the preset
     min_clip_score: float = Field(default=0.3, ge=-1.0, le=1.0)
     min_sharpness: float = Field(default=0.2, ge=0.0, le=1.0)
     min_temporal: float = Field(default=0.5, ge=0.0, le=1.0)

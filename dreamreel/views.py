@@ -60,6 +60,31 @@ class LoraView(BaseModel):
     weight: float
 
 
+class QualityView(BaseModel):
+    """Scores of a clip (docs/quality.md): each in [0, 1] but `clip_score` (a cosine, None without CLIP)."""
+
+    frames: int
+    fps: float
+    sharpness: float
+    temporal: float
+    color: float
+    overall: float
+    clip_score: float | None = None
+    passed: bool = True  # every threshold of [quality] met
+    failures: list[str] = Field(default_factory=list)  # the scores under their threshold
+
+
+class AttemptView(BaseModel):
+    """One render of a scene judged by the quality gate."""
+
+    attempt: int  # 1 = the scene's own seed and prompt
+    seed: int
+    prompt: str
+    steps_factor: float = 1.0
+    quality: QualityView
+    kept: bool
+
+
 class SegmentView(BaseModel):
     index: int
     text: str
@@ -74,6 +99,8 @@ class SegmentView(BaseModel):
     seed: int
     clip: str | None = None  # absolute path of the rendered clip, when there is one
     start_frame: str | None = None  # absolute path of the image the clip starts from, when it has one
+    quality: QualityView | None = None  # scores of that clip (None: not rendered or not scored)
+    attempts: list[AttemptView] = Field(default_factory=list)  # every render the quality gate judged
 
 
 class EventView(BaseModel):

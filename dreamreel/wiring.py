@@ -21,6 +21,7 @@ from dreamreel.voice import VoiceDiaries
 from generation.audio.base import SpeechRecognizer, SpeechSynth
 from generation.audio.music import MusicLibrary
 from generation.base import VideoBackend
+from generation.quality import QualityGate
 from storage.db import Database
 from storage.media import MediaStore
 from storage.migrate import ensure_schema
@@ -137,6 +138,7 @@ def build_components(settings: Settings, backend: VideoBackend) -> Components:
     """Everything a job needs besides the backend: planner, classifiers, policy, stitcher."""
     from agent.emotion import overall_emotion
     from agent.safety.rewrite import soften_prompt
+    from agent.simplify import simplify_prompt
     from generation.stitch import stitch_clips
 
     return Components(
@@ -149,6 +151,30 @@ def build_components(settings: Settings, backend: VideoBackend) -> Components:
         soften_prompt=soften_prompt,
         narrator=build_narrator(settings),
         music=build_music_library(settings),
+        quality=build_quality_gate(settings),
+        simplify_prompt=simplify_prompt,
+    )
+
+
+def build_quality_gate(settings: Settings) -> QualityGate:
+    """The gate every clip passes: thresholds, retries, and the CLIP scorer when a model is set."""
+    from generation.quality import QualityGate
+
+    q = settings.quality
+    clip = None
+    if q.clip_model:
+        from generation.quality.clip_score import ClipScorer
+        from generation.quality.loading import QualityModelMissing
+
+        try:
+            clip = ClipScorer(q.clip_model, device=q.device)
+        except QualityModelMissing as exc:
+            raise ConfigError(str(exc)) from exc
+    return QualityGate(
+        q.thresholds(),
+        max_attempts=q.max_attempts if q.gate else 1,
+        retry_steps_factor=q.retry_steps_factor,
+        clip=clip,
     )
 
 

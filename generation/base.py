@@ -47,6 +47,8 @@ class ClipSpec:
     # where to also write the clip's last frame as PNG, exactly as rendered (before any
     # post-processing such as burnt-in captions): the next scene's start frame under `chain`
     end_frame: Path | None = None
+    # denoising steps x this (a quality re-render may spend more); backends without steps ignore it
+    steps_factor: float = 1.0
 
 
 @dataclass(frozen=True)

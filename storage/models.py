@@ -2,7 +2,8 @@
 
 users ─< recordings ──(confirmed)── diaries   (voice diaries: the audio, its transcript)
 users ─< diaries ─< jobs ─< segments
-                        ├─< clips           (one per segment, the rendered file)
+                        ├─< clips           (one per segment, the rendered file, its quality scores)
+                        ├─< clip_attempts   (every render of a scene the quality gate judged)
                         ├── videos          (the stitched result)
                         ├─< reviews         (moderation: verdict, reasons, decision)
                         └─< events          (progress feed and audit log)
@@ -145,6 +146,11 @@ class Job(Base):
     clips: Mapped[list[Clip]] = relationship(
         back_populates="job", order_by="Clip.segment_index", cascade="all, delete-orphan"
     )
+    clip_attempts: Mapped[list[ClipAttempt]] = relationship(
+        back_populates="job",
+        order_by=lambda: [ClipAttempt.segment_index, ClipAttempt.attempt],
+        cascade="all, delete-orphan",
+    )
     video: Mapped[Video | None] = relationship(back_populates="job", cascade="all, delete-orphan")
     reviews: Mapped[list[ModerationReview]] = relationship(
         back_populates="job", order_by="ModerationReview.id", cascade="all, delete-orphan"
@@ -198,8 +204,33 @@ class Clip(_MediaColumns, Base):
     job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     segment_index: Mapped[int] = mapped_column(Integer)
     seed: Mapped[int] = mapped_column(Integer)
+    # scores of this clip (generation.quality.ClipQuality + "passed", "failures"); None = not scored
+    quality: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     job: Mapped[Job] = relationship(back_populates="clips")
+
+
+class ClipAttempt(Base):
+    """One render of a scene and its scores: the quality gate keeps the best of a scene's attempts."""
+
+    __tablename__ = "clip_attempts"
+    __table_args__ = (
+        UniqueConstraint("job_id", "segment_index", "attempt", name="uq_clip_attempts_job_id_segment_index_attempt"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    segment_index: Mapped[int] = mapped_column(Integer)
+    attempt: Mapped[int] = mapped_column(Integer)  # 1 = the scene's own seed and prompt
+    seed: Mapped[int] = mapped_column(Integer)
+    prompt: Mapped[str] = mapped_column(Text)  # the scene prompt this attempt rendered (maybe simplified)
+    steps_factor: Mapped[float] = mapped_column(Float, default=1.0)
+    quality: Mapped[dict[str, Any]] = mapped_column(default=dict)  # ClipQuality.as_dict()
+    failures: Mapped[list[Any]] = mapped_column(default=list)  # scores under their threshold
+    kept: Mapped[bool] = mapped_column(default=False)  # the attempt whose file became the clip
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    job: Mapped[Job] = relationship(back_populates="clip_attempts")
 
 
 class Video(_MediaColumns, Base):

@@ -6,17 +6,29 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from storage.models import Clip, Diary, Event, EventCursor, Job, ModerationReview, SegmentRow, User, utcnow
+from storage.models import (
+    Clip,
+    ClipAttempt,
+    Diary,
+    Event,
+    EventCursor,
+    Job,
+    ModerationReview,
+    SegmentRow,
+    User,
+    utcnow,
+)
 
 # What a job view needs, loaded up front in a few queries instead of lazily one by one.
 _JOB_VIEW_LOADS = (
     selectinload(Job.diary).selectinload(Diary.user),
     selectinload(Job.segments),
     selectinload(Job.clips),
+    selectinload(Job.clip_attempts),
     selectinload(Job.video),
     selectinload(Job.reviews),
 )
@@ -198,6 +210,22 @@ def advance_cursor(s: Session, name: str, event_id: int) -> None:
 
 def clip_for(s: Session, job_id: int, index: int) -> Clip | None:
     return s.scalar(select(Clip).where(Clip.job_id == job_id, Clip.segment_index == index))
+
+
+def attempts_for(s: Session, job_id: int, index: int) -> list[ClipAttempt]:
+    """The quality gate's attempts at one scene, in order."""
+    return list(
+        s.scalars(
+            select(ClipAttempt)
+            .where(ClipAttempt.job_id == job_id, ClipAttempt.segment_index == index)
+            .order_by(ClipAttempt.attempt)
+        )
+    )
+
+
+def forget_attempts(s: Session, job_id: int, index: int) -> None:
+    """Drop a scene's attempts (it is rendered afresh: a re-roll, or a render that was cut short)."""
+    s.execute(delete(ClipAttempt).where(ClipAttempt.job_id == job_id, ClipAttempt.segment_index == index))
 
 
 def segment_for(s: Session, job_id: int, index: int) -> SegmentRow | None:

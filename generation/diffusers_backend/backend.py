@@ -176,6 +176,8 @@ class DiffusersBackend(VideoBackend):
         """Prompt, negative prompt, seed, preset and adapters one segment renders with."""
         entry = self.loras.get(spec.emotion)
         preset = self.preset.with_overrides(entry.overrides) if entry else self.preset
+        if spec.steps_factor != 1.0:  # a quality re-render asked for more denoising steps
+            preset = preset.with_overrides({"steps": max(1, round(preset.steps * spec.steps_factor))})
         triggers: list[str] = list(entry.trigger_words) if entry else []
         for other in (entry.mix or {}) if entry else {}:
             mixed = self.loras.get(other)

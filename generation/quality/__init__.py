@@ -8,7 +8,7 @@ torch and transformers are imported only when a model-based scorer is built.
 """
 
 from generation.quality.frames import Frames, read_frames, sample_indices
-from generation.quality.gate import Thresholds, best_attempt
+from generation.quality.gate import QualityGate, Thresholds, best_attempt
 from generation.quality.metrics import (
     ClipQuality,
     color_quality,
@@ -22,6 +22,7 @@ from generation.quality.scoring import TextAlignment, score_clip
 __all__ = [
     "ClipQuality",
     "Frames",
+    "QualityGate",
     "TextAlignment",
     "Thresholds",
     "best_attempt",
