@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Header, Request, UploadFile
+from fastapi import APIRouter, File, Form, Header, Path, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
@@ -27,6 +27,7 @@ from dreamreel.errors import BadRecording, InputError, NotFound, SpeechUnavailab
 from dreamreel.views import JobOptions, RecordingView
 
 router = APIRouter(prefix="/v1", tags=["recordings"])
+RecordingId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The recording's id")]
 UPLOAD_PATH = "/v1/recordings"
 
 
@@ -100,7 +101,7 @@ def _owned(service: Any, client: Any, recording_id: int) -> RecordingView:
 
 @router.get("/recordings/{recording_id}", name="get_recording", response_model=RecordingOut,
             responses=error_responses(401, 404, 422), summary="A recording's status and transcript")
-def get_recording(recording_id: int, request: Request, client: ApiClientDep, service: ServiceDep) -> RecordingOut:
+def get_recording(recording_id: RecordingId, request: Request, client: ApiClientDep, service: ServiceDep) -> RecordingOut:
     return _out(request, _owned(service, client, recording_id))
 
 
@@ -113,7 +114,7 @@ def get_recording(recording_id: int, request: Request, client: ApiClientDep, ser
     summary="Confirm the transcript (or send a correction) and make the video",
 )
 def recording_diary(
-    recording_id: int,
+    recording_id: RecordingId,
     body: RecordingDiaryIn,
     request: Request,
     client: ApiClientDep,
