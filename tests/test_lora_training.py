@@ -272,8 +272,10 @@ def test_the_trained_lora_loads_through_the_registry_in_a_real_job_and_changes_t
     from dreamreel.settings import DEFAULT_STYLES
 
     style = DEFAULT_STYLES["fear"]
+    # the clip the job kept (the quality gate may have rendered the scene again with another seed)
+    kept = next(a for a in segment["attempts"] if a["kept"])
     spec = ClipSpec(
-        index=0, prompt=segment["prompt"], caption="", emotion="fear", seed=segment["seed"],
+        index=0, prompt=kept["prompt"], caption="", emotion="fear", seed=kept["seed"],
         width=16, height=16, num_frames=9, fps=8,
         style=ClipStyle(prompt_suffix=style.prompt_suffix, negative_prompt=style.negative_prompt),
     )  # fmt: skip
