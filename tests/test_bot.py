@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from bot.app import CONSUMER, build_bot, build_dispatcher
+from bot.delivery import clip_quality_line
 from bot.texts import t
 from dreamreel.settings import Settings, load_settings
 from dreamreel.wiring import build_service
@@ -363,8 +364,12 @@ async def test_settings_history_reroll_and_clips(tmp_path: Path) -> None:
         assert job.options["segments"] == 3 and len(job.segments) == 3
         assert job.options["captions"] is False and job.options["narration"] is False
         clips = s.calls_to("sendVideo", DREAMER, ok=True)[1:]
-        assert [c.text for c in clips] == [t("en", "clips_caption", job_id=job.job_id, scene=i, scenes=3)
-                                           for i in (1, 2, 3)]
+        # each caption names the scene and tells its quality score and renders (the quality gate)
+        assert [c.text for c in clips] == [
+            t("en", "clips_caption", job_id=job.job_id, scene=i, scenes=3) + "\n" + clip_quality_line(job, i - 1, "en")
+            for i in (1, 2, 3)
+        ]
+        assert all("🎞 quality" in c.text for c in clips)
         assert all(_is_mp4(c.files["video"]) for c in clips)
 
         # /history lists the dream with a button that sends the video again
