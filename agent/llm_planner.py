@@ -279,24 +279,6 @@ class LLMPlanner:
         if importlib.util.find_spec("langchain_openai") is None:
             raise ImportError(_INSTALL_HINT)
 
-    @classmethod
-    def from_settings(cls, settings: Any, *, fallback: FallbackPlanner) -> LLMPlanner:
-        """Build from an object shaped like `dreamreel.settings.LLMSettings` (duck-typed)."""
-        api_key = settings.api_key
-        if api_key is not None and hasattr(api_key, "get_secret_value"):
-            api_key = api_key.get_secret_value()
-        return cls(
-            base_url=settings.base_url,
-            model=settings.model,
-            fallback=fallback,
-            api_key=api_key,
-            timeout=settings.timeout,
-            max_retries=settings.max_retries,
-            structured_output=settings.structured_output,
-            temperature=settings.temperature,
-            max_tokens=settings.max_tokens,
-        )
-
     def plan(self, text: str, *, segments: int, language: Language | None = None) -> DreamPlan:
         """Plan `text` into `segments` scenes (fewer if it has fewer sentences); never raises for
         LLM trouble: the fallback planner takes over and `DreamPlan.planner` says why."""

@@ -16,8 +16,7 @@ DreamReelError
  │    └── JobBusy           another process is running the job right now
  ├── LimitExceeded         per-user limits (HTTP 429, bot reply)
  ├── SpeechUnavailable     a voice diary arrived and no speech-to-text model is configured (HTTP 503)
- ├── ConfigError           settings that cannot work (bad preset, missing model weights); fails at start-up
- └── JobFailed             a step failed; the job is in state `failed` with the error kept
+ └── ConfigError           settings that cannot work (bad preset, missing model weights); fails at start-up
 """
 
 from __future__ import annotations
@@ -177,13 +176,6 @@ class LimitExceeded(DreamReelError):
     messages = {
         "en": "Too many dreams at once ({detail}). Please wait a little.",
         "ko": "요청이 너무 많아요 ({detail}). 잠시 후에 다시 보내 주세요.",
-    }
-
-
-class JobFailed(DreamReelError):
-    messages = {
-        "en": "Making the video failed: {detail}. Your diary is saved; you can retry.",
-        "ko": "영상을 만들지 못했어요: {detail}. 꿈 일기는 저장되어 있으니 다시 시도할 수 있어요.",
     }
 
 

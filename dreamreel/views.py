@@ -31,7 +31,6 @@ class JobOptions(BaseModel):
     narration: bool | None = None  # each scene spoken; unset: settings.audio.narration
     mute_scenes: list[int] | None = None  # scene numbers (0-based) that are not spoken
     crossfade: float | None = Field(default=None, ge=0.0, le=2.0)
-    preset: str | None = None
     callback_url: str | None = None
     continuity: Literal["none", "chain", "keyframe"] | None = None
 

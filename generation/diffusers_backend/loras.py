@@ -190,9 +190,3 @@ class LoraSwitcher:
         else:
             self.pipe.disable_lora()
         self.current = activation
-
-    def apply_emotion(self, emotion: str) -> Activation:
-        """Switch to the emotion's adapters (or disable LoRA) and return what is active."""
-        activation = self.registry.activation(emotion)
-        self.apply(activation)
-        return activation
