@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from dreamreel.views import EventView
+from dreamreel.views import EventView, event_view
 from storage import repos
 from storage.db import Database
 from storage.models import Event
@@ -23,19 +23,6 @@ Subscriber = Callable[[EventView], None]
 _RECENT_MAX = 10_000
 _REREAD_WINDOW = 200  # event ids below the newest seen that are read again (late commits)
 _CATCH_UP = 100  # a poll that found this many new events reads again without waiting
-
-
-def event_view(row: Event) -> EventView:
-    return EventView(
-        id=row.id,
-        job_id=row.job_id,
-        kind=row.kind,
-        state=row.state,
-        progress=row.progress,
-        message=row.message,
-        data=dict(row.data or {}),
-        created_at=row.created_at,
-    )
 
 
 class EventBus:

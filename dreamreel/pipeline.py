@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import math
 import secrets
-import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
@@ -35,9 +34,9 @@ from sqlalchemy.orm import Session
 
 from agent.canonical import canonical
 from agent.interfaces import EmotionClassifier, Planner
-from agent.schemas import DreamPlan, EmotionResult, SafetyVerdict, Style
+from agent.schemas import DreamPlan, EmotionResult, SafetyVerdict
 from agent.style import choose_style
-from dreamreel import sound
+from dreamreel import moderation, sound
 from dreamreel.continuity import keyframe_prompt, shared_description, start_frame_name
 from dreamreel.events import EventBus, publishing
 from dreamreel.lease import JobLease
@@ -49,19 +48,20 @@ from dreamreel.quality_gate import (
     quality_message,
     retry_note,
 )
+from dreamreel.render import RenderParams, batches, clip_spec, throttled
 from dreamreel.settings import Settings
 from dreamreel.states import JobState, transition
 from generation.audio.base import Speech, SpeechSynth
 from generation.audio.music import MusicLibrary
 from generation.audio.score import hold_last_frame
-from generation.base import ClipInfo, ClipSpec, ClipStyle, VideoBackend
+from generation.base import ClipInfo, ClipSpec, VideoBackend
 from generation.frames import save_last_frame
 from generation.quality import QualityGate
 from generation.stitch import timeline_spans
 from storage import repos
 from storage.db import Database
 from storage.media import MediaStore, job_dir
-from storage.models import Clip, ClipAttempt, Job, ModerationReview, SegmentRow, Video, utcnow
+from storage.models import Clip, ClipAttempt, Job, SegmentRow, Video, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -83,15 +83,6 @@ class Components:
     quality: QualityGate  # judges every clip; renders weak ones again (docs/quality.md)
     simplify_prompt: Callable[[str], str]  # the prompt of a second retry: fewer subjects, less action
     music: MusicLibrary | None = None  # the operator's tracks by emotion; None: a generated tone
-
-
-@dataclass(frozen=True)
-class RenderParams:
-    preset: str
-    width: int
-    height: int
-    num_frames: int
-    fps: int
 
 
 class StepFailed(RuntimeError):
@@ -311,11 +302,7 @@ class DreamPipeline:
         with self._job(job_id) as (s, job):
             target = VERDICT_STATE[job.verdict or "allow"]
             if target != JobState.APPROVED:  # the request waits in the moderators' queue with its reasons
-                s.add(
-                    ModerationReview(
-                        job_id=job.id, verdict=job.verdict, reasons=list(job.verdict_reasons), status="pending"
-                    )
-                )
+                moderation.queue_for_review(s, job)
             messages = {
                 JobState.APPROVED: "content allowed",
                 JobState.IN_REVIEW: "waiting for a moderator",
@@ -371,43 +358,22 @@ class DreamPipeline:
             if index in done:
                 continue
             style = self.settings.styles.get(style_name or "neutral") or self.settings.styles["neutral"]
-            spec = self._clip_spec(index, text if captions else "", prompt, emotion or "neutral", style, seed, language)
-            if self.components.backend.name == "preview":  # draws any length: the render itself grows
+            spec = clip_spec(
+                self.render_params, index=index, caption=text if captions else "", prompt=prompt,
+                emotion=emotion or "neutral", style=style, seed=seed, language=language,
+            )
+            if self.components.backend.any_length:  # the render itself grows to the narration
                 spec = replace(spec, num_frames=max(spec.num_frames, math.ceil(needs.get(index, 0.0) * spec.fps)))
             pending.append(spec)
         # chain: in order, one at a time (a scene starts where the one before ended)
-        groups = self._batches(pending) if starts.mode == "none" else [[spec] for spec in pending]
+        size = self.components.backend.batch_size()
+        groups = batches(pending, size) if starts.mode == "none" else [[spec] for spec in pending]
         for group in groups:
             specs = [self._with_start_frame(job_id, spec, starts) for spec in group]
             self._render_group(job_id, specs, total, needs, starts)
 
         with self._job(job_id) as (s, job):
             transition(s, job, JobState.STITCHING, f"all {total} scenes rendered")
-
-    def _clip_spec(
-        self, index: int, caption: str, prompt: str, emotion: str, style: Style, seed: int, language: str
-    ) -> ClipSpec:
-        p = self.render_params
-        return ClipSpec(
-            index=index,
-            prompt=prompt,
-            caption=caption,
-            emotion=emotion,
-            seed=seed,
-            width=p.width,
-            height=p.height,
-            num_frames=p.num_frames,
-            fps=p.fps,
-            language=language,
-            preset=p.preset,
-            style=ClipStyle(
-                name=style.name,
-                palette=tuple(style.palette),
-                motion=style.motion,
-                prompt_suffix=style.prompt_suffix,
-                negative_prompt=style.negative_prompt,
-            ),
-        )
 
     def _with_start_frame(self, job_id: int, spec: ClipSpec, starts: SceneStarts) -> ClipSpec:
         """The scene with the frame it starts from (dreamreel.continuity), made and recorded on the
@@ -449,17 +415,6 @@ class DreamPipeline:
         with self.media.atomic_path(target) as tmp:
             save_last_frame(self.media.path_for(previous), tmp)
         return target
-
-    def _batches(self, specs: list[ClipSpec]) -> list[list[ClipSpec]]:
-        """Scenes that share an emotion (hence a LoRA) render together when the backend's preset
-        allows more than one scene per call; otherwise one by one."""
-        size = self.components.backend.batch_size()
-        if size <= 1:
-            return [[spec] for spec in specs]
-        by_emotion: dict[str, list[ClipSpec]] = {}
-        for spec in specs:
-            by_emotion.setdefault(spec.emotion, []).append(spec)
-        return [group[i : i + size] for group in by_emotion.values() for i in range(0, len(group), size)]
 
     def _narrate(
         self, job_id: int, words: list[sound.SceneWords], options: dict[str, Any], language: str
@@ -514,18 +469,11 @@ class DreamPipeline:
             "attempt": number, "max_attempts": gate.max_attempts,
         }  # fmt: skip
         self._progress(job_id, JobState.RENDERING, 0.0, f"rendering {label}", data)
-        last = [time.monotonic()]
-
-        def on_progress(fraction: float) -> None:
-            now = time.monotonic()
-            if now - last[0] >= 0.5:  # a progress row at most twice a second
-                last[0] = now
-                self._progress(job_id, JobState.RENDERING, fraction, f"rendering {label}", data)
-
+        on_progress = throttled(lambda f: self._progress(job_id, JobState.RENDERING, f, f"rendering {label}", data))
         rels = [attempt_path(job_id, spec.index, number) for spec in tries]
         ends = {spec.index: attempt_path(job_id, spec.index, number, "png") for spec in tries
                 if starts.ends_here(spec.index)}  # fmt: skip
-        with ExitStack() as stack:
+        with ExitStack() as stack:  # every file appears only once complete
             tmps = [stack.enter_context(self.media.atomic_path(rel)) for rel in rels]
             with_ends = [
                 replace(spec, end_frame=stack.enter_context(self.media.atomic_path(ends[spec.index])))

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from agent.language import TextRejected, check_text, detect_language
+from dreamreel import moderation
 from dreamreel.continuity import scenes_from_photo
 from dreamreel.errors import (
     BadImage,
@@ -32,37 +33,24 @@ from dreamreel.errors import (
     UnsupportedScript,
     refuse_control_characters,
 )
-from dreamreel.events import EventBus, EventRelay, event_view, publishing
+from dreamreel.events import EventBus, EventRelay, publishing
 from dreamreel.images import Photo, check_photo
 from dreamreel.pipeline import DreamPipeline
 from dreamreel.runners.base import JobRunner
 from dreamreel.settings import Settings
 from dreamreel.states import (
-    MODERATED_STATES,
     PASSED_MODERATION,
     RESTING_STATES,
     WORKING_STATES,
     JobState,
     transition,
 )
-from dreamreel.views import (
-    AttemptView,
-    EventView,
-    JobOptions,
-    JobView,
-    LoraView,
-    QualityView,
-    ReasonView,
-    ReviewView,
-    SegmentView,
-    SpanView,
-    VerdictView,
-)
+from dreamreel.views import EventView, JobOptions, JobView, ReviewView, event_view, job_view, review_view
 from dreamreel.voice import VoiceDiaries
 from storage import repos
 from storage.db import Database
 from storage.media import MediaStore, diary_dir, job_dir
-from storage.models import ClipAttempt, Diary, Job, ModerationReview, Recording, utcnow
+from storage.models import Diary, Job, Recording
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +185,7 @@ class DreamService:
             # a job is born received: its first event is not a transition
             self.bus.add(s, job.id, "state", "diary received", state=JobState.RECEIVED, data={"channel": channel})
             job_id = job.id
-            view = self._job_view(job)
+            view = job_view(job, self.media)
         log.info("job %s: diary of %d chars from %s:%s saved", job_id, len(diary_text), channel, user)
         if run:
             self.runner.submit(job_id)
@@ -346,7 +334,7 @@ class DreamService:
 
     def moderation_queue(self, *, include_decided: bool = False) -> list[ReviewView]:
         with self.db.session() as s:
-            return [_review_view(r) for r in repos.pending_reviews(s, include_decided=include_decided)]
+            return [review_view(r) for r in repos.pending_reviews(s, include_decided=include_decided)]
 
     def approve(
         self,
@@ -364,20 +352,14 @@ class DreamService:
         for prompt in (prompts or {}).values():
             refuse_control_characters(prompt, "prompt", lines=True)
         with self._job(job_id) as (s, job):
-            if job.state not in MODERATED_STATES:
-                raise InvalidTransition(f"job {job_id} is {job.state}, not waiting for a moderator")
-            for index, prompt in (prompts or {}).items():
-                segment = repos.segment_for(s, job_id, int(index))
-                if segment is None:
-                    raise NotFound(f"scene {index} of job {job_id}")
-                if prompt.strip():
-                    segment.prompt = prompt.strip()
+            moderation.check_waiting(job)
+            moderation.edit_prompts(s, job, prompts or {})
             # an approved refusal is rendered only through the softening of the planning step
             # (for its verdict's categories), whatever the moderator typed
             categories = _categories(job.verdict_reasons)
             for segment in job.segments:
                 segment.prompt = self.pipeline.renderable_prompt(segment.prompt, categories)
-            self._decide(s, job, JobState.APPROVED, moderator, note)
+            moderation.decide(s, job, JobState.APPROVED, moderator, note)
         self.runner.submit(job_id)
         return self.get_job(job_id)
 
@@ -394,47 +376,26 @@ class DreamService:
         refuse_control_characters(moderator, "moderator name")
         refuse_control_characters(note, "note", lines=True)
         with self._job(job_id) as (s, job):
-            if job.state not in MODERATED_STATES:
-                raise InvalidTransition(f"job {job_id} is {job.state}, not waiting for a moderator")
-            self._decide(s, job, JobState.REJECTED, moderator, note.strip())
-            job.finished_at = utcnow()
+            moderation.decide(s, job, JobState.REJECTED, moderator, note.strip())
         return self.get_job(job_id)
-
-    def _decide(self, s: Session, job: Job, decision: JobState, moderator: str, note: str | None) -> None:
-        # claim the decision with a conditional update first: of two moderators deciding at once,
-        # one wins; the winner then moves the job through the state machine as usual
-        if not repos.claim_state(s, job.id, MODERATED_STATES):
-            raise InvalidTransition(f"job {job.id} was decided by someone else a moment ago")
-        review = repos.open_review(s, job.id)
-        if review is None:  # e.g. an override of a job without a pending review row
-            review = ModerationReview(job_id=job.id, verdict=job.verdict or "review", reasons=[])
-            s.add(review)
-        review.status = decision
-        review.moderator = moderator
-        review.note = note
-        review.decided_at = utcnow()
-        transition(
-            s, job, decision, f"{decision} by {moderator}" + (f": {note}" if note else ""),
-            data={"moderator": moderator, "note": note},
-        )
 
     # -- reading ------------------------------------------------------------------------------
 
     def get_job(self, job_id: int, *, detail: bool = False) -> JobView:
         with self.db.session() as s:
             job = self._load(s, job_id)
-            view = self._job_view(job)
+            view = job_view(job, self.media)
             if detail:
                 view.diary = job.diary.text
                 view.events = [event_view(e) for e in repos.events_after(s, job_id)]
-                view.reviews = [_review_view(r) for r in job.reviews]
+                view.reviews = [review_view(r) for r in job.reviews]
             return view
 
     def list_jobs(
         self, *, channel: str | None = None, user: str | None = None, limit: int = 50
     ) -> list[JobView]:
         with self.db.session() as s:
-            return [self._job_view(j) for j in repos.list_jobs(s, channel=channel, external_id=user, limit=limit)]
+            return [job_view(j, self.media) for j in repos.list_jobs(s, channel=channel, external_id=user, limit=limit)]
 
     def events(self, job_id: int, *, after_id: int = 0) -> list[EventView]:
         with self.db.session() as s:
@@ -589,97 +550,6 @@ class DreamService:
         events written in it."""
         with publishing(self.db, self.bus) as s:
             yield s, self._load(s, job_id)
-
-    def _job_view(self, job: Job) -> JobView:
-        clips = {c.segment_index: str(self.media.path_for(c.path)) for c in job.clips}
-        quality = {c.segment_index: QualityView.model_validate(c.quality) for c in job.clips if c.quality}
-        attempts: dict[int, list[AttemptView]] = {}
-        for a in job.clip_attempts:
-            attempts.setdefault(a.segment_index, []).append(_attempt_view(a))
-        verdict = None
-        if job.verdict is not None:
-            reasons = [_reason(r) for r in job.verdict_reasons or []]
-            verdict = VerdictView(
-                decision=job.verdict,  # type: ignore[arg-type]
-                reasons=reasons,
-                support_message=any(r.category == "self_harm" for r in reasons),
-            )
-        video = self.media.path_for(job.video.path) if job.video else None
-        subtitles = [video.with_suffix(kind) for kind in (".srt", ".vtt")] if video else []
-        return JobView(
-            job_id=job.id,
-            status=job.state,  # type: ignore[arg-type]
-            language=job.language or job.diary.language,
-            emotion=job.emotion,
-            emotion_scores=dict(job.emotion_scores or {}),
-            video=str(video) if video else None,
-            subtitles=[str(path) for path in subtitles if path.is_file()],
-            clips=[clips[i] for i in sorted(clips)],
-            segments=[
-                SegmentView(
-                    index=seg.index,
-                    text=seg.text,
-                    span=SpanView(start=seg.span_start, end=seg.span_end, text=seg.text),
-                    prompt=seg.prompt,
-                    keywords=list(seg.keywords or []),
-                    emotion=seg.emotion,
-                    emotion_scores=dict(seg.emotion_scores or {}),
-                    style=seg.style,
-                    lora=LoraView(name=seg.lora_name, weight=seg.lora_weight or 0.0) if seg.lora_name else None,
-                    preset=seg.preset,
-                    seed=seg.seed,
-                    clip=clips.get(seg.index),
-                    start_frame=str(self.media.path_for(seg.start_frame)) if seg.start_frame else None,
-                    quality=quality.get(seg.index),
-                    attempts=attempts.get(seg.index, []),
-                )
-                for seg in job.segments
-            ],
-            verdict=verdict,
-            planner=job.planner,
-            error=job.error,
-            options=dict(job.options or {}),
-            continuity=job.continuity or "none",  # type: ignore[arg-type]
-            photo=bool(job.diary.photo_path),
-            channel=job.diary.user.channel,
-            user=job.diary.user.external_id,
-            created_at=job.created_at,
-            updated_at=job.updated_at,
-        )
-
-
-def _attempt_view(row: ClipAttempt) -> AttemptView:
-    scores = {**row.quality, "passed": not row.failures, "failures": list(row.failures or [])}
-    return AttemptView(
-        attempt=row.attempt,
-        seed=row.seed,
-        prompt=row.prompt,
-        steps_factor=row.steps_factor,
-        quality=QualityView.model_validate(scores),
-        kept=row.kept,
-    )
-
-
-def _reason(raw: dict[str, Any]) -> ReasonView:
-    return ReasonView.model_validate(raw)
-
-
-def _review_view(review: ModerationReview) -> ReviewView:
-    job = review.job
-    return ReviewView(
-        id=review.id,
-        job_id=review.job_id,
-        verdict=review.verdict,
-        reasons=[_reason(r) for r in review.reasons or []],
-        status=review.status,
-        moderator=review.moderator,
-        note=review.note,
-        created_at=review.created_at,
-        decided_at=review.decided_at,
-        diary=job.diary.text,
-        language=job.language or job.diary.language,
-        user=f"{job.diary.user.channel}:{job.diary.user.external_id}",
-    )
 
 
 def _categories(reasons: list[Any] | None) -> set[str]:

@@ -13,6 +13,8 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from agent.schemas import MAX_SEGMENTS, MIN_SEGMENTS
 from dreamreel.states import REFUSED_STATES, RESTING_STATES, JobState
+from storage.media import MediaStore
+from storage.models import ClipAttempt, Event, Job, ModerationReview
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -188,3 +190,115 @@ class JobView(BaseModel):
         if self.reviews is None:
             data.pop("reviews")
         return data
+
+
+# -- from database rows (ORM objects never leave the service) --------------------------------
+
+
+def job_view(job: Job, media: MediaStore) -> JobView:
+    """The view of a job loaded with `storage.repos.load_job` (files as absolute paths)."""
+    clips = {c.segment_index: str(media.path_for(c.path)) for c in job.clips}
+    quality = {c.segment_index: QualityView.model_validate(c.quality) for c in job.clips if c.quality}
+    attempts: dict[int, list[AttemptView]] = {}
+    for a in job.clip_attempts:
+        attempts.setdefault(a.segment_index, []).append(attempt_view(a))
+    verdict = None
+    if job.verdict is not None:
+        reasons = [reason_view(r) for r in job.verdict_reasons or []]
+        verdict = VerdictView(
+            decision=job.verdict,  # type: ignore[arg-type]
+            reasons=reasons,
+            support_message=any(r.category == "self_harm" for r in reasons),
+        )
+    video = media.path_for(job.video.path) if job.video else None
+    subtitles = [video.with_suffix(kind) for kind in (".srt", ".vtt")] if video else []
+    return JobView(
+        job_id=job.id,
+        status=job.state,  # type: ignore[arg-type]
+        language=job.language or job.diary.language,
+        emotion=job.emotion,
+        emotion_scores=dict(job.emotion_scores or {}),
+        video=str(video) if video else None,
+        subtitles=[str(path) for path in subtitles if path.is_file()],
+        clips=[clips[i] for i in sorted(clips)],
+        segments=[
+            SegmentView(
+                index=seg.index,
+                text=seg.text,
+                span=SpanView(start=seg.span_start, end=seg.span_end, text=seg.text),
+                prompt=seg.prompt,
+                keywords=list(seg.keywords or []),
+                emotion=seg.emotion,
+                emotion_scores=dict(seg.emotion_scores or {}),
+                style=seg.style,
+                lora=LoraView(name=seg.lora_name, weight=seg.lora_weight or 0.0) if seg.lora_name else None,
+                preset=seg.preset,
+                seed=seg.seed,
+                clip=clips.get(seg.index),
+                start_frame=str(media.path_for(seg.start_frame)) if seg.start_frame else None,
+                quality=quality.get(seg.index),
+                attempts=attempts.get(seg.index, []),
+            )
+            for seg in job.segments
+        ],
+        verdict=verdict,
+        planner=job.planner,
+        error=job.error,
+        options=dict(job.options or {}),
+        continuity=job.continuity or "none",  # type: ignore[arg-type]
+        photo=bool(job.diary.photo_path),
+        channel=job.diary.user.channel,
+        user=job.diary.user.external_id,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+    )
+
+
+def attempt_view(row: ClipAttempt) -> AttemptView:
+    """One render attempt of a scene, with the quality gate's scores."""
+    scores = {**row.quality, "passed": not row.failures, "failures": list(row.failures or [])}
+    return AttemptView(
+        attempt=row.attempt,
+        seed=row.seed,
+        prompt=row.prompt,
+        steps_factor=row.steps_factor,
+        quality=QualityView.model_validate(scores),
+        kept=row.kept,
+    )
+
+
+def reason_view(raw: dict[str, Any]) -> ReasonView:
+    """A stored safety reason (`Job.verdict_reasons`, `ModerationReview.reasons`) as a view."""
+    return ReasonView.model_validate(raw)
+
+
+def review_view(review: ModerationReview) -> ReviewView:
+    """A review row with its job's diary, for the moderator."""
+    job = review.job
+    return ReviewView(
+        id=review.id,
+        job_id=review.job_id,
+        verdict=review.verdict,
+        reasons=[reason_view(r) for r in review.reasons or []],
+        status=review.status,
+        moderator=review.moderator,
+        note=review.note,
+        created_at=review.created_at,
+        decided_at=review.decided_at,
+        diary=job.diary.text,
+        language=job.language or job.diary.language,
+        user=f"{job.diary.user.channel}:{job.diary.user.external_id}",
+    )
+
+
+def event_view(row: Event) -> EventView:
+    return EventView(
+        id=row.id,
+        job_id=row.job_id,
+        kind=row.kind,
+        state=row.state,
+        progress=row.progress,
+        message=row.message,
+        data=dict(row.data or {}),
+        created_at=row.created_at,
+    )

@@ -12,7 +12,8 @@ from typing import Any
 from agent.interfaces import EmotionClassifier, Planner, ToxicityClassifier
 from dreamreel.errors import ConfigError
 from dreamreel.events import EventBus
-from dreamreel.pipeline import Components, DreamPipeline, RenderParams
+from dreamreel.pipeline import Components, DreamPipeline
+from dreamreel.render import RenderParams
 from dreamreel.runners.base import JobRunner
 from dreamreel.runners.inprocess import InProcessRunner
 from dreamreel.service import DreamService

@@ -69,6 +69,9 @@ class VideoBackend(ABC):
     """
 
     name: str = "backend"
+    # renders clips of any number of frames (the preview); model presets have fixed lengths, so a
+    # scene whose narration is longer holds its last frame instead
+    any_length: bool = False
 
     @abstractmethod
     def render_clip(self, spec: ClipSpec, out_path: Path, progress: ProgressFn | None = None) -> ClipInfo:

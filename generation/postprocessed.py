@@ -24,6 +24,7 @@ class PostProcessed(VideoBackend):
     def __init__(self, inner: VideoBackend, spec: PostProcessSpec, *, captions: bool = True) -> None:
         self.inner = inner
         self.name = inner.name
+        self.any_length = inner.any_length
         self.spec = spec
         self.captions = captions
 

@@ -50,6 +50,7 @@ class PreviewRenderer(VideoBackend):
     """`VideoBackend` that draws animated scene cards (the offline default)."""
 
     name = "preview"
+    any_length = True
 
     def __init__(self, font_path: Path | None = None) -> None:
         self._font_path = font_path
