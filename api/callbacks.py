@@ -44,6 +44,7 @@ from api.callback_target import (
 )
 from api.public import public_job
 from api.security import API_CHANNEL
+from dreamreel.payloads import CallbackData
 from dreamreel.service import DreamService
 from dreamreel.settings import Settings
 from dreamreel.views import RESTING_STATES, EventView
@@ -133,16 +134,17 @@ class CallbackDispatcher:
         delivery = str(uuid.uuid4())
         attempts = self.settings.callback_attempts
         for attempt in range(1, attempts + 1):
-            data = {"url": url, "attempt": attempt, "status": None, "ok": False, "state": state, "delivery": delivery}
             try:
                 ok, status, error = self._attempt(url, body, state, delivery)
             except CallbackRefused as exc:  # a non-public address: final, not retried
-                self.service.record_event(job_id, "callback", f"callback to {url} refused: {exc}",
-                                          {**data, "error": str(exc)})
+                refused = CallbackData(url=url, attempt=attempt, status=None, ok=False, state=state, delivery=delivery,
+                                       error=str(exc))
+                self.service.record_event(job_id, f"callback to {url} refused: {exc}", refused)
                 return False
             outcome = f"HTTP {status}" if status is not None else f"error: {error}"
-            self.service.record_event(job_id, "callback", f"callback attempt {attempt}/{attempts} to {url}: {outcome}",
-                                      {**data, "status": status, "ok": ok, "error": error})
+            tried = CallbackData(url=url, attempt=attempt, status=status, ok=ok, state=state, delivery=delivery,
+                                 error=error)
+            self.service.record_event(job_id, f"callback attempt {attempt}/{attempts} to {url}: {outcome}", tried)
             if ok:
                 return True
             if attempt < attempts and self._stopping.wait(self.settings.callback_backoff * 2 ** (attempt - 1)):
@@ -152,8 +154,9 @@ class CallbackDispatcher:
 
     def _called_back(self, job_id: int, state: str, after_event: int) -> bool:
         return any(
-            e.kind == "callback" and e.data.get("ok") and e.data.get("state") == state
+            (data := CallbackData.of(e)).ok and data.state == state
             for e in self.service.events(job_id, after_id=after_event)
+            if e.kind == CallbackData.kind
         )
 
     def _attempt(self, url: str, body: bytes, state: str, delivery: str) -> tuple[bool, int | None, str | None]:

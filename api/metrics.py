@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
+from dreamreel.payloads import CallbackData, QualityData
 from dreamreel.service import DreamService
 from dreamreel.views import EventView, JobState
 
@@ -53,9 +54,9 @@ class JobMetrics:
     def observe(self, event: EventView) -> None:
         """Update from one event (called from the worker thread)."""
         with self._lock:
-            if event.kind == "callback":
-                self._callbacks["ok" if event.data.get("ok") else "failed"] += 1
-            if event.kind == "quality":
+            if event.kind == CallbackData.kind:
+                self._callbacks["ok" if CallbackData.of(event).ok else "failed"] += 1
+            if event.kind == QualityData.kind:
                 self._observe_quality(event.data)
             if event.kind != "state" or event.state is None:
                 return

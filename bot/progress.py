@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from bot.delivery import Delivery, user_chat
 from bot.sender import CHANNEL
 from bot.texts import normalize_language, t
+from dreamreel.payloads import DeliveryData, ProgressData, StateData
 from dreamreel.views import REFUSED_STATES, EventView, JobView
 
 if TYPE_CHECKING:
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 
 SETTLED_STATES = frozenset({"done", "failed"}) | REFUSED_STATES
 CARDED_LIMIT = 4096  # jobs remembered as having a moderator card (oldest forgotten first)
-DELIVERY_KIND = "delivery"  # the event recorded once a job's outcome was sent to its chat
 
 
 @dataclass
@@ -222,8 +222,8 @@ class ProgressTracker:
                 await self.settle(w, job)
                 if job.status in SETTLED_STATES or job.status == "rejected":
                     await asyncio.to_thread(
-                        self.service.record_event, w.job_id, DELIVERY_KIND, f"{job.status} sent to chat {w.chat_id}",
-                        {"chat_id": w.chat_id, "state": job.status, "event": event.id},
+                        self.service.record_event, w.job_id, f"{job.status} sent to chat {w.chat_id}",
+                        DeliveryData(chat_id=w.chat_id, state=job.status, event=event.id),
                     )
             return
         text = status_text(w.lang, event)
@@ -235,7 +235,7 @@ class ProgressTracker:
     def _told(self, job_id: int, event_id: int) -> bool:
         """Whether the outcome a resting-state event calls for was delivered already: a `delivery`
         row follows it (the event is seen again after a restart, from the durable cursor)."""
-        return any(e.kind == DELIVERY_KIND for e in self.service.events(job_id, after_id=event_id))
+        return any(e.kind == DeliveryData.kind for e in self.service.events(job_id, after_id=event_id))
 
     async def settle(self, w: JobWatch, job: JobView) -> None:
         """The job came to rest: final edit, then video / refusal notice / failure message."""
@@ -301,7 +301,7 @@ def settles(event: EventView) -> bool:
     if event.kind != "state":
         return False
     if event.state == "rejected":
-        return not str(event.data.get("moderator") or "").startswith(f"{CHANNEL}:")
+        return not (StateData.of(event).moderator or "").startswith(f"{CHANNEL}:")
     return event.state in SETTLED_STATES
 
 
@@ -313,9 +313,10 @@ def status_text(lang: str, event: EventView) -> str | None:
     if state == "approved":
         return t(lang, "stage_approved")
     if state == "rendering":
-        scene = event.data.get("scene")
-        scenes = event.data.get("scenes")
-        if isinstance(scene, int) and isinstance(scenes, int):
+        if event.kind != ProgressData.kind:
+            return None
+        scene, scenes = ProgressData.of(event).scene, ProgressData.of(event).scenes
+        if scene is not None and scenes is not None:
             percent = round(100 * (event.progress or 0.0))
             attempt, attempts = event.data.get("attempt"), event.data.get("max_attempts")
             if isinstance(attempt, int) and isinstance(attempts, int) and attempt > 1:  # the quality gate

@@ -173,10 +173,18 @@ class InvalidTransition(DreamReelError):
 
 
 class LimitExceeded(DreamReelError):
+    """`kind` says which limit: "active" (jobs being made at once) or "hourly" (jobs started in
+    the last hour); `count` is what the user has, `limit` what is allowed."""
+
     messages = {
         "en": "Too many dreams at once ({detail}). Please wait a little.",
         "ko": "요청이 너무 많아요 ({detail}). 잠시 후에 다시 보내 주세요.",
     }
+
+    def __init__(self, kind: str, count: int, limit: int) -> None:
+        what = "being made at once" if kind == "active" else "in the last hour"
+        super().__init__(f"{count} jobs {what}, at most {limit}")
+        self.kind, self.count, self.limit = kind, count, limit
 
 
 class ConfigError(DreamReelError):

@@ -8,10 +8,10 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from sqlalchemy.orm import Session
 
+from dreamreel.payloads import EventData
 from dreamreel.views import EventView, event_view
 from storage import repos
 from storage.db import Database
@@ -49,15 +49,14 @@ class EventBus:
         self,
         s: Session,
         job_id: int,
-        kind: str,
         message: str,
+        data: EventData,
         *,
         state: str | None = None,
         progress: float | None = None,
-        data: dict[str, Any] | None = None,
     ) -> Event:
-        """Add an event row to the session; `publish` it after the commit."""
-        return repos.add_event(s, job_id, kind, message, state=state, progress=progress, data=data)
+        """Add an event row of `data`'s kind to the session; `publish` it after the commit."""
+        return repos.add_event(s, job_id, data.kind, message, state=state, progress=progress, data=data.dump())
 
     def take(self, s: Session) -> list[Event]:
         """The rows added through this session so far (publish them once it has committed)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from dreamreel.errors import InvalidTransition, NotFound
+from dreamreel.payloads import StateData
 from dreamreel.states import MODERATED_STATES, JobState, transition
 from storage import repos
 from storage.models import Job, ModerationReview, utcnow
@@ -54,7 +55,7 @@ def decide(s: Session, job: Job, decision: JobState, moderator: str, note: str |
     review.decided_at = utcnow()
     transition(
         s, job, decision, f"{decision} by {moderator}" + (f": {note}" if note else ""),
-        data={"moderator": moderator, "note": note},
+        StateData(moderator=moderator, note=note),
     )
     if decision == JobState.REJECTED:
         job.finished_at = utcnow()

@@ -40,6 +40,7 @@ from dreamreel import moderation, sound
 from dreamreel.continuity import keyframe_prompt, shared_description, start_frame_name
 from dreamreel.events import EventBus, publishing
 from dreamreel.lease import JobLease
+from dreamreel.payloads import InfoData, ProgressData, QualityData, StateData
 from dreamreel.quality_gate import (
     Attempt,
     attempt_path,
@@ -292,7 +293,7 @@ class DreamPipeline:
                 job,
                 JobState.PLANNED,
                 f"{len(plan.segments)} scenes, emotion {overall.label}, verdict {verdict.decision}",
-                data={"planner": plan.planner, "support_message": verdict.support_message},
+                StateData(planner=plan.planner, support_message=verdict.support_message),
             )
 
     # -- step: moderate -----------------------------------------------------------------------
@@ -388,8 +389,8 @@ class DreamPipeline:
                 if segment is None:
                     raise StepFailed(f"scene {spec.index} of job {job_id} vanished")
                 segment.start_frame = rel
-                self.bus.add(s, job_id, "info", f"scene {spec.index + 1} starts from its {starts.source(spec.index)}",
-                             state=JobState.RENDERING, data={"scene": spec.index, "start": starts.source(spec.index)})
+                self.bus.add(s, job_id, f"scene {spec.index + 1} starts from its {starts.source(spec.index)}",
+                             InfoData(scene=spec.index, start=starts.source(spec.index)), state=JobState.RENDERING)
             starts.frames[spec.index] = rel
         return replace(spec, start_image=self.media.path_for(rel))
 
@@ -464,10 +465,10 @@ class DreamPipeline:
         tries = [gate.retry_spec(spec, number, self.components.simplify_prompt) for spec in scenes]
         label = ", ".join(f"{spec.index + 1}" for spec in tries)
         label = f"scene{'s' if len(tries) > 1 else ''} {label} of {total}{retry_note(number, gate, missed)}"
-        data = {
-            "scene": tries[0].index, "scenes": total, "batch": [spec.index for spec in tries],
-            "attempt": number, "max_attempts": gate.max_attempts,
-        }  # fmt: skip
+        data = ProgressData(
+            scene=tries[0].index, scenes=total, batch=[spec.index for spec in tries],
+            attempt=number, max_attempts=gate.max_attempts,
+        )  # fmt: skip
         self._progress(job_id, JobState.RENDERING, 0.0, f"rendering {label}", data)
         on_progress = throttled(lambda f: self._progress(job_id, JobState.RENDERING, f, f"rendering {label}", data))
         rels = [attempt_path(job_id, spec.index, number) for spec in tries]
@@ -529,16 +530,17 @@ class DreamPipeline:
                 )
             )
             self.bus.add(
-                s, job_id, "quality", quality_message(spec.index, total, best, len(attempts)),
-                data={
-                    "scene": spec.index, "scenes": total, "attempts": len(attempts),
-                    "rerolls": len(attempts) - 1, "kept": best.number, "passed": not best.failures,
-                    "failures": best.failures, "quality": best.quality.as_dict(),
-                },
+                s, job_id, quality_message(spec.index, total, best, len(attempts)),
+                QualityData(
+                    scene=spec.index, scenes=total, attempts=len(attempts),
+                    rerolls=len(attempts) - 1, kept=best.number, passed=not best.failures,
+                    failures=best.failures, quality=best.quality.as_dict(),
+                ),
             )  # fmt: skip
             self.bus.add(
-                s, job_id, "progress", f"scene {spec.index + 1} of {total} rendered", state=JobState.RENDERING,
-                progress=1.0, data={"scene": spec.index, "scenes": total, "frames": info.frames},
+                s, job_id, f"scene {spec.index + 1} of {total} rendered",
+                ProgressData(scene=spec.index, scenes=total, frames=info.frames),
+                state=JobState.RENDERING, progress=1.0,
             )
 
     # -- step: stitch -------------------------------------------------------------------------
@@ -587,16 +589,16 @@ class DreamPipeline:
             job.finished_at = utcnow()
             transition(
                 s, job, JobState.DONE, f"video ready: {info.duration:.1f}s, {info.frames} frames",
-                data={"video": str(self.media.path_for(rel))},
+                StateData(video=str(self.media.path_for(rel))),
             )
 
     # -- progress and failure -----------------------------------------------------------------
 
     def _progress(
-        self, job_id: int, state: JobState, fraction: float, message: str, data: dict[str, Any] | None = None
+        self, job_id: int, state: JobState, fraction: float, message: str, data: ProgressData | None = None
     ) -> None:
         with publishing(self.db, self.bus) as s:
-            self.bus.add(s, job_id, "progress", message, state=state, progress=fraction, data=data)
+            self.bus.add(s, job_id, message, data or ProgressData(), state=state, progress=fraction)
             self.lease.renew(s, job_id)  # progress is the heartbeat that keeps the lease
 
     def _fail(self, job_id: int, exc: BaseException) -> None:
@@ -605,5 +607,5 @@ class DreamPipeline:
             state = job.state  # where the step got to, so a retry re-enters right there
             job.failed_in = state
             job.error = message
-            transition(s, job, JobState.FAILED, f"failed while {state}: {message}", data={"failed_in": state})
+            transition(s, job, JobState.FAILED, f"failed while {state}: {message}", StateData(failed_in=state))
 

@@ -11,7 +11,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from dreamreel.errors import (
     InputError,
     InvalidTransition,
     JobBusy,
+    LimitExceeded,
     NotFound,
     NotText,
     UnsupportedScript,
@@ -35,6 +36,7 @@ from dreamreel.errors import (
 )
 from dreamreel.events import EventBus, EventRelay, publishing
 from dreamreel.images import Photo, check_photo
+from dreamreel.payloads import EventData, InfoData, StateData
 from dreamreel.pipeline import DreamPipeline
 from dreamreel.runners.base import JobRunner
 from dreamreel.settings import Settings
@@ -50,9 +52,11 @@ from dreamreel.voice import VoiceDiaries
 from storage import repos
 from storage.db import Database
 from storage.media import MediaStore, diary_dir, job_dir
-from storage.models import Diary, Job, Recording
+from storage.models import Diary, Job, Recording, utcnow
 
 log = logging.getLogger(__name__)
+
+LIMIT_WINDOW = timedelta(hours=1)  # hourly limits count the jobs started in the last hour
 
 
 class DreamService:
@@ -110,6 +114,27 @@ class DreamService:
             raise InputError(problem)
         return mode
 
+    def check_limits(self, channel: str, user: str, *, api_key_prefix: str | None = None) -> None:
+        """Raise LimitExceeded when `user` of `channel` may not start another job now.
+
+        A Telegram user may have `bot_max_active_jobs` jobs being made and start
+        `bot_jobs_per_hour`; an API key (all users whose id starts with `api_key_prefix`, "<keyid>:")
+        may start `api_jobs_per_hour`. Checked before the insert, so requests racing each other
+        may pass a limit by a few. Other channels (the command line) have no limits."""
+        since = utcnow() - LIMIT_WINDOW
+        if channel == "telegram":
+            active = self.count_jobs(channel, user, active_only=True)
+            if active >= self.settings.bot_max_active_jobs:
+                raise LimitExceeded("active", active, self.settings.bot_max_active_jobs)
+            recent = self.count_jobs(channel, user, since=since)
+            if recent >= self.settings.bot_jobs_per_hour:
+                raise LimitExceeded("hourly", recent, self.settings.bot_jobs_per_hour)
+        elif channel == "api":
+            prefix = api_key_prefix if api_key_prefix is not None else user
+            recent = self.count_jobs_with_user_prefix(channel, prefix, since=since)
+            if recent >= self.settings.api_jobs_per_hour:
+                raise LimitExceeded("hourly", recent, self.settings.api_jobs_per_hour)
+
     def submit_diary(
         self,
         text: str | bytes,
@@ -122,13 +147,17 @@ class DreamService:
         run: bool = True,
         recording_id: int | None = None,
         photo: bytes | None = None,
+        limited: bool = False,
+        api_key_prefix: str | None = None,
     ) -> JobView:
         """Save the diary and a new job (committed before anything else), then hand it to the runner.
 
         `recording_id` names the voice recording the diary was transcribed from; it is linked to
         the diary in the same transaction (see `dreamreel.voice`). `photo` (the dreamer's picture)
         is checked first: a bad one raises BadImage after the diary alone has been saved (nothing
-        the user wrote is lost; `diary_id` is on the error)."""
+        the user wrote is lost; `diary_id` is on the error). With `limited` (a person's request
+        through a channel) the channel's limits apply first (`check_limits`; LimitExceeded); a
+        retry with an idempotency key already used is no new job and is answered with the earlier one."""
         diary_text = self.validate_diary(text)
         refuse_control_characters(user, "user id")
         opts = options or JobOptions()
@@ -137,6 +166,8 @@ class DreamService:
         continuity = self.continuity_for(opts)
         if idempotency_key and (earlier := self.job_for_idempotency_key(idempotency_key)):
             return earlier
+        if limited:
+            self.check_limits(channel, user, api_key_prefix=api_key_prefix)
         checked: Photo | None = None
         if photo is not None:
             try:
@@ -183,7 +214,7 @@ class DreamService:
             if checked is not None:
                 diary.photo_path = self._store_photo(diary.id, checked)
             # a job is born received: its first event is not a transition
-            self.bus.add(s, job.id, "state", "diary received", state=JobState.RECEIVED, data={"channel": channel})
+            self.bus.add(s, job.id, "diary received", StateData(channel=channel), state=JobState.RECEIVED)
             job_id = job.id
             view = job_view(job, self.media)
         log.info("job %s: diary of %d chars from %s:%s saved", job_id, len(diary_text), channel, user)
@@ -236,10 +267,10 @@ class DreamService:
                 job.failed_in, job.error = None, None
                 transition(
                     s, job, JobState.APPROVED, f"the dreamer's photo was added; rendering {len(stale)} scene(s) again",
-                    data={"photo": True, "rerender": sorted(c.segment_index for c in stale)},
+                    StateData(photo=True, rerender=sorted(c.segment_index for c in stale)),
                 )
             else:
-                self.bus.add(s, job_id, "info", "the dreamer's photo was added", state=job.state, data={"photo": True})
+                self.bus.add(s, job_id, "the dreamer's photo was added", InfoData(photo=True), state=job.state)
         if rerun:
             self.runner.submit(job_id)
         return self.get_job(job_id)
@@ -325,7 +356,7 @@ class DreamService:
             job.error = None
             transition(
                 s, job, JobState.APPROVED, f"re-rolling scene {index + 1} with seed {segment.seed}",
-                data={"reroll": index, "seed": segment.seed},
+                StateData(reroll=index, seed=segment.seed),
             )
         self.runner.submit(job_id)
         return self.get_job(job_id)
@@ -451,10 +482,10 @@ class DreamService:
         with self.db.session() as s:
             repos.advance_cursor(s, consumer, event_id)
 
-    def record_event(self, job_id: int, kind: str, message: str, data: dict[str, Any] | None = None) -> EventView:
+    def record_event(self, job_id: int, message: str, data: EventData) -> EventView:
         """Channels add their own audit rows (deliveries, ratings, callbacks) to a job's feed."""
         with self._job(job_id) as (s, _):
-            row = self.bus.add(s, job_id, kind, message, data=data)
+            row = self.bus.add(s, job_id, message, data)
         return event_view(row)
 
     def video_file(self, job_id: int) -> Path | None:

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import logging
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from dreamreel.errors import InvalidTransition
+from dreamreel.payloads import StateData
 from storage.models import Event, Job, utcnow
 from storage.repos import add_event
 
@@ -74,9 +74,7 @@ def can_move(current: str, to: JobState) -> bool:
     return to in TRANSITIONS[JobState(current)]
 
 
-def transition(
-    s: Session, job: Job, to: JobState, message: str, data: dict[str, Any] | None = None
-) -> Event:
+def transition(s: Session, job: Job, to: JobState, message: str, data: StateData | None = None) -> Event:
     """Move `job` to `to` in session `s`: the state, `updated_at` and a `state` event row saying
     `message` (with `data`). Raises InvalidTransition for a move the table does not allow.
     Returns the event row; publish it after the commit."""
@@ -85,4 +83,4 @@ def transition(
     log.info("job %s: %s -> %s (%s)", job.id, job.state, to, message)
     job.state = to
     job.updated_at = utcnow()
-    return add_event(s, job.id, "state", message, state=to, data=data)
+    return add_event(s, job.id, StateData.kind, message, state=to, data=(data or StateData()).dump())

@@ -103,14 +103,16 @@ class VoiceDiaries:
         return self._update(recording_id, transcript=corrected, status="transcribed")
 
     def confirm(
-        self, recording_id: int, *, options: JobOptions | None = None, idempotency_key: str | None = None
+        self, recording_id: int, *, options: JobOptions | None = None, idempotency_key: str | None = None,
+        limited: bool = False,
     ) -> JobView:
-        """The transcript (as corrected) becomes the diary of a new job; the recording is linked to it."""
+        """The transcript (as corrected) becomes the diary of a new job; the recording is linked to it.
+        `limited`: the channel's limits apply (`DreamService.check_limits`)."""
         view = self._waiting(recording_id)
         assert view.transcript is not None
         job = self.service.submit_diary(
             view.transcript, channel=view.channel, user=view.user, options=options,
-            idempotency_key=idempotency_key, recording_id=recording_id,
+            idempotency_key=idempotency_key, recording_id=recording_id, limited=limited,
         )  # fmt: skip
         log.info("recording %s: confirmed as job %s", recording_id, job.job_id)
         return job

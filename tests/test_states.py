@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from dreamreel.errors import InvalidTransition
+from dreamreel.payloads import StateData
 from dreamreel.states import (
     MODERATED_STATES,
     RESTING_STATES,
@@ -64,7 +65,7 @@ def test_transition_writes_state_updated_at_and_one_event_row(db: Database) -> N
     with db.session() as s:
         job = s.get(Job, job_id)
         assert job is not None
-        row = transition(s, job, JobState.IN_REVIEW, "waiting for a moderator", data={"why": "test"})
+        row = transition(s, job, JobState.IN_REVIEW, "waiting for a moderator", StateData(note="test"))
         assert repos.take_new_events(s) == [row]  # handed to the caller to publish after commit
     with db.session() as s:
         job = s.get(Job, job_id)
@@ -72,7 +73,7 @@ def test_transition_writes_state_updated_at_and_one_event_row(db: Database) -> N
         assert job.updated_at > before
         events = list(s.query(Event).filter_by(job_id=job_id))
         assert [(e.kind, e.state, e.message, e.data) for e in events] == [
-            ("state", "in_review", "waiting for a moderator", {"why": "test"})
+            ("state", "in_review", "waiting for a moderator", {"note": "test"})
         ]
 
 

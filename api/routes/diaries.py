@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Header, Request, UploadFile
@@ -16,7 +15,7 @@ from api.callback_target import MAX_URL_LENGTH, callback_url_problem
 from api.deps import ApiClientDep, ServiceDep, SettingsDep
 from api.errors import error_response, error_responses, request_language
 from api.security import API_CHANNEL, ApiClient
-from dreamreel.errors import BadImage, InputError
+from dreamreel.errors import BadImage, InputError, LimitExceeded
 from dreamreel.service import DreamService
 from dreamreel.settings import Settings
 from dreamreel.views import JobOptions, JobView
@@ -24,7 +23,6 @@ from dreamreel.views import JobOptions, JobView
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["diaries"])
 
-RATE_WINDOW = timedelta(hours=1)
 RETRY_AFTER_SECONDS = 60  # the window slides: a slot frees as the oldest job ages past an hour
 
 
@@ -185,36 +183,27 @@ def _submit(
                                                          allow_private=settings.callback_allow_private)):
         raise InputError(problem)
     options = JobOptions(segments=diary.segments, callback_url=callback_url, continuity=diary.continuity)
-    scoped_key = client.scoped_idempotency_key(idempotency_key)
-    if limited := _over_limit(service, client.owner(""), settings.api_jobs_per_hour, scoped_key):
-        return limited
     try:
+        # the key's hourly limit counts all its users together (ids "<keyid>:<user>")
         job: JobView = service.submit_diary(
             diary.text,
             channel=API_CHANNEL,
             user=client.owner(diary.user),
             language=diary.language,
             options=options,
-            idempotency_key=scoped_key,
+            idempotency_key=client.scoped_idempotency_key(idempotency_key),
             photo=photo,
+            limited=True,
+            api_key_prefix=client.owner(""),
         )
     except BadImage as exc:  # the diary is saved; say which one, in the caller's language
         details = [{"diary_id": exc.diary_id, "reason": type(exc).__name__}] if exc.diary_id else None
         return error_response(422, "invalid_input", exc.user_message(request_language(request)), details)
+    except LimitExceeded as exc:
+        logger.info("api key %s: %d jobs in the last hour, limit %d", client.owner("").rstrip(":"), exc.count, exc.limit)
+        return error_response(
+            429, "rate_limited",
+            f"This API key made {exc.count} jobs in the last hour (limit {exc.limit}). Try again in a minute.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     return DiaryAccepted(job_id=job.job_id, status=job.status, links=job_links(request, job.job_id))
-
-
-def _over_limit(service: DreamService, prefix: str, limit: int, scoped_key: str | None) -> JSONResponse | None:
-    """A 429 when the key (all users, prefix "<keyid>:") made `limit` jobs in the last hour; a retry
-    with an Idempotency-Key already used is not a new job and passes. Checked before the insert, so
-    requests racing each other may pass the limit by a few."""
-    since = datetime.now(UTC) - RATE_WINDOW
-    count = service.count_jobs_with_user_prefix(API_CHANNEL, prefix, since=since)
-    if count < limit or (scoped_key and service.job_for_idempotency_key(scoped_key) is not None):
-        return None
-    logger.info("api key %s: %d jobs in the last hour, limit %d", prefix.rstrip(":"), count, limit)
-    return error_response(
-        429, "rate_limited",
-        f"This API key made {count} jobs in the last hour (limit {limit}). Try again in a minute.",
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )

@@ -220,7 +220,7 @@ async def diary(
         chat_id, lang, prefs, tracker, delivery,
         lambda: service.submit_diary(
             text, channel=CHANNEL, user=user, options=options,
-            idempotency_key=f"{CHANNEL}:{chat_id}:{message.message_id}", photo=photo,
+            idempotency_key=f"{CHANNEL}:{chat_id}:{message.message_id}", photo=photo, limited=True,
         ),
     )  # fmt: skip
     if job is not None:

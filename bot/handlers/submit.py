@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiogram.types import Message
@@ -14,7 +13,7 @@ from bot.delivery import Delivery
 from bot.progress import ProgressTracker
 from bot.sender import CHANNEL
 from bot.texts import t
-from dreamreel.errors import DreamReelError
+from dreamreel.errors import DreamReelError, LimitExceeded
 from dreamreel.settings import Settings
 from dreamreel.views import JobView
 
@@ -23,17 +22,21 @@ if TYPE_CHECKING:
 
 
 async def within_limits(message: Message, lang: str, service: DreamService, settings: Settings, user: str) -> bool:
-    """False (and the person told why) when they have too many dreams in the making or this hour."""
-    active = await asyncio.to_thread(service.count_jobs, CHANNEL, user, active_only=True)
-    if active >= settings.bot_max_active_jobs:
-        await message.answer(t(lang, "limit_active", active=active, limit=settings.bot_max_active_jobs))
-        return False
-    since = datetime.now(UTC) - timedelta(hours=1)
-    recent = await asyncio.to_thread(service.count_jobs, CHANNEL, user, since=since)
-    if recent >= settings.bot_jobs_per_hour:
-        await message.answer(t(lang, "limit_hourly", count=recent, limit=settings.bot_jobs_per_hour))
+    """False (and the person told why) when they have too many dreams in the making or this hour.
+    Asked before the status message is sent; the submission (`limited=True`) checks again."""
+    try:
+        await asyncio.to_thread(service.check_limits, CHANNEL, user)
+    except LimitExceeded as exc:
+        await message.answer(limit_text(lang, exc))
         return False
     return True
+
+
+def limit_text(lang: str, exc: LimitExceeded) -> str:
+    """The person's answer to a limit the service enforces."""
+    if exc.kind == "active":
+        return t(lang, "limit_active", active=exc.count, limit=exc.limit)
+    return t(lang, "limit_hourly", count=exc.count, limit=exc.limit)
 
 
 async def start_job(
@@ -52,6 +55,9 @@ async def start_job(
     async with tracker.lock:  # the job's events wait until it is watched
         try:
             job = await asyncio.to_thread(submit)
+        except LimitExceeded as exc:  # a diary racing this one took the last slot
+            await delivery.edit_text(chat_id, status.message_id, limit_text(lang, exc))
+            return None
         except DreamReelError as exc:
             await delivery.edit_text(chat_id, status.message_id, exc.user_message(lang))
             return None

@@ -15,6 +15,7 @@ from bot.progress import ProgressTracker
 from bot.sender import CHANNEL
 from bot.texts import t
 from dreamreel.errors import DreamReelError
+from dreamreel.payloads import RatingData
 from dreamreel.views import JobView
 
 if TYPE_CHECKING:
@@ -48,10 +49,8 @@ async def rate(callback: CallbackQuery, callback_data: RateCb, lang: str, servic
     job = await _own_job(callback, callback_data.job_id, lang, service)
     if job is None or callback_data.value not in ("up", "down"):
         return
-    data: dict[str, Any] = {"rating": callback_data.value, "user": job.user, "channel": CHANNEL}
-    await asyncio.to_thread(
-        service.record_event, job.job_id, "rating", f"rated {callback_data.value} in Telegram", data
-    )
+    data = RatingData(rating=callback_data.value, user=job.user, channel=CHANNEL)
+    await asyncio.to_thread(service.record_event, job.job_id, f"rated {callback_data.value} in Telegram", data)
     await callback.answer(t(lang, "rated"))
 
 

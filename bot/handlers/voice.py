@@ -124,7 +124,7 @@ async def decide(
     job = await start_job(
         chat_id, lang, prefs, tracker, delivery,
         lambda: service.voice.confirm(view.recording_id, options=options,
-                                      idempotency_key=f"{CHANNEL}:voice:{view.recording_id}"),
+                                      idempotency_key=f"{CHANNEL}:voice:{view.recording_id}", limited=True),
     )  # fmt: skip
     if job is not None:
         log.info("job %s: voice diary %s from telegram user %s", job.job_id, view.recording_id, user)
