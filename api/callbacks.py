@@ -125,7 +125,7 @@ class CallbackDispatcher:
         url = job.options.get("callback_url")
         if not url or job.channel != API_CHANNEL:
             return False
-        if after_event is not None and self._called_back(job_id, state, after_event):
+        if after_event is not None and self.service.outcome_told(job_id, after_event, state, CallbackData):
             logger.info("callback for job %s (%s) was delivered already", job_id, state)
             return True
         # links, not server paths: absolute with DREAMREEL_PUBLIC_BASE_URL, else paths on this API
@@ -151,13 +151,6 @@ class CallbackDispatcher:
                 break
         logger.warning("callback for job %s to %s failed after %d attempts", job_id, url, attempts)
         return False
-
-    def _called_back(self, job_id: int, state: str, after_event: int) -> bool:
-        return any(
-            (data := CallbackData.of(e)).ok and data.state == state
-            for e in self.service.events(job_id, after_id=after_event)
-            if e.kind == CallbackData.kind
-        )
 
     def _attempt(self, url: str, body: bytes, state: str, delivery: str) -> tuple[bool, int | None, str | None]:
         """Resolve the host (once), then POST to the checked address. Raises `CallbackRefused` only

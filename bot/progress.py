@@ -216,7 +216,7 @@ class ProgressTracker:
                     # down): the later event, also on its way, tells the user what holds now
                     log.info("job %s: event %s (%s) is stale, job is %s", w.job_id, event.id, event.state, job.status)
                     return
-                if await asyncio.to_thread(self._told, w.job_id, event.id):
+                if await asyncio.to_thread(self.service.outcome_told, w.job_id, event.id, job.status, DeliveryData):
                     log.info("job %s: outcome of event %s was already delivered", w.job_id, event.id)
                     return
                 await self.settle(w, job)
@@ -231,11 +231,6 @@ class ProgressTracker:
             w.desired = text
             if w.flusher is None or w.flusher.done():
                 w.flusher = asyncio.create_task(self._flush(w))
-
-    def _told(self, job_id: int, event_id: int) -> bool:
-        """Whether the outcome a resting-state event calls for was delivered already: a `delivery`
-        row follows it (the event is seen again after a restart, from the durable cursor)."""
-        return any(e.kind == DeliveryData.kind for e in self.service.events(job_id, after_id=event_id))
 
     async def settle(self, w: JobWatch, job: JobView) -> None:
         """The job came to rest: final edit, then video / refusal notice / failure message."""

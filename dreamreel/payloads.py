@@ -29,6 +29,11 @@ class EventData(BaseModel):
 
     kind: ClassVar[str]
 
+    @property
+    def tells(self) -> str | None:
+        """The resting state this event says was told to the person or app (None: it tells none)."""
+        return None
+
     def dump(self) -> dict[str, Any]:
         """The JSON stored in the event row: the fields the writer set."""
         return self.model_dump(mode="json", exclude_unset=True)
@@ -96,6 +101,10 @@ class DeliveryData(EventData):
     state: str  # the outcome sent
     event: int  # the resting-state event it answers
 
+    @property
+    def tells(self) -> str | None:
+        return self.state
+
 
 class CallbackData(EventData):
     kind = "callback"
@@ -107,6 +116,10 @@ class CallbackData(EventData):
     ok: bool = False
     status: int | None = None  # the receiver's HTTP status, when it answered
     error: str | None = None
+
+    @property
+    def tells(self) -> str | None:
+        return self.state if self.ok else None  # told only once the receiver took it
 
 
 class RatingData(EventData):

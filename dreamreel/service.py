@@ -482,6 +482,15 @@ class DreamService:
         with self.db.session() as s:
             repos.advance_cursor(s, consumer, event_id)
 
+    def outcome_told(self, job_id: int, after_event: int, state: str, told_by: type[EventData]) -> bool:
+        """Whether the outcome `state` of the resting-state event `after_event` was told already
+        through a channel whose events are `told_by` (a bot delivery, an API callback the receiver
+        took): one follows the event. A process following events from a durable cursor sees a
+        resting state again after a restart; asked before telling, this tells each outcome once."""
+        return any(
+            told_by.of(e).tells == state for e in self.events(job_id, after_id=after_event) if e.kind == told_by.kind
+        )
+
     def record_event(self, job_id: int, message: str, data: EventData) -> EventView:
         """Channels add their own audit rows (deliveries, ratings, callbacks) to a job's feed."""
         with self._job(job_id) as (s, _):

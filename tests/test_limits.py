@@ -1,4 +1,5 @@
-"""Per-user and per-key job limits are enforced by the service (the bot and the API only word them)."""
+"""Per-user and per-key job limits are enforced by the service (the bot and the API only word them),
+and each channel tells an outcome once."""
 
 from __future__ import annotations
 
@@ -59,3 +60,22 @@ def test_unlimited_submissions_and_the_command_line_are_not_refused(service: Dre
         service.submit_diary(CALM, channel="telegram", user="8", run=False)  # e.g. a resubmission by an admin
         service.submit_diary(CALM, user="local", run=False, limited=True)  # cli: no limits
     assert len(service.list_jobs(channel="cli")) == 4
+
+
+def test_an_outcome_is_told_once_per_channel_and_only_when_taken(service: DreamService) -> None:
+    from dreamreel.payloads import CallbackData, DeliveryData
+
+    job = service.submit_diary(CALM, channel="api", user="k3:a", run=False)
+    done = service.run_job(job.job_id)
+    assert done.status == "done"
+    event = [e for e in service.events(job.job_id) if e.kind == "state"][-1]
+    assert not service.outcome_told(job.job_id, event.id, "done", DeliveryData)
+    attempt = CallbackData(url="https://x.test/h", attempt=1, state="done", delivery="d", ok=False, status=500)
+    service.record_event(job.job_id, "callback attempt 1", attempt)
+    assert not service.outcome_told(job.job_id, event.id, "done", CallbackData)  # not taken: tell again
+    service.record_event(job.job_id, "callback attempt 2", attempt.model_copy(update={"ok": True, "status": 200}))
+    assert service.outcome_told(job.job_id, event.id, "done", CallbackData)
+    assert not service.outcome_told(job.job_id, event.id, "done", DeliveryData)  # another channel's own count
+    service.record_event(job.job_id, "done sent", DeliveryData(chat_id=5, state="done", event=event.id))
+    assert service.outcome_told(job.job_id, event.id, "done", DeliveryData)
+    assert not service.outcome_told(job.job_id, event.id, "failed", DeliveryData)
