@@ -63,10 +63,12 @@ class EventBus:
         return repos.take_new_events(s)
 
     def publish(self, rows: list[Event]) -> None:
-        """Deliver committed rows written by this process."""
+        """Deliver committed rows written by this process, each once: the relay may have read a
+        row from the table between the commit and this call, and delivered it already."""
         views = [event_view(row) for row in rows]
         with self._lock:
             if self._subscribers:  # heard by nobody yet (start-up): the relay may deliver them later
+                views = [v for v in views if v.id not in self._recent_ids]
                 self._remember(views)
         self.deliver(views)
 
