@@ -104,7 +104,7 @@ class VoiceDiaries:
 
     def confirm(
         self, recording_id: int, *, options: JobOptions | None = None, idempotency_key: str | None = None,
-        limited: bool = False,
+        limited: bool = False, api_key_prefix: str | None = None,
     ) -> JobView:
         """The transcript (as corrected) becomes the diary of a new job; the recording is linked to it.
         `limited`: the channel's limits apply (`DreamService.check_limits`)."""
@@ -113,6 +113,7 @@ class VoiceDiaries:
         job = self.service.submit_diary(
             view.transcript, channel=view.channel, user=view.user, options=options,
             idempotency_key=idempotency_key, recording_id=recording_id, limited=limited,
+            api_key_prefix=api_key_prefix,
         )  # fmt: skip
         log.info("recording %s: confirmed as job %s", recording_id, job.job_id)
         return job

@@ -200,10 +200,15 @@ def _submit(
         details = [{"diary_id": exc.diary_id, "reason": type(exc).__name__}] if exc.diary_id else None
         return error_response(422, "invalid_input", exc.user_message(request_language(request)), details)
     except LimitExceeded as exc:
-        logger.info("api key %s: %d jobs in the last hour, limit %d", client.owner("").rstrip(":"), exc.count, exc.limit)
-        return error_response(
-            429, "rate_limited",
-            f"This API key made {exc.count} jobs in the last hour (limit {exc.limit}). Try again in a minute.",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+        return rate_limited(client.owner(""), exc)
     return DiaryAccepted(job_id=job.job_id, status=job.status, links=job_links(request, job.job_id))
+
+
+def rate_limited(key_prefix: str, exc: LimitExceeded) -> JSONResponse:
+    """The 429 for an API key over the hourly job limit the service enforces."""
+    logger.info("api key %s: %d jobs in the last hour, limit %d", key_prefix.rstrip(":"), exc.count, exc.limit)
+    return error_response(
+        429, "rate_limited",
+        f"This API key made {exc.count} jobs in the last hour (limit {exc.limit}). Try again in a minute.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )

@@ -21,9 +21,9 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 from api.callback_target import callback_url_problem
 from api.deps import ApiClientDep, ServiceDep, SettingsDep
 from api.errors import error_response, error_responses, request_language
-from api.routes.diaries import DiaryAccepted, _over_limit, _responses, job_links
+from api.routes.diaries import DiaryAccepted, _responses, job_links, rate_limited
 from api.security import API_CHANNEL
-from dreamreel.errors import BadRecording, InputError, NotFound, SpeechUnavailable
+from dreamreel.errors import BadRecording, InputError, LimitExceeded, NotFound, SpeechUnavailable
 from dreamreel.views import JobOptions, RecordingView
 
 router = APIRouter(prefix="/v1", tags=["recordings"])
@@ -127,10 +127,15 @@ def recording_diary(
     if callback_url and (problem := callback_url_problem(callback_url, allow_private=settings.callback_allow_private)):
         raise InputError(problem)
     scoped_key = client.scoped_idempotency_key(idempotency_key)
-    if limited := _over_limit(service, client.owner(""), settings.api_jobs_per_hour, scoped_key):
-        return limited
-    if body.text is not None:
-        service.voice.correct(recording_id, body.text)
-    options = JobOptions(segments=body.segments, narration=body.narration, callback_url=callback_url)
-    job = service.voice.confirm(recording_id, options=options, idempotency_key=scoped_key)
+    key_prefix = client.owner("")
+    try:
+        if not (scoped_key and service.job_for_idempotency_key(scoped_key)):  # a retry is no new job
+            service.check_limits(API_CHANNEL, key_prefix, api_key_prefix=key_prefix)  # before correcting
+        if body.text is not None:
+            service.voice.correct(recording_id, body.text)
+        options = JobOptions(segments=body.segments, narration=body.narration, callback_url=callback_url)
+        job = service.voice.confirm(recording_id, options=options, idempotency_key=scoped_key, limited=True,
+                                    api_key_prefix=key_prefix)
+    except LimitExceeded as exc:
+        return rate_limited(key_prefix, exc)
     return DiaryAccepted(job_id=job.job_id, status=job.status, links=job_links(request, job.job_id))
