@@ -110,3 +110,53 @@ def test_only_the_state_machine_writes_a_jobs_state() -> None:
     }
     assert writers == {"dreamreel/states.py": writers.get("dreamreel/states.py", [])}
     assert writers["dreamreel/states.py"]  # the check finds the one write there is
+
+
+@pytest.mark.parametrize("decisions", [(JobState.APPROVED, JobState.REJECTED), (JobState.REJECTED, JobState.REJECTED)])
+def test_of_two_moderators_deciding_at_once_one_wins_on_postgresql(
+    postgres_url: str, decisions: tuple[JobState, JobState]
+) -> None:
+    import threading
+    import uuid
+
+    from dreamreel import moderation
+
+    ensure_schema(postgres_url)
+    dbs = [Database(postgres_url), Database(postgres_url)]
+    try:
+        with dbs[0].session() as s:
+            user = User(channel="cli", external_id=f"mods-{uuid.uuid4().hex[:8]}", prefs={})
+            job = Job(diary=Diary(user=user, text="a dream", language="en", channel="cli"), state=JobState.BLOCKED)
+            s.add(job)
+            s.flush()
+            job_id = job.id
+        loaded = threading.Barrier(2)
+        outcomes: list[str] = []
+
+        def decide(db: Database, decision: JobState, moderator: str) -> None:
+            try:
+                with db.session() as s:
+                    job = repos.load_job(s, job_id)
+                    assert job is not None
+                    loaded.wait(10)  # both saw the job blocked before either decides
+                    moderation.decide(s, job, decision, moderator, "a note")
+                outcomes.append(moderator)
+            except InvalidTransition:
+                outcomes.append("refused")
+
+        threads = [threading.Thread(target=decide, args=(db, d, f"m{i}")) for i, (db, d) in
+                   enumerate(zip(dbs, decisions, strict=True))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert sorted(outcomes)[-1] == "refused" and len(outcomes) == 2
+        with dbs[0].session() as s:
+            events = list(s.query(Event).filter_by(job_id=job_id, kind="state"))
+            assert len(events) == 1  # one decision recorded, the loser's rolled back
+            winner = next(o for o in outcomes if o != "refused")
+            assert events[0].data["moderator"] == winner
+            assert s.get(Job, job_id).state == decisions[int(winner[1])]  # type: ignore[union-attr]
+    finally:
+        for db in dbs:
+            db.dispose()
