@@ -1,5 +1,5 @@
 """How the render step turns scene rows into clips: the clip each scene asks of the backend,
-which scenes share a backend call, and where the files go (each written atomically).
+which scenes share a backend call, where the files go, and how often progress is written.
 
 The pipeline's `step_render` tells the story (which scenes, progress, clip rows); this module
 holds the mechanics it uses.
@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass
 
 from agent.schemas import Style
-from generation.base import ClipInfo, ClipSpec, ClipStyle, ProgressFn, VideoBackend
-from storage.media import MediaStore, job_dir
+from generation.base import ClipSpec, ClipStyle, ProgressFn
+from storage.media import job_dir
 
 PROGRESS_INTERVAL = 0.5  # seconds between progress rows of one render call
 
@@ -71,16 +70,6 @@ def batches(specs: Sequence[ClipSpec], size: int) -> list[list[ClipSpec]]:
 def clip_path(job_id: int, index: int) -> str:
     """Where scene `index` of job `job_id` is kept, relative to the media store."""
     return f"{job_dir(job_id)}/clip-{index:03d}.mp4"
-
-
-def render_files(
-    backend: VideoBackend, media: MediaStore, specs: Sequence[ClipSpec], rels: Sequence[str], progress: ProgressFn
-) -> list[ClipInfo]:
-    """Render `specs` through one backend call; each file appears at its `rels` path only once
-    it is complete (a killed render leaves a temp file, swept before the next try)."""
-    with ExitStack() as stack:
-        tmps = [stack.enter_context(media.atomic_path(rel)) for rel in rels]
-        return backend.render_batch(specs, tmps, progress)
 
 
 def throttled(report: ProgressFn, interval: float = PROGRESS_INTERVAL) -> ProgressFn:
