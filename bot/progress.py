@@ -310,11 +310,12 @@ def status_text(lang: str, event: EventView) -> str | None:
     if state == "rendering":
         if event.kind != ProgressData.kind:
             return None
-        scene, scenes = ProgressData.of(event).scene, ProgressData.of(event).scenes
+        progress = ProgressData.of(event)
+        scene, scenes = progress.scene, progress.scenes
         if scene is not None and scenes is not None:
             percent = round(100 * (event.progress or 0.0))
-            attempt, attempts = event.data.get("attempt"), event.data.get("max_attempts")
-            if isinstance(attempt, int) and isinstance(attempts, int) and attempt > 1:  # the quality gate
+            attempt, attempts = progress.attempt, progress.max_attempts
+            if attempt is not None and attempts is not None and attempt > 1:  # the quality gate
                 return t(lang, "stage_rerendering", scene=scene + 1, scenes=scenes, percent=percent,
                          attempt=attempt, attempts=attempts)  # fmt: skip
             return t(lang, "stage_rendering", scene=scene + 1, scenes=scenes, percent=percent)
