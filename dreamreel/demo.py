@@ -6,6 +6,7 @@ the separate clips are. Nothing is downloaded; narration needs espeak-ng (`make 
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -43,7 +44,10 @@ def main() -> int:
     print(f"video: {view.video}")
     for path in view.subtitles:  # the same words as the mp4's soft subtitle track
         print(f"subtitles: {path}")
-    print(f"(job {view.job_id}, {elapsed:.1f} s; `dreamreel jobs show {view.job_id}` shows every step)")
+    # the demo's DREAMREEL_HOME is not the default ./var: the hint names it, so it works as printed
+    home = os.environ.get("DREAMREEL_HOME")
+    where = f"DREAMREEL_HOME={home} " if home else ""
+    print(f"(job {view.job_id}, {elapsed:.1f} s; `{where}.venv/bin/dreamreel jobs show {view.job_id}` shows every step)")
     return 0
 
 

@@ -73,6 +73,16 @@ def test_control_characters_in_a_diary_are_refused(parked_api: RunningApi) -> No
         assert kept.status_code == 202, kept.text  # line breaks and tabs are text
 
 
+def test_ids_beyond_the_integer_columns_are_a_422(parked_api: RunningApi) -> None:
+    """Found by schemathesis: a recording id past SQLite's INTEGER was a 500 (OverflowError)."""
+    with parked_api.client() as client:
+        for path in ("/v1/recordings/4659594884406868618575347712", "/v1/recordings/2147483648"):
+            answer = client.get(path)
+            assert answer.status_code == 422 and answer.json()["error"]["code"] == "invalid_request", path
+        confirm = client.post("/v1/recordings/4659594884406868618575347712/diary", json={})
+        assert confirm.status_code == 422
+
+
 @pytest.mark.parametrize("last_event_id", ["2147483648", "9223372036854775808", "99999999999999999999999"])
 def test_a_last_event_id_beyond_the_event_ids_is_a_422_not_a_broken_stream(
     parked_api: RunningApi, last_event_id: str

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from api.callback_target import callback_url_problem
-from api.deps import ApiClientDep, ServiceDep, SettingsDep
+from api.deps import ApiClientDep, RecordingId, ServiceDep, SettingsDep
 from api.errors import error_response, error_responses, request_language
 from api.routes.diaries import DiaryAccepted, _responses, job_links, rate_limited
 from api.security import API_CHANNEL
@@ -71,7 +71,7 @@ def _refused(exc: BadRecording | SpeechUnavailable, request: Request) -> JSONRes
     "/recordings",
     status_code=201,
     response_model=RecordingOut,
-    responses=error_responses(401, 413, 422, 503),
+    responses=error_responses(400, 401, 413, 422, 503),
     summary="Upload a voice diary: it is kept and transcribed; confirm the transcript to make the video",
 )
 async def upload_recording(
