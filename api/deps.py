@@ -49,7 +49,6 @@ ApiClientDep = Annotated[ApiClient, Depends(get_api_client)]
 
 # ids are 32-bit integer columns on PostgreSQL; larger numbers cannot name a job
 JobId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The job id from POST /v1/diaries")]
-RecordingId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The recording id from POST /v1/recordings")]
 
 
 def get_owned_job(job_id: JobId, client: ApiClientDep, service: ServiceDep) -> JobView:

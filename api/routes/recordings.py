@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
 from api.callback_target import callback_url_problem
-from api.deps import ApiClientDep, RecordingId, ServiceDep, SettingsDep
+from api.deps import ApiClientDep, ServiceDep, SettingsDep
 from api.errors import error_response, error_responses, request_language
 from api.routes.diaries import DiaryAccepted, _responses, job_links, rate_limited
 from api.security import API_CHANNEL
