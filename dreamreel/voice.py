@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,7 +25,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from dreamreel.errors import BadRecording, InvalidTransition, NotFound, SpeechUnavailable
+from dreamreel.errors import (
+    BadRecording,
+    InvalidTransition,
+    NotFound,
+    SpeechUnavailable,
+    refuse_control_characters,
+)
 from dreamreel.views import JobOptions, JobView, RecordingView
 from generation.audio.base import AudioRejected, SpeechRecognizer
 from generation.audio.listen import read_recording
@@ -71,6 +78,9 @@ class VoiceDiaries:
     ) -> RecordingView:
         """Store `data`, then check and transcribe it; see the module docstring for what is raised."""
         settings = self.service.settings.speech
+        refuse_control_characters(user, "user id")  # PostgreSQL cannot store NUL; nothing stored yet
+        # a client's file name and type are only recorded: control characters are dropped, not refused
+        filename, mime = (_printable(v) if v is not None else None for v in (filename, mime))
         recording_id, path = self._store(data, channel=channel, user=user, filename=filename, mime=mime)
         log.info("recording %s: %d bytes from %s:%s", recording_id, len(data), channel, user)
         if len(data) > settings.max_bytes:
@@ -222,3 +232,8 @@ def _short(reason: str, message: str) -> str:
         found = re.search(r"'([^']+)'", message)
         return found[1] if found else "unknown codec"
     return message
+
+
+def _printable(value: str) -> str:
+    """`value` without control characters (Unicode category Cc)."""
+    return "".join(ch for ch in value if unicodedata.category(ch) != "Cc")

@@ -150,3 +150,12 @@ def test_clients_get_links_to_files_never_server_paths(api: RunningApi) -> None:
         assert called_back["video"] == f"/v1/jobs/{job_id}/video"  # no DREAMREEL_PUBLIC_BASE_URL: a path
     finally:
         receiver.close()
+
+
+def test_a_recording_from_a_user_with_control_characters_is_refused(parked_api: RunningApi) -> None:
+    """Found by schemathesis on PostgreSQL: the upload stored the user before any check (a 500)."""
+    with parked_api.client() as client:
+        answer = client.post("/v1/recordings", data={"user": "a\u0000b"},
+                             files={"file": ("dream.ogg", b"OggS not really", "audio/ogg")})
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["error"]["code"] == "invalid_input"
