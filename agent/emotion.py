@@ -1,23 +1,29 @@
 """The offline emotion classifier that ships with DreamReel, and the overall emotion of a diary.
 
-`OfflineEmotionClassifier` is a softmax (multinomial logistic regression) head over hashed
-word and character n-grams (`agent.features`), trained by `python -m agent.train` on GoEmotions
-(English, Ekman level) and KOTE (Korean, mapped to the 7 emotions). The artifact is
-`agent/models/emotion.npz` plus `emotion.json` (classes, feature parameters, training data
-hashes, evaluation metrics). Inference is numpy only: no scikit-learn, no download, loads in a
-few tens of milliseconds.
+Three sources of evidence, mixed in log space per language (`Mix`), then renormalised:
 
-On top of the learned scores, words of the dream lexicon (`agent.emotion_lexicon`) add evidence
-in log space: `log p(e) + w[lang] * evidence(e)`, renormalised. `w` per language ("en", "ko"; a
-text with Hangul counts as Korean) is stored in `emotion.json` under `lexicon.weights` and was
-chosen on held-out training rows (`agent.train.lexicon`); an artifact without it, or weight 0,
-gives the plain classifier.
+- the hashed head: a softmax (multinomial logistic regression) over hashed word and character
+  n-grams (`agent.features`), trained by `python -m agent.train` on GoEmotions (English, Ekman
+  level) and KOTE (Korean, mapped to the 7 emotions): `agent/models/emotion.npz` + `.json`;
+- two small softmax heads over the multilingual sentence encoder's vectors (`agent.encoder`):
+  `general`, trained on the same comments, and `scene`, trained on dream scenes written for the
+  project (`data/train/dream_scenes.jsonl`), which reads the feeling of a situation that names
+  no feeling ("a stranger followed me through every street"): `agent/models/emotion_encoder.npz`;
+- the dream lexicon (`agent.emotion_lexicon`): words of dream narration as additive evidence.
+
+`p(e) ∝ exp(hashed * log p_h(e) + general * log p_g(e) + scene * log p_s(e) + lexicon * evidence(e))`
+with the weights of the text's language ("ko" when it has Hangul, else "en"), stored in
+`emotion.json` under `mix` and chosen by cross-validation on the training rows
+(`agent.train.mix`). An artifact without `mix` uses its `lexicon.weights` alone (hashed head plus
+lexicon, the older artifacts). The encoder loads only when a weight needs it. Inference is numpy
+only: no scikit-learn, no download.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, astuple, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +37,75 @@ log = logging.getLogger(__name__)
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_EMOTION_MODEL = MODELS_DIR / "emotion.npz"
+ENCODER_HEADS_FILE = "emotion_encoder.npz"  # next to emotion.npz
+HEADS = ("general", "scene")
+
+
+@dataclass(frozen=True)
+class Mix:
+    """Log-space weight of each source of evidence for one language (0 = not used)."""
+
+    hashed: float = 1.0
+    general: float = 0.0
+    scene: float = 0.0
+    lexicon: float = 0.0
+
+    @property
+    def needs_encoder(self) -> bool:
+        return self.general > 0 or self.scene > 0
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+@dataclass
+class EncoderHeads:
+    """Softmax heads over encoder vectors: `weights[name]` is `(512, 7)`, `bias[name]` `(7,)`, classes in order.
+
+    `gate` (`(512,)` weights and a bias) is a logistic head: the probability that a text reads like
+    dream narration rather than an online comment; it blends the two mixes of a language.
+    """
+
+    classes: list[str]
+    weights: dict[str, np.ndarray]
+    bias: dict[str, np.ndarray]
+    gate: tuple[np.ndarray, float] | None = None
+
+    def log_probs(self, name: str, vectors: np.ndarray) -> np.ndarray:
+        return _log_softmax(vectors.astype(np.float64) @ self.weights[name] + self.bias[name])
+
+    def dreamlike(self, vectors: np.ndarray) -> np.ndarray:
+        """The gate's probability per row that the text is dream narration (0 without a gate)."""
+        if self.gate is None:
+            return np.zeros(len(vectors))
+        return np.asarray(1.0 / (1.0 + np.exp(-(vectors.astype(np.float64) @ self.gate[0] + self.gate[1]))))
+
+    def save(self, path: Path) -> None:
+        arrays = {f"{n}_weights": self.weights[n].astype(np.float16) for n in self.weights}
+        arrays |= {f"{n}_bias": self.bias[n].astype(np.float32) for n in self.bias}
+        if self.gate is not None:
+            arrays |= {"gate_vector": self.gate[0].astype(np.float16), "gate_offset": np.float32(self.gate[1])}
+        with path.open("wb") as fh:
+            np.savez_compressed(fh, classes=np.array(self.classes), **arrays)
+
+    @classmethod
+    def load(cls, path: Path) -> EncoderHeads:
+        if not path.is_file():
+            raise ArtifactError(f"{path} not found; rebuild it with `make train-classifiers`")
+        with np.load(path, allow_pickle=False) as z:
+            classes = [str(c) for c in z["classes"]]
+            names = [k.removesuffix("_weights") for k in z.files if k.endswith("_weights")]
+            weights = {n: z[f"{n}_weights"].astype(np.float64) for n in names}
+            bias = {n: z[f"{n}_bias"].astype(np.float64) for n in names}
+            gate = (z["gate_vector"].astype(np.float64), float(z["gate_offset"])) if "gate_vector" in z.files else None
+        if any(w.shape != (512, len(classes)) for w in weights.values()):
+            raise ArtifactError(f"{path}: heads do not map 512-d encoder vectors to {len(classes)} classes")
+        return cls(classes, weights, bias, gate)
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return np.asarray(shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)))
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -66,42 +141,90 @@ def _result(scores: dict[str, float]) -> EmotionResult:
 
 
 class OfflineEmotionClassifier:
-    """`EmotionClassifier` over the shipped linear model; one result per text, same order."""
+    """`EmotionClassifier` over the shipped heads and lexicon; one result per text, same order."""
 
     name = "offline-emotion"
 
-    def __init__(self, model: LinearTextModel, lexicon_weights: Mapping[str, float] | None = None) -> None:
-        """`lexicon_weights` per language override the artifact's `lexicon.weights` (0 = off)."""
+    def __init__(
+        self,
+        model: LinearTextModel,
+        heads: EncoderHeads | None = None,
+        mix: Mapping[str, Mix] | None = None,
+        dream_mix: Mapping[str, Mix] | None = None,
+        embed: Callable[[Sequence[str]], np.ndarray] | None = None,
+    ) -> None:
+        """`mix` per language overrides the artifact's (`mix`, else `lexicon.weights`), and with it
+        `dream_mix` (the mix for text the gate reads as dream narration; none: `mix` for all);
+        `embed` replaces the shared sentence encoder (tests)."""
         if sorted(model.classes) != sorted(EMOTIONS) or model.weights.shape[1] != len(EMOTIONS):
             raise ArtifactError(f"emotion model classes {model.classes} are not {list(EMOTIONS)}")
         self.model = model
-        stored = model.meta.get("lexicon", {}).get("weights", {})
-        self.lexicon_weights = {
-            k: float(v) for k, v in (stored if lexicon_weights is None else lexicon_weights).items()
-        }
+        self.heads = heads
+        self.mix = dict(mix) if mix is not None else stored_mix(model.meta)
+        if mix is not None:
+            self.dream_mix = dict(dream_mix or {})
+        else:
+            self.dream_mix = {k: Mix(**v) for k, v in model.meta.get("dream_mix", {}).items()}
+        if self.dream_mix and (heads is None or heads.gate is None):
+            raise ArtifactError("a dream mix needs the encoder heads' gate")
+        if any(m.needs_encoder for m in [*self.mix.values(), *self.dream_mix.values()]):
+            if heads is None:
+                raise ArtifactError("the emotion mix uses encoder heads but none were loaded")
+            if heads.classes != model.classes:
+                raise ArtifactError(f"encoder head classes {heads.classes} differ from {model.classes}")
+        self._embed = embed
 
     @classmethod
     def load(cls, path: Path | None = None) -> OfflineEmotionClassifier:
-        """Load `path` (default: the shipped `agent/models/emotion.npz`)."""
+        """Load `path` (default: the shipped `agent/models/emotion.npz`) and its encoder heads."""
         path = path or DEFAULT_EMOTION_MODEL
         log.debug("loading emotion model %s", path)
-        return cls(LinearTextModel.load(path))
+        model = LinearTextModel.load(path)
+        heads = None
+        if "encoder_heads" in model.meta:
+            heads = EncoderHeads.load(path.parent / model.meta["encoder_heads"])
+        return cls(model, heads)
+
+    def _vectors(self, texts: Sequence[str]) -> np.ndarray:
+        if self._embed is None:
+            from agent.encoder import embed  # lazy: loads the encoder on first use only
+
+            self._embed = embed
+        return self._embed(texts)
 
     def classify(self, texts: list[str]) -> list[EmotionResult]:
         """Probabilities over all 7 emotions (summing to 1) and the most likely label, per text."""
         if not texts:
             return []
-        logits = self.model.decision(texts)
         classes = self.model.classes
-        if any(w > 0 for w in self.lexicon_weights.values()):
-            languages = [text_language(t) for t in texts]
-            needed = [i for i, lang in enumerate(languages) if self.lexicon_weights.get(lang, 0.0) > 0]
-            evidence = np.zeros_like(logits)
-            evidence[needed] = evidence_matrix([texts[i] for i in needed], classes)
-            probs = combine_with_lexicon(logits, evidence, languages, self.lexicon_weights)
-        else:
-            probs = _softmax(logits)
-        return [_result(dict(zip(classes, row.tolist(), strict=True))) for row in probs]
+        languages = [text_language(t) for t in texts]
+        weights = np.array([astuple(self.mix.get(lang, Mix())) for lang in languages])  # (n, 4)
+        # the encoder runs for a text whose language has a dream mix or an encoder weight
+        needs = [i for i, lang in enumerate(languages) if lang in self.dream_mix or weights[i, 1:3].any()]
+        vectors = self._vectors([texts[i] for i in needs]) if needs and self.heads is not None else None
+        if vectors is not None and self.heads is not None and self.dream_mix:
+            dream = np.array([astuple(self.dream_mix.get(languages[i], self.mix.get(languages[i], Mix()))) for i in needs])
+            g = self.heads.dreamlike(vectors)[:, None]
+            weights[needs] = (1.0 - g) * weights[needs] + g * dream
+
+        total = weights[:, [0]] * _log_softmax(self.model.decision(texts))
+        if vectors is not None and self.heads is not None:
+            for column, name in ((1, "general"), (2, "scene")):
+                if name in self.heads.weights:
+                    total[needs] += weights[needs][:, [column]] * self.heads.log_probs(name, vectors)
+        lexical = np.flatnonzero(weights[:, 3] > 0)
+        if len(lexical):
+            total[lexical] += weights[lexical][:, [3]] * evidence_matrix([texts[i] for i in lexical], classes)
+        return [_result(dict(zip(classes, row.tolist(), strict=True))) for row in _softmax(total)]
+
+
+def stored_mix(meta: Mapping[str, object]) -> dict[str, Mix]:
+    """The per-language mix of an artifact's JSON: `mix`, else hashed head + `lexicon.weights`."""
+    if isinstance(meta.get("mix"), dict):
+        return {lang: Mix(**weights) for lang, weights in meta["mix"].items()}  # type: ignore[union-attr]
+    lexicon = meta.get("lexicon")
+    stored = lexicon.get("weights", {}) if isinstance(lexicon, dict) else {}
+    return {lang: Mix(lexicon=float(w)) for lang, w in stored.items()}
 
 
 def overall_emotion(

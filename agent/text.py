@@ -9,6 +9,7 @@ instance is built lazily per process and shared (`get_kiwi`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -145,6 +146,17 @@ def morphemes(text: str) -> list[Morpheme]:
     A noun followed by the verb suffix 하/되/당하 (살해 + 했다) also gets the compound lemma
     (`살해하다`) as its lemma, so rules can name verbs the way a dictionary does.
     """
+    # The planner, keywords, lexicon and safety rules all read the same scenes: Kiwi runs once per
+    # text (the analysis of a 2,000-character diary spent most of its time here).
+    return list(_cached_morphemes(text))
+
+
+@functools.lru_cache(maxsize=512)
+def _cached_morphemes(text: str) -> tuple[Morpheme, ...]:
+    return tuple(_analyse(text))
+
+
+def _analyse(text: str) -> list[Morpheme]:
     kiwi = get_kiwi()
     with _kiwi_lock:
         tokens = kiwi.tokenize(text)

@@ -22,8 +22,8 @@ def _quiet_libraries() -> None:
     transformers_logging.disable_progress_bar()
 
 BENCHES = [
-    "bench_stitch", "bench_audio", "bench_lora", "bench_lora_train", "bench_batch", "bench_postprocess",
-    "bench_api", "bench_memory", "bench_quality",
+    "bench_analyze", "bench_stitch", "bench_audio", "bench_lora", "bench_lora_train", "bench_batch",
+    "bench_postprocess", "bench_api", "bench_memory", "bench_quality",
 ]
 
 

@@ -17,6 +17,7 @@ Usage: ``python -m bench.eval [--data data] [--segments 4] [--json out.json]``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import sys
@@ -46,6 +47,33 @@ def macro_f1(gold: Sequence[str], pred: Sequence[str]) -> float:
     """Macro-averaged F1 over every label seen in gold or predictions (scikit-learn's default)."""
     scores = f1_per_class(gold, pred, sorted(set(gold) | set(pred)))
     return sum(scores.values()) / len(scores) if scores else 0.0
+
+
+# The offline model before issue 9: the hashed head plus the dream lexicon at these weights.
+BEFORE_ISSUE_9_LEXICON = {"en": 0.75, "ko": 2.25}
+KOTE_RELIABLE = ("anger", "joy", "neutral", "sadness")  # the KOTE classes whose mapping is reliable
+
+
+def emotion_scores(gold: Sequence[str], pred: Sequence[str | None]) -> dict[str, Any]:
+    """n, macro-F1 (labels seen), macro-F1 over KOTE_RELIABLE, accuracy."""
+    answers = [p or "neutral" for p in pred]
+    reliable = f1_per_class(gold, answers, KOTE_RELIABLE)
+    return {
+        "n": len(gold),
+        "macro_f1": macro_f1(gold, answers),
+        "macro_f1_reliable4": sum(reliable.values()) / len(reliable),
+        "accuracy": sum(g == p for g, p in zip(gold, answers, strict=True)) / len(gold),
+    }
+
+
+def before_issue_9(analyzer: DiaryAnalyzer) -> DiaryAnalyzer | None:
+    """The same analyzer with the emotion model as it was before issue 9, or None for other backends."""
+    from agent.emotion import Mix, OfflineEmotionClassifier
+
+    if not isinstance(analyzer.emotion, OfflineEmotionClassifier):
+        return None
+    mix = {lang: Mix(lexicon=w) for lang, w in BEFORE_ISSUE_9_LEXICON.items()}
+    return dataclasses.replace(analyzer, emotion=OfflineEmotionClassifier(analyzer.emotion.model, None, mix))
 
 
 def covers(text: str, plan: DreamPlan) -> bool:
@@ -79,17 +107,17 @@ class Evaluation:
         return out
 
     def emotion(self) -> None:
-        from agent.train.data import emotion_eval
+        """Each emotion set scored with the configured model and, when that is the shipped offline
+        model, with the model before issue 9 (its hashed head + lexicon) in the same run."""
+        from agent.train.data import dream_scenes_eval, emotion_eval
 
-        for name, examples in emotion_eval(self.data).items():
-            answers = self._analyze(e.text for e in examples)
+        before = before_issue_9(self.analyzer)
+        for name, examples in (emotion_eval(self.data) | dream_scenes_eval(self.data)).items():
             gold = [e.label for e in examples]
-            pred = [a["emotion"] or "neutral" for a in answers]
-            self.results[name] = {
-                "n": len(gold),
-                "macro_f1": macro_f1(gold, pred),
-                "accuracy": sum(g == p for g, p in zip(gold, pred, strict=True)) / len(gold),
-            }
+            row = emotion_scores(gold, [a["emotion"] for a in self._analyze(e.text for e in examples)])
+            if before is not None:
+                row["before"] = emotion_scores(gold, [before.analyze(e.text)["emotion"] for e in examples])
+            self.results[name] = row
 
     def toxicity(self) -> None:
         from agent.train.data import toxicity_eval
@@ -155,13 +183,26 @@ def print_table(results: dict[str, Any], out: Any = sys.stdout) -> None:
     """The results as the Markdown table the README shows."""
     w = out.write
     w("| measure | data | n | result | published anchor |\n|---|---|---|---|---|\n")
+    def then(r: dict[str, Any], key: str, digits: int = 3) -> str:
+        return f" (before {r['before'][key]:.{digits}f})" if "before" in r else ""
+
     for name, label in (("emotion_en", "GoEmotions Ekman test (en)"), ("narratives_ko", "KOTE -> 7 emotions (ko)")):
         if name in results:
             r = results[name]
             w(
-                f"| emotion macro-F1 (accuracy) | {label} | {r['n']} | {r['macro_f1']:.3f} ({r['accuracy']:.2f}) "
+                f"| emotion macro-F1 | {label} | {r['n']} | {r['macro_f1']:.3f}{then(r, 'macro_f1')} "
                 f"| {ANCHORS.get(name, '-')} |\n"
             )
+    if "narratives_ko" in results:
+        r = results["narratives_ko"]
+        w(
+            f"| emotion macro-F1 over anger/joy/neutral/sadness | KOTE -> 7 emotions (ko) | {r['n']} "
+            f"| {r['macro_f1_reliable4']:.3f}{then(r, 'macro_f1_reliable4')} | - |\n"
+        )
+    for name, label in (("dream_scenes_en", "dream scenes, fixed eval part (en)"), ("dream_scenes_ko", "dream scenes, fixed eval part (ko)")):
+        if name in results:
+            r = results[name]
+            w(f"| emotion accuracy | {label} | {r['n']} | {r['accuracy']:.2f}{then(r, 'accuracy', 2)} | - |\n")
     for name, label in (("toxic_en", "Davidson tweets + Jigsaw (en)"), ("toxic_ko", "Korean hate speech (ko)")):
         if name in results:
             r = results[name]

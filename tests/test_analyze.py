@@ -11,7 +11,7 @@ import pytest
 from agent.planner import RulePlanner
 from agent.safety.policy import SafetyPolicy
 from agent.schemas import EMOTIONS, DreamPlan, EmotionResult, Segment, Span
-from bench.eval import balanced_accuracy, covers, macro_f1
+from bench.eval import balanced_accuracy, before_issue_9, covers, emotion_scores, macro_f1
 from dreamreel.analyze import DiaryAnalyzer, read_texts, run_analyze
 
 
@@ -114,3 +114,28 @@ def test_coverage_check() -> None:
     assert not covers(text, _plan(text, [(0, 4), (10, 16)]))  # "Two." is in no scene
     assert not covers(text, _plan(text, [(0, 9), (5, 16)]))  # overlapping scenes
     assert covers(text, RulePlanner().plan(text, segments=2))
+
+
+def test_emotion_scores_include_the_reliable_kote_classes() -> None:
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    gold = ["anger", "joy", "neutral", "sadness", "fear", "joy"]
+    pred = ["anger", "joy", "joy", None, "fear", "sadness"]  # no emotion counts as neutral
+    scores = emotion_scores(gold, pred)
+    answers = [p or "neutral" for p in pred]
+    reliable = ["anger", "joy", "neutral", "sadness"]
+    assert scores["macro_f1_reliable4"] == pytest.approx(
+        sklearn_metrics.f1_score(gold, answers, labels=reliable, average="macro", zero_division=0)
+    )
+    assert scores["accuracy"] == pytest.approx(3 / 6) and scores["n"] == 6
+
+
+def test_the_before_model_is_the_hashed_head_with_the_old_lexicon_weights() -> None:
+    from agent.emotion import Mix
+    from dreamreel.analyze import DiaryAnalyzer
+    from dreamreel.settings import load_settings
+
+    analyzer = DiaryAnalyzer.from_settings(load_settings())
+    before = before_issue_9(analyzer)
+    assert before is not None and before.planner is analyzer.planner and before.safety is analyzer.safety
+    assert before.emotion.mix == {"en": Mix(lexicon=0.75), "ko": Mix(lexicon=2.25)}  # type: ignore[attr-defined]
+    assert not before.emotion.dream_mix  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.emotion import DEFAULT_EMOTION_MODEL, OfflineEmotionClassifier, overall_emotion
+from agent.emotion import DEFAULT_EMOTION_MODEL, EncoderHeads, OfflineEmotionClassifier, overall_emotion
 from agent.features import (
     ARTIFACT_FORMAT,
     ArtifactError,
@@ -124,6 +124,11 @@ def test_training_script_rebuilds_loadable_artifacts(repo_data: Path, tmp_path: 
             assert arrays["idf"].shape == (FeatureParams().n_features,)
             assert arrays["weights"].shape == (len(arrays["rows"]), len(classes) if len(classes) > 2 else 1)
 
+    emotion_meta = json.loads((out / "emotion.json").read_text(encoding="utf-8"))
+    assert set(emotion_meta["mix"]) == set(emotion_meta["dream_mix"]) == {"en", "ko"}
+    assert emotion_meta["mix_selection"]["ko"]["scene_rows"] > 0, "the dream scenes take part in the choice"
+    heads = EncoderHeads.load(out / emotion_meta["encoder_heads"])
+    assert set(heads.weights) == {"general", "scene"} and heads.gate is not None
     results = OfflineEmotionClassifier.load(out / "emotion.npz").classify(["I am so happy today", ""])
     assert [sorted(r.scores) for r in results] == [sorted(EMOTIONS)] * 2
     assert all(sum(r.scores.values()) == pytest.approx(1.0, abs=1e-6) for r in results)
@@ -147,6 +152,8 @@ def test_shipped_artifacts_are_small() -> None:
     for npz in (DEFAULT_EMOTION_MODEL, DEFAULT_TOXICITY_MODEL):
         assert npz.stat().st_size < 5_000_000
         assert json.loads(npz.with_suffix(".json").read_text(encoding="utf-8"))["metrics"]
+    heads = DEFAULT_EMOTION_MODEL.parent / "emotion_encoder.npz"
+    assert heads.stat().st_size < 100_000  # two 512x7 heads and the gate, float16
 
 
 def test_classifiers_load_fast_without_network(no_network: None) -> None:

@@ -19,13 +19,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.emotion import OfflineEmotionClassifier
+from agent.emotion import ENCODER_HEADS_FILE, OfflineEmotionClassifier
 from agent.schemas import EMOTIONS
 from agent.toxicity import OfflineToxicityClassifier
 from agent.train import data as datasets
 from agent.train.evaluate import emotion_metrics, toxicity_metrics
 from agent.train.fit import EMOTION_CONFIG, TOXICITY_CONFIG, FitConfig, fit_linear
-from agent.train.lexicon import choose_lexicon_weights
+from agent.train.mix import choose_mix
 
 log = logging.getLogger("agent.train")
 
@@ -57,20 +57,32 @@ def _meta(task: str, data: Path, files: tuple[str, ...], limit: int | None) -> d
 
 
 def build_emotion(data: Path, out: Path, limit: int | None, config: FitConfig = EMOTION_CONFIG) -> Path:
-    """Train, write and evaluate the emotion artifact; returns the `.npz` path.
+    """Train, write and evaluate the emotion artifacts; returns the `.npz` path.
 
-    The dream lexicon's weight per language is chosen first, on a hold-out of the training rows
-    (`agent.train.lexicon`), and stored as `lexicon` in the JSON; the metrics include it.
+    The encoder heads, the gate and the comment and dream mixes per language (hashed head,
+    encoder heads, dream lexicon) are chosen first, by cross-validation on the training rows
+    (`agent.train.mix`), and stored as `mix` / `dream_mix` in the JSON and `emotion_encoder.npz`;
+    the metrics use them.
     """
+    from agent.encoder import embed
+
     examples = datasets.emotion_examples(data, limit, kote_rarity=KOTE_RARITY, kote_tie=KOTE_TIE)
     meta = _meta("emotion", data, datasets.EMOTION_FILES, limit)
     meta["training"].update(kote_rarity=KOTE_RARITY, kote_tie=KOTE_TIE)
-    meta["lexicon"] = choose_lexicon_weights(data, limit, config, KOTE_RARITY, KOTE_TIE)
+    heads, mix, dream_mix, report = choose_mix(data, limit, config, KOTE_RARITY, KOTE_TIE, embed)
+    meta |= {
+        "mix": {lang: m.to_dict() for lang, m in mix.items()},
+        "dream_mix": {lang: m.to_dict() for lang, m in dream_mix.items()},
+        "mix_selection": report,
+    }
+    meta["encoder_heads"] = ENCODER_HEADS_FILE
     model = fit_linear(examples, EMOTIONS, config, meta)
     path = out / "emotion.npz"
     model.save(path, prune_below=PRUNE_BELOW)
+    heads.save(out / ENCODER_HEADS_FILE)
     classifier = OfflineEmotionClassifier.load(path)  # score what ships: float16, pruned
-    metrics = {name: emotion_metrics(classifier, rows) for name, rows in datasets.emotion_eval(data).items()}
+    evaluation = datasets.emotion_eval(data) | datasets.dream_scenes_eval(data)
+    metrics = {name: emotion_metrics(classifier, rows) for name, rows in evaluation.items()}
     classifier.model.meta["metrics"] = metrics
     classifier.model.save(path, prune_below=PRUNE_BELOW)
     for name, m in metrics.items():

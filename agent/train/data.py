@@ -4,7 +4,9 @@ Training (`<data>/train/` or a directory holding the four files directly):
 - `goemotions_ekman_train.jsonl`: English, already over the 7 emotions, sometimes several labels;
 - `kote_ko.jsonl`: Korean, KOTE's 44 emotions, mapped to the 7 with `KOTE_TO_EMOTION`;
 - `korean_hate_speech_train.jsonl`: Korean, hate none/offensive/hate;
-- `davidson_tweets_en.jsonl`: English tweets, hate_speech/offensive_language/neither.
+- `davidson_tweets_en.jsonl`: English tweets, hate_speech/offensive_language/neither;
+- `dream_scenes.jsonl`: Korean and English dream scenes written for the project, one of the 7
+  emotions each (the encoder's scene head and the choice of the emotion mix).
 
 Evaluation files (`emotion_en.jsonl`, `narratives_ko.jsonl`, `toxic_en.jsonl`, `toxic_ko.jsonl`)
 are read the same way so that the reported numbers use the same label mapping.
@@ -29,7 +31,9 @@ GOEMOTIONS = "goemotions_ekman_train.jsonl"
 KOTE = "kote_ko.jsonl"
 KOREAN_HATE = "korean_hate_speech_train.jsonl"
 DAVIDSON = "davidson_tweets_en.jsonl"
-EMOTION_FILES = (GOEMOTIONS, KOTE)
+DREAM_SCENES = "dream_scenes.jsonl"
+DREAM_SCENES_EVAL = "dream_scenes_eval.jsonl"  # next to the evaluation files, never trained on
+EMOTION_FILES = (GOEMOTIONS, KOTE, DREAM_SCENES)
 TOXICITY_FILES = (KOREAN_HATE, DAVIDSON, GOEMOTIONS, KOTE)  # the last two: calm_examples
 
 # The mapping of data/README.md. "neutral" counts only 없음; the README's weak
@@ -140,6 +144,20 @@ def emotion_examples(
     weights = kote_rarity_weights(kote, kote_rarity)
     out += [Example(r["text"], kote_emotion(r["labels"], weights, kote_tie), "ko") for r in kote]
     return out
+
+
+def dream_scene_examples(data: Path) -> list[Example]:
+    """The dream scenes of the training folder (all of them: 308 rows, too few to cap)."""
+    return [Example(r["text"], r["label"], r["lang"]) for r in read_jsonl(train_dir(data) / DREAM_SCENES)]
+
+
+def dream_scenes_eval(data: Path) -> dict[str, list[Example]]:
+    """The FIXED evaluation part of the dream scenes, per language: `dream_scenes_en`, `dream_scenes_ko`."""
+    path = eval_dir(data) / DREAM_SCENES_EVAL
+    if not path.exists():
+        return {}
+    rows = [Example(r["text"], r["label"], r["lang"]) for r in read_jsonl(path)]
+    return {f"dream_scenes_{lang}": [r for r in rows if r.lang == lang] for lang in ("en", "ko")}
 
 
 def toxicity_examples(data: Path, limit: int | None = None, calm: tuple[int, int] = (0, 0)) -> list[Example]:

@@ -1,0 +1,149 @@
+"""The emotion mix (hashed head + encoder heads + dream lexicon) and the shipped model on dream scenes.
+
+The dream-scene evaluation part (`data/dream_scenes_eval.jsonl`) was written apart from the
+training scenes and is never trained or tuned on; `make eval` prints the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agent.emotion import (
+    ENCODER_HEADS_FILE,
+    EncoderHeads,
+    Mix,
+    OfflineEmotionClassifier,
+    evidence_matrix,
+    stored_mix,
+)
+from agent.features import ArtifactError
+from agent.schemas import EMOTIONS
+
+MIN_SCENE_ACCURACY = 0.80  # issue 9's target, per language
+
+
+@pytest.fixture(scope="module")
+def emotion() -> OfflineEmotionClassifier:
+    return OfflineEmotionClassifier.load()
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("slimy black worms and the smell of rotten eggs made me gag", "disgust"),
+        ("my roommate smashed my guitar on purpose and I screamed at him", "anger"),
+        ("a stranger followed me through every street", "fear"),
+        ("a wolf followed me", "fear"),
+        ("낯선 사람이 골목마다 나를 따라왔다", "fear"),
+        ("룸메이트가 일부러 내 기타를 부숴서 소리를 질렀다", "anger"),
+        ("시커먼 지렁이가 꿈틀대고 썩은 달걀 냄새가 나서 헛구역질이 났다", "disgust"),
+    ],
+)
+def test_the_issues_dream_scenes_get_their_emotion(emotion: OfflineEmotionClassifier, text: str, want: str) -> None:
+    assert emotion.classify([text])[0].label == want
+
+
+def test_fixed_dream_scene_evaluation_part_per_language(emotion: OfflineEmotionClassifier, repo_data: Path) -> None:
+    rows = [json.loads(line) for line in (repo_data / "dream_scenes_eval.jsonl").open(encoding="utf-8")]
+    results = emotion.classify([r["text"] for r in rows])
+    for lang in ("en", "ko"):
+        mine = [(r, res) for r, res in zip(rows, results, strict=True) if r["lang"] == lang]
+        assert {r["label"] for r, _ in mine} == set(EMOTIONS)
+        accuracy = np.mean([res.label == r["label"] for r, res in mine])
+        assert accuracy >= MIN_SCENE_ACCURACY, (lang, accuracy)
+
+
+def test_the_evaluation_part_is_apart_from_training(repo_data: Path) -> None:
+    train = {json.loads(line)["text"] for line in (repo_data / "train" / "dream_scenes.jsonl").open(encoding="utf-8")}
+    held = [json.loads(line)["text"] for line in (repo_data / "dream_scenes_eval.jsonl").open(encoding="utf-8")]
+    assert len(train) >= 300 - len(held) and len(held) >= 100
+    assert not train & set(held)
+
+
+def test_shipped_mix_uses_the_encoder_in_both_languages(emotion: OfflineEmotionClassifier) -> None:
+    assert set(emotion.mix) == {"en", "ko"}
+    assert all(m.needs_encoder for m in emotion.mix.values())
+    assert emotion.heads is not None and set(emotion.heads.weights) == {"general", "scene"}
+
+
+# --- the arithmetic, with small stand-ins for the encoder --------------------------------------
+
+
+def _heads(seed: int) -> EncoderHeads:
+    rng = np.random.default_rng(seed)
+    return EncoderHeads(
+        classes=list(EMOTIONS),
+        weights={n: rng.normal(size=(512, len(EMOTIONS))) for n in ("general", "scene")},
+        bias={n: rng.normal(size=len(EMOTIONS)) for n in ("general", "scene")},
+    )
+
+
+def _fake_embed(calls: list[list[str]]):  # type: ignore[no-untyped-def]
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        calls.append(list(texts))
+        return np.stack([np.random.default_rng(len(t)).normal(size=512) for t in texts])
+
+    return embed
+
+
+def _log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def test_mix_is_the_weighted_sum_of_log_probabilities(emotion: OfflineEmotionClassifier) -> None:
+    heads, calls = _heads(1), []
+    mix = {"en": Mix(hashed=0.5, general=1.0, scene=2.0, lexicon=1.0), "ko": Mix(hashed=1.0, lexicon=0.5)}
+    classifier = OfflineEmotionClassifier(emotion.model, heads, mix, embed=_fake_embed(calls))
+    texts = ["a monster chased me through the dark", "귀신이 쫓아와서 무서웠다"]
+    got = np.array([[r.scores[c] for c in EMOTIONS] for r in classifier.classify(texts)])
+
+    vectors = _fake_embed([])([texts[0]])
+    hashed = _log_softmax(emotion.model.decision(texts))
+    lexicon = evidence_matrix(texts, list(EMOTIONS))
+    en = 0.5 * hashed[0] + _log_softmax(vectors @ heads.weights["general"] + heads.bias["general"])[0]
+    en += 2.0 * _log_softmax(vectors @ heads.weights["scene"] + heads.bias["scene"])[0] + lexicon[0]
+    ko = hashed[1] + 0.5 * lexicon[1]
+    expected = np.exp(_log_softmax(np.stack([en, ko])))
+    assert np.allclose(got, expected, atol=1e-6)
+    assert calls == [[texts[0]]], "only the text whose language uses an encoder head is embedded"
+
+
+def test_a_mix_without_encoder_weights_never_embeds(emotion: OfflineEmotionClassifier) -> None:
+    def refuse(texts: Sequence[str]) -> np.ndarray:
+        raise AssertionError("the encoder must not be used")
+
+    plain = OfflineEmotionClassifier(emotion.model, None, {"en": Mix(), "ko": Mix()}, embed=refuse)
+    texts = ["a monster chased me", "괴물이 쫓아왔다"]
+    expected = np.exp(_log_softmax(emotion.model.decision(texts)))
+    got = np.array([[r.scores[c] for c in EMOTIONS] for r in plain.classify(texts)])
+    assert np.allclose(got, expected)
+
+
+def test_encoder_heads_round_trip_and_missing_files_are_named(tmp_path: Path) -> None:
+    heads = _heads(2)
+    heads.save(tmp_path / ENCODER_HEADS_FILE)
+    loaded = EncoderHeads.load(tmp_path / ENCODER_HEADS_FILE)
+    assert loaded.classes == list(EMOTIONS)
+    for name in ("general", "scene"):
+        assert np.allclose(loaded.weights[name], heads.weights[name], atol=1e-2)  # stored as float16
+    with pytest.raises(ArtifactError, match="make train-classifiers"):
+        EncoderHeads.load(tmp_path / "nothing.npz")
+
+
+def test_a_mix_that_needs_heads_refuses_to_run_without_them(emotion: OfflineEmotionClassifier) -> None:
+    with pytest.raises(ArtifactError, match="encoder heads"):
+        OfflineEmotionClassifier(emotion.model, None, {"en": Mix(scene=1.0)})
+
+
+def test_older_artifacts_without_a_mix_use_their_lexicon_weights() -> None:
+    assert stored_mix({"lexicon": {"weights": {"en": 0.75, "ko": 2.25}}}) == {
+        "en": Mix(lexicon=0.75),
+        "ko": Mix(lexicon=2.25),
+    }
+    assert stored_mix({"mix": {"en": {"hashed": 0.5, "scene": 1.0}}}) == {"en": Mix(hashed=0.5, scene=1.0)}
