@@ -116,6 +116,11 @@ class SentenceEncoder:
     def loaded(self) -> bool:
         return self._backend is not None
 
+    def clear_cache(self) -> None:
+        """Forget the cached vectors (benchmarks time the encoder, not the cache)."""
+        with self._lock:
+            self._cache.clear()
+
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """Unit vectors, shape `(len(texts), 512)`, in order; an empty list gives shape `(0, 512)`."""
         if isinstance(texts, str):
