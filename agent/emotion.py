@@ -25,6 +25,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, astuple, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -81,12 +82,12 @@ class EncoderHeads:
         return np.asarray(1.0 / (1.0 + np.exp(-(vectors.astype(np.float64) @ self.gate[0] + self.gate[1]))))
 
     def save(self, path: Path) -> None:
-        arrays = {f"{n}_weights": self.weights[n].astype(np.float16) for n in self.weights}
+        arrays: dict[str, Any] = {f"{n}_weights": self.weights[n].astype(np.float16) for n in self.weights}
         arrays |= {f"{n}_bias": self.bias[n].astype(np.float32) for n in self.bias}
         if self.gate is not None:
             arrays |= {"gate_vector": self.gate[0].astype(np.float16), "gate_offset": np.float32(self.gate[1])}
         with path.open("wb") as fh:
-            np.savez_compressed(fh, classes=np.array(self.classes), **arrays)
+            np.savez_compressed(fh, classes=np.array(self.classes), **arrays)  # type: ignore[arg-type]
 
     @classmethod
     def load(cls, path: Path) -> EncoderHeads:
@@ -220,8 +221,9 @@ class OfflineEmotionClassifier:
 
 def stored_mix(meta: Mapping[str, object]) -> dict[str, Mix]:
     """The per-language mix of an artifact's JSON: `mix`, else hashed head + `lexicon.weights`."""
-    if isinstance(meta.get("mix"), dict):
-        return {lang: Mix(**weights) for lang, weights in meta["mix"].items()}  # type: ignore[union-attr]
+    mix = meta.get("mix")
+    if isinstance(mix, dict):
+        return {lang: Mix(**weights) for lang, weights in mix.items()}
     lexicon = meta.get("lexicon")
     stored = lexicon.get("weights", {}) if isinstance(lexicon, dict) else {}
     return {lang: Mix(lexicon=float(w)) for lang, w in stored.items()}
