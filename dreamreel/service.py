@@ -216,7 +216,7 @@ class DreamService:
             # a job is born received: its first event is not a transition
             self.bus.add(s, job.id, "diary received", StateData(channel=channel), state=JobState.RECEIVED)
             job_id = job.id
-            view = job_view(job, self.media)
+            view = job_view(job, self.media, review_threshold=self.settings.safety.review_threshold)
         log.info("job %s: diary of %d chars from %s:%s saved", job_id, len(diary_text), channel, user)
         if run:
             self.runner.submit(job_id)
@@ -415,7 +415,7 @@ class DreamService:
     def get_job(self, job_id: int, *, detail: bool = False) -> JobView:
         with self.db.session() as s:
             job = self._load(s, job_id)
-            view = job_view(job, self.media)
+            view = job_view(job, self.media, review_threshold=self.settings.safety.review_threshold)
             if detail:
                 view.diary = job.diary.text
                 view.events = [event_view(e) for e in repos.events_after(s, job_id)]
@@ -426,7 +426,10 @@ class DreamService:
         self, *, channel: str | None = None, user: str | None = None, limit: int = 50
     ) -> list[JobView]:
         with self.db.session() as s:
-            return [job_view(j, self.media) for j in repos.list_jobs(s, channel=channel, external_id=user, limit=limit)]
+            return [
+                job_view(j, self.media, review_threshold=self.settings.safety.review_threshold)
+                for j in repos.list_jobs(s, channel=channel, external_id=user, limit=limit)
+            ]
 
     def events(self, job_id: int, *, after_id: int = 0) -> list[EventView]:
         with self.db.session() as s:

@@ -195,8 +195,9 @@ class JobView(BaseModel):
 # -- from database rows (ORM objects never leave the service) --------------------------------
 
 
-def job_view(job: Job, media: MediaStore) -> JobView:
-    """The view of a job loaded with `storage.repos.load_job` (files as absolute paths)."""
+def job_view(job: Job, media: MediaStore, *, review_threshold: float) -> JobView:
+    """The view of a job loaded with `storage.repos.load_job` (files as absolute paths).
+    `review_threshold` is the policy's: self-harm at or above it brings the support message."""
     clips = {c.segment_index: str(media.path_for(c.path)) for c in job.clips}
     quality = {c.segment_index: QualityView.model_validate(c.quality) for c in job.clips if c.quality}
     attempts: dict[int, list[AttemptView]] = {}
@@ -208,7 +209,9 @@ def job_view(job: Job, media: MediaStore) -> JobView:
         verdict = VerdictView(
             decision=job.verdict,  # type: ignore[arg-type]
             reasons=reasons,
-            support_message=any(r.category == "self_harm" for r in reasons),
+            # the policy's rule: a weak self-harm reason alone (a meaning-level head's opinion
+            # on a murder dream, say) brings no support message
+            support_message=any(r.category == "self_harm" and r.score >= review_threshold for r in reasons),
         )
     video = media.path_for(job.video.path) if job.video else None
     subtitles = [video.with_suffix(kind) for kind in (".srt", ".vtt")] if video else []

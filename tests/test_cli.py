@@ -213,3 +213,14 @@ def test_a_diary_of_exactly_the_limit_with_a_trailing_newline_is_taken(tmp_path:
     path.write_text(diary + "y\n", encoding="utf-8")
     code, out = cli_json("dream", "--dry-run", "--file", str(path), env=env)
     assert code == 2 and "too long" in out["error"]["message"]
+
+
+def test_a_weak_self_harm_reason_brings_no_support_message() -> None:
+    # found when the meaning heads landed: a murder dream carried a 0.42 self-harm reason from
+    # the sentence encoder, and the job view offered the self-harm support message for it
+    gore = "꿈에서 나는 칼로 룸메이트를 여러 번 찔러 살해했다. 바닥에 피가 흥건했고 나는 시체를 숨기려고 했다."
+    code, out = cli_json("dream", "--dry-run", gore)
+    assert code == 0 and out["verdict"]["decision"] == "block"  # a dry run ends after the verdict
+    weak = [r for r in out["verdict"]["reasons"] if r["category"] == "self_harm"]
+    assert all(r["score"] < 0.5 for r in weak)
+    assert out["verdict"]["support_message"] is False
