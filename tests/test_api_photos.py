@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from api.routes.jobs import JobWithLinks
 from storage.models import Diary
 from tests.photos import animated_gif, giant_dimensions, good_photo, huge_file, not_an_image
 from tests.test_api_support import CALM_DIARY, RunningApi, api_fixture  # noqa: F401
@@ -47,6 +48,10 @@ def test_a_photo_as_base64_or_multipart_starts_the_first_scene(api: RunningApi) 
     assert all(Path(s.start_frame).is_file() for s in view.segments if s.start_frame)
     assert plain["photo"] and plain["continuity"] == "none"
     assert [s["start_frame"] for s in plain["segments"]] == [True, False]
+    # the job object keeps the promise of its OpenAPI schema (the fuzz found a bool where a string
+    # was documented)
+    for job in (chained, plain):
+        JobWithLinks.model_validate(job)
 
 
 @pytest.mark.parametrize(

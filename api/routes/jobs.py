@@ -20,7 +20,7 @@ from api.deps import ClipIndex, ClipJobDep, OwnedJobDep, ServiceDep, VideoJobDep
 from api.errors import error_responses
 from api.public import public_event, public_job
 from api.routes.diaries import JobLinks, job_links
-from dreamreel.views import RESTING_STATES, EventView, JobView
+from dreamreel.views import RESTING_STATES, EventView, JobView, SegmentView
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -39,10 +39,19 @@ MP4_RESPONSES: dict[int | str, dict[str, Any]] = {
 SIGNED_OR_KEY: dict[str, Any] = {"security": [{}]}
 
 
+class PublicSegment(SegmentView):
+    """A scene as API clients see it: the frame it starts from stays on the server (it may be
+    the dreamer's photo), so only whether there is one is said."""
+
+    start_frame: bool = False  # type: ignore[assignment]
+
+
 class JobWithLinks(JobView):
     """The job object of `dreamreel jobs show --json`, plus links to its resources; `video`,
-    `clips` and `segments[].clip` are download URLs here, not server paths."""
+    `clips` and `segments[].clip` are download URLs here, not server paths, and
+    `segments[].start_frame` says only whether a scene starts from a saved frame."""
 
+    segments: list[PublicSegment]  # type: ignore[assignment]
     links: JobLinks
 
 
