@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.security import PAGE_HEADERS
 from dreamreel.errors import (
     DreamReelError,
     EmptyDiary,
@@ -70,9 +71,7 @@ def _page(status: int, message: str) -> HTMLResponse:
     """The moderator page answers errors in HTML (with the same protective headers as its pages)."""
     page = (f"<!doctype html><meta name=viewport content='width=device-width'><title>{status}</title>"
             f"<p>{escape(message)}</p><p><a href='/moderation'>DreamReel moderation</a></p>")
-    headers = {"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
-               "X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Cache-Control": "no-store"}
-    return HTMLResponse(page, status_code=status, headers=headers)
+    return HTMLResponse(page, status_code=status, headers=PAGE_HEADERS)
 
 
 def _for_page(request: Request) -> bool:

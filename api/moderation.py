@@ -22,7 +22,7 @@ from fastapi.templating import Jinja2Templates
 from api.deps import JobId, ServiceDep, SettingsDep
 from api.errors import request_language
 from api.highlight import highlight
-from api.security import SessionCookie, key_id, match_secret, new_csrf_token, same_token
+from api.security import PAGE_HEADERS, SessionCookie, key_id, match_secret, new_csrf_token, same_token
 from api.throttle import SignInThrottle
 from dreamreel.errors import DreamReelError, InputError, refuse_control_characters
 from dreamreel.moderator_sessions import ModeratorSessions
@@ -73,17 +73,6 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
-# what the pages may load: only this app's own resources, no inline script, no framing
-CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                           "media-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-                           "frame-ancestors 'none'")
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "Referrer-Policy": "same-origin",
-}
 COOKIE_FIELDS = ("csrf", "lang", "sid")  # what the cookie carries; "mod" comes from the session row
 
 

@@ -1,4 +1,5 @@
-"""Secrets at the HTTP edge: API key ids, the signed moderator cookie and CSRF tokens.
+"""Secrets at the HTTP edge: API key ids, the signed moderator cookie, CSRF tokens and the
+protective headers of the moderator pages (`PAGE_HEADERS`, error pages included).
 
 An API key is never stored: a job remembers the key's id (the first 12 hex digits of its SHA-256),
 as `user = "<key-id>:<user>"` in channel `api`, which is how a key sees only its own jobs.
@@ -18,6 +19,18 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from pydantic import SecretStr
 
 API_CHANNEL = "api"
+
+# what the moderator pages may load: only this app's own resources, no inline script, no framing
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                           "media-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+                           "frame-ancestors 'none'")
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "Referrer-Policy": "same-origin",
+}
 
 
 def key_id(secret: str) -> str:
