@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, Query, Request
+from fastapi import Depends, Header, HTTPException, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.security import ApiClient, key_id, match_secret
@@ -60,6 +60,10 @@ def get_owned_job(job_id: JobId, client: ApiClientDep, service: ServiceDep) -> J
 
 
 OwnedJobDep = Annotated[JobView, Depends(get_owned_job)]
+
+# scoped to the API key before it is stored: ApiClient.scoped_idempotency_key
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200,
+                                              description="Retrying with the same key returns the same job")]
 
 
 ClipIndex = Annotated[int, Path(ge=0, le=1000, description="The scene index, from 0")]

@@ -7,12 +7,12 @@ import binascii
 import logging
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Header, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, ValidationError
 
 from api.callback_target import MAX_URL_LENGTH, callback_url_problem
-from api.deps import ApiClientDep, ServiceDep, SettingsDep
+from api.deps import ApiClientDep, IdempotencyKey, ServiceDep, SettingsDep
 from api.errors import error_response, error_responses, request_language
 from api.security import API_CHANNEL, ApiClient
 from dreamreel.errors import BadImage, InputError, LimitExceeded
@@ -87,6 +87,10 @@ class DiaryAccepted(BaseModel):
     links: JobLinks
 
 
+# the JSON and the multipart submission answer alike
+SUBMIT_ROUTE: dict[str, Any] = {"status_code": 202, "response_model": DiaryAccepted, "responses": _responses()}
+
+
 def job_links(request: Request, job_id: int) -> JobLinks:
     """Absolute URLs of a job's resources."""
     return JobLinks(
@@ -98,36 +102,21 @@ def job_links(request: Request, job_id: int) -> JobLinks:
     )
 
 
-@router.post(
-    "/diaries",
-    status_code=202,
-    response_model=DiaryAccepted,
-    responses=_responses(),
-    summary="Submit a dream diary; the video is made in the background",
-)
+@router.post("/diaries", **SUBMIT_ROUTE, summary="Submit a dream diary; the video is made in the background")
 def submit_diary(
     diary: DiaryIn,
     request: Request,
     client: ApiClientDep,
     service: ServiceDep,
     settings: SettingsDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(alias="Idempotency-Key", max_length=200,
-               description="Retrying with the same key returns the same job"),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> DiaryAccepted | JSONResponse:
     photo = _decode_base64_image(diary.image) if diary.image is not None else None
     return _submit(diary, photo, request, client, service, settings, idempotency_key)
 
 
-@router.post(
-    "/diaries/upload",
-    status_code=202,
-    response_model=DiaryAccepted,
-    responses=_responses(),
-    summary="Submit a dream diary with the dreamer's photo as multipart/form-data",
-)
+@router.post("/diaries/upload", **SUBMIT_ROUTE,
+             summary="Submit a dream diary with the dreamer's photo as multipart/form-data")
 def submit_diary_upload(
     request: Request,
     client: ApiClientDep,
@@ -142,11 +131,7 @@ def submit_diary_upload(
     segments: Annotated[str | None, Form(description="Number of scenes, 1..6")] = None,
     callback_url: Annotated[str | None, Form(description="As in POST /v1/diaries")] = None,
     continuity: Annotated[str | None, Form(description="none, chain or keyframe. " + CONTINUITY_HELP)] = None,
-    idempotency_key: Annotated[
-        str | None,
-        Header(alias="Idempotency-Key", max_length=200,
-               description="Retrying with the same key returns the same job"),
-    ] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> DiaryAccepted | JSONResponse:
     fields = {"text": text, "user": user, "language": language, "segments": segments,
               "callback_url": callback_url, "continuity": continuity}
