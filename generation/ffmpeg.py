@@ -13,11 +13,12 @@ import subprocess
 from collections.abc import Generator, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from generation.base import GenerationError
+
+if TYPE_CHECKING:
+    import numpy as np  # only the frame writers need it: bot and API processes import this module
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +127,8 @@ def _force_keyframes(frames: Sequence[int]) -> list[str]:
 
 def as_uint8_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
     """Validate and convert one RGB frame to contiguous uint8 (floats are clipped, not truncated)."""
+    import numpy as np
+
     if frame.ndim != 3 or frame.shape[2] < 3:
         raise GenerationError(f"expected an HxWx3 RGB frame, got shape {frame.shape}")
     if frame.shape[0] != height or frame.shape[1] != width:

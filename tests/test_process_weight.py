@@ -13,8 +13,6 @@ import pytest
 
 from tests.helpers import REPO
 
-pytestmark = pytest.mark.redis
-
 CODE = """
 import sys
 from api.app import create_app
@@ -33,6 +31,7 @@ print("HEAVY", heavy)
 """
 
 
+@pytest.mark.redis
 def test_submit_only_processes_stay_light_with_heavy_models_configured(tmp_path: Path, redis_url: str) -> None:
     config = tmp_path / "dreamreel.toml"
     config.write_text(
@@ -57,3 +56,18 @@ def test_submit_only_processes_stay_light_with_heavy_models_configured(tmp_path:
     assert result.returncode == 0, result.stderr[-3000:]
     assert "STATUS received" in result.stdout
     assert "HEAVY []" in result.stdout, result.stdout
+
+
+# what the bot and API import for voice diaries and soundtracks: numpy loads only when a recording
+# is decoded or a frame written, not when the modules are imported
+SOUND_MODULES = (
+    "dreamreel.voice", "dreamreel.sound", "generation.ffmpeg", "generation.probe", "generation.stitch",
+    "generation.audio.listen", "generation.audio.mix", "generation.audio.score", "generation.audio.speech",
+)  # fmt: skip
+
+
+def test_voice_and_sound_modules_import_without_numpy() -> None:
+    code = f"import sys\nfor m in {SOUND_MODULES!r}: __import__(m)\nprint('LOADED', 'numpy' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "LOADED False" in result.stdout, result.stdout

@@ -18,11 +18,13 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from generation.audio.base import AudioRejected
 from generation.ffmpeg import ffmpeg_command, stderr_tail
+
+if TYPE_CHECKING:
+    import numpy as np  # imported when a recording is decoded: the bot and API import this module
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +78,8 @@ def read_recording(path: Path, *, max_seconds: float) -> Recording:
 
 def loudest_dbfs(samples: np.ndarray) -> float:
     """The RMS level of the loudest 30 ms window, in dB below full scale (-inf for digital silence)."""
+    import numpy as np
+
     usable = samples[: samples.size - samples.size % _WINDOW] if samples.size >= _WINDOW else samples
     windows = usable.reshape(-1, min(_WINDOW, max(1, usable.size)))
     rms = float(np.sqrt(np.mean(np.square(windows.astype(np.float64)), axis=1)).max()) if usable.size else 0.0
@@ -97,6 +101,8 @@ def _duration(header: str) -> float | None:
 
 
 def _decode(path: Path, max_seconds: float) -> np.ndarray:
+    import numpy as np
+
     # one second past the limit is enough to know it is too long, without decoding hours
     args = ["-i", str(path), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(SPEECH_RATE),
             "-t", f"{max_seconds + 1:.3f}", "-f", "f32le", "-"]  # fmt: skip
