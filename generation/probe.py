@@ -25,6 +25,20 @@ _FPS = re.compile(r", (?P<fps>\d+(?:\.\d+)?)(?P<k>k?) (?:fps|tbr)")
 _DURATION = re.compile(r"Duration: (?P<h>\d+):(?P<m>\d+):(?P<s>\d+(?:\.\d+)?)")
 _FRAMES = re.compile(r"frame=\s*(?P<n>\d+)")
 _SHOWINFO = re.compile(r"\] n:\s*(?P<n>\d+) .*?iskey:(?P<key>[01])")
+_STREAM = re.compile(
+    r"Stream #\d+:(?P<index>\d+)(?:\[0x[0-9a-f]+\])?(?:\((?P<lang>\w+)\))?: (?P<kind>Video|Audio|Subtitle|Data): "
+    r"(?P<codec>[\w-]+)"
+)
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """One stream of a media file as ffmpeg lists it."""
+
+    index: int
+    kind: str  # video | audio | subtitle | data
+    codec: str
+    language: str | None  # ISO 639-2 tag, e.g. "kor"; None when untagged ("und")
 
 
 @dataclass(frozen=True)
@@ -35,6 +49,7 @@ class VideoProbe(ClipInfo):
     profile: str = ""
     pix_fmt: str = ""
     keyframes: tuple[int, ...] = ()  # frame indices of keyframes (only when asked for)
+    streams: tuple[StreamInfo, ...] = ()  # every stream of the file, from the same run's header
 
     @property
     def stream_key(self) -> tuple[str, str, str, int, int, float]:
@@ -102,23 +117,8 @@ def _parse(path: Path, stderr: str, *, with_keyframes: bool) -> VideoProbe:
         profile=stream["profile"] or "",
         pix_fmt=pix["pix_fmt"] if pix else "",
         keyframes=keys,
+        streams=tuple(_streams(header)),
     )
-
-
-_STREAM = re.compile(
-    r"Stream #\d+:(?P<index>\d+)(?:\[0x[0-9a-f]+\])?(?:\((?P<lang>\w+)\))?: (?P<kind>Video|Audio|Subtitle|Data): "
-    r"(?P<codec>[\w-]+)"
-)
-
-
-@dataclass(frozen=True)
-class StreamInfo:
-    """One stream of a media file as ffmpeg lists it."""
-
-    index: int
-    kind: str  # video | audio | subtitle | data
-    codec: str
-    language: str | None  # ISO 639-2 tag, e.g. "kor"; None when untagged ("und")
 
 
 def probe_streams(path: Path) -> list[StreamInfo]:
@@ -128,11 +128,14 @@ def probe_streams(path: Path) -> list[StreamInfo]:
         raise GenerationError(f"cannot probe {path}: no such file")
     proc = subprocess.run(ffmpeg_command(["-i", str(path)]), capture_output=True, text=True, errors="replace",
                           check=False)  # fmt: skip  (no output given: ffmpeg lists the input and exits 1)
-    header = proc.stderr.partition("Stream mapping:")[0]
-    streams = [
-        StreamInfo(int(m["index"]), m["kind"].lower(), m["codec"], None if m["lang"] in (None, "und") else m["lang"])
-        for m in _STREAM.finditer(header)
-    ]
+    streams = _streams(proc.stderr.partition("Stream mapping:")[0])
     if not streams:
         raise GenerationError(f"{path.name} has no streams ffmpeg can read:\n{stderr_tail(proc.stderr)}")
     return streams
+
+
+def _streams(header: str) -> list[StreamInfo]:
+    return [
+        StreamInfo(int(m["index"]), m["kind"].lower(), m["codec"], None if m["lang"] in (None, "und") else m["lang"])
+        for m in _STREAM.finditer(header)
+    ]

@@ -25,7 +25,7 @@ from generation.audio.whisper import WhisperRecognizer
 from generation.base import ClipSpec
 from generation.ffmpeg import ffmpeg_command
 from generation.preview import PreviewRenderer
-from generation.probe import probe_video
+from generation.probe import probe_streams, probe_video
 from generation.stitch import stitch_clips, timeline_spans
 from tests import recordings
 from tests.tiny_models.audio import tiny_vits_fixture, tiny_whisper_fixture  # noqa: F401
@@ -206,6 +206,7 @@ def test_soundtrack_narration_over_ducked_music_normalised_with_a_tagged_subtitl
     assert [(s.kind, s.codec, s.language) for s in streams] == [
         ("video", "h264", None), ("audio", "aac", "kor"), ("subtitle", "mov_text", "kor"),
     ]
+    assert streams == probe_streams(tmp_path / "out.mp4")  # read from the frame-counting run's header
     assert probe_video(tmp_path / "out.mp4").frames == probe_video(video).frames
     integrated, peak = _loudness(tmp_path / "out.mp4")
     assert integrated == pytest.approx(-16.0, abs=1.5) and peak <= -0.5  # EBU R128 target, headroom kept

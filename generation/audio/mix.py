@@ -22,7 +22,7 @@ from generation.audio.base import AudioError
 from generation.audio.music import AmbientTone
 from generation.base import GenerationError
 from generation.ffmpeg import run_ffmpeg
-from generation.probe import StreamInfo, probe_streams, probe_video
+from generation.probe import StreamInfo, probe_video
 
 logger = logging.getLogger(__name__)
 
@@ -123,14 +123,14 @@ def _inputs_and_graph(video: Path, track: Soundtrack) -> tuple[list[str], str, i
 
 def verify_soundtrack(video: Path, out_path: Path, *, subtitles: bool, frames: int | None = None) -> list[StreamInfo]:
     """The result has the source's video frames, an audio stream and (when asked) a subtitle stream."""
-    streams = probe_streams(out_path)
+    result = probe_video(out_path, decode=False)  # one run: its header lists the streams too
+    streams = list(result.streams)
     kinds = [s.kind for s in streams]
     if "audio" not in kinds:
         raise AudioError(f"{out_path.name} came out without an audio stream")
     if subtitles and "subtitle" not in kinds:
         raise AudioError(f"{out_path.name} came out without its subtitle stream")
     before = frames if frames is not None else probe_video(video, decode=False).frames
-    after = probe_video(out_path, decode=False).frames
-    if before != after:
-        raise GenerationError(f"adding sound changed the video: {before} frames became {after}")
+    if before != result.frames:
+        raise GenerationError(f"adding sound changed the video: {before} frames became {result.frames}")
     return streams
