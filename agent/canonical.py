@@ -516,8 +516,12 @@ def _joins_previous(prev: str, ch: str) -> bool:
     return False
 
 
+@lru_cache(maxsize=64)
 def canonicalize(text: str) -> CanonicalText:
-    """The canonical form of `text` with the original span of every character (see the module doc)."""
+    """The canonical form of `text` with the original span of every character (see the module doc).
+
+    Cached: one diary is checked, language-detected, planned and screened, each reading its
+    canonical form (the result is frozen, so readers share it)."""
     chars = _strip_and_compose(text)
     chars = _fold_lookalikes(chars)
     chars = _join_apart(chars)
@@ -525,8 +529,6 @@ def canonicalize(text: str) -> CanonicalText:
     return CanonicalText(original=text, text=chars.text, starts=chars.starts, ends=chars.ends)
 
 
-@lru_cache(maxsize=64)
 def canonical(text: str) -> str:
-    """Just the canonical string (for prompts and classifiers). Cached: one diary is checked,
-    language-detected and classified, each reading its canonical form."""
+    """Just the canonical string (for prompts and classifiers), from the cached `canonicalize`."""
     return canonicalize(text).text

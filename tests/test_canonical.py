@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import unicodedata
+import uuid
 
 import pytest
 
 from agent.canonical import canonical, canonicalize
+from agent.language import check_text, detect_language
 from agent.planner import RulePlanner
 from agent.safety.policy import SafetyPolicy
 from tests.helpers import FAST_PREVIEW, cli_json
@@ -110,3 +112,34 @@ def test_no_disguised_word_reaches_a_prompt(diary: str, banned: str) -> None:
         assert banned not in segment.prompt
         assert segment.prompt == canonical(segment.prompt)
     assert banned in "".join(s.text for s in plan.segments)  # the scene keeps the diary's own words
+
+
+
+def _through_the_agent(diary: str) -> None:
+    """What the service does with one diary before rendering: check, plan, screen."""
+    check_text(diary)
+    plan = RulePlanner().plan(diary, segments=2, language=detect_language(diary))
+    assert SafetyPolicy().check(diary, plan).decision == "allow"
+
+
+def _calls(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> list[str]:
+    """The texts `module.name` is called with from now on."""
+    seen: list[str] = []
+    real = getattr(module, name)
+    monkeypatch.setattr(module, name, lambda text: (seen.append(text), real(text))[1])
+    return seen
+
+
+def _fresh_diary() -> str:
+    return f"꿈 {uuid.uuid4().hex}: 나는 붉은 바다를 걸었다 그리고 하늘로 천천히 날아갔다. 파도가 높았다."
+
+
+def test_one_diary_is_canonicalized_once_on_its_way_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The language check, the planner and the policy all read the diary's canonical form."""
+    import agent.canonical as canonical_module
+
+    diary = _fresh_diary()
+    canonicalized = _calls(monkeypatch, canonical_module, "_strip_and_compose")
+    _through_the_agent(diary)
+    assert canonicalized.count(diary) == 1
+
