@@ -120,6 +120,13 @@ def split_sentences(text: str) -> list[Sentence]:
     Boundaries: newlines, terminal punctuation (not after abbreviations like "Dr."), and for
     Korean, Kiwi's sentence splitter (which finds endings like -다/-요 without a full stop).
     """
+    # The planner and the policy both split the diary (the policy its canonical form, the same
+    # text unless a disguise was undone): Kiwi reads it once, as `morphemes` does.
+    return list(_cached_sentences(text))
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_sentences(text: str) -> tuple[Sentence, ...]:
     cuts = sorted(_cut_positions(text) | {0, len(text)})
     refined: set[int] = set(cuts)
     for left, right in pairwise(cuts):
@@ -137,7 +144,7 @@ def split_sentences(text: str) -> list[Sentence]:
         gap = text[sentences[-1].end : start] if sentences else ""
         paragraph = gap.count("\n") >= 2
         sentences.append(Sentence(start=start, end=end, text=text[start:end], paragraph_start=paragraph))
-    return sentences
+    return tuple(sentences)
 
 
 def morphemes(text: str) -> list[Morpheme]:

@@ -143,3 +143,12 @@ def test_one_diary_is_canonicalized_once_on_its_way_through(monkeypatch: pytest.
     _through_the_agent(diary)
     assert canonicalized.count(diary) == 1
 
+
+def test_one_diary_is_split_into_sentences_once_on_its_way_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The planner and the policy both cut the diary into sentences (a Kiwi pass over it)."""
+    import agent.text as text_module
+
+    diary = _fresh_diary()
+    split = _calls(monkeypatch, text_module, "_cut_positions")
+    _through_the_agent(diary)
+    assert split.count(diary) == 1
