@@ -117,28 +117,12 @@ def settings_keyboard(
         )
         for n in range(1, 7)
     ]
-    on, off = t(lang, "on"), t(lang, "off")
     return InlineKeyboardMarkup(
         inline_keyboard=[
             scene_row,
-            [
-                InlineKeyboardButton(
-                    text=t(lang, "settings_captions", state=on if captions else off),
-                    callback_data=SettingsCb(name="captions", value="off" if captions else "on").pack(),
-                )
-            ],
-            [
-                InlineKeyboardButton(
-                    text=t(lang, "settings_narration", state=on if narration else off),
-                    callback_data=SettingsCb(name="narration", value="off" if narration else "on").pack(),
-                )
-            ],
-            [
-                InlineKeyboardButton(
-                    text=t(lang, "settings_clips", state=on if clips else off),
-                    callback_data=SettingsCb(name="clips", value="off" if clips else "on").pack(),
-                )
-            ],
+            _switch_row(lang, "captions", captions),
+            _switch_row(lang, "narration", narration),
+            _switch_row(lang, "clips", clips),
             *(
                 [[
                     InlineKeyboardButton(
@@ -151,6 +135,16 @@ def settings_keyboard(
             ),
         ]
     )
+
+
+def _switch_row(lang: str, name: str, on: bool) -> list[InlineKeyboardButton]:
+    """One on/off setting (text `settings_<name>`): pressing turns it the other way."""
+    return [
+        InlineKeyboardButton(
+            text=t(lang, f"settings_{name}", state=t(lang, "on" if on else "off")),
+            callback_data=SettingsCb(name=name, value="off" if on else "on").pack(),
+        )
+    ]
 
 
 def _next(modes: Sequence[str], current: str) -> str:
