@@ -66,3 +66,32 @@ async def test_bad_pictures_are_explained_and_the_diary_is_still_made(tmp_path: 
         assert t("ko", "photo_added_rerender", job_id=job.job_id) in s.texts_to(DREAMER)
         job = await _job_of(h, DREAMER)
         assert job.photo and job.segments[0].start_frame
+
+
+async def test_a_remake_that_ends_before_the_bot_answers_still_reports_on_its_status_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The remake's events wait until the bot watches the job (as for a typed diary): a render that
+    is over before the bot has answered still edits the new status message to "done"."""
+    async with running_bot(tmp_path) as h:
+        s = h.server
+        dreamer = s.user(DREAMER, language_code="ko")
+        s.send_text(dreamer, KO_DREAM)
+        await s.wait_for(lambda: s.calls_to("sendVideo", DREAMER, ok=True), what="the video", timeout=90)
+        attach = h.service.attach_photo
+
+        def attach_and_render(job_id: int, data: bytes) -> object:  # a very fast renderer
+            attached = attach(job_id, data)
+            h.service.wait(job_id, 90)
+            return attached
+
+        monkeypatch.setattr(h.service, "attach_photo", attach_and_render)
+        s.send_photo(dreamer, good_photo())
+        await s.wait_for(lambda: len(s.calls_to("sendVideo", DREAMER, ok=True)) == 2, what="the new video", timeout=90)
+
+        def shown(key: str) -> list[dict]:
+            return [m for (chat, _), m in s.messages.items() if chat == DREAMER and m.get("text") == t("ko", key)]
+
+        # the first diary's status message and the remake's, both brought to "done"; none left at "received"
+        await s.wait_for(lambda: not shown("received"), what="the remake's status message edited")
+        assert len(shown("stage_done")) == 2

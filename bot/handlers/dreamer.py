@@ -262,18 +262,20 @@ async def photo(
         await message.answer(exc.user_message(lang))
         return
     assert data is not None
-    try:
-        job = await asyncio.to_thread(service.attach_photo, recent[0].job_id, data)
-    except DreamReelError as exc:
-        await message.answer(exc.user_message(lang))
-        return
-    again = job.status not in ("done", "failed") and recent[0].status in ("done", "failed", "stitching")
-    await message.answer(t(lang, "photo_added_rerender" if again else "photo_added", job_id=job.job_id))
-    if again:
-        status = await delivery.send_text(message.chat.id, t(lang, "received"))
-        if status is not None:
-            tracker.watch(job.job_id, message.chat.id, lang, status.message_id, clips=bool(prefs.get("clips")),
-                          shown=t(lang, "received"))
+    async with tracker.lock:  # a remake's events wait until it is watched, as a new diary's do
+        try:
+            job = await asyncio.to_thread(service.attach_photo, recent[0].job_id, data)
+        except DreamReelError as exc:
+            await message.answer(exc.user_message(lang))
+            return
+        again = job.status not in ("done", "failed") and recent[0].status in ("done", "failed", "stitching")
+        await message.answer(t(lang, "photo_added_rerender" if again else "photo_added", job_id=job.job_id))
+        if again:
+            received = t(lang, "received")
+            status = await delivery.send_text(message.chat.id, received)
+            if status is not None:
+                tracker.watch(job.job_id, message.chat.id, lang, status.message_id, clips=bool(prefs.get("clips")),
+                              shown=received)
 
 
 async def _download_picture(message: Message, service: DreamService, settings: Settings) -> bytes:
