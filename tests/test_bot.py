@@ -90,6 +90,27 @@ def _fast_preview(monkeypatch: pytest.MonkeyPatch) -> None:
     fast_env(monkeypatch)
 
 
+async def open_settings(h: Harness, user: dict[str, Any]) -> dict[str, Any]:
+    """`user` sends /settings; the panel the bot answers with."""
+    s = h.server
+    s.send_text(user, "/settings")
+    return await s.wait_for(lambda: s.last_message(user["id"], lambda m: "reply_markup" in m), what="settings")
+
+
+async def press_setting(h: Harness, user: dict[str, Any], panel: dict[str, Any], name: str, value: Any) -> dict[str, Any]:
+    """Press the panel's button that sets `name` to `value`, wait until it is saved; the panel as it is then."""
+    s = h.server
+    button = "on" if value is True else "off" if value is False else str(value)
+    s.press(user, panel, button_data(panel, f"set:{name}:{button}")[0])
+
+    def saved() -> bool:
+        stored = h.service.user_prefs("telegram", str(user["id"])).get(name)
+        return stored is value if isinstance(value, bool) else stored == value
+
+    await s.wait_for(saved, what=f"{name} saved")
+    return s.messages[(user["id"], panel["message_id"])]
+
+
 def _is_mp4(data: bytes) -> bool:
     return len(data) > 32 and data[4:8] == b"ftyp"
 
@@ -339,22 +360,13 @@ async def test_settings_history_reroll_and_clips(tmp_path: Path) -> None:
     async with running_bot(tmp_path) as h:
         s = h.server
         dreamer = s.user(DREAMER, language_code="en")
-        s.send_text(dreamer, "/settings")
-        panel = await s.wait_for(lambda: s.last_message(DREAMER, lambda m: "reply_markup" in m), what="settings")
-        s.press(dreamer, panel, button_data(panel, "set:segments:3")[0])
-        await s.wait_for(lambda: h.service.user_prefs("telegram", str(DREAMER)).get("segments") == 3, what="saved")
+        panel = await open_settings(h, dreamer)
+        await press_setting(h, dreamer, panel, "segments", 3)
         panel = await s.wait_for(lambda: "Scenes per video: 3" in s.messages[(DREAMER, panel["message_id"])]["text"]
                                  and s.messages[(DREAMER, panel["message_id"])], what="panel edited")
-        s.press(dreamer, panel, button_data(panel, "set:clips:on")[0])
-        await s.wait_for(lambda: h.service.user_prefs("telegram", str(DREAMER)).get("clips") is True, what="clips on")
-        panel = s.messages[(DREAMER, panel["message_id"])]
-        s.press(dreamer, panel, button_data(panel, "set:captions:off")[0])
-        await s.wait_for(lambda: h.service.user_prefs("telegram", str(DREAMER)).get("captions") is False,
-                         what="captions off")
-        panel = s.messages[(DREAMER, panel["message_id"])]
-        s.press(dreamer, panel, button_data(panel, "set:narration:off")[0])
-        await s.wait_for(lambda: h.service.user_prefs("telegram", str(DREAMER)).get("narration") is False,
-                         what="narration off")
+        panel = await press_setting(h, dreamer, panel, "clips", True)
+        panel = await press_setting(h, dreamer, panel, "captions", False)
+        await press_setting(h, dreamer, panel, "narration", False)
 
         s.send_text(dreamer, "I walked into an old library. The books were whispering. "
                              "A cat led me to a door made of water. Behind it my school was floating in the sky.")

@@ -9,9 +9,8 @@ import pytest
 
 from bot.texts import t
 from dreamreel.errors import AnimatedImage, ImageTooLarge, NotAnImage
-from tests.fakes.telegram_server import button_data
 from tests.photos import animated_gif, good_photo, not_an_image
-from tests.test_bot import DREAMER, KO_DREAM, _job_of, running_bot
+from tests.test_bot import DREAMER, KO_DREAM, _job_of, open_settings, press_setting, running_bot
 from tests.test_bot import _fast_preview as _fast_preview  # the autouse fixture: fast preview settings
 
 pytestmark = pytest.mark.timeout(120)
@@ -21,12 +20,9 @@ async def test_a_photo_with_the_diary_starts_the_first_scene_and_chain_is_a_sett
     async with running_bot(tmp_path) as h:
         s = h.server
         dreamer = s.user(DREAMER, language_code="ko")
-        s.send_text(dreamer, "/settings")
-        panel = await s.wait_for(lambda: s.last_message(DREAMER, lambda m: "reply_markup" in m), what="settings")
+        panel = await open_settings(h, dreamer)
         assert t("ko", "continuity_none") in panel["text"]
-        s.press(dreamer, panel, button_data(panel, "set:continuity:chain")[0])
-        await s.wait_for(lambda: h.service.user_prefs("telegram", str(DREAMER)).get("continuity") == "chain",
-                         what="chain saved")
+        await press_setting(h, dreamer, panel, "continuity", "chain")
 
         s.send_photo(dreamer, good_photo(), caption=KO_DREAM, width=64, height=48)
         await s.wait_for(lambda: s.calls_to("sendVideo", DREAMER, ok=True), what="the video", timeout=90)
