@@ -329,9 +329,9 @@ async def test_stickers_photos_long_diaries_commands_and_limits(tmp_path: Path) 
         s.send_text(dreamer, "/lang en")
         s.send_text(dreamer, "/fly")
         s.send_text(dreamer, "I was running through a forest. " * 5)  # 160 characters
-        await s.wait_for(lambda: len(s.texts_to(DREAMER)) == 6, what="three more replies")
-        assert s.texts_to(DREAMER)[3:] == [
-            t("en", "lang_set"), t("en", "unknown_command"), t("en", "too_long", length=160, max_chars=120),
+        await s.wait_for(lambda: len(s.texts_to(DREAMER)) == 6, what="four more replies")
+        assert s.texts_to(DREAMER)[2:] == [
+            t("ko", "not_text"), t("en", "lang_set"), t("en", "unknown_command"), t("en", "too_long", length=160, max_chars=120),
         ]
         assert not h.service.list_jobs(channel="telegram", user=str(DREAMER))
 
