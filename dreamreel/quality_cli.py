@@ -229,30 +229,20 @@ def _comparison(sets: list[Any]) -> dict[str, Any]:
 
 
 def _specs(settings: Settings, params: Any, prompts: Sequence[str], emotion: str) -> list[Any]:
-    from generation.base import ClipSpec, ClipStyle
+    """Prompt i as the scene a job would ask for: the emotion's style, seed FIRST_SEED + i."""
+    from dreamreel.render import clip_spec
 
     style = settings.styles[emotion]
-    clip_style = ClipStyle(
-        name=style.name,
-        palette=tuple(style.palette),
-        motion=style.motion,
-        prompt_suffix=style.prompt_suffix,
-        negative_prompt=style.negative_prompt,
-    )
     return [
-        ClipSpec(
+        clip_spec(
+            params,
             index=i,
-            prompt=prompt,
             caption=prompt,
+            prompt=prompt,
             emotion=emotion,
+            style=style,
             seed=FIRST_SEED + i,
-            width=params.width,
-            height=params.height,
-            num_frames=params.num_frames,
-            fps=params.fps,
-            style=clip_style,
             language="en",
-            preset=params.preset,
         )
         for i, prompt in enumerate(prompts)
     ]
