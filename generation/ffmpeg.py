@@ -119,6 +119,17 @@ def open_h264_writer(
     return writer
 
 
+def write_h264(frames: Sequence[np.ndarray] | np.ndarray, path: Path, fps: int) -> None:
+    """Encode frames already in memory (HxWx3, all one size) with `open_h264_writer`."""
+    height, width = frames[0].shape[:2]
+    writer = open_h264_writer(path, width, height, fps)
+    try:
+        for frame in frames:
+            writer.send(as_uint8_frame(frame, width, height))
+    finally:
+        writer.close()
+
+
 def _force_keyframes(frames: Sequence[int]) -> list[str]:
     if not frames:
         return []

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from generation.ffmpeg import open_h264_writer
+from generation.ffmpeg import write_h264
 
 WIDTH, HEIGHT, FPS, FRAMES = 320, 240, 12, 24
 
@@ -33,10 +33,5 @@ def pan_frames(step: int = 3, frames: int = FRAMES) -> np.ndarray:
 
 def write_clip(frames: np.ndarray, path: Path, fps: int = FPS) -> Path:
     """Encode uint8 frames to an H.264 mp4 with the renderers' writer."""
-    writer = open_h264_writer(path, frames.shape[2], frames.shape[1], fps)
-    try:
-        for frame in frames:
-            writer.send(np.ascontiguousarray(frame))
-    finally:
-        writer.close()
+    write_h264(frames, path, fps)
     return path

@@ -1,6 +1,6 @@
 """Frames to mp4: float [0, 1] -> uint8, written with the project's shared H.264 settings.
 
-Using `generation.ffmpeg.open_h264_writer` keeps diffusers clips stream-compatible with the
+Using `generation.ffmpeg.write_h264` keeps diffusers clips stream-compatible with the
 preview renderer and the stitcher (same codec, profile, pixel format, 1-second closed GOPs), so
 the final assembly can stream-copy them. What was written is probed back, not assumed.
 """
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from generation.base import ClipInfo, GenerationError
-from generation.ffmpeg import as_uint8_frame, open_h264_writer
+from generation.ffmpeg import write_h264
 from generation.probe import probe_video
 
 
@@ -45,13 +45,8 @@ def write_mp4(frames: np.ndarray, out_path: Path, fps: int) -> ClipInfo:
     video = to_uint8(frames)
     if video.ndim != 4 or video.shape[-1] != 3:
         raise GenerationError(f"expected frames shaped (F, H, W, 3), got {video.shape}")
-    count, height, width, _ = video.shape
-    writer = open_h264_writer(out_path, width, height, fps)
-    try:
-        for frame in video:
-            writer.send(as_uint8_frame(frame, width, height))
-    finally:
-        writer.close()
+    count = len(video)
+    write_h264(video, out_path, fps)
     info = probe_video(out_path)
     if info.frames != count:
         raise GenerationError(f"{out_path.name}: wrote {info.frames} frames, expected {count}")

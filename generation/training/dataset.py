@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from generation.base import GenerationError
-from generation.ffmpeg import as_uint8_frame, open_h264_writer
+from generation.ffmpeg import write_h264
 from generation.training.base import TrainingError, check_shape
 
 logger = logging.getLogger(__name__)
@@ -133,16 +133,6 @@ def read_resized(video: Path, *, fps: int, width: int, height: int) -> Iterator[
         raise GenerationError(f"{video.name} is broken mid-stream: {err}") from err
 
 
-def write_clip(frames: list[np.ndarray], path: Path, fps: int) -> None:
-    height, width = frames[0].shape[:2]
-    writer = open_h264_writer(path, width, height, fps)
-    try:
-        for frame in frames:
-            writer.send(as_uint8_frame(frame, width, height))
-    finally:
-        writer.close()
-
-
 def find_videos(src: Path) -> list[Path]:
     if not src.is_dir():
         raise TrainingError(f"{src} is not a folder of videos")
@@ -178,7 +168,7 @@ def prepare_dataset(
                 window.append(frame)
                 if len(window) == frames:
                     name = f"clips/{len(report.clips):06d}.mp4"
-                    write_clip(window, out / name, fps)
+                    write_h264(window, out / name, fps)
                     report.clips.append(ClipRecord(name, caption, source, round(made * frames / fps, 3)))
                     made += 1
                     window = []
