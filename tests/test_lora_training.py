@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 from dreamreel import cli
-from generation.training.dataset import read_clip
 from tests.helpers import cli_json
 from tests.lora_training_helpers import make_sources, write_settings
 from tests.tiny_models.fixtures import TinyModels, read_frames, tiny_models_fixture  # noqa: F401
@@ -65,14 +64,14 @@ def test_prepare_cuts_windows_crops_the_centre_keeps_rgb_and_skips_bad_videos(
     assert (info["width"], info["height"], info["frames"], info["fps"]) == (16, 16, 9, 8)
 
     for row in rows:
-        frames = read_clip(tmp_path / "data" / row["file"])
+        frames = read_frames(tmp_path / "data" / row["file"])
         assert frames.shape == (9, 16, 16, 3)
         mean = frames.reshape(-1, 3).mean(axis=0)
         # Red scene stays red (RGB, not BGR); the blue side bands were outside the centre crop.
         assert mean[0] > 150, mean
         assert mean[2] < 40, mean
     # the green bar moves: consecutive frames differ
-    first = read_clip(tmp_path / "data" / rows[0]["file"]).astype(int)
+    first = read_frames(tmp_path / "data" / rows[0]["file"]).astype(int)
     assert np.abs(np.diff(first, axis=0)).mean() > 1
 
     # Preparing into the same folder again would mix old clips (and their cached latents) with

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generation.training.dataset import ClipRecord, DatasetInfo, read_clip
+from generation.quality.frames import read_frames
+from generation.training.dataset import ClipRecord, DatasetInfo
 from generation.training.objectives import FamilyObjective
 
 logger = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def build_cache(
     with torch.no_grad():
         by_caption = dict(zip(captions, objective.encode_text(pipe, captions, text_length), strict=True))
         for i, record in enumerate(records):
-            frames = torch.from_numpy(read_clip(dataset / record.file)).float()
+            frames = torch.from_numpy(read_frames(dataset / record.file).pixels).float()
             video = (frames / 127.5 - 1.0).permute(3, 0, 1, 2).unsqueeze(0)  # (1, 3, F, H, W)
             latents = objective.encode_video(pipe, video)[0]
             text = {k: v.detach().cpu().clone() for k, v in by_caption[record.caption].items()}

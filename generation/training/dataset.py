@@ -203,13 +203,3 @@ def load_records(root: Path) -> list[ClipRecord]:
     if not records:
         raise TrainingError(f"{root}/metadata.jsonl lists no clips")
     return records
-
-
-def read_clip(path: Path) -> np.ndarray:
-    """A prepared clip as uint8 RGB frames (F, H, W, 3)."""
-    import imageio_ffmpeg
-
-    reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
-    meta = next(reader)
-    w, h = meta["size"]
-    return np.stack([np.frombuffer(f, np.uint8).reshape(h, w, 3) for f in reader])

@@ -105,13 +105,10 @@ def tiny_models_fixture(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
 
 
 def read_frames(path: Path) -> np.ndarray:
-    """Decode an mp4 into uint8 frames (F, H, W, 3)."""
-    import imageio_ffmpeg
+    """Decode an mp4 into uint8 frames (F, H, W, 3), as the quality scores decode it."""
+    from generation.quality import read_frames as decode
 
-    reader = imageio_ffmpeg.read_frames(str(path))
-    meta = next(reader)
-    w, h = meta["size"]
-    return np.stack([np.frombuffer(f, np.uint8).reshape(h, w, 3) for f in reader])
+    return decode(path).pixels
 
 
 class PipeSpy:
