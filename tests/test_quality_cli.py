@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import DATA
 from tests.helpers import FAST_PREVIEW, run_cli
+from tests.lora_training_helpers import write_settings
 from tests.quality_clips import pan_frames, write_clip
 from tests.tiny_models.fixtures import TinyModels, tiny_models_fixture  # noqa: F401
 from tests.tiny_models.quality import build_clip, build_videomae
@@ -150,11 +151,7 @@ def test_eval_rejects_bad_prompts_and_options_with_a_clear_message(tmp_path: Pat
 def test_eval_compares_the_same_prompts_and_seeds_with_and_without_a_lora(
     tiny_models: TinyModels, tmp_path: Path
 ) -> None:
-    table = tiny_models.preset_table("wan")
-    lines = ["[video]", 'preset = "tiny-wan"', "", "[presets.tiny-wan]"]
-    lines += [f"{k} = {json.dumps(v)}" for k, v in table.items()]
-    config = tmp_path / "dreamreel.toml"
-    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = write_settings(tmp_path / "dreamreel.toml", tiny_models, "wan")  # [video] preset = "tiny-wan"
     lora = tiny_models.lora("wan", "fear", seed=5)
     prompts = tmp_path / "prompts.jsonl"
     prompts.write_text('{"prompt": "a dark forest"}\n{"prompt": "a falling man"}\n')
