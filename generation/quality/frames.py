@@ -46,8 +46,8 @@ def sample_indices(total: int, count: int) -> np.ndarray:
     return np.unique(np.linspace(0, total - 1, count).round().astype(int))
 
 
-def read_frames(path: Path, *, max_frames: int | None = None) -> Frames:
-    """Decode the first video stream of `path` into `Frames` (at most `max_frames`, from the start).
+def read_frames(path: Path) -> Frames:
+    """Decode every frame of the first video stream of `path` into `Frames`.
 
     Decodes in this process with PyAV (libav* bundled by the `av` wheel): no ffmpeg process is
     started, which is most of the cost for the small clips the quality gate judges.
@@ -67,8 +67,6 @@ def read_frames(path: Path, *, max_frames: int | None = None) -> Frames:
             fps = float(stream.average_rate or stream.guessed_rate or 0.0)
             for frame in container.decode(stream):
                 pixels.append(frame.to_ndarray(format="rgb24"))
-                if max_frames and len(pixels) >= max_frames:
-                    break
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise GenerationError(f"cannot read {path.name} as a video: {exc}") from exc
     if not pixels:

@@ -46,9 +46,6 @@ class Thresholds:
             failed.insert(0, "clip_score")
         return failed
 
-    def passes(self, quality: ClipQuality) -> bool:
-        return not self.failures(quality)
-
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
 

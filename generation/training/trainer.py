@@ -23,7 +23,7 @@ import math
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -110,7 +110,6 @@ class TrainResult:
     seconds_per_step: float
     seconds_per_forward: float  # one forward-only pass of the denoiser on a micro-batch (the probe)
     resumed_from: int | None = None
-    log: list[dict[str, float]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
