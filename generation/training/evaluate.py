@@ -31,6 +31,7 @@ from generation.base import ClipSpec
 from generation.diffusers_backend.backend import DiffusersBackend
 from generation.diffusers_backend.loras import LoraEntry, LoraRegistry
 from generation.diffusers_backend.presets import Preset
+from generation.diffusers_backend.video import to_uint8
 from generation.quality import Frames, score_frames
 from generation.quality.report import thumbnail_strip
 from generation.training.base import TrainingError, check_trainable
@@ -167,8 +168,7 @@ def _render(backend: DiffusersBackend, prompt: str, emotion: str, seed: int) -> 
         index=0, prompt=prompt, caption="", emotion=emotion, seed=seed,
         width=p.width, height=p.height, num_frames=p.num_frames, fps=p.fps, preset=p.name,
     )  # fmt: skip
-    frames = np.asarray(backend.render_frames(spec), dtype=np.float32)
-    return (np.clip(frames, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    return to_uint8(np.asarray(backend.render_frames(spec), dtype=np.float32))
 
 
 def render_html(report: EvalReport) -> str:
