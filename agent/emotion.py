@@ -73,7 +73,7 @@ class EncoderHeads:
     gate: tuple[np.ndarray, float] | None = None
 
     def log_probs(self, name: str, vectors: np.ndarray) -> np.ndarray:
-        return _log_softmax(vectors.astype(np.float64) @ self.weights[name] + self.bias[name])
+        return log_softmax(vectors.astype(np.float64) @ self.weights[name] + self.bias[name])
 
     def dreamlike(self, vectors: np.ndarray) -> np.ndarray:
         """The gate's probability per row that the text is dream narration (0 without a gate)."""
@@ -104,7 +104,8 @@ class EncoderHeads:
         return cls(classes, weights, bias, gate)
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise log-probabilities of `logits` (n, classes), computed stably."""
     shifted = logits - logits.max(axis=1, keepdims=True)
     return np.asarray(shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)))
 
@@ -208,7 +209,7 @@ class OfflineEmotionClassifier:
             g = self.heads.dreamlike(vectors)[:, None]
             weights[needs] = (1.0 - g) * weights[needs] + g * dream
 
-        total = weights[:, [0]] * _log_softmax(self.model.decision(texts))
+        total = weights[:, [0]] * log_softmax(self.model.decision(texts))
         if vectors is not None and self.heads is not None:
             for column, name in ((1, "general"), (2, "scene")):
                 if name in self.heads.weights:

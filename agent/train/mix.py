@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.emotion import EncoderHeads, Mix, evidence_matrix
+from agent.emotion import EncoderHeads, Mix, evidence_matrix, log_softmax
 from agent.schemas import EMOTIONS
 from agent.train import data as datasets
 from agent.train.evaluate import f1_per_class
@@ -67,9 +67,7 @@ def fit_head(vectors: np.ndarray, examples: Sequence[datasets.Example], C: float
 
 
 def _log_probs(weights: tuple[np.ndarray, np.ndarray], vectors: np.ndarray) -> np.ndarray:
-    z = vectors.astype(np.float64) @ weights[0] + weights[1]
-    z -= z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return log_softmax(vectors.astype(np.float64) @ weights[0] + weights[1])
 
 
 @dataclass
@@ -151,10 +149,6 @@ def choose_mix(
     scene_c = max(SCENE_C_GRID, key=lambda c: (_accuracy(scene_gold_all, [EMOTIONS[k] for k in by_c[c].argmax(axis=1)]), -c))
     scene_cv = by_c[scene_c]
     scene_full = fit_head(scene_vectors, scenes, scene_c)
-
-    def log_softmax(z: np.ndarray) -> np.ndarray:
-        z = z - z.max(axis=1, keepdims=True)
-        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
     held_texts, scene_texts = [e.text for e in held], [e.text for e in scenes]
     held_sources = Sources(
