@@ -72,28 +72,25 @@ def collected_rows(data: Path) -> list[PolicyRow]:
         table = list(read_jsonl(ko))
         hate = [r for r in table if r["hate"] == "hate" and r["bias"] in {"gender", "others"}]
         clean = [r for r in table if r["hate"] == "none"]
-        rows += [
-            PolicyRow(r["text"], "ko", "hate", "kocohub", r["text"])
-            for r in rng.sample(hate, min(COLLECTED_HATE, len(hate)))
-        ]
-        rows += [
-            PolicyRow(r["text"], "ko", "none", "kocohub", r["text"])
-            for r in rng.sample(clean, min(COLLECTED_CLEAN, len(clean)))
-        ]
+        rows += _sampled(rng, hate, clean, "ko", "kocohub")
     en = folder / DAVIDSON
     if en.is_file():
         table = list(read_jsonl(en))
         hate = [r for r in table if r["votes"]["hate_speech"] * 2 > sum(r["votes"].values())]
         clean = [r for r in table if r["class"] == "neither"]
-        rows += [
-            PolicyRow(r["text"], "en", "hate", "davidson", r["text"])
-            for r in rng.sample(hate, min(COLLECTED_HATE, len(hate)))
-        ]
-        rows += [
-            PolicyRow(r["text"], "en", "none", "davidson", r["text"])
-            for r in rng.sample(clean, min(COLLECTED_CLEAN, len(clean)))
-        ]
+        rows += _sampled(rng, hate, clean, "en", "davidson")
     return rows
+
+
+def _sampled(
+    rng: random.Random, hate: list[dict[str, Any]], clean: list[dict[str, Any]], lang: str, source: str
+) -> list[PolicyRow]:
+    """`COLLECTED_HATE` hate rows, then `COLLECTED_CLEAN` clean ones (labelled `none`), drawn by `rng`."""
+    return [
+        PolicyRow(r["text"], lang, label, source, r["text"])
+        for label, table, n in (("hate", hate, COLLECTED_HATE), ("none", clean, COLLECTED_CLEAN))
+        for r in rng.sample(table, min(n, len(table)))
+    ]
 
 
 def targets(rows: Sequence[PolicyRow], category: str) -> np.ndarray:
@@ -169,17 +166,14 @@ def build_policy(data: Path, out: Path, embed: Any = None) -> Path:
         bias.append(model.intercept_[0])
         notes[category] = {"C": c, "cv_average_precision": round(cv_ap, 4), "positives": int(y.sum())}
         log.info("policy %s: C=%s, 5-fold average precision %.3f", category, c, cv_ap)
-    everyday = everyday_texts(data)
-    raw = (
-        MeaningDetector(
-            weights=np.array(weights, dtype=np.float32).T,
-            bias=np.array(bias, dtype=np.float32),
-            categories=CATEGORIES,
-            embed=embed,
-        ).probabilities(embed(everyday))
-        if everyday
-        else np.zeros((0, len(CATEGORIES)), dtype=np.float32)
+    detector = MeaningDetector(
+        weights=np.array(weights, dtype=np.float32).T,
+        bias=np.array(bias, dtype=np.float32),
+        categories=CATEGORIES,
+        embed=embed,
     )
+    everyday = everyday_texts(data)
+    raw = detector.probabilities(embed(everyday)) if everyday else np.zeros((0, len(CATEGORIES)), dtype=np.float32)
     calibration = {}
     for k, category in enumerate(CATEGORIES):
         dream = dream_negatives[category]
@@ -210,13 +204,7 @@ def build_policy(data: Path, out: Path, embed: Any = None) -> Path:
             "quantiles": {"review": list(REVIEW_QUANTILE), "block": list(BLOCK_QUANTILE)},
         },
     }
-    detector = MeaningDetector(
-        weights=np.array(weights, dtype=np.float32).T,
-        bias=np.array(bias, dtype=np.float32),
-        categories=CATEGORIES,
-        embed=embed,
-        meta=meta,
-    )
+    detector.meta = meta
     path = out / "policy.npz"
     detector.save(path)
     log.info("policy heads written to %s (%.1fs)", path, time.monotonic() - started)
