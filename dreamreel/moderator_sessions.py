@@ -16,9 +16,9 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Collection
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from storage.db import Database
 from storage.models import ModeratorSession, utcnow
@@ -30,10 +30,6 @@ DEFAULT_TTL = timedelta(hours=12)
 
 def _hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)  # SQLite hands back naive
 
 
 class ModeratorSessions:
@@ -57,8 +53,10 @@ class ModeratorSessions:
         """The moderator of a live session, or None (unknown, expired, revoked, or its token was
         removed: such a session is revoked here)."""
         with self.db.session() as s:
-            row = s.get(ModeratorSession, _hash(session_id))
-            if row is None or row.revoked_at is not None or _aware(row.expires_at) <= utcnow():
+            row = s.scalar(select(ModeratorSession).where(ModeratorSession.id_hash == _hash(session_id),
+                                                          ModeratorSession.revoked_at.is_(None),
+                                                          ModeratorSession.expires_at > utcnow()))
+            if row is None:
                 return None
             if row.token_id not in valid_token_ids:
                 row.revoked_at = utcnow()
