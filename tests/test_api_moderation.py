@@ -179,6 +179,9 @@ def test_removing_a_moderator_token_ends_the_sessions_opened_with_it(monkeypatch
     with running_api(render=False) as api, signed_in(api) as browser:
         saved = browser.cookies.get("dreamreel_session")
         assert browser.get("/moderation").status_code == 200
+    with running_api(render=False) as api, httpx.Client(base_url=api.url, timeout=30) as replay:
+        replay.cookies.set("dreamreel_session", saved, path="/moderation")
+        assert replay.get("/moderation").status_code == 200  # a restart alone keeps the session
     monkeypatch.setenv("DREAMREEL_MODERATOR_TOKENS", other)  # the token mina used is gone
     with running_api(render=False) as api, httpx.Client(base_url=api.url, timeout=30) as replay:
         replay.cookies.set("dreamreel_session", saved, path="/moderation")
