@@ -3,6 +3,7 @@
 `probe_video` decodes the whole video stream and counts the frames that come out: a stream copy
 of mismatched clips can "succeed" and still lose frames, and only decoding shows that. Decoding
 the small clips this project makes is cheap (hundreds of frames per second on one core).
+`media_header` is ffmpeg's listing alone (streams, duration: `probe_streams`, reading recordings).
 """
 
 from __future__ import annotations
@@ -96,12 +97,8 @@ def _parse(path: Path, stderr: str, *, with_keyframes: bool) -> VideoProbe:
     frames = counted[-1] if counted else 0
     if frames <= 0:
         raise GenerationError(f"{path.name} has no decodable video frames")
-    duration_match = _DURATION.search(header)
-    if duration_match:
-        duration = (
-            int(duration_match["h"]) * 3600 + int(duration_match["m"]) * 60 + float(duration_match["s"])
-        )
-    else:  # raw streams have no container duration; fall back to what was decoded
+    duration = header_duration(header)
+    if duration is None:  # raw streams have no container duration; fall back to what was decoded
         duration = frames / fps
     keys: tuple[int, ...] = ()
     if with_keyframes:
@@ -117,7 +114,7 @@ def _parse(path: Path, stderr: str, *, with_keyframes: bool) -> VideoProbe:
         profile=stream["profile"] or "",
         pix_fmt=pix["pix_fmt"] if pix else "",
         keyframes=keys,
-        streams=tuple(_streams(header)),
+        streams=tuple(header_streams(header)),
     )
 
 
@@ -126,15 +123,32 @@ def probe_streams(path: Path) -> list[StreamInfo]:
     path = Path(path)
     if not path.is_file():
         raise GenerationError(f"cannot probe {path}: no such file")
-    proc = subprocess.run(ffmpeg_command(["-i", str(path)]), capture_output=True, text=True, errors="replace",
-                          check=False)  # fmt: skip  (no output given: ffmpeg lists the input and exits 1)
-    streams = _streams(proc.stderr.partition("Stream mapping:")[0])
+    header = media_header(path)
+    streams = header_streams(header)
     if not streams:
-        raise GenerationError(f"{path.name} has no streams ffmpeg can read:\n{stderr_tail(proc.stderr)}")
+        raise GenerationError(f"{path.name} has no streams ffmpeg can read:\n{stderr_tail(header)}")
     return streams
 
 
-def _streams(header: str) -> list[StreamInfo]:
+def media_header(path: Path) -> str:
+    """ffmpeg's listing of `path`: container, duration and streams, read without decoding anything."""
+    # `ffmpeg -i FILE` with no output prints the listing and exits 1 ("an output must be given")
+    proc = subprocess.run(ffmpeg_command(["-i", str(path)]), capture_output=True, text=True, errors="replace",
+                          check=False)  # fmt: skip
+    return proc.stderr
+
+
+def header_duration(header: str) -> float | None:
+    """The container's duration in an ffmpeg listing; None for "Duration: N/A" (raw or streamed formats)."""
+    match = _DURATION.search(header)
+    if match is None:
+        return None
+    return int(match["h"]) * 3600 + int(match["m"]) * 60 + float(match["s"])
+
+
+def header_streams(header: str) -> list[StreamInfo]:
+    """The streams an ffmpeg listing names (only the input's: what follows "Stream mapping:" is output)."""
+    header = header.partition("Stream mapping:")[0]
     return [
         StreamInfo(int(m["index"]), m["kind"].lower(), m["codec"], None if m["lang"] in (None, "und") else m["lang"])
         for m in _STREAM.finditer(header)

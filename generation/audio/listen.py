@@ -14,7 +14,6 @@ It returns 16 kHz mono float32 samples, what speech-to-text models take.
 from __future__ import annotations
 
 import logging
-import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from generation.audio.base import AudioRejected
 from generation.ffmpeg import ffmpeg_command, stderr_tail
+from generation.probe import header_duration, header_streams, media_header
 
 if TYPE_CHECKING:
     import numpy as np  # imported when a recording is decoded: the bot and API import this module
@@ -35,9 +35,6 @@ ACCEPTED_CODECS = frozenset({
     "opus", "vorbis", "aac", "mp3", "flac", "alac", "amr_nb", "amr_wb", "speex",
     "pcm_s16le", "pcm_s16be", "pcm_s24le", "pcm_s32le", "pcm_f32le", "pcm_u8", "pcm_alaw", "pcm_mulaw",
 })  # fmt: skip
-
-_AUDIO_STREAM = re.compile(r"Stream #\d+:\d+.*?: Audio: (?P<codec>[\w-]+)")
-_DURATION = re.compile(r"Duration: (?P<h>\d+):(?P<m>\d+):(?P<s>\d+(?:\.\d+)?)")
 
 
 @dataclass(frozen=True)
@@ -55,14 +52,14 @@ def read_recording(path: Path, *, max_seconds: float) -> Recording:
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
         raise AudioRejected("not_audio", f"{path.name} is empty or missing")
-    header = _header(path)
-    stream = _AUDIO_STREAM.search(header)
+    header = media_header(path)
+    stream = next((s for s in header_streams(header) if s.kind == "audio"), None)
     if stream is None:
         raise AudioRejected("not_audio", f"{path.name} has no audio ffmpeg can read")
-    codec = stream["codec"]
+    codec = stream.codec
     if codec not in ACCEPTED_CODECS:
         raise AudioRejected("unsupported_codec", f"{path.name} is encoded as {codec!r}, which is not supported")
-    duration = _duration(header)
+    duration = header_duration(header)  # None for raw or streamed formats: measured while decoding
     if duration is not None and duration > max_seconds:
         raise AudioRejected("too_long", f"{path.name} lasts {duration:.0f} s, longer than {max_seconds:.0f} s")
     samples = _decode(path, max_seconds)
@@ -84,20 +81,6 @@ def loudest_dbfs(samples: np.ndarray) -> float:
     windows = usable.reshape(-1, min(_WINDOW, max(1, usable.size)))
     rms = float(np.sqrt(np.mean(np.square(windows.astype(np.float64)), axis=1)).max()) if usable.size else 0.0
     return 20.0 * np.log10(rms) if rms > 0 else float("-inf")
-
-
-def _header(path: Path) -> str:
-    # `ffmpeg -i FILE` with no output prints the streams and exits 1 ("an output must be given")
-    proc = subprocess.run(ffmpeg_command(["-i", str(path)]), capture_output=True, text=True, errors="replace",
-                          check=False)  # fmt: skip
-    return proc.stderr
-
-
-def _duration(header: str) -> float | None:
-    match = _DURATION.search(header)
-    if match is None:
-        return None  # "Duration: N/A" (raw or streamed formats): measured while decoding
-    return int(match["h"]) * 3600 + int(match["m"]) * 60 + float(match["s"])
 
 
 def _decode(path: Path, max_seconds: float) -> np.ndarray:
