@@ -95,7 +95,7 @@ class VoiceDiaries:
             heard = read_recording(path, max_seconds=settings.max_seconds)
         except AudioRejected as exc:
             self._refuse(recording_id, exc.reason)
-            raise BadRecording(exc.reason, _short(exc.reason, str(exc)), recording_id=recording_id,
+            raise BadRecording(exc.reason, _shown(exc), recording_id=recording_id,
                                limit=_minutes(settings.max_seconds)) from None  # fmt: skip
         transcript = recognizer.transcribe(heard.samples)
         text = " ".join(transcript.text.split())
@@ -223,15 +223,13 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
-def _short(reason: str, message: str) -> str:
+def _shown(rejected: AudioRejected) -> str:
     """The part of a rejection worth showing a person: the length, or the codec's name."""
-    if reason == "too_long":
-        found = re.search(r"lasts (more than )?(\d+) s", message)
-        return _minutes(float(found[2])) if found else "too long"
-    if reason == "unsupported_codec":
-        found = re.search(r"'([^']+)'", message)
-        return found[1] if found else "unknown codec"
-    return message
+    if rejected.reason == "too_long":
+        return _minutes(round(rejected.seconds)) if rejected.seconds is not None else "too long"
+    if rejected.reason == "unsupported_codec":
+        return rejected.codec or "unknown codec"
+    return str(rejected)
 
 
 def _printable(value: str) -> str:

@@ -109,6 +109,10 @@ def test_a_voice_note_is_read_and_the_bad_ones_are_refused_with_a_reason(tmp_pat
         with pytest.raises(AudioRejected) as caught:
             read_recording(path, max_seconds=600)
         assert caught.value.reason == reason, (path.name, str(caught.value))
+        if reason == "too_long":
+            assert caught.value.seconds == pytest.approx(7200)  # for the person's message, not parsed from ours
+        if reason == "unsupported_codec":
+            assert caught.value.codec == "none"  # the WAV's format tag names no codec
     with pytest.raises(AudioRejected, match="longer than 2 s") as caught:  # measured while decoding too
         read_recording(note, max_seconds=2)
     assert caught.value.reason == "too_long"

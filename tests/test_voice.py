@@ -77,6 +77,8 @@ def test_bad_audio_gets_a_clear_message_and_is_kept(tmp_path: Path, tiny_whisper
     assert service.voice.audio_file(kept.recording_id).read_bytes() == data
     if reason == "too_long":
         assert "120 min" in en and "10 min" in en
+    if reason == "unsupported_codec":
+        assert "(none)" in en  # the codec ffmpeg names
     service.close()
 
 

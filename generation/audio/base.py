@@ -22,11 +22,16 @@ class AudioError(GenerationError):
 
 
 class AudioRejected(AudioError):
-    """A recording that cannot be transcribed: not audio, too long, silent, or an unsupported codec."""
+    """A recording that cannot be transcribed: not audio, too long, silent, or an unsupported codec.
+    `seconds` (too long: its length, or the limit it passed) and `codec` are for the person's message."""
 
-    def __init__(self, reason: RejectReason, message: str) -> None:
+    def __init__(
+        self, reason: RejectReason, message: str, *, seconds: float | None = None, codec: str | None = None
+    ) -> None:
         super().__init__(message)
         self.reason = reason
+        self.seconds = seconds
+        self.codec = codec
 
 
 @dataclass(frozen=True)

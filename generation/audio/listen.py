@@ -58,14 +58,16 @@ def read_recording(path: Path, *, max_seconds: float) -> Recording:
         raise AudioRejected("not_audio", f"{path.name} has no audio ffmpeg can read")
     codec = stream.codec
     if codec not in ACCEPTED_CODECS:
-        raise AudioRejected("unsupported_codec", f"{path.name} is encoded as {codec!r}, which is not supported")
+        raise AudioRejected("unsupported_codec", f"{path.name} is encoded as {codec!r}, which is not supported",
+                            codec=codec)  # fmt: skip
     duration = header_duration(header)  # None for raw or streamed formats: measured while decoding
     if duration is not None and duration > max_seconds:
-        raise AudioRejected("too_long", f"{path.name} lasts {duration:.0f} s, longer than {max_seconds:.0f} s")
+        raise AudioRejected("too_long", f"{path.name} lasts {duration:.0f} s, longer than {max_seconds:.0f} s",
+                            seconds=duration)  # fmt: skip
     samples = _decode(path, max_seconds)
     measured = samples.size / SPEECH_RATE
     if measured > max_seconds:
-        raise AudioRejected("too_long", f"{path.name} lasts more than {max_seconds:.0f} s")
+        raise AudioRejected("too_long", f"{path.name} lasts more than {max_seconds:.0f} s", seconds=max_seconds)
     if samples.size == 0:
         raise AudioRejected("not_audio", f"{path.name} holds no decodable audio")
     if loudest_dbfs(samples) < SILENCE_DBFS:
