@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +75,8 @@ def narrate(
             spoken[scene.index] = wav_speech(media.path_for(rel))
             continue
         with media.atomic_path(rel) as tmp:
-            narrator.speak(scene.text, voice, tmp)
-        spoken[scene.index] = wav_speech(media.path_for(rel))
+            speech = narrator.speak(scene.text, voice, tmp)
+        spoken[scene.index] = replace(speech, path=media.path_for(rel))  # its duration, now at its final name
         log.info("job %s: scene %d narrated (%.1f s, %s voice)", job_id, scene.index, spoken[scene.index].duration, voice)
     return spoken
 
