@@ -16,27 +16,18 @@ import argparse
 import logging
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
+from bench.bench_postprocess import best_of
 from bench.bench_stitch import render_clips
 from generation.audio.music import ambient_tone
 from generation.audio.score import SceneSound, score_video
 from generation.audio.speech import EspeakSynth
 from generation.ffmpeg import ffmpeg_command
+from generation.probe import probe_video
 from generation.stitch import stitch_clips, timeline_spans
 
 SCENE_TEXT = "어젯밤 꿈에서 나는 바다 위를 날고 있었다. 갑자기 큰 고래가 나타나 나를 삼켰다."
-
-
-def best_of(repeat: int, work: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        work()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,8 +51,6 @@ def main(argv: list[str] | None = None) -> int:
         synth = EspeakSynth()
         narrations = [folder / f"n{i}.wav" for i in range(args.scenes)]
         narrate = best_of(args.repeat, lambda: [synth.speak(SCENE_TEXT, "ko", n) for n in narrations])
-        from generation.probe import probe_video
-
         spans = timeline_spans([probe_video(c) for c in clips], 0.0)
         scenes = [SceneSound(SCENE_TEXT, span, n) for span, n in zip(spans, narrations, strict=True)]
         music = folder / "music.ogg"
