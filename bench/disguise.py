@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.train.data import read_jsonl
+
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "data"
 
 _INITIALS = "ㄱㄲㄴㄷㄸㄹㅁㅂㅃㅅㅆㅇㅈㅉㅊㅋㅌㅍㅎ"
@@ -85,11 +87,6 @@ DISGUISES: dict[str, tuple[frozenset[str], Callable[[str], str]]] = {
 }
 
 
-def read_jsonl(path: Path) -> list[dict[str, object]]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def variants(base_cases: list[dict[str, object]]) -> Iterator[Variant]:
     """Every applicable disguise of every base case, in a fixed order."""
     for case in base_cases:
@@ -121,7 +118,7 @@ def variants(base_cases: list[dict[str, object]]) -> Iterator[Variant]:
 
 def disguise_set(data: Path) -> list[Variant]:
     """The generated variants of `data/policy/disguise_base.jsonl`."""
-    return list(variants(read_jsonl(data / "policy" / "disguise_base.jsonl")))
+    return list(variants(list(read_jsonl(data / "policy" / "disguise_base.jsonl"))))
 
 
 def main(argv: list[str] | None = None) -> int:
