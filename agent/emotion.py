@@ -129,14 +129,6 @@ def evidence_matrix(texts: Sequence[str], classes: Sequence[str]) -> np.ndarray:
     )
 
 
-def combine_with_lexicon(
-    logits: np.ndarray, evidence: np.ndarray, languages: Sequence[str], weights: Mapping[str, float]
-) -> np.ndarray:
-    """Probabilities from the head's logits plus `weights[language] * evidence` (log space)."""
-    w = np.array([weights.get(lang, 0.0) for lang in languages], dtype=np.float64)
-    return _softmax(logits + w[:, None] * evidence)
-
-
 def _result(scores: dict[str, float]) -> EmotionResult:
     label = max(EMOTIONS, key=lambda e: scores.get(e, 0.0))
     return EmotionResult(label=label, scores={e: float(scores.get(e, 0.0)) for e in EMOTIONS})

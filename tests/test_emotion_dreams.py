@@ -15,8 +15,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agent.emotion import Mix, OfflineEmotionClassifier, combine_with_lexicon
+from agent.emotion import Mix, OfflineEmotionClassifier
 from agent.emotion_lexicon import EVIDENCE_CAP, lexicon_evidence
+from agent.features import FeatureParams, LinearTextModel
 from agent.schemas import EMOTIONS
 
 DREAMS: list[tuple[str, str]] = [
@@ -122,17 +123,29 @@ def test_evidence_saturates() -> None:
 
 
 def test_lexicon_is_a_prior_not_an_override() -> None:
+    """A head very sure of joy keeps joy next to one fear word; the word only raises fear."""
     classes = list(EMOTIONS)
     joy, fear = classes.index("joy"), classes.index("fear")
-    logits = np.zeros((1, len(classes)))
-    logits[0, joy] = 8.0  # the model is very sure of joy
-    evidence = np.zeros_like(logits)
-    evidence[0, fear] = 1.0  # one fear word
-    probs = combine_with_lexicon(logits, evidence, ["ko"], {"ko": 1.0})
-    assert (
-        probs.argmax() == joy and probs[0, fear] > combine_with_lexicon(logits, evidence, ["ko"], {})[0, fear]
+    params = FeatureParams(bits=4)
+    bias = np.zeros(len(classes), dtype=np.float32)
+    bias[joy] = 8.0  # the model is very sure of joy, whatever the text
+    sure_of_joy = LinearTextModel(
+        params,
+        idf=np.ones(params.n_features, dtype=np.float32),
+        weights=np.zeros((params.n_features, len(classes)), dtype=np.float32),
+        bias=bias,
+        meta={"classes": classes},
     )
-    assert np.isclose(probs.sum(), 1.0)
+    text = "귀신"
+    assert lexicon_evidence(text)["fear"] == 1.0  # one fear word
+
+    def probs(lexicon: float) -> np.ndarray:
+        result = OfflineEmotionClassifier(sure_of_joy, None, {"ko": Mix(lexicon=lexicon)}).classify([text])[0]
+        return np.array([result.scores[c] for c in classes])
+
+    with_lexicon = probs(1.0)
+    assert with_lexicon.argmax() == joy and with_lexicon[fear] > probs(0.0)[fear]
+    assert np.isclose(with_lexicon.sum(), 1.0)
 
 
 def test_zero_weight_is_the_plain_classifier(emotion: OfflineEmotionClassifier) -> None:
