@@ -6,6 +6,7 @@ a tiny detector over a fixed embedding, so the noisy-or and the spans are tested
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -60,6 +61,15 @@ def test_a_meaning_head_blocks_alone_with_the_sentence_as_span() -> None:
     gore = [r for r in verdict.reasons if r.category == "gore"]
     assert gore and gore[0].source == "encoder"
     assert gore[0].span is not None and gore[0].span.text == "His head burst like a melon on the street."
+
+
+def test_a_detector_under_another_name_still_counts_as_meaning_evidence() -> None:
+    """The combiner weighs meaning-head signals by their source; a detector's own name must not
+    turn its evidence into a signal that can never block."""
+    renamed = dataclasses.replace(_tiny_detector(), name="use-v3")
+    verdict = SafetyPolicy(meaning=renamed).check("We walked by the sea. His head burst like a melon on the street.")
+    assert verdict.decision == "block"
+    assert {r.source for r in verdict.reasons if r.category == "gore"} == {"encoder"}
 
 
 def test_meaning_sexual_next_to_a_minor_is_minors() -> None:

@@ -36,9 +36,9 @@ BLOCKING = ("minors", "sexual", "gore", "hate", "override")
 REVIEW_ONLY = ("self_harm",)
 SIGNALS_ONLY = ("profanity", "toxicity")
 MINOR_BONUS = 0.3  # sexual content next to a minor: minors score = sexual score + this
-MEANING_MIN = 0.3
-MEANING_SOURCE = "encoder"
-MEANING_SEXUAL_MINOR = 0.5  # a meaning head's "sexual" counts next to a minor from here (bathing a child is not)  # meaning-head probabilities below this are not reported
+MEANING_MIN = 0.3  # meaning-head evidence below this is not reported
+MEANING_SOURCE = "encoder"  # the source of every meaning-head signal (category_scores weighs it as evidence)
+MEANING_SEXUAL_MINOR = 0.5  # a meaning head's "sexual" counts next to a minor from here (bathing a child is not)
 
 # Category names other planners (LLMs) use for the same things.
 CATEGORY_ALIASES = {
@@ -188,7 +188,7 @@ class SafetyPolicy:
                 if p >= MEANING_MIN:
                     found.append(
                         RuleMatch(category, round(p, 4), sentence.start, sentence.end, f"{self.meaning.name}_{category}",
-                                  source=self.meaning.name)
+                                  source=MEANING_SOURCE)
                     )
         return found
 
