@@ -57,7 +57,7 @@ class JobMetrics:
             if event.kind == CallbackData.kind:
                 self._callbacks["ok" if CallbackData.of(event).ok else "failed"] += 1
             if event.kind == QualityData.kind:
-                self._observe_quality(event.data)
+                self._observe_quality(QualityData.of(event))
             if event.kind != "state" or event.state is None:
                 return
             if event.state == "rendering":
@@ -74,19 +74,16 @@ class JobMetrics:
             if seconds <= bound:
                 self._render_counts[i] += 1
 
-    def _observe_quality(self, data: dict[str, object]) -> None:
+    def _observe_quality(self, kept: QualityData) -> None:
         """One kept clip (the pipeline's `quality` event): its overall score and its re-renders."""
-        quality = data.get("quality")
-        overall = quality.get("overall") if isinstance(quality, dict) else None
+        overall = kept.quality.get("overall")
         if isinstance(overall, int | float):
             self._quality_sum += float(overall)
             self._quality_total += 1
             for i, bound in enumerate(QUALITY_BUCKETS):
                 if overall <= bound:
                     self._quality_counts[i] += 1
-        rerolls = data.get("rerolls")
-        if isinstance(rerolls, int) and rerolls > 0:
-            self._rerolls += rerolls
+        self._rerolls += max(kept.rerolls, 0)
 
     def render(self) -> str:
         """The exposition text."""

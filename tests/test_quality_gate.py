@@ -70,6 +70,7 @@ def test_the_gate_judges_a_clip_file(tmp_path: Path) -> None:
 
 def test_metrics_count_quality_scores_and_rerolls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from api.metrics import JobMetrics
+    from dreamreel.payloads import QualityData
     from dreamreel.views import EventView
     from dreamreel.wiring import build_service
 
@@ -85,12 +86,10 @@ def test_metrics_count_quality_scores_and_rerolls(tmp_path: Path, monkeypatch: p
                 state="rendering",
                 progress=None,
                 message="",
-                data={
-                    "segment": n,
-                    "quality": {"overall": overall},
-                    "attempts": rerolls + 1,
-                    "rerolls": rerolls,
-                },
+                data=QualityData(  # as the pipeline writes it
+                    scene=n, scenes=3, attempts=rerolls + 1, rerolls=rerolls, kept=1, passed=overall >= 0.5,
+                    failures=[] if overall >= 0.5 else ["sharpness"], quality={"overall": overall},
+                ).dump(),
                 created_at=now,
             )
         )
