@@ -35,7 +35,6 @@ else:
     service = build_service(settings, background=True)
     if runner == "submit-only":
         class Parked:
-            background = True
             def submit(self, job_id): pass
             def close(self): pass
         service.runner = Parked()
