@@ -13,7 +13,7 @@ from bot.texts import t
 from dreamreel.errors import BadRecording
 from tests import recordings
 from tests.fakes.telegram_server import button_data
-from tests.test_bot import DREAMER, _fast_preview, _job_of, running_bot  # noqa: F401
+from tests.test_bot import DREAMER, _fast_preview, _job_of, open_settings, press_setting, running_bot  # noqa: F401
 from tests.tiny_models.audio import tiny_whisper_fixture  # noqa: F401
 
 SPOKEN = "어젯밤 꿈에서 나는 바다 위를 날고 있었다. 갑자기 큰 고래가 나타나 나를 삼켰다."
@@ -32,6 +32,7 @@ async def test_voice_message_transcribed_confirmed_and_a_typed_correction_replac
     async with running_bot(tmp_path, speech={"backend": "whisper", "model": tiny_whisper}) as h:
         s = h.server
         dreamer = s.user(DREAMER, language_code="ko")
+        await press_setting(h, dreamer, await open_settings(h, dreamer), "continuity", "chain")
         note = recordings.voice_note(tmp_path / "voice.ogg", SPOKEN).read_bytes()
         s.send_voice(dreamer, note, duration=6)
         shown = await s.wait_for(lambda: _transcript_messages(s), what="the transcript", timeout=90)
@@ -46,6 +47,7 @@ async def test_voice_message_transcribed_confirmed_and_a_typed_correction_replac
         await s.wait_for(lambda: s.calls_to("sendVideo", DREAMER, ok=True), what="the video", timeout=120)
         job = await _job_of(h, DREAMER)
         assert h.service.get_job(job.job_id, detail=True).diary == heard.transcript
+        assert job.continuity == "chain"  # the person's /settings, as for a typed diary
         kept = h.service.voice.get(heard.recording_id)
         assert kept.status == "confirmed" and kept.job_id == job.job_id
         assert h.service.voice.audio_file(kept.recording_id).read_bytes() == note  # the audio, with the diary

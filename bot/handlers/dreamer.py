@@ -12,16 +12,14 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot.delivery import Delivery
-from bot.handlers.submit import start_job, within_limits
+from bot.handlers.submit import continuity_modes, job_options, preferred_continuity, start_job, within_limits
 from bot.handlers.voice import correct_transcript
 from bot.keyboards import HistoryCb, SettingsCb, history_keyboard, settings_keyboard
 from bot.progress import ProgressTracker
 from bot.sender import CHANNEL
 from bot.texts import LANGUAGES, emotion_name, status_name, t
-from dreamreel.continuity import CONTINUITY_MODES
 from dreamreel.errors import AnimatedImage, BadImage, DreamReelError, ImageTooLarge, NotAnImage
 from dreamreel.settings import Settings
-from dreamreel.views import JobOptions
 
 if TYPE_CHECKING:
     from dreamreel.service import DreamService
@@ -97,16 +95,6 @@ async def history_video(
     await delivery.send_video(callback.from_user.id, job, lang)
 
 
-def _continuity_modes(service: DreamService) -> list[str]:
-    """The continuity modes the configured model can render (none always)."""
-    return [mode for mode in CONTINUITY_MODES if service.continuity_problem(mode) is None]
-
-
-def _continuity(prefs: dict[str, Any], service: DreamService, settings: Settings) -> str:
-    mode = prefs.get("continuity") or settings.video.continuity
-    return mode if mode in _continuity_modes(service) else "none"
-
-
 def _settings_text(lang: str, prefs: dict[str, Any], settings: Settings, service: DreamService) -> str:
     segments = prefs.get("segments")
     captions = prefs.get("captions", settings.video.captions)
@@ -117,7 +105,7 @@ def _settings_text(lang: str, prefs: dict[str, Any], settings: Settings, service
         captions=t(lang, "on" if captions else "off"),
         narration=t(lang, "on" if prefs.get("narration", settings.audio.narration) else "off"),
         clips=t(lang, "on" if prefs.get("clips") else "off"),
-        continuity=t(lang, f"continuity_{_continuity(prefs, service, settings)}"),
+        continuity=t(lang, f"continuity_{preferred_continuity(prefs, service, settings)}"),
     )
 
 
@@ -130,8 +118,8 @@ def _settings_markup(
         bool(prefs.get("captions", settings.video.captions)),
         bool(prefs.get("clips")),
         bool(prefs.get("narration", settings.audio.narration)),
-        _continuity(prefs, service, settings),
-        _continuity_modes(service),
+        preferred_continuity(prefs, service, settings),
+        continuity_modes(service),
     )
 
 
@@ -157,7 +145,7 @@ async def change_setting(
         change = {"segments": int(callback_data.value)}
     elif callback_data.name in ("captions", "narration", "clips") and callback_data.value in ("on", "off"):
         change = {callback_data.name: callback_data.value == "on"}
-    elif callback_data.name == "continuity" and callback_data.value in _continuity_modes(service):
+    elif callback_data.name == "continuity" and callback_data.value in continuity_modes(service):
         change = {"continuity": callback_data.value}
     else:
         await callback.answer()
@@ -210,12 +198,7 @@ async def diary(
         return
     if not await within_limits(message, lang, service, settings, user):
         return
-    options = JobOptions(
-        segments=prefs.get("segments"),
-        captions=prefs.get("captions"),
-        narration=prefs.get("narration"),
-        continuity=_continuity(prefs, service, settings),  # type: ignore[arg-type]
-    )
+    options = job_options(prefs, service, settings)
     job = await start_job(
         chat_id, lang, prefs, tracker, delivery,
         lambda: service.submit_diary(

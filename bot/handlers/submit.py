@@ -1,5 +1,6 @@
 """Starting a job from the chat, shared by typed diaries and confirmed voice diaries: the
-per-person limits, the status message answered at once, and the watch that keeps it up to date."""
+person's /settings as the job's options, the per-person limits, the status message answered at
+once, and the watch that keeps it up to date."""
 
 from __future__ import annotations
 
@@ -13,12 +14,34 @@ from bot.delivery import Delivery
 from bot.progress import ProgressTracker
 from bot.sender import CHANNEL
 from bot.texts import t
+from dreamreel.continuity import CONTINUITY_MODES
 from dreamreel.errors import DreamReelError, LimitExceeded
 from dreamreel.settings import Settings
-from dreamreel.views import JobView
+from dreamreel.views import JobOptions, JobView
 
 if TYPE_CHECKING:
     from dreamreel.service import DreamService
+
+
+def continuity_modes(service: DreamService) -> list[str]:
+    """The continuity modes the configured model can render (none always)."""
+    return [mode for mode in CONTINUITY_MODES if service.continuity_problem(mode) is None]
+
+
+def preferred_continuity(prefs: dict[str, Any], service: DreamService, settings: Settings) -> str:
+    """The person's continuity choice (else the server's), when the model can render it; else none."""
+    mode = prefs.get("continuity") or settings.video.continuity
+    return mode if mode in continuity_modes(service) else "none"
+
+
+def job_options(prefs: dict[str, Any], service: DreamService, settings: Settings) -> JobOptions:
+    """A diary's options from the person's /settings, alike for a typed and a spoken one."""
+    return JobOptions(
+        segments=prefs.get("segments"),
+        captions=prefs.get("captions"),
+        narration=prefs.get("narration"),
+        continuity=preferred_continuity(prefs, service, settings),  # type: ignore[arg-type]
+    )
 
 
 async def within_limits(message: Message, lang: str, service: DreamService, settings: Settings, user: str) -> bool:

@@ -18,14 +18,13 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import CallbackQuery, Message
 
 from bot.delivery import Delivery
-from bot.handlers.submit import start_job, within_limits
+from bot.handlers.submit import job_options, start_job, within_limits
 from bot.keyboards import VoiceCb, voice_keyboard
 from bot.progress import ProgressTracker
 from bot.sender import CHANNEL
 from bot.texts import t
 from dreamreel.errors import BadRecording, DreamReelError
 from dreamreel.settings import Settings
-from dreamreel.views import JobOptions
 
 if TYPE_CHECKING:
     from dreamreel.service import DreamService
@@ -119,8 +118,7 @@ async def decide(
         if not await within_limits(callback.message, lang, service, settings, user):
             return
         await delivery.edit_text(chat_id, callback.message.message_id, t(lang, "voice_confirmed", text=view.transcript))
-    options = JobOptions(segments=prefs.get("segments"), captions=prefs.get("captions"),
-                         narration=prefs.get("narration"))  # fmt: skip
+    options = job_options(prefs, service, settings)
     job = await start_job(
         chat_id, lang, prefs, tracker, delivery,
         lambda: service.voice.confirm(view.recording_id, options=options,
