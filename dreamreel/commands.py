@@ -112,6 +112,6 @@ def _lora(sub: Any) -> None:
     def run(args: argparse.Namespace, settings: Any) -> int:
         from generation.training.cli import lora_main
 
-        return int(lora_main(args.rest or ["--help"], settings.presets, settings.loras))
+        return int(lora_main(args.rest or ["--help"], settings.presets))
 
     p.set_defaults(func=run)

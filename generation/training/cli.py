@@ -1,7 +1,8 @@
 """`dreamreel lora prepare | train | eval`: argument parsing, messages and exit codes.
 
-Takes the plain `[presets]` and `[loras]` tables (generation does not import dreamreel):
-    lora_main(argv, settings.presets, settings.loras) -> 0 done, 1 failed, 2 bad input, 130 ^C
+Takes the plain `[presets]` table (generation does not import dreamreel; `lora eval` loads the
+LoRA it is given, not the `[loras]` registry):
+    lora_main(argv, settings.presets) -> 0 done, 1 failed, 2 bad input, 130 ^C
 Every refusal is one line on stderr that says what to change, and nothing is written before it;
 with --json stdout also gets `{"error": {"code": "usage" | "invalid_input", "message": ...}}`,
 as for every dreamreel command.
@@ -23,7 +24,6 @@ from generation.diffusers_backend.presets import FAMILIES, Preset, PresetError, 
 from generation.training.base import TRAINABLE_FAMILIES, TrainingError, check_trainable
 
 Tables = Mapping[str, Mapping[str, Any]]
-LoraTables = Mapping[str, Mapping[str, Mapping[str, Any]]]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -161,9 +161,7 @@ def _default_eval_dir(lora: Path) -> Path:
     return (lora.parent if lora.is_file() else lora) / "eval"
 
 
-def lora_main(
-    argv: Sequence[str], presets: Tables, loras: LoraTables | None = None, out: TextIO | None = None
-) -> int:
+def lora_main(argv: Sequence[str], presets: Tables, out: TextIO | None = None) -> int:
     """Run one `lora` subcommand; return its exit code (messages on stderr, results on `out`)."""
     stream = out or sys.stdout
     as_json = "--json" in argv
