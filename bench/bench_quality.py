@@ -10,6 +10,10 @@ In one run, per clip, median over `--clips` clips of different seeds:
 and prints score / render. The tiny model renders in well under a second, so its ratio is a
 ceiling: a real model takes seconds to minutes per clip while scoring stays the same size.
 Target: weight-free scoring <= 10 % of a tiny-model render.
+
+Also the memory `quality eval` holds per clip once the clip is scored (Python allocations,
+tracemalloc), as a share of one decoded clip: a run of hundreds of prompts must not keep every
+decoded video. Target: <= 10 % of a decoded clip.
 """
 
 from __future__ import annotations
@@ -20,15 +24,19 @@ import statistics
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from generation.base import ClipSpec, ClipStyle, VideoBackend
-from generation.quality import score_clip
+from generation.quality import read_frames, score_clip
+from generation.quality.evaluate import render_and_score
+from generation.quality.gate import Thresholds
 
 TARGET = 0.10
+EVAL_MEMORY_TARGET = 0.10
 
 
 def measure(
@@ -47,6 +55,23 @@ def measure(
             renders.append(rendered - started)
             scores.append(scored - rendered)
     return statistics.median(renders), statistics.median(scores)
+
+
+def eval_memory(
+    backend: VideoBackend, make_spec: Callable[[int], ClipSpec], folder: Path, clips: int
+) -> tuple[float, float]:
+    """Bytes an eval set still holds per clip after `render_and_score`, and one decoded clip's bytes."""
+    specs = [make_spec(i) for i in range(clips)]
+    render_and_score("warm-up", backend, specs[:1], folder / "warm", thresholds=Thresholds())
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = render_and_score("memory", backend, specs, folder / "memory", thresholds=Thresholds())
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    decoded = read_frames(kept.clips[0].path).pixels.nbytes
+    return held / clips, float(decoded)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(
             ("preview 480x270, 36 frames", *measure(PreviewRenderer(), preview_spec, folder, args.clips))
         )
+        held, decoded = eval_memory(PreviewRenderer(), preview_spec, folder, args.clips)
 
         tiny = TinyModels(folder / "models")
         backend = DiffusersBackend.from_settings("tiny-wan", {"tiny-wan": tiny.preset_table("wan")})
@@ -97,6 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     tiny_ratio = rows[-1][2] / rows[-1][1]
     verdict = "met" if tiny_ratio <= TARGET else "NOT met"
     print(f"weight-free scoring vs a tiny-model render: {tiny_ratio:.1%} (target <= {TARGET:.0%}: {verdict})")
+    kept = held / decoded
+    verdict = "met" if kept <= EVAL_MEMORY_TARGET else "NOT met"
+    print(
+        f"quality eval holds {held / 1024:.0f} KiB per scored preview clip, {kept:.1%} of one decoded clip "
+        f"({decoded / 2**20:.1f} MiB; target <= {EVAL_MEMORY_TARGET:.0%}: {verdict})"
+    )
     return 0
 
 

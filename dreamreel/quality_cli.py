@@ -160,10 +160,13 @@ def evaluate(
     thresholds = settings.quality.thresholds()
     clip = _clip_scorer(settings)
     steps = len(prompts) * (2 if lora else 1)
+    # FVD: the feature model and the reference set first (a bad folder fails before any render);
+    # each rendered clip then keeps only its feature vector, not its frames
+    features, reference = _fvd_reference(settings, args.reference, progress, steps)
 
     def run(name: str, run_backend: Any, folder: str, offset: int) -> Any:
         return render_and_score(
-            name, run_backend, specs, out / folder, thresholds=thresholds, clip=clip,
+            name, run_backend, specs, out / folder, thresholds=thresholds, clip=clip, features=features,
             progress=progress, step_offset=offset, total_steps=steps,
         )  # fmt: skip
 
@@ -173,7 +176,11 @@ def evaluate(
         with_lora = _diffusers_backend(settings, lora, model=backend.load())
         sets.append(run(f"lora {lora[0]}", with_lora, "clips-lora", len(prompts)))
         sets[1].lora = {"emotion": lora[0], "path": lora[1]}
-    fvd_features = _set_fvd(settings, sets, args.reference, progress, steps)
+    if features is not None:
+        from generation.quality.evaluate import set_fvd
+
+        for eval_set in sets:
+            eval_set.fvd = set_fvd(eval_set, reference)
     report: dict[str, Any] = {
         "preset": params.preset,
         "prompts": str(args.prompts),
@@ -185,7 +192,12 @@ def evaluate(
         "models": {
             "clip": settings.quality.clip_model,
             "fvd": settings.quality.fvd_model,
-            "fvd_features": fvd_features,
+            "fvd_features": (
+                f"VideoMAE {settings.quality.fvd_model}: mean of the last hidden state over "
+                f"{features.num_frames} evenly sampled frames"
+                if features is not None
+                else None
+            ),
         },
         "sets": [s.as_dict() for s in sets],
         "comparison": _comparison(sets) if lora is not None else None,
@@ -194,24 +206,18 @@ def evaluate(
     return report
 
 
-def _set_fvd(
-    settings: Settings, sets: list[Any], reference: str | None, progress: ProgressBar | None, steps: int
-) -> str | None:
-    """FVD of each set against the reference clips (when given); returns what the features are."""
-    from generation.quality.evaluate import reference_clips, set_fvd
+def _fvd_reference(
+    settings: Settings, reference: str | None, progress: ProgressBar | None, steps: int
+) -> tuple[Any, Any]:
+    """The FVD feature model and the reference clips' features, or (None, None) without --reference."""
+    from generation.quality.evaluate import reference_clips
 
     if not reference:
-        return None
+        return None, None
     features = _video_features(settings)
     if progress is not None:
-        progress(steps, steps, "FVD: reference features")
-    ref = features.features(reference_clips(Path(reference)))
-    for eval_set in sets:
-        eval_set.fvd = set_fvd(features, eval_set, ref)
-    return (
-        f"VideoMAE {settings.quality.fvd_model}: mean of the last hidden state over "
-        f"{features.num_frames} evenly sampled frames"
-    )
+        progress(0, steps, "FVD: reference features")
+    return features, features.features(reference_clips(Path(reference)))
 
 
 def _comparison(sets: list[Any]) -> dict[str, Any]:

@@ -3,13 +3,16 @@
 Pure (no database, no settings): the caller hands in a backend, the `ClipSpec`s to render and
 the scorers it wants. `dreamreel quality eval` builds these from the settings; the LoRA work
 compares two runs with the same specs (same prompts, same seeds).
+Each clip is decoded once and its frames are dropped as soon as it is scored: a set keeps its
+numbers, a thumbnail strip and (for FVD) one feature vector per clip, so a run of hundreds of
+prompts on a large preset does not hold every decoded video in memory.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ import numpy as np
 
 from generation.base import ClipSpec, GenerationError, VideoBackend
 from generation.quality.clip_score import clipsim
-from generation.quality.frames import Frames, read_frames
+from generation.quality.frames import Frames, read_frames, thumbnail_strip
 from generation.quality.fvd import VideoFeatures, fvd
 from generation.quality.gate import Thresholds
 from generation.quality.metrics import ClipQuality
@@ -41,7 +44,8 @@ class EvalClip:
     score_seconds: float
     quality: ClipQuality
     failures: list[str]
-    frames: Frames = field(repr=False)
+    strip: str = field(repr=False)  # `thumbnail_strip` of its frames (a PNG data URI)
+    features: np.ndarray | None = field(default=None, repr=False)  # for FVD, when a feature model is given
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -129,11 +133,15 @@ def render_and_score(
     *,
     thresholds: Thresholds,
     clip: TextAlignment | None = None,
+    features: VideoFeatures | None = None,
     progress: EvalProgress | None = None,
     step_offset: int = 0,
     total_steps: int | None = None,
 ) -> EvalSet:
-    """Render every spec into `folder` (clip-NNN.mp4) and score it; the CLIP score uses the spec's prompt."""
+    """Render every spec into `folder` (clip-NNN.mp4) and score it; the CLIP score uses the spec's prompt.
+
+    With `features`, each clip's FVD feature vector is kept too (see `set_fvd`).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     total = total_steps or len(specs)
     clips: list[EvalClip] = []
@@ -147,7 +155,6 @@ def render_and_score(
         frames = read_frames(path)
         quality = score_video(frames, prompt=spec.prompt, clip=clip)
         scored = time.perf_counter()
-        failures = thresholds.failures(quality)
         clips.append(
             EvalClip(
                 spec.index,
@@ -157,8 +164,9 @@ def render_and_score(
                 rendered - started,
                 scored - rendered,
                 quality,
-                failures,
-                frames,
+                thresholds.failures(quality),
+                thumbnail_strip(frames.pixels),
+                None if features is None else features.features([frames])[0],
             )
         )
     if progress is not None:
@@ -166,20 +174,24 @@ def render_and_score(
     return EvalSet(name, clips)
 
 
-def reference_clips(folder: Path) -> list[Frames]:
-    """Every video file directly in `folder`, decoded, in name order (the FVD reference set)."""
+def reference_clips(folder: Path) -> Iterator[Frames]:
+    """Every video file directly in `folder`, decoded one at a time, in name order (the FVD
+    reference set). The folder is checked before the first clip is decoded."""
     folder = Path(folder)
     if not folder.is_dir():
         raise GenerationError(f"reference folder {folder} does not exist")
     paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
     if len(paths) < 2:
         raise GenerationError(f"FVD needs at least 2 reference clips in {folder}, found {len(paths)}")
-    return [read_frames(p) for p in paths]
+    return (read_frames(p) for p in paths)
 
 
-def set_fvd(features: VideoFeatures, generated: EvalSet, reference: np.ndarray) -> float:
-    """FVD of a generated set against reference features (from the same `VideoFeatures`)."""
-    return fvd(features.features([c.frames for c in generated.clips]), reference)
+def set_fvd(generated: EvalSet, reference: np.ndarray) -> float:
+    """FVD of a set rendered with `features` against reference features (from the same `VideoFeatures`)."""
+    rows = [c.features for c in generated.clips if c.features is not None]
+    if len(rows) < len(generated.clips):
+        raise GenerationError(f"set {generated.name!r} was rendered without FVD features")
+    return fvd(np.stack(rows), reference)
 
 
 def _round(value: float | None) -> float | None:

@@ -2,16 +2,23 @@
 
 A clip is read once into a `Frames` value (uint8 RGB, T x H x W x 3, plus its fps) and every
 scorer works on that array, so scoring a clip costs one decode whatever is measured.
+`thumbnail_strip` is the small picture of a clip the HTML reports show next to its numbers.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from generation.base import GenerationError
+
+THUMB_FRAMES = 4
+THUMB_HEIGHT = 64
 
 
 @dataclass(frozen=True)
@@ -72,3 +79,17 @@ def read_frames(path: Path) -> Frames:
     if not pixels:
         raise GenerationError(f"{path.name} has no decodable video frames")
     return Frames(np.stack(pixels), fps)
+
+
+def thumbnail_strip(frames: np.ndarray) -> str:
+    """A PNG data URI of up to THUMB_FRAMES frames side by side, THUMB_HEIGHT pixels high."""
+    picks = frames[np.unique(np.linspace(0, len(frames) - 1, THUMB_FRAMES).round().astype(int))]
+    h, w = picks.shape[1:3]
+    width = max(1, round(w * THUMB_HEIGHT / h))
+    tiles = [Image.fromarray(f).resize((width, THUMB_HEIGHT), Image.Resampling.BILINEAR) for f in picks]
+    strip = Image.new("RGB", (width * len(tiles), THUMB_HEIGHT))
+    for i, tile in enumerate(tiles):
+        strip.paste(tile, (i * width, 0))
+    buffer = io.BytesIO()
+    strip.save(buffer, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -15,7 +15,7 @@ more clips than feature dimensions for a stable covariance; small sets give bias
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -79,8 +79,8 @@ class VideoFeatures:
         self._model.to(device).eval()
         self.num_frames = int(self._model.config.num_frames)
 
-    def features(self, clips: Sequence[Frames]) -> np.ndarray:
-        """One feature vector per clip (N x hidden_size)."""
+    def features(self, clips: Iterable[Frames]) -> np.ndarray:
+        """One feature vector per clip (N x hidden_size); `clips` may be a generator (one decoded at a time)."""
         torch = self._torch
         rows = []
         for clip in clips:

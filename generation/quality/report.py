@@ -7,8 +7,6 @@ and pass/fail; a histogram per metric with its threshold; with two sets, a per-p
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 from collections.abc import Sequence
 from html import escape
@@ -16,12 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from generation.quality.evaluate import METRICS, EvalClip, EvalSet
 
-THUMB_FRAMES = 4
-THUMB_HEIGHT = 64
 HISTOGRAM_BINS = 10
 THRESHOLD_OF = {
     "sharpness": "min_sharpness",
@@ -78,20 +73,6 @@ def render_html(report: dict[str, Any], sets: Sequence[EvalSet]) -> str:
     return "\n".join(parts)
 
 
-def thumbnail_strip(frames: np.ndarray) -> str:
-    """A PNG data URI of up to THUMB_FRAMES frames side by side, THUMB_HEIGHT pixels high."""
-    picks = frames[np.unique(np.linspace(0, len(frames) - 1, THUMB_FRAMES).round().astype(int))]
-    h, w = picks.shape[1:3]
-    width = max(1, round(w * THUMB_HEIGHT / h))
-    tiles = [Image.fromarray(f).resize((width, THUMB_HEIGHT), Image.Resampling.BILINEAR) for f in picks]
-    strip = Image.new("RGB", (width * len(tiles), THUMB_HEIGHT))
-    for i, tile in enumerate(tiles):
-        strip.paste(tile, (i * width, 0))
-    buffer = io.BytesIO()
-    strip.save(buffer, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 def _about(report: dict[str, Any]) -> str:
     models = report.get("models", {})
     items = [
@@ -136,7 +117,7 @@ def _clip_table(clips: Sequence[EvalClip], thresholds: dict[str, float]) -> str:
         )
         rows.append(
             f"<tr><td>{c.index}</td><td class=prompt>{escape(c.prompt)}<br><small>seed {c.seed}</small></td>"
-            f'<td><img class=strip alt="frames of clip {c.index}" src="{thumbnail_strip(c.frames.pixels)}"></td>'
+            f'<td><img class=strip alt="frames of clip {c.index}" src="{c.strip}"></td>'
             + "".join(cells)
             + f"<td>{verdict}</td></tr>"
         )
@@ -184,8 +165,7 @@ def _comparison(base: EvalSet, other: EvalSet) -> str:
         )
         rows.append(
             f"<tr><td>{a.index}</td><td class=prompt>{escape(a.prompt)}</td>"
-            f'<td><img class=strip alt="" src="{thumbnail_strip(a.frames.pixels)}"></td>'
-            f'<td><img class=strip alt="" src="{thumbnail_strip(b.frames.pixels)}"></td>'
+            f'<td><img class=strip alt="" src="{a.strip}"></td><td><img class=strip alt="" src="{b.strip}"></td>'
             f"<td>{_fmt(d_overall, signed=True)}</td><td>{_fmt(d_clip, signed=True)}</td></tr>"
         )
     return (

@@ -33,7 +33,7 @@ from generation.diffusers_backend.loras import LoraEntry, LoraRegistry
 from generation.diffusers_backend.presets import Preset
 from generation.diffusers_backend.video import to_uint8
 from generation.quality import Frames, score_frames
-from generation.quality.report import thumbnail_strip
+from generation.quality.frames import thumbnail_strip
 from generation.training.base import TrainingError, check_trainable
 from generation.training.prompts import EMOTIONS, check_emotion, prompts_for
 
