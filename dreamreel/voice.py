@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from dreamreel.errors import (
     BadRecording,
@@ -174,11 +175,11 @@ class VoiceDiaries:
             path = self.service.media.write_bytes(row.path, data)
             return row.id, path
 
-    def _load(self, s: object, recording_id: int) -> Recording:
-        row = s.get(Recording, recording_id)  # type: ignore[attr-defined]
+    def _load(self, s: Session, recording_id: int) -> Recording:
+        row = s.get(Recording, recording_id)
         if row is None:
             raise NotFound(f"recording {recording_id}")
-        return row  # type: ignore[no-any-return]
+        return row
 
     def _waiting(self, recording_id: int) -> RecordingView:
         view = self.get(recording_id)
