@@ -22,8 +22,9 @@ from api.callback_target import callback_url_problem
 from api.deps import ApiClientDep, ServiceDep, SettingsDep
 from api.errors import error_response, error_responses, request_language
 from api.routes.diaries import DiaryAccepted, _responses, job_links, rate_limited
-from api.security import API_CHANNEL
+from api.security import API_CHANNEL, ApiClient
 from dreamreel.errors import BadRecording, InputError, LimitExceeded, NotFound, SpeechUnavailable
+from dreamreel.service import DreamService
 from dreamreel.views import JobOptions, RecordingView
 
 router = APIRouter(prefix="/v1", tags=["recordings"])
@@ -92,8 +93,8 @@ async def upload_recording(
     return _out(request, view)
 
 
-def _owned(service: Any, client: Any, recording_id: int) -> RecordingView:
-    view: RecordingView = service.voice.get(recording_id)
+def _owned(service: DreamService, client: ApiClient, recording_id: int) -> RecordingView:
+    view = service.voice.get(recording_id)
     if not client.owns(view.channel, view.user):
         raise NotFound(f"recording {recording_id}")
     return view
