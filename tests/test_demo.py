@@ -8,6 +8,7 @@ scene's span on the video's timeline.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -45,6 +46,7 @@ def test_the_demo_video_has_narration_music_and_subtitles_one_cue_per_scene(tmp_
     proc = subprocess.run([sys.executable, "-m", "dreamreel.demo"], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=280, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
+    _assert_one_passing_attempt_per_scene(env, proc.stdout)
     video = Path(re.search(r"^video: (.+)$", proc.stdout, re.M)[1])  # type: ignore[index]
     clips = sorted(video.parent.glob("clip-*.mp4"))
     assert len(clips) == 3  # the demo asks for three scenes
@@ -76,3 +78,19 @@ def test_the_demo_video_has_narration_music_and_subtitles_one_cue_per_scene(tmp_
     windows = samples[: samples.size // 400 * 400].reshape(-1, 400)  # 50 ms
     levels = np.sqrt(np.mean(windows**2, axis=1))[30:-30]  # without the 1.5 s fades
     assert levels.min() > 0.001, 20 * np.log10(levels.min())  # above -60 dBFS
+
+
+def _assert_one_passing_attempt_per_scene(env: dict[str, str], demo_stdout: str) -> None:
+    """The quality gate's record of the demo's job: every default, so one kept attempt per scene."""
+    shown = subprocess.run([sys.executable, "-m", "dreamreel.cli", "jobs", "show", "1", "--json"], cwd=REPO,
+                           env=env, capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    job = json.loads(shown.stdout)
+    assert job["status"] == "done" and len(job["segments"]) == 3
+    for seg in job["segments"]:
+        assert [(a["attempt"], a["kept"]) for a in seg["attempts"]] == [(1, True)]
+        quality = seg["quality"]
+        assert quality["passed"] is True and quality["failures"] == []
+        assert set(quality) >= {"frames", "fps", "sharpness", "temporal", "color", "clip_score", "overall"}
+        assert quality["clip_score"] is None  # no CLIP model configured by default
+    assert "quality" in demo_stdout  # the demo tells each scene's score

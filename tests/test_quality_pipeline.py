@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +12,7 @@ from dreamreel.service import DreamService
 from dreamreel.settings import load_settings
 from dreamreel.views import JobOptions
 from dreamreel.wiring import build_service
-from tests.helpers import fast_env, run_cli
+from tests.helpers import fast_env
 
 KO_DREAM = (
     "어젯밤 꿈에서 나는 바다 위를 날고 있었다. 갑자기 하늘이 어두워지고 큰 고래가 나타나 나를 삼켰다. "
@@ -88,35 +86,6 @@ def test_a_reroll_forgets_the_scene_s_attempts_and_is_judged_afresh(strict: Drea
     assert view.segments[1].attempts[0].seed == 4242
     assert len(view.segments[1].attempts) == 3
     assert len(view.segments[0].attempts) == 3  # the other scene keeps its record
-
-
-def test_the_embedded_demo_records_one_attempt_per_scene(tmp_path: Path) -> None:
-    env = {"DREAMREEL_HOME": str(tmp_path / "demo"), "HF_HUB_OFFLINE": "1"}  # every default
-    demo = run_cli_module("dreamreel.demo", env)
-    assert demo.returncode == 0, demo.stderr.decode()
-    shown = run_cli("jobs", "show", "1", "--json", env=env)
-    assert shown.returncode == 0, shown.stderr.decode()
-    job = json.loads(shown.stdout)
-    assert job["status"] == "done" and len(job["segments"]) == 3
-    for seg in job["segments"]:
-        assert [(a["attempt"], a["kept"]) for a in seg["attempts"]] == [(1, True)]
-        quality = seg["quality"]
-        assert quality["passed"] is True and quality["failures"] == []
-        assert set(quality) >= {"frames", "fps", "sharpness", "temporal", "color", "clip_score", "overall"}
-        assert quality["clip_score"] is None  # no CLIP model configured by default
-    assert b"quality" in demo.stdout  # the demo tells each scene's score
-
-
-def run_cli_module(module: str, env: dict[str, str]) -> Any:
-    import subprocess
-    import sys
-
-    from tests.helpers import REPO
-
-    return subprocess.run(
-        [sys.executable, "-m", module], cwd=REPO, env={**os.environ, **env}, capture_output=True, timeout=300,
-        check=False,
-    )  # fmt: skip
 
 
 def test_scores_show_in_the_api_the_metrics_and_the_moderator_page(monkeypatch: pytest.MonkeyPatch) -> None:
