@@ -571,7 +571,7 @@ class DreamPipeline:
                 # 1. the clips become one (silent) video; 2. narration, music and subtitles go on it
                 info = self.components.stitch(clips, silent, crossfade=crossfade)
                 self._progress(job_id, JobState.STITCHING, 0.8, "adding narration, music and subtitles")
-                music = sound.music_bed(self.settings, self.components.music, emotion, job_id)
+                music = sound.music_bed(self.components.music, emotion, job_id)
                 sound.score(
                     self.settings, info, tmp, scenes=words, spans=timeline_spans(rendered, crossfade),
                     narrations=spoken, music=music, language=language, srt_path=srt, vtt_path=vtt,

@@ -88,7 +88,7 @@ def min_scene_seconds(speech: Speech | None, settings: Settings, crossfade: floa
     return speech.duration + settings.audio.scene_padding + crossfade
 
 
-def music_bed(settings: Settings, library: MusicLibrary | None, emotion: str, job_id: int) -> Path | AmbientTone:
+def music_bed(library: MusicLibrary | None, emotion: str, job_id: int) -> Path | AmbientTone:
     """The job's music: a library track tagged with its emotion, else the emotion's ambient tone."""
     if library is not None and (track := library.pick(emotion, key=job_id)) is not None:
         return track
