@@ -1,10 +1,11 @@
 """Train the meaning-level policy heads (`agent.safety.meaning`) on encoder vectors.
 
 Rows:
-- `data/policy/train/written.jsonl`: sentences written for DreamReel, >= 70 per category and
-  language (self_harm, gore, sexual, minors, hate, override) and 360 dream-typical hard negatives
-  per language (falling, a nosebleed, a hospital, a funeral, a zombie film, lovers kissing, a
-  child swimming in a river, a doctor's visit, ...), label `none`;
+- `data/policy/train/written.jsonl`: sentences written for DreamReel, >= 220 per category and
+  language (self_harm, gore, sexual, minors, hate, override; most scenes avoid the listed words of
+  the rules) and >= 1,200 dream-typical hard negatives per language (falling, a nosebleed, a
+  hospital, a funeral, a zombie film, lovers kissing, a child swimming in a river, kind mentions
+  of the groups hate speech names, "forget it", ...), label `none`;
 - collected hate speech against groups from the training files (`--data`): kocohub Korean news
   comments labelled hate with a gender or other group bias, Davidson tweets a majority of whose
   annotators called hate speech; their clean rows (`none` / `neither`) as negatives.
