@@ -3,6 +3,8 @@ its row count; tables that have source and licence columns fill them in."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 
@@ -39,3 +41,42 @@ def test_every_data_file_is_documented_with_its_row_count_and_licence(repo_data:
         for column in ("source", "licence"):
             if column in row:
                 assert row[column], f"{path}: no {column} in its README"
+
+
+_FRAME = re.compile(
+    r"^(?:(?:어젯밤|자다가 꾼|새벽에 꾼|오늘|나는)?\s*(?:꿈속에서|꿈에서(?:는)?|꿈을 꿨는데)"
+    r"|in (?:the|my) (?:dream|nightmare)|last night i dreamt(?: that)?|i had a dream where)\s*",
+    re.IGNORECASE,
+)
+NEAR_COPY = 0.5  # character-trigram Dice at which a training sentence copies an evaluation row
+
+
+def _trigrams(text: str) -> set[str]:
+    """Character trigrams of `text` without its dream frame ("꿈에서", "In the dream"), spaces or punctuation."""
+    core = re.sub(r"[\W_]+", "", _FRAME.sub("", text.strip().lower()))
+    return {core[i : i + 3] for i in range(len(core) - 2)}
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_training_sentences_do_not_copy_evaluation_rows(repo_data: Path) -> None:
+    """Numbers on the evaluation sets mean something only if no training sentence is a reworded copy
+    of an evaluation row (the same scene with a frame or a word changed)."""
+    training = _rows(repo_data / "policy" / "train" / "written.jsonl") + _rows(repo_data / "train" / "dream_scenes.jsonl")
+    evaluation = [
+        row
+        for path in [*sorted((repo_data / "policy").glob("*.jsonl")), repo_data / "dream_cases.jsonl",
+                     repo_data / "dream_scenes_eval.jsonl"]
+        for row in _rows(path)
+    ]
+    assert len(training) > 5000 and len(evaluation) > 380
+    held = [(row["text"], _trigrams(row["text"])) for row in evaluation]
+    copies = []
+    for text in dict.fromkeys(row["text"] for row in training):
+        grams = _trigrams(text)
+        for other, their in held:
+            if grams and their and 2 * len(grams & their) / (len(grams) + len(their)) >= NEAR_COPY:
+                copies.append(f"{text!r} ~ {other!r}")
+    assert not copies, "training rows copying evaluation rows:\n" + "\n".join(copies[:20])

@@ -1,7 +1,7 @@
 """Train the meaning-level policy heads (`agent.safety.meaning`) on encoder vectors.
 
 Rows:
-- `data/policy/train/written.jsonl`: sentences written for DreamReel, >= 220 per category and
+- `data/policy/train/written.jsonl`: sentences written for DreamReel, >= 190 per category and
   language (self_harm, gore, sexual, minors, hate, override; most scenes avoid the listed words of
   the rules) and >= 1,200 dream-typical hard negatives per language (falling, a nosebleed, a
   hospital, a funeral, a zombie film, lovers kissing, a child swimming in a river, kind mentions
