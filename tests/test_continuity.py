@@ -103,13 +103,17 @@ def test_reroll_renders_the_scene_again_from_the_same_start_frame(service: Any) 
     saved, mtime = np.asarray(Image.open(start)), start.stat().st_mtime_ns
     old_clip = read_frames(Path(view.clips[1]))
 
-    service.reroll_segment(job.job_id, 1, seed=view.segments[1].seed + 1)
+    seed = view.segments[1].seed + 1
+    service.reroll_segment(job.job_id, 1, seed=seed)
     view = service.wait(job.job_id, timeout=60)
     assert view.status == "done", view.error
     assert start.stat().st_mtime_ns == mtime and view.segments[1].start_frame == str(start)
+    assert view.segments[1].seed == seed
     new_clip = read_frames(Path(view.clips[1]))
     assert psnr(new_clip[0], saved) >= 30.0  # the same start frame...
-    assert psnr(new_clip[-1], old_clip[-1]) < 25.0  # ...and a different scene after it (new seed)
+    # ...and a new render after it, not the old clip again. Two seeds from one start frame can end
+    # alike (17-27 dB seen across runs: the scene seeds are random), a reused clip is >= 40 dB.
+    assert psnr(new_clip[-1], old_clip[-1]) < 35.0
 
 
 def test_a_killed_job_resumes_from_the_saved_start_frame(service: Any) -> None:
