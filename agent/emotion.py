@@ -40,6 +40,18 @@ MODELS_DIR = Path(__file__).resolve().parent / "models"
 DEFAULT_EMOTION_MODEL = MODELS_DIR / "emotion.npz"
 ENCODER_HEADS_FILE = "emotion_encoder.npz"  # next to emotion.npz
 HEADS = ("general", "scene")
+# The gate's probability becomes the dream mix's share through a ramp: 0 below GATE_RAMP[0], 1
+# above GATE_RAMP[1], linear between. Blending by the raw probability let the few comments the
+# gate half-believes (0.1-0.3) take a share of the dream mix; on the 10 % comment hold-out and the
+# dream scenes' 5-fold CV (agent.train.mix) the ramp gained 0.005 English macro-F1 and 2 points
+# of Korean scene accuracy, and lost nothing elsewhere.
+GATE_RAMP = (0.3, 0.7)
+
+
+def dream_share(gate: np.ndarray) -> np.ndarray:
+    """The dream mix's share of each text's weights, from the gate's probability (`GATE_RAMP`)."""
+    low, high = GATE_RAMP
+    return np.asarray(np.clip((np.asarray(gate, dtype=np.float64) - low) / (high - low), 0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -64,7 +76,8 @@ class EncoderHeads:
     """Softmax heads over encoder vectors: `weights[name]` is `(512, 7)`, `bias[name]` `(7,)`, classes in order.
 
     `gate` (`(512,)` weights and a bias) is a logistic head: the probability that a text reads like
-    dream narration rather than an online comment; it blends the two mixes of a language.
+    dream narration rather than an online comment; through `dream_share` it blends the two mixes
+    of a language.
     """
 
     classes: list[str]
@@ -198,7 +211,7 @@ class OfflineEmotionClassifier:
         vectors = self._vectors([texts[i] for i in needs]) if needs and self.heads is not None else None
         if vectors is not None and self.heads is not None and self.dream_mix:
             dream = np.array([astuple(self.dream_mix.get(languages[i], self.mix.get(languages[i], Mix()))) for i in needs])
-            g = self.heads.dreamlike(vectors)[:, None]
+            g = dream_share(self.heads.dreamlike(vectors))[:, None]
             weights[needs] = (1.0 - g) * weights[needs] + g * dream
 
         total = weights[:, [0]] * log_softmax(self.model.decision(texts))

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.emotion import EncoderHeads, Mix, evidence_matrix, log_softmax
+from agent.emotion import EncoderHeads, Mix, dream_share, evidence_matrix, log_softmax
 from agent.schemas import EMOTIONS
 from agent.train import data as datasets
 from agent.train.evaluate import f1_per_class
@@ -89,7 +89,8 @@ class Sources:
         return [EMOTIONS[k] for k in self.mixed(mix).argmax(axis=1)]
 
     def predict_blend(self, comment: Mix, dream: Mix, gate: np.ndarray) -> list[str]:
-        g = gate[:, None]
+        """Predictions of the two mixes blended per row as the classifier does (`gate`: probabilities)."""
+        g = dream_share(gate)[:, None]
         return self.predict((1.0 - g) * np.array(astuple(comment)) + g * np.array(astuple(dream)))
 
     def rows(self, mask: np.ndarray) -> Sources:
