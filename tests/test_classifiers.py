@@ -23,6 +23,7 @@ from agent.features import (
     terms,
 )
 from agent.interfaces import EmotionClassifier, ToxicityClassifier
+from agent.safety.meaning import DEFAULT_POLICY_MODEL
 from agent.schemas import EMOTIONS, EmotionResult
 from agent.toxicity import DEFAULT_TOXICITY_MODEL, OfflineToxicityClassifier
 from agent.train.data import KOTE_TO_EMOTION, files_digest, kote_emotion, train_dir
@@ -143,6 +144,11 @@ def test_shipped_artifacts_were_trained_on_the_repo_data(repo_data: Path) -> Non
         files = meta["training"]["files"]
         assert meta["training"]["limit"] is None
         assert files == files_digest(train_dir(repo_data), tuple(files)), "run `make train-classifiers`"
+    policy = json.loads(DEFAULT_POLICY_MODEL.with_suffix(".json").read_text(encoding="utf-8"))["training"]
+    assert policy["written"] == files_digest(repo_data / "policy" / "train", ("written.jsonl",)), (
+        "run `make train-classifiers`"
+    )
+    assert policy["collected"] == files_digest(train_dir(repo_data), tuple(policy["collected"]))
 
 
 # --- shipped artifacts ----------------------------------------------------------------------

@@ -38,12 +38,15 @@ COLLECTED_HATE = 150  # rows per language of collected hate speech
 COLLECTED_CLEAN = 300  # rows per language of the same sources' clean comments
 C_GRID = (0.25, 1.0, 4.0)
 EVERYDAY_ROWS = 2000  # rows per language of everyday comments (GoEmotions, KOTE) to calibrate on
-# A diary has ~10 sentences and there are 6 heads: for <= 5 % of benign diaries refused, each head
-# may send at most ~0.1 % of benign sentences to review. So a head's evidence reaches the review
-# level (0.5) at the higher of 0.1 % of everyday sentences and of the written dream negatives
-# (scored out of fold), and the block level (0.7) at 0.05 % of either.
-REVIEW_QUANTILE = (0.999, 0.999)
-BLOCK_QUANTILE = (0.9995, 0.9995)
+# The issue's bar for benign dreams is the ~2 % refused before the heads existed. A diary has ~12
+# sentences and there are 6 heads, so each head may send at most 0.03 % of benign sentences to
+# review (0.02 / 72): a head's evidence reaches the review level (0.5) at the higher of that
+# quantile of everyday sentences and of the written dream negatives (scored out of fold), and the
+# block level (0.7) at half the rate. (At 0.1 %, 2,100 written rows gave 6 % of DreamBank refused;
+# with the paraphrastic scenes added, 13 %: the heads fire more on real dream reports than on the
+# written negatives, so the budget is kept tight.)
+REVIEW_QUANTILE = (0.9997, 0.9997)
+BLOCK_QUANTILE = (0.99985, 0.99985)
 SEED = 9
 
 
