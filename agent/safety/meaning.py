@@ -77,8 +77,9 @@ class MeaningDetector:
         return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 
     def evidence(self, category: str, p: float) -> float:
-        """A head's probability as policy evidence: 0.5 (review) where 0.5 % of everyday sentences
-        reach, 0.7 (block) where 0.1 % do (`meta["calibration"]`, set by training), linear between."""
+        """A head's probability as policy evidence: 0.5 (review) and 0.7 (block) at the anchors that
+        training set on benign sentences (`meta["calibration"]`, see `agent.train.policy`: 0.03 % and
+        0.015 % of them reach), linear between."""
         anchors = self.meta.get("calibration", {}).get(category)
         if not anchors:
             return p
