@@ -371,6 +371,9 @@ def test_ctrl_c_during_training_says_how_to_resume_not_how_to_resume_a_job(wan_r
     proc = subprocess.Popen(
         [sys.executable, "-m", "dreamreel.cli", "lora", *argv, "--out", str(out)],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # A shell runs background jobs with SIGINT ignored, and a child inherits that: Python then
+        # never raises KeyboardInterrupt. A terminal's Ctrl-C is what is tested, so restore it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     deadline = time.monotonic() + 240
     while not (out / "checkpoints" / "step-000003" / "state.json").exists():
