@@ -15,7 +15,7 @@ import pytest
 
 from agent.canonical import canonical
 from agent.planner import RulePlanner
-from agent.safety.meaning import CATEGORIES, MeaningDetector, PolicyModelError
+from agent.safety.meaning import CATEGORIES, MeaningDetector, NeighbourVote, PolicyModelError
 from agent.safety.policy import SafetyPolicy
 from agent.train.data import read_jsonl
 from bench.disguise import DISGUISES, disguise_set
@@ -67,7 +67,9 @@ def test_a_detector_under_another_name_still_counts_as_meaning_evidence() -> Non
     """The combiner weighs meaning-head signals by their source; a detector's own name must not
     turn its evidence into a signal that can never block."""
     renamed = dataclasses.replace(_tiny_detector(), name="use-v3")
-    verdict = SafetyPolicy(meaning=renamed).check("We walked by the sea. His head burst like a melon on the street.")
+    verdict = SafetyPolicy(meaning=renamed).check(
+        "We walked by the sea. His head burst like a melon on the street."
+    )
     assert verdict.decision == "block"
     assert {r.source for r in verdict.reasons if r.category == "gore"} == {"encoder"}
 
@@ -88,18 +90,91 @@ def test_detector_round_trip_and_a_missing_file_says_how_to_build_it(tmp_path: P
     detector.save(tmp_path / "policy.npz")
     loaded = MeaningDetector.load(tmp_path / "policy.npz", embed=detector.embed)
     assert loaded.categories == CATEGORIES
-    assert loaded.score(["a melon"])[0]["gore"] == pytest.approx(detector.score(["a melon"])[0]["gore"], abs=1e-2)
+    assert loaded.score(["a melon"])[0]["gore"] == pytest.approx(
+        detector.score(["a melon"])[0]["gore"], abs=1e-2
+    )
     with pytest.raises(PolicyModelError, match=r"agent\.train --task policy"):
         MeaningDetector.load(tmp_path / "missing.npz", embed=detector.embed)
 
 
 def test_shipped_heads_are_small_and_calibrated() -> None:
     path = REPO / "agent" / "models" / "policy.npz"
-    assert path.stat().st_size < 50_000
+    assert path.stat().st_size < 5_000_000  # the neighbour bank: ~17k sentences, 256 int8 each
     detector = MeaningDetector.load(path, embed=_one_hot_embed({}))
     assert set(detector.meta["calibration"]) == set(CATEGORIES)
-    assert detector.evidence("gore", 0.0) == 0.0
-    assert detector.evidence("gore", 1.0) == 1.0
+    assert detector.neighbours is not None and detector.neighbours.vectors.shape[1] == 256
+    for category, anchors in detector.meta["calibration"].items():
+        assert anchors["hint_at"] < anchors["review_at"] < anchors["block_at"]
+        assert detector.evidence(category, anchors["hint_at"]) == pytest.approx(0.3)
+        assert detector.evidence(category, anchors["review_at"]) == pytest.approx(0.5)
+        assert detector.evidence(category, anchors["block_at"]) == pytest.approx(0.7)
+        assert detector.evidence(category, -50.0) == 0.0
+        assert detector.evidence(category, 50.0) == 1.0
+
+
+def _unit_embed(axes: dict[str, int], dim: int = 8):  # type: ignore[no-untyped-def]
+    one_hot = _one_hot_embed(axes, dim)
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        rows = one_hot(texts) + 1e-3
+        return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+    return embed
+
+
+def _voting_detector(alpha: float) -> MeaningDetector:
+    """The line fires on "tangled" (sexual); the bank holds five benign "tangled yarn" sentences
+    and five sexual "tangled in bed" ones."""
+    embed = _unit_embed({"tangled": 1, "yarn": 2, "bed": 3})
+    bank = embed(["tangled yarn"] * 5 + ["tangled bed"] * 5)
+    labels = np.zeros((10, len(CATEGORIES)), dtype=bool)
+    labels[5:, CATEGORIES.index("sexual")] = True
+    weights = np.zeros((8, len(CATEGORIES)), dtype=np.float32)
+    weights[1, CATEGORIES.index("sexual")] = 12.0
+    return MeaningDetector(
+        weights=weights,
+        bias=np.full(len(CATEGORIES), -6.0, dtype=np.float32),
+        categories=CATEGORIES,
+        embed=embed,
+        neighbours=NeighbourVote(bank, labels, k=5),
+        alpha=np.full(len(CATEGORIES), alpha, dtype=np.float32),
+    )
+
+
+def test_the_neighbours_overrule_a_line_that_reads_a_topic_as_harm() -> None:
+    """The line alone calls every "tangled" sentence sexual; the nearest labelled sentences tell
+    the knitting basket from the bed."""
+    alone, voting = SafetyPolicy(meaning=_voting_detector(0.0)), SafetyPolicy(meaning=_voting_detector(3.0))
+    assert alone.check("The tangled yarn rolled under the sofa.").decision == "block"
+    assert voting.check("The tangled yarn rolled under the sofa.").decision == "allow"
+    assert voting.check("We lay tangled together in bed.").decision == "block"
+
+
+def test_neighbour_shares_are_smoothed_and_respect_the_excluded_rows() -> None:
+    detector = _voting_detector(3.0)
+    assert detector.neighbours is not None
+    sexual = CATEGORIES.index("sexual")
+    query = detector.embed(["tangled bed"])
+    shares = detector.neighbours.shares(query)
+    assert shares[0, sexual] == pytest.approx(5.5 / 6)  # all five neighbours vote, smoothed
+    assert shares[0, CATEGORIES.index("gore")] == pytest.approx(0.5 / 6)
+    hide_the_bed = np.array([[False] * 5 + [True] * 5])
+    assert detector.neighbours.shares(query, exclude=hide_the_bed)[0, sexual] == pytest.approx(0.5 / 6)
+
+
+def test_detector_with_a_projected_bank_round_trips(tmp_path: Path) -> None:
+    detector = _voting_detector(2.0)
+    assert detector.neighbours is not None
+    raw = detector.neighbours.vectors
+    detector.neighbours.projection = NeighbourVote.principal(raw, 4)
+    detector.neighbours.vectors = detector.neighbours.project(raw)
+    detector.save(tmp_path / "policy.npz")
+    loaded = MeaningDetector.load(tmp_path / "policy.npz", embed=detector.embed)
+    assert loaded.neighbours is not None and loaded.neighbours.vectors.shape == (10, 4)
+    texts = ["tangled yarn", "tangled bed", "the sea"]
+    np.testing.assert_allclose(
+        loaded.logits(loaded.embed(texts)), detector.logits(detector.embed(texts)), atol=0.05
+    )
 
 
 @pytest.mark.parametrize(
@@ -143,5 +218,7 @@ def test_paraphrase_set_uses_no_listed_word() -> None:
     from agent.safety.rules import rule_matches
 
     for row in read_jsonl(DATA / "policy" / "paraphrase.jsonl"):
-        strong = [m.rule for m in rule_matches(canonical(row["text"])) if m.weight >= 0.4 and m.category != "_minor"]
+        strong = [
+            m.rule for m in rule_matches(canonical(row["text"])) if m.weight >= 0.4 and m.category != "_minor"
+        ]
         assert not strong, (row["id"], strong)

@@ -6,11 +6,18 @@ lands near the labelled sentences of its category in the space of the multilingu
 encoder (`agent.encoder`, USE multilingual v3), in Korean and English alike.
 
 Heads: self_harm, gore, sexual, minors, hate, override; each gives the probability that a
-sentence belongs to its category. They are trained by `python -m agent.train --task policy`
-(`agent.train.policy`) on the sentences of `data/policy/train/` plus collected hate-speech rows,
-and ship as `agent/models/policy.npz` (float16 weights, 512 x 6, a few KB) with `policy.json`.
-The policy (`agent.safety.policy`) reads each head's probability as one more piece of evidence in
-its noisy-or, with the sentence as the span.
+sentence belongs to its category. A head is two opinions added on the logit scale: a linear
+(logistic) model over the vector, and a vote of the sentence's nearest labelled training sentences
+(`NeighbourVote`): `logit(p) = w.x + b + alpha * logit(vote)`. The line sees the broad direction
+of a category; the neighbours see whether the sentences nearest to this one were really harmful
+or only shared a topic with harm (a bedroom with family, a child building a fort). Each head's
+`alpha` is chosen by cross-validation (`agent.train.policy`); alpha 0 is the line alone.
+
+They are trained by `python -m agent.train --task policy` (`agent.train.policy`) on the sentences
+of `data/policy/train/` plus collected hate-speech rows, and ship as `agent/models/policy.npz`
+(float16 weights, 512 x 6; the neighbours' vectors as int8 with a scale per row) with
+`policy.json`. The policy (`agent.safety.policy`) reads each head's probability as one more piece
+of evidence in its noisy-or, with the sentence as the span.
 """
 
 from __future__ import annotations
@@ -37,6 +44,62 @@ class PolicyModelError(ValueError):
     """The detector artifact is missing or does not fit the encoder."""
 
 
+def _logit(p: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    return np.log(p / (1.0 - p)).astype(np.float32)
+
+
+@dataclass
+class NeighbourVote:
+    """Per category, the share of a sentence's `k` nearest labelled sentences that belong to it.
+
+    Neighbours are weighted by `exp(sharpness * cosine)` (normalised to sum to `k`) and the share
+    is smoothed, `(votes + 0.5) / (k + 1)`, so it never reaches 0 or 1 and its logit stays within
+    about +-3.5: a unanimous neighbourhood is strong evidence, not a verdict. With a `projection`
+    (dim, r), sentences are compared in the bank's top r principal directions (`project`), which
+    keeps the shipped bank small.
+    """
+
+    vectors: npt.NDArray[np.float32]  # (n, r), unit rows, already projected
+    labels: npt.NDArray[np.bool_]  # (n, categories)
+    k: int = 15
+    sharpness: float = 10.0
+    projection: npt.NDArray[np.float32] | None = None  # (dim, r)
+
+    @staticmethod
+    def principal(vectors: npt.NDArray[np.float32], r: int) -> npt.NDArray[np.float32]:
+        """The (dim, r) directions along which `vectors` vary most (uncentred, for cosines)."""
+        _, eigenvectors = np.linalg.eigh(vectors.T.astype(np.float64) @ vectors.astype(np.float64))
+        return eigenvectors[:, ::-1][:, :r].astype(np.float32)
+
+    def project(self, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """`vectors` in the bank's space: projected (if a projection is set) and unit length."""
+        if self.projection is None:
+            return vectors
+        out = vectors @ self.projection
+        return (out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+    def shares(
+        self, queries: npt.NDArray[np.float32], exclude: npt.NDArray[np.bool_] | None = None, chunk: int = 512
+    ) -> npt.NDArray[np.float32]:
+        """(m, categories) smoothed shares for unit `queries` (m, dim). `exclude` (m, n), optional:
+        neighbours a query may not vote with (training: the query's own cross-validation fold)."""
+        k = min(self.k, len(self.vectors))
+        queries = self.project(queries)
+        out = np.empty((len(queries), self.labels.shape[1]), dtype=np.float32)
+        labels = self.labels.astype(np.float32)
+        for start in range(0, len(queries), chunk):
+            sims = queries[start : start + chunk] @ self.vectors.T
+            if exclude is not None:
+                sims = np.where(exclude[start : start + chunk], -np.inf, sims)
+            idx = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            near = np.take_along_axis(sims, idx, axis=1)
+            weights = np.exp(self.sharpness * (near - near.max(axis=1, keepdims=True)))
+            weights *= k / weights.sum(axis=1, keepdims=True)
+            votes = np.einsum("mk,mkc->mc", weights, labels[idx])
+            out[start : start + chunk] = (votes + 0.5) / (k + 1)
+        return out
+
+
 @dataclass
 class MeaningDetector:
     """Probabilities per category for sentences; `embed` maps texts to unit vectors (n, dim)."""
@@ -47,6 +110,8 @@ class MeaningDetector:
     embed: Embed
     meta: dict[str, Any] = field(default_factory=dict)
     name: str = "encoder"
+    neighbours: NeighbourVote | None = None
+    alpha: npt.NDArray[np.float32] | None = None  # (categories,): weight of the vote's logit per head
 
     @classmethod
     def load(cls, path: Path | None = None, embed: Embed | None = None) -> MeaningDetector:
@@ -56,53 +121,110 @@ class MeaningDetector:
             raise PolicyModelError(
                 f"no policy detector at {path}; build it with: python -m agent.train --task policy"
             )
+        neighbours = alpha = None
         with np.load(path) as npz:
             weights = npz["weights"].astype(np.float32)
             bias = npz["bias"].astype(np.float32)
+            if "bank" in npz:
+                vectors = npz["bank"].astype(np.float32) * npz["bank_scale"].astype(np.float32)[:, None]
+                vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+                alpha = npz["alpha"].astype(np.float32)
+                labels = npz["bank_labels"].astype(bool)
+                projection = npz["projection"].astype(np.float32) if "projection" in npz else None
         meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
         categories = tuple(meta["categories"])
         if weights.shape != (meta["dim"], len(categories)) or bias.shape != (len(categories),):
             raise PolicyModelError(
                 f"{path}: weights {weights.shape} do not match {meta['dim']} x {categories}"
             )
+        if alpha is not None:
+            space = meta["dim"] if projection is None else projection.shape[1]
+            if vectors.shape[1] != space or labels.shape != (len(vectors), len(categories)):
+                raise PolicyModelError(f"{path}: neighbour bank {vectors.shape} does not match the heads")
+            vote = meta.get("neighbours", {})
+            neighbours = NeighbourVote(
+                vectors,
+                labels,
+                k=int(vote.get("k", 15)),
+                sharpness=float(vote.get("sharpness", 10.0)),
+                projection=projection,
+            )
         if embed is None:
             from agent.encoder import embed as shared_embed
 
             embed = shared_embed
-        return cls(weights=weights, bias=bias, categories=categories, embed=embed, meta=meta)
+        return cls(
+            weights=weights,
+            bias=bias,
+            categories=categories,
+            embed=embed,
+            meta=meta,
+            neighbours=neighbours,
+            alpha=alpha,
+        )
 
-    def probabilities(self, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    def logits(self, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
+        """Per-category log-odds for already embedded sentences, shape (n, categories)."""
+        logits = (vectors @ self.weights + self.bias).astype(np.float64)
+        if self.neighbours is not None and self.alpha is not None:
+            logits += self.alpha * _logit(self.neighbours.shares(vectors))
+        return logits
+
+    def probabilities(self, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         """Per-category probabilities for already embedded sentences, shape (n, categories)."""
-        logits = vectors @ self.weights + self.bias
-        return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
+        return 1.0 / (1.0 + np.exp(-self.logits(vectors)))
 
-    def evidence(self, category: str, p: float) -> float:
-        """A head's probability as policy evidence: 0.5 (review) and 0.7 (block) at the anchors that
-        training set on benign sentences (`meta["calibration"]`, see `agent.train.policy`: 0.03 % and
-        0.015 % of them reach), linear between."""
+    def evidence(self, category: str, logit: float) -> float:
+        """A head's log-odds as policy evidence, piecewise linear between the anchors that training
+        set on benign sentences (`meta["calibration"]`, log-odds; see `agent.train.policy`): 0.3 (a
+        hint, below `MEANING_MIN` nothing is reported) where 0.3 % of them reach, 0.5 (review) where
+        0.03 % and 0.7 (block) where 0.015 % do; 0 and 1 as far below and above as the hint and
+        the block anchor lie from review. Without anchors: the probability itself."""
         anchors = self.meta.get("calibration", {}).get(category)
         if not anchors:
-            return p
-        review_at, block_at = anchors["review_at"], anchors["block_at"]
-        xs = [0.0, review_at, block_at, 1.0]
-        ys = [0.0, 0.5, 0.7, 1.0]
-        return float(np.interp(p, xs, ys))
+            return float(1.0 / (1.0 + np.exp(-logit)))
+        hint, review, block = anchors["hint_at"], anchors["review_at"], anchors["block_at"]
+        xs = [hint - (review - hint), hint, review, block, block + (review - hint)]
+        ys = [0.0, 0.3, 0.5, 0.7, 1.0]
+        return float(np.interp(logit, xs, ys))
 
     def score(self, sentences: Sequence[str]) -> list[dict[str, float]]:
         """One {category: evidence} per sentence, in order (see `evidence`)."""
         if not sentences:
             return []
-        probs = self.probabilities(self.embed(list(sentences)))
+        logits = self.logits(self.embed(list(sentences)))
         return [
-            {c: self.evidence(c, float(p)) for c, p in zip(self.categories, row, strict=True)}
-            for row in probs
+            {c: self.evidence(c, float(z)) for c, z in zip(self.categories, row, strict=True)}
+            for row in logits
         ]
 
     def save(self, path: Path) -> None:
         """Write `path` (.npz, float16) and its `.json` (categories, dim, training notes, metrics)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, weights=self.weights.astype(np.float16), bias=self.bias.astype(np.float16))
+        arrays: dict[str, Any] = {
+            "weights": self.weights.astype(np.float16),
+            "bias": self.bias.astype(np.float16),
+        }
+        if self.neighbours is not None and self.alpha is not None:
+            vectors = self.neighbours.vectors
+            scale = np.maximum(np.abs(vectors).max(axis=1), 1e-12) / 127.0
+            arrays |= {
+                "bank": np.round(vectors / scale[:, None]).astype(np.int8),
+                "bank_scale": scale.astype(np.float32),
+                "bank_labels": self.neighbours.labels.astype(np.uint8),
+                "alpha": self.alpha.astype(np.float32),
+            }
+            if self.neighbours.projection is not None:
+                arrays["projection"] = self.neighbours.projection.astype(np.float16)
+        np.savez_compressed(path, **arrays)
         meta = {**self.meta, "categories": list(self.categories), "dim": int(self.weights.shape[0])}
+        if self.neighbours is not None:
+            meta["neighbours"] = {
+                "k": self.neighbours.k,
+                "sharpness": self.neighbours.sharpness,
+                "rows": len(self.neighbours.vectors),
+                "space": int(self.neighbours.vectors.shape[1]),
+            }
         path.with_suffix(".json").write_text(
             json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
