@@ -85,6 +85,25 @@ def test_allowed_nightmares_stay_allowed(text: str, policy: SafetyPolicy) -> Non
     assert_spans_exact(verdict, text)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "꽃이 활짝 핀 공원에서 아이들과 연을 날렸다.",  # 피다, to bloom
+        "욕실 벽마다 곰팡이가 잔뜩 피어 있었다.",
+        "모닥불을 피우고 밤새 이야기를 나눴다.",  # 피우다, to light
+        "비를 피해 처마 밑으로 뛰어들었다.",  # 피하다, to avoid
+    ],
+)
+def test_a_verb_stem_is_not_the_noun_it_is_spelled_like(text: str) -> None:
+    """Kiwi gives 피다 the stem 피; only the noun 피 is blood."""
+    assert not [m for m in rule_matches(text) if m.category == "gore"], rule_matches(text)
+
+
+def test_blood_the_noun_still_counts() -> None:
+    assert {m.rule for m in rule_matches("꿈에서 피가 바닥에 흥건했다.")} >= {"ko_blood_pool"}
+    assert "ko_blood" in {m.rule for m in rule_matches("손에 피가 묻어 있었다.")}
+
+
 def test_siballjeom_is_not_swearing_but_sibal_is(policy: SafetyPolicy) -> None:
     assert not [m for m in rule_matches("시발점에서 출발했다") if m.category == "profanity"]
     swear = policy.check("시발 꿈에서 또 시험을 봤다")
