@@ -74,6 +74,21 @@ def test_a_detector_under_another_name_still_counts_as_meaning_evidence() -> Non
     assert {r.source for r in verdict.reasons if r.category == "gore"} == {"encoder"}
 
 
+def test_two_sentences_that_hint_at_a_category_say_more_than_one() -> None:
+    weights = np.zeros((8, len(CATEGORIES)), dtype=np.float32)
+    weights[0, CATEGORIES.index("self_harm")] = 5.6  # p = 0.40 on a sentence with "fade"
+    detector = MeaningDetector(
+        weights=weights,
+        bias=np.full(len(CATEGORIES), -6.0, dtype=np.float32),
+        categories=CATEGORIES,
+        embed=_one_hot_embed({"fade": 0}),
+    )
+    policy = SafetyPolicy(meaning=detector)
+    assert policy.check("I wanted to fade. We walked by the sea.").decision == "allow"
+    twice = policy.check("I wanted to fade. In the dream I looked for a way to fade.")
+    assert twice.decision == "review" and twice.support_message
+
+
 def test_meaning_sexual_next_to_a_minor_is_minors() -> None:
     verdict = SafetyPolicy(meaning=_tiny_detector()).check("We lay tangled together with a little girl.")
     assert verdict.decision == "block"

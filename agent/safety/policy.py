@@ -205,7 +205,7 @@ class SafetyPolicy:
             mine = [m for m in found if m.category == category]
             rules = _rule_weights(mine, repeat=category == "profanity")
             llm = max((m.weight for m in mine if m.source == "llm"), default=0.0)
-            meaning = max((m.weight for m in mine if m.source == MEANING_SOURCE), default=0.0)
+            meaning = noisy_or([m.weight for m in mine if m.source == MEANING_SOURCE])
             others = max(
                 (m.weight for m in mine if m.source not in {"rules", "llm", "korcen", MEANING_SOURCE}), default=0.0
             )
@@ -215,7 +215,8 @@ class SafetyPolicy:
             elif category in SIGNALS_ONLY or category not in BLOCKING + REVIEW_ONLY:
                 score = max(noisy_or(rules), llm, others)
             elif rules or meaning:
-                # The meaning head reads the whole sentence: evidence of its own, next to the rules.
+                # The meaning head reads the whole sentence: evidence of its own, next to the rules;
+                # two sentences that each hint at a category say more than one (noisy-or over them).
                 score = noisy_or([*rules, meaning, llm])
             else:
                 # An LLM flag alone is an opinion: enough for a person to look, not to block.
