@@ -200,6 +200,10 @@ def test_detector_with_a_projected_bank_round_trips(tmp_path: Path) -> None:
         "My boyfriend and I kissed at the station while snow fell.",
         "아이가 강에서 수영을 하며 물고기를 쫓아다녔다.",
         "We watched a zombie film and laughed at the fake blood.",
+        # a group named without hostility is not hate
+        "There were several glamorous people at the party, including a black woman in a red dress.",
+        "A Muslim woman in a headscarf helped me find the right train.",
+        "꿈에서 흑인 친구와 함께 농구를 했다.",
     ],
 )
 def test_dream_typical_hard_negatives_stay_allowed(policy: SafetyPolicy, dream: str) -> None:
