@@ -88,7 +88,7 @@ def written_rows(path: Path = WRITTEN) -> list[PolicyRow]:
 
 
 def dream_scene_rows(data: Path) -> list[PolicyRow]:
-    """The emotion model's dream scenes (`train/dream_scenes.jsonl`, written for DreamReel): 630
+    """The emotion model's dream scenes (`train/dream_scenes.jsonl`, written for DreamReel): 910
     ordinary dreams in Korean and English, nightmares and disgust included, none of them harmful
     under the content policy; negatives like the written ones."""
     path = train_dir(data) / DREAM_SCENES
