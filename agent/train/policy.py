@@ -22,6 +22,7 @@ chosen on the evaluation sets of `data/policy/`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -56,7 +57,11 @@ ALPHA_QUANTILE = 0.999  # alpha maximises the recall of positives above this ben
 NEIGHBOURS_K = 15
 NEIGHBOURS_SHARPNESS = 10.0
 NEIGHBOURS_SPACE = 256  # the bank keeps this many principal directions of the 512 (half the size)
-EVERYDAY_ROWS = 2000  # rows per language of everyday comments (GoEmotions, KOTE) to calibrate on
+# Everyday comments (GoEmotions, KOTE) per language to calibrate on: every row that is not a
+# neighbour, up to this many. The review anchor is a 0.03 % quantile: of 2,000 rows per language
+# it was the 1st or 2nd largest score, and retraining after a small data change moved the
+# DreamBank refusals by 3 points; of ~26,000 rows it is about the 8th.
+EVERYDAY_ROWS = 20000
 EVERYDAY_NEIGHBOURS = 4000  # other rows per language: benign neighbours in the vote
 # The bar for benign dreams is the ~2 % refused before the heads existed. A diary has ~12
 # sentences and there are 6 heads, so each head may send at most 0.03 % of benign sentences to
@@ -154,6 +159,7 @@ def everyday_neighbours(data: Path) -> list[str]:
     return _everyday(data)[1]
 
 
+@functools.lru_cache(maxsize=2)
 def _everyday(data: Path) -> tuple[list[str], list[str]]:
     from agent.safety.rules import rule_matches
 
@@ -161,23 +167,21 @@ def _everyday(data: Path) -> tuple[list[str], list[str]]:
     rng = random.Random(SEED)
     calibrate: list[str] = []
     neighbours: list[str] = []
+    kept_before = 0
     for name in (GOEMOTIONS, KOTE):
         path = folder / name
         if not path.is_file():
             continue
         rows = list(dict.fromkeys(r["text"] for r in read_jsonl(path)))
-        chosen = rng.sample(rows, min(EVERYDAY_ROWS, len(rows)))
-        calibrate += chosen
-        taken = set(chosen)
-        rest = [t for t in rows if t not in taken]
-        rng.shuffle(rest)
-        kept = 0
-        for text in rest:
-            if kept >= EVERYDAY_NEIGHBOURS:
-                break
-            if not rule_matches(text):
+        rng.shuffle(rows)
+        rest: list[str] = []
+        for text in rows:
+            if len(neighbours) < kept_before + EVERYDAY_NEIGHBOURS and not rule_matches(text):
                 neighbours.append(text)
-                kept += 1
+            else:
+                rest.append(text)
+        calibrate += rest[:EVERYDAY_ROWS]
+        kept_before = len(neighbours)
     return calibrate, neighbours
 
 
