@@ -204,6 +204,9 @@ def test_detector_with_a_projected_bank_round_trips(tmp_path: Path) -> None:
         "There were several glamorous people at the party, including a black woman in a red dress.",
         "A Muslim woman in a headscarf helped me find the right train.",
         "꿈에서 흑인 친구와 함께 농구를 했다.",
+        # naked in public, the most common embarrassing dream, is not sexual
+        "I realized I was naked in the middle of the supermarket and hid behind the bread shelf.",
+        "꿈에서 지하철에 탔는데 내가 알몸이라 너무 창피했다.",
     ],
 )
 def test_dream_typical_hard_negatives_stay_allowed(policy: SafetyPolicy, dream: str) -> None:

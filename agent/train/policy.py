@@ -54,6 +54,7 @@ COLLECTED_CLEAN = 300  # rows per language of the same sources' clean comments
 C_GRID = (0.25, 1.0, 4.0)
 ALPHA_GRID = (0.0, 1.0, 2.0, 3.0)  # weight of the neighbour vote's logit (0: the regression alone)
 ALPHA_QUANTILE = 0.999  # alpha maximises the recall of positives above this benign quantile
+ALPHA_TOLERANCE = 0.03  # recalls this close count as equal (about 1.5 standard errors at ~450 positives)
 NEIGHBOURS_K = 15
 NEIGHBOURS_SHARPNESS = 10.0
 NEIGHBOURS_SPACE = 256  # the bank keeps this many principal directions of the 512 (half the size)
@@ -225,14 +226,21 @@ def recall_above_benign(
     return float(np.mean((_logit(line) + alpha * _logit(vote))[y == 1] >= threshold))
 
 
-def choose_alpha(line: np.ndarray, vote: np.ndarray, y: np.ndarray, benign: Pairs) -> tuple[float, float]:
-    """(alpha, recall): the `ALPHA_GRID` weight with the best `recall_above_benign` (ties: smaller)."""
-    best = (ALPHA_GRID[0], -1.0)
-    for alpha in ALPHA_GRID:
-        recall = recall_above_benign(line, vote, y, benign, alpha)
-        if recall > best[1]:
-            best = (alpha, recall)
-    return best
+def choose_alpha(
+    line: np.ndarray, vote: np.ndarray, y: np.ndarray, benign: Pairs
+) -> tuple[float, float, dict[str, float]]:
+    """(alpha, its recall, the recall of every alpha): the largest `ALPHA_GRID` weight whose
+    `recall_above_benign` is within `ALPHA_TOLERANCE` of the best.
+
+    Cross-validation runs on written sentences; the service reads real diaries. The vote's
+    neighbours include thousands of real everyday sentences, the line never saw one, so where the
+    written rows cannot tell two weights apart the one that leans more on the vote is taken (with
+    "best alone", adding 30 written negatives moved single heads between alpha 1 and 3 and the
+    refused DreamBank reports from 7 to 12)."""
+    recalls = {alpha: recall_above_benign(line, vote, y, benign, alpha) for alpha in ALPHA_GRID}
+    best = max(recalls.values())
+    alpha = max(a for a, r in recalls.items() if r >= best - ALPHA_TOLERANCE)
+    return alpha, recalls[alpha], {str(a): round(r, 4) for a, r in recalls.items()}
 
 
 def build_policy(data: Path, out: Path, embed: Any = None) -> Path:
@@ -278,7 +286,7 @@ def build_policy(data: Path, out: Path, embed: Any = None) -> Path:
         benign = [(oof[negative], oof_vote[negative, k])]
         if len(xe):
             benign.append((model.predict_proba(xe.astype(np.float64))[:, 1], everyday_vote[:, k]))
-        alpha, recall = choose_alpha(oof, oof_vote[:, k], y, benign)
+        alpha, recall, recalls = choose_alpha(oof, oof_vote[:, k], y, benign)
         oof_line[category] = oof
         weights.append(model.coef_[0])
         bias.append(model.intercept_[0])
@@ -289,6 +297,7 @@ def build_policy(data: Path, out: Path, embed: Any = None) -> Path:
             "positives": int(y.sum()),
             "alpha": alpha,
             "cv_recall_at_0.1%_benign": round(recall, 4),
+            "cv_recall_at_0.1%_benign_per_alpha": recalls,
             "cv_recall_at_0.1%_benign_line_only": round(
                 recall_above_benign(oof, oof_vote[:, k], y, benign, 0.0), 4
             ),

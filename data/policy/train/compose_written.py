@@ -1200,6 +1200,42 @@ cores[("none", "en")] += [
     "we sat together on the couch and she leaned on my arm",
     "the bus was full of people wearing hats",
 ]
+# Nudity without sex: the "naked in public" dream is among the most common dreams of all, and the
+# written negatives had none of it (the heads read every naked body as sexual).
+cores[("none", "en")] += [
+    "I was standing in front of my whole class when I realized I had forgotten to put on any clothes",
+    "I walked into the office naked and nobody seemed to notice except me",
+    "I was naked at the bus stop and kept trying to hide behind my backpack",
+    "halfway through the exam I noticed I was sitting there in only my underwear",
+    "I ran through the shopping mall naked looking for anything to cover myself with",
+    "at a wedding I looked down and saw that I was wearing no clothes at all",
+    "I was giving a speech on stage in my pajamas and then the pajamas vanished",
+    "I stepped out of the shower and the bathroom walls were gone, so the whole street could see me",
+    "I stood naked in a snowy field and my feet were freezing",
+    "my clothes kept coming apart thread by thread while I was buying groceries",
+    "I lost my towel at the hot spring and had to walk back to the changing room hunched over",
+    "the guide in the museum kept talking about the marble of a statue that wore nothing",
+    "I undressed for a medical check-up and the doctor turned out to be my old maths teacher",
+    "I swam naked in a lake at night and the water was full of glowing fish",
+    "I woke up on a beach without any clothes and wrapped myself in a flag",
+]
+cores[("none", "ko")] += [
+    "반 친구들 앞에서 발표를 하는데 내가 옷을 하나도 안 입고 있다는 걸 깨달았다",
+    "회사에 알몸으로 출근했는데 나 말고는 아무도 신경 쓰지 않았다",
+    "버스 정류장에서 벌거벗은 채로 가방으로 몸을 가리려고 애썼다",
+    "시험을 보다가 내가 속옷만 입고 앉아 있다는 걸 알았다",
+    "쇼핑몰을 알몸으로 뛰어다니며 몸을 가릴 만한 것을 찾았다",
+    "결혼식장에서 내려다보니 내 옷이 감쪽같이 사라지고 없었다",
+    "무대에서 잠옷 차림으로 연설을 하는데 잠옷마저 사라져 버렸다",
+    "샤워를 하고 나왔더니 욕실 벽이 없어져서 길거리에서 내가 다 보였다",
+    "눈 덮인 들판에 맨몸으로 서 있었는데 발이 꽁꽁 얼었다",
+    "장을 보는 동안 내 옷이 한 올씩 풀려 나갔다",
+    "목욕탕에서 수건을 잃어버려서 탈의실까지 몸을 웅크리고 걸어갔다",
+    "박물관 가이드가 옷을 걸치지 않은 조각상 앞에서 대리석 얘기만 계속했다",
+    "건강검진 때문에 옷을 갈아입었는데 의사가 예전 수학 선생님이었다",
+    "밤에 호수에서 옷을 벗고 헤엄쳤는데 물속에 빛나는 물고기가 가득했다",
+    "해변에서 옷도 없이 깨어나서 깃발로 몸을 감쌌다",
+]
 rows = []
 for (label, part), items in cores.items():
     lang = part[:2]
