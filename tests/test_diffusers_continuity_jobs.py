@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from dreamreel.continuity import shared_description
 from dreamreel.settings import load_settings
 from dreamreel.views import JobOptions
 from dreamreel.wiring import build_service
@@ -86,11 +87,14 @@ def test_keyframe_draws_one_key_frame_per_scene_with_the_shared_seed(tiny_models
         view = service.run_job(job.job_id)
         assert view.status == "done", view.error
         with service.db.session() as s:
-            style_seed = s.get(Job, job.job_id).style_seed
+            saved = s.get(Job, job.job_id)
+            style_seed = saved.style_seed
+            shared = shared_description([seg.keywords or [] for seg in saved.segments])
         assert style_seed is not None
         assert len(keys.calls) == 3 and not t2v.calls and len(i2v.calls) == 3
         assert [c["generator"].initial_seed() for c in keys.calls] == [style_seed] * 3
-        assert len({c["prompt"].split(", one continuous dream")[1] for c in keys.calls}) == 1  # shared part
+        # every key frame carries the dream's shared description (each keeps its scene's emotion style)
+        assert shared.startswith("one continuous dream") and all(shared in c["prompt"] for c in keys.calls)
         assert len({c["prompt"] for c in keys.calls}) == 3  # each scene its own
         for key_out, call, segment in zip(keys.outputs, i2v.calls, view.segments, strict=True):
             drawn = pixels(key_out.images[0])
