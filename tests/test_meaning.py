@@ -180,9 +180,8 @@ def test_neighbour_shares_are_smoothed_and_respect_the_excluded_rows() -> None:
 def test_detector_with_a_projected_bank_round_trips(tmp_path: Path) -> None:
     detector = _voting_detector(2.0)
     assert detector.neighbours is not None
-    raw = detector.neighbours.vectors
-    detector.neighbours.projection = NeighbourVote.principal(raw, 4)
-    detector.neighbours.vectors = detector.neighbours.project(raw)
+    bank = detector.neighbours
+    detector.neighbours = NeighbourVote.build(bank.vectors, bank.labels, k=bank.k, sharpness=bank.sharpness, space=4)
     detector.save(tmp_path / "policy.npz")
     loaded = MeaningDetector.load(tmp_path / "policy.npz", embed=detector.embed)
     assert loaded.neighbours is not None and loaded.neighbours.vectors.shape == (10, 4)

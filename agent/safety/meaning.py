@@ -44,8 +44,16 @@ class PolicyModelError(ValueError):
     """The detector artifact is missing or does not fit the encoder."""
 
 
-def _logit(p: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    return np.log(p / (1.0 - p)).astype(np.float32)
+def logit(p: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Log-odds of probabilities (clipped to 1e-7 .. 1 - 1e-7)."""
+    q = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
+    return np.log(q / (1.0 - q))
+
+
+def combined_logit(line: npt.ArrayLike, share: npt.ArrayLike, alpha: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """A head's log-odds: the line's log-odds plus `alpha` times the log-odds of the neighbours'
+    share. Inference (`MeaningDetector.logits`) and training (`agent.train.policy`) both use it."""
+    return np.asarray(line, dtype=np.float64) + np.asarray(alpha, dtype=np.float64) * logit(share)
 
 
 @dataclass
@@ -64,6 +72,17 @@ class NeighbourVote:
     k: int = 15
     sharpness: float = 10.0
     projection: npt.NDArray[np.float32] | None = None  # (dim, r)
+
+    @classmethod
+    def build(
+        cls, vectors: npt.NDArray[np.float32], labels: npt.NDArray[np.bool_], *, k: int, sharpness: float, space: int
+    ) -> NeighbourVote:
+        """A bank of unit `vectors` (n, dim), kept in their top `space` principal directions when
+        `space` < dim."""
+        projection = cls.principal(vectors, space) if vectors.shape[1] > space else None
+        vote = cls(vectors, labels, k=k, sharpness=sharpness, projection=projection)
+        vote.vectors = vote.project(vectors)
+        return vote
 
     @staticmethod
     def principal(vectors: npt.NDArray[np.float32], r: int) -> npt.NDArray[np.float32]:
@@ -165,14 +184,10 @@ class MeaningDetector:
 
     def logits(self, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         """Per-category log-odds for already embedded sentences, shape (n, categories)."""
-        logits = (vectors @ self.weights + self.bias).astype(np.float64)
-        if self.neighbours is not None and self.alpha is not None:
-            logits += self.alpha * _logit(self.neighbours.shares(vectors))
-        return logits
-
-    def probabilities(self, vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-        """Per-category probabilities for already embedded sentences, shape (n, categories)."""
-        return 1.0 / (1.0 + np.exp(-self.logits(vectors)))
+        line = (vectors @ self.weights + self.bias).astype(np.float64)
+        if self.neighbours is None or self.alpha is None:
+            return line
+        return combined_logit(line, self.neighbours.shares(vectors), self.alpha)
 
     def evidence(self, category: str, logit: float) -> float:
         """A head's log-odds as policy evidence, piecewise linear between the anchors that training

@@ -194,13 +194,13 @@ _KO_OBFUSCATED_SWEAR_RE = re.compile(r"(?<![A-Za-z])[cCㅅㅆ][1!]?발(?![표전
 _EN_AGE_RE = re.compile(r"\b(\d{1,2})[- ]years?[- ]old\b", re.IGNORECASE)
 
 
-_PREDICATE_TAGS = frozenset({"VV", "VA", "VX", "VCP", "VCN", "XSV", "XSA"})
+_PREDICATE_SUFFIX_TAGS = frozenset({"XSV", "XSA"})  # and every V* tag (VV, VA, VX, VCP, VCN)
 
 
 def _keys(m: Morpheme) -> set[str]:
     """What a slot may match: a verb or adjective by its dictionary form only (Kiwi's stem 피 of
     피다, "to bloom", is not the noun 피, "blood"), anything else by its form and lemma."""
-    if m.tag in _PREDICATE_TAGS or m.tag.startswith("V"):
+    if m.tag.startswith("V") or m.tag in _PREDICATE_SUFFIX_TAGS:
         return {m.lemma}
     return {m.form, m.lemma}
 

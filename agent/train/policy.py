@@ -22,7 +22,6 @@ chosen on the evaluation sets of `data/policy/`.
 
 from __future__ import annotations
 
-import functools
 import logging
 import random
 import time
@@ -34,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.safety.meaning import CATEGORIES, MeaningDetector, NeighbourVote
+from agent.safety.meaning import CATEGORIES, MeaningDetector, NeighbourVote, combined_logit, logit
 from agent.train.data import (
     DAVIDSON,
     DREAM_SCENES,
@@ -148,20 +147,11 @@ def _folds(groups: Sequence[str], k: int = 5) -> list[np.ndarray]:
     return [np.array([r for r, g in enumerate(groups) if fold_of[g] == f]) for f in range(k)]
 
 
-def everyday_texts(data: Path) -> list[str]:
-    """Everyday comments (GoEmotions en, KOTE ko training rows) to calibrate the heads' evidence."""
-    return _everyday(data)[0]
-
-
-def everyday_neighbours(data: Path) -> list[str]:
-    """Other everyday comments, none of `everyday_texts`, that no rule flags: benign neighbours for
-    the vote (`EVERYDAY_NEIGHBOURS` per language), so that an ordinary sentence finds ordinary
-    sentences near it and not only the written scenes."""
-    return _everyday(data)[1]
-
-
-@functools.lru_cache(maxsize=2)
-def _everyday(data: Path) -> tuple[list[str], list[str]]:
+def everyday_comments(data: Path) -> tuple[list[str], list[str]]:
+    """Everyday comments (GoEmotions en, KOTE ko training rows), shuffled, in two disjoint parts:
+    (to calibrate the heads' evidence on, up to `EVERYDAY_ROWS` per language; benign neighbours
+    for the vote, `EVERYDAY_NEIGHBOURS` per language that no rule flags, so that an ordinary
+    sentence finds ordinary sentences near it and not only the written scenes)."""
     from agent.safety.rules import rule_matches
 
     folder = train_dir(data)
@@ -209,11 +199,6 @@ def choose_c(x: np.ndarray, y: np.ndarray, groups: Sequence[str]) -> tuple[float
     return best
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-7, 1 - 1e-7)
-    return np.log(p / (1.0 - p))
-
-
 Pairs = list[tuple[np.ndarray, np.ndarray]]  # (regression probability, vote share) of benign sets
 
 
@@ -222,8 +207,8 @@ def recall_above_benign(
 ) -> float:
     """Share of positives (`y == 1`) whose combined logit reaches the `ALPHA_QUANTILE` of every
     benign set in `benign`."""
-    threshold = max(float(np.quantile(_logit(bl) + alpha * _logit(bv), ALPHA_QUANTILE)) for bl, bv in benign)
-    return float(np.mean((_logit(line) + alpha * _logit(vote))[y == 1] >= threshold))
+    threshold = max(float(np.quantile(combined_logit(logit(bl), bv, alpha), ALPHA_QUANTILE)) for bl, bv in benign)
+    return float(np.mean(combined_logit(logit(line), vote, alpha)[y == 1] >= threshold))
 
 
 def choose_alpha(
@@ -243,6 +228,12 @@ def choose_alpha(
     return alpha, recalls[alpha], {str(a): round(r, 4) for a, r in recalls.items()}
 
 
+def _benign_quantile(everyday: np.ndarray, dream: np.ndarray, q: tuple[float, float]) -> float:
+    """The higher of the everyday comments' `q[0]` and the dream negatives' `q[1]` quantile."""
+    everyday_q = float(np.quantile(everyday, q[0])) if len(everyday) else -np.inf
+    return max(everyday_q, float(np.quantile(dream, q[1])))
+
+
 def build_policy(data: Path, out: Path, embed: Any = None) -> Path:
     """Train every head, write `out/policy.npz` + `.json`; returns the `.npz` path."""
     from sklearn.linear_model import LogisticRegression
@@ -260,21 +251,17 @@ def build_policy(data: Path, out: Path, embed: Any = None) -> Path:
     for f, held in enumerate(_folds(groups)):
         fold_of[held] = f
     labels = np.stack([targets(rows, c) for c in CATEGORIES], axis=1).astype(bool)
-    ordinary = everyday_neighbours(data)
+    everyday, ordinary = everyday_comments(data)
     xo = embed(ordinary) if ordinary else np.zeros((0, x.shape[1]), dtype=np.float32)
-    bank = np.concatenate([x, xo])
-    projection = NeighbourVote.principal(bank, NEIGHBOURS_SPACE) if bank.shape[1] > NEIGHBOURS_SPACE else None
-    neighbours = NeighbourVote(
-        bank,
+    neighbours = NeighbourVote.build(
+        np.concatenate([x, xo]),
         np.concatenate([labels, np.zeros((len(xo), len(CATEGORIES)), dtype=bool)]),
         k=NEIGHBOURS_K,
         sharpness=NEIGHBOURS_SHARPNESS,
-        projection=projection,
+        space=NEIGHBOURS_SPACE,
     )
-    neighbours.vectors = neighbours.project(bank)
     bank_fold = np.concatenate([fold_of, np.full(len(xo), -1)])
     oof_vote = neighbours.shares(x, exclude=fold_of[:, None] == bank_fold[None, :])
-    everyday = everyday_texts(data)
     xe = embed(everyday) if everyday else np.zeros((0, x.shape[1]), dtype=np.float32)
     everyday_vote = neighbours.shares(xe)
     negative = np.array([r.label == "none" and r.source in {"written", "dream_scenes"} for r in rows])
@@ -321,14 +308,9 @@ def build_policy(data: Path, out: Path, embed: Any = None) -> Path:
     raw = detector.logits(xe) if len(xe) else np.zeros((0, len(CATEGORIES)))
     calibration = {}
     for k, category in enumerate(CATEGORIES):
-        dream = _logit(oof_line[category][negative]) + alphas[k] * _logit(oof_vote[negative, k])
-
-        def benign_quantile(q: tuple[float, float], k: int = k, dream: np.ndarray = dream) -> float:
-            everyday_q = float(np.quantile(raw[:, k], q[0])) if len(raw) else -np.inf
-            return max(everyday_q, float(np.quantile(dream, q[1])))
-
+        dream = combined_logit(logit(oof_line[category][negative]), oof_vote[negative, k], alphas[k])
         hint_at, review_at, block_at = (
-            benign_quantile(q) for q in (HINT_QUANTILE, REVIEW_QUANTILE, BLOCK_QUANTILE)
+            _benign_quantile(raw[:, k], dream, q) for q in (HINT_QUANTILE, REVIEW_QUANTILE, BLOCK_QUANTILE)
         )
         review_at = max(review_at, hint_at + 0.01)
         calibration[category] = {
