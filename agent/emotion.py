@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from agent.emotion_lexicon import lexicon_evidence
+from agent.encoder import DIM, E5_DIM
 from agent.features import ArtifactError, LinearTextModel
 from agent.schemas import EMOTIONS, EmotionResult
 from agent.text import has_hangul
@@ -77,13 +78,30 @@ class EncoderHeads:
 
     `gate` (`(512,)` weights and a bias) is a logistic head: the probability that a text reads like
     dream narration rather than an online comment; through `dream_share` it blends the two mixes
-    of a language.
+    of a language. With `e5_scale` > 0 the `scene` head reads `scene_features`: the USE vector and
+    `e5_scale` times the multilingual-e5-small vector side by side (`(896, 7)` weights).
     """
 
     classes: list[str]
     weights: dict[str, np.ndarray]
     bias: dict[str, np.ndarray]
     gate: tuple[np.ndarray, float] | None = None
+    e5_scale: float = 0.0
+
+    @property
+    def scene_reads_e5(self) -> bool:
+        return self.e5_scale > 0 and "scene" in self.weights
+
+    def input_dim(self, name: str) -> int:
+        return DIM + (E5_DIM if name == "scene" and self.e5_scale > 0 else 0)
+
+    def scene_features(self, vectors: np.ndarray, e5_vectors: np.ndarray | None) -> np.ndarray:
+        """The scene head's input: USE vectors, and the scaled e5 vectors beside them when it reads e5."""
+        if not self.e5_scale > 0:
+            return vectors
+        if e5_vectors is None:
+            raise ArtifactError("the scene head reads multilingual-e5 vectors but none were given")
+        return np.hstack([vectors, self.e5_scale * np.asarray(e5_vectors, dtype=np.float64)])
 
     def log_probs(self, name: str, vectors: np.ndarray) -> np.ndarray:
         return log_softmax(vectors.astype(np.float64) @ self.weights[name] + self.bias[name])
@@ -99,6 +117,8 @@ class EncoderHeads:
         arrays |= {f"{n}_bias": self.bias[n].astype(np.float32) for n in self.bias}
         if self.gate is not None:
             arrays |= {"gate_vector": self.gate[0].astype(np.float16), "gate_offset": np.float32(self.gate[1])}
+        if self.e5_scale > 0:
+            arrays["e5_scale"] = np.float32(self.e5_scale)
         with path.open("wb") as fh:
             np.savez_compressed(fh, classes=np.array(self.classes), **arrays)  # type: ignore[arg-type]
 
@@ -112,9 +132,12 @@ class EncoderHeads:
             weights = {n: z[f"{n}_weights"].astype(np.float64) for n in names}
             bias = {n: z[f"{n}_bias"].astype(np.float64) for n in names}
             gate = (z["gate_vector"].astype(np.float64), float(z["gate_offset"])) if "gate_vector" in z.files else None
-        if any(w.shape != (512, len(classes)) for w in weights.values()):
-            raise ArtifactError(f"{path}: heads do not map 512-d encoder vectors to {len(classes)} classes")
-        return cls(classes, weights, bias, gate)
+            e5_scale = float(z["e5_scale"]) if "e5_scale" in z.files else 0.0
+        heads = cls(classes, weights, bias, gate, e5_scale)
+        for name, w in weights.items():
+            if w.shape != (heads.input_dim(name), len(classes)):
+                raise ArtifactError(f"{path}: head {name} does not map {heads.input_dim(name)}-d vectors to {len(classes)} classes")
+        return heads
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -159,10 +182,11 @@ class OfflineEmotionClassifier:
         mix: Mapping[str, Mix] | None = None,
         dream_mix: Mapping[str, Mix] | None = None,
         embed: Callable[[Sequence[str]], np.ndarray] | None = None,
+        embed_e5: Callable[[Sequence[str]], np.ndarray] | None = None,
     ) -> None:
         """`mix` per language overrides the artifact's (`mix`, else `lexicon.weights`), and with it
         `dream_mix` (the mix for text the gate reads as dream narration; none: `mix` for all);
-        `embed` replaces the shared sentence encoder (tests)."""
+        `embed` and `embed_e5` replace the shared sentence encoders (tests)."""
         if sorted(model.classes) != sorted(EMOTIONS) or model.weights.shape[1] != len(EMOTIONS):
             raise ArtifactError(f"emotion model classes {model.classes} are not {list(EMOTIONS)}")
         self.model = model
@@ -180,6 +204,7 @@ class OfflineEmotionClassifier:
             if heads.classes != model.classes:
                 raise ArtifactError(f"encoder head classes {heads.classes} differ from {model.classes}")
         self._embed = embed
+        self._embed_e5 = embed_e5
 
     @classmethod
     def load(cls, path: Path | None = None) -> OfflineEmotionClassifier:
@@ -199,6 +224,13 @@ class OfflineEmotionClassifier:
             self._embed = embed
         return self._embed(texts)
 
+    def _e5_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        if self._embed_e5 is None:
+            from agent.encoder import embed_e5  # lazy, like the sentence encoder
+
+            self._embed_e5 = embed_e5
+        return self._embed_e5(texts)
+
     def classify(self, texts: list[str]) -> list[EmotionResult]:
         """Probabilities over all 7 emotions (summing to 1) and the most likely label, per text."""
         if not texts:
@@ -216,9 +248,17 @@ class OfflineEmotionClassifier:
 
         total = weights[:, [0]] * log_softmax(self.model.decision(texts))
         if vectors is not None and self.heads is not None:
-            for column, name in ((1, "general"), (2, "scene")):
-                if name in self.heads.weights:
-                    total[needs] += weights[needs][:, [column]] * self.heads.log_probs(name, vectors)
+            heads = self.heads
+            if "general" in heads.weights:
+                total[needs] += weights[needs][:, [1]] * heads.log_probs("general", vectors)
+            if "scene" in heads.weights:
+                # the e5 encoder (the slow one) runs only for the texts whose scene weight is used
+                scene = [k for k, i in enumerate(needs) if weights[i, 2] > 0]
+                if scene:
+                    rows = [needs[k] for k in scene]
+                    e5 = self._e5_vectors([texts[i] for i in rows]) if heads.scene_reads_e5 else None
+                    features = heads.scene_features(vectors[scene], e5)
+                    total[rows] += weights[rows][:, [2]] * heads.log_probs("scene", features)
         lexical = np.flatnonzero(weights[:, 3] > 0)
         if len(lexical):
             total[lexical] += weights[lexical][:, [3]] * evidence_matrix([texts[i] for i in lexical], classes)

