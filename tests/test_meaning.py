@@ -95,6 +95,28 @@ def test_meaning_sexual_next_to_a_minor_is_minors() -> None:
     assert "minors" in {r.category for r in verdict.reasons}
 
 
+def test_an_unsure_sexual_reading_next_to_a_childhood_memory_is_reviewed_not_blocked_as_minors() -> None:
+    """Found on a DreamBank report: "the girl and myself decide to build a fort out of the couches
+    like I used to when I was a little kid" read 0.61 sexual, and the bonus for a minor in the same
+    sentence turned that unsure reading into a block for sexual content with minors. A meaning
+    reading escalates next to a minor only when it would block on its own."""
+    weights = np.zeros((8, len(CATEGORIES)), dtype=np.float32)
+    weights[0, CATEGORIES.index("sexual")] = 6.4  # p = 0.60 on a sentence with "couches"
+    weights[1, CATEGORIES.index("sexual")] = 7.4  # p = 0.80 on a sentence with "tangled"
+    detector = MeaningDetector(
+        weights=weights,
+        bias=np.full(len(CATEGORIES), -6.0, dtype=np.float32),
+        categories=CATEGORIES,
+        embed=_one_hot_embed({"couches": 0, "tangled": 1}),
+    )
+    policy = SafetyPolicy(meaning=detector)
+    unsure = policy.check("We built a fort out of the couches like I used to when I was a little kid.")
+    assert unsure.decision == "review"
+    assert "minors" not in {r.category for r in unsure.reasons}
+    sure = policy.check("We lay tangled together with a little kid.")
+    assert sure.decision == "block" and "minors" in {r.category for r in sure.reasons}
+
+
 def test_without_a_meaning_signal_nothing_changes() -> None:
     diary = "We walked by the sea and watched the boats."
     assert SafetyPolicy(meaning=_tiny_detector()).check(diary).decision == "allow"

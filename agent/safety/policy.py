@@ -38,7 +38,10 @@ SIGNALS_ONLY = ("profanity", "toxicity")
 MINOR_BONUS = 0.3  # sexual content next to a minor: minors score = sexual score + this
 MEANING_MIN = 0.3  # meaning-head evidence below this is not reported
 MEANING_SOURCE = "encoder"  # the source of every meaning-head signal (category_scores weighs it as evidence)
-MEANING_SEXUAL_MINOR = 0.5  # a meaning head's "sexual" counts next to a minor from here (bathing a child is not)
+# A meaning head's "sexual" counts next to a minor from here: only a reading that would block on its
+# own (bathing a child is not one; neither is an unsure 0.6 for "the girl and I built a fort out of
+# the couches like I used to when I was a little kid", which 0.5 turned into a minors block).
+MEANING_SEXUAL_MINOR = 0.7
 
 # Category names other planners (LLMs) use for the same things.
 CATEGORY_ALIASES = {
