@@ -147,7 +147,7 @@ def emotion_examples(
 
 
 def dream_scene_examples(data: Path) -> list[Example]:
-    """The dream scenes of the training folder (all of them: 910 rows, too few to cap)."""
+    """The dream scenes of the training folder (all of them: about a thousand rows, too few to cap)."""
     return [Example(r["text"], r["label"], r["lang"]) for r in read_jsonl(train_dir(data) / DREAM_SCENES)]
 
 
