@@ -96,12 +96,8 @@ class EncoderHeads:
         return DIM + (E5_DIM if name == "scene" and self.e5_scale > 0 else 0)
 
     def scene_features(self, vectors: np.ndarray, e5_vectors: np.ndarray | None) -> np.ndarray:
-        """The scene head's input: USE vectors, and the scaled e5 vectors beside them when it reads e5."""
-        if not self.e5_scale > 0:
-            return vectors
-        if e5_vectors is None:
-            raise ArtifactError("the scene head reads multilingual-e5 vectors but none were given")
-        return np.hstack([vectors, self.e5_scale * np.asarray(e5_vectors, dtype=np.float64)])
+        """The scene head's input for these encoder vectors (`scene_features` at this `e5_scale`)."""
+        return scene_features(vectors, e5_vectors, self.e5_scale)
 
     def log_probs(self, name: str, vectors: np.ndarray) -> np.ndarray:
         return log_softmax(vectors.astype(np.float64) @ self.weights[name] + self.bias[name])
@@ -138,6 +134,15 @@ class EncoderHeads:
             if w.shape != (heads.input_dim(name), len(classes)):
                 raise ArtifactError(f"{path}: head {name} does not map {heads.input_dim(name)}-d vectors to {len(classes)} classes")
         return heads
+
+
+def scene_features(vectors: np.ndarray, e5_vectors: np.ndarray | None, e5_scale: float) -> np.ndarray:
+    """USE vectors, and `e5_scale` times the e5 vectors beside them when the scale is positive."""
+    if not e5_scale > 0:
+        return vectors
+    if e5_vectors is None:
+        raise ArtifactError("the scene head reads multilingual-e5 vectors but none were given")
+    return np.hstack([vectors, e5_scale * np.asarray(e5_vectors, dtype=np.float64)])
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:

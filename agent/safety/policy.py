@@ -38,10 +38,6 @@ SIGNALS_ONLY = ("profanity", "toxicity")
 MINOR_BONUS = 0.3  # sexual content next to a minor: minors score = sexual score + this
 MEANING_MIN = 0.3  # meaning-head evidence below this is not reported
 MEANING_SOURCE = "encoder"  # the source of every meaning-head signal (category_scores weighs it as evidence)
-# A meaning head's "sexual" counts next to a minor from here: only a reading that would block on its
-# own (bathing a child is not one; neither is an unsure 0.6 for "the girl and I built a fort out of
-# the couches like I used to when I was a little kid", which 0.5 turned into a minors block).
-MEANING_SEXUAL_MINOR = 0.7
 
 # Category names other planners (LLMs) use for the same things.
 CATEGORY_ALIASES = {
@@ -89,15 +85,20 @@ def _rule_weights(matches: list[RuleMatch], *, repeat: bool) -> list[float]:
     return list(best.values())
 
 
-def _minor_matches(matches: list[RuleMatch], sentences: list[Sentence]) -> list[RuleMatch]:
-    """`minors` signals: a minor mentioned in the same sentence as sexual content."""
+def _minor_matches(matches: list[RuleMatch], sentences: list[Sentence], meaning_from: float) -> list[RuleMatch]:
+    """`minors` signals: a minor mentioned in the same sentence as sexual content.
+
+    A meaning head's sexual reading counts from `meaning_from` (the block threshold): only a reading
+    that would block on its own. Bathing a child is not one; neither is an unsure 0.6 for "the girl
+    and I built a fort out of the couches like I used to when I was a little kid", which the review
+    threshold turned into a minors block."""
     found: list[RuleMatch] = []
     for sentence in sentences:
         inside = [m for m in matches if sentence.start <= m.start < sentence.end]
         sexual = [
             m.weight
             for m in inside
-            if m.category == "sexual" and not m.booster and (m.source != MEANING_SOURCE or m.weight >= MEANING_SEXUAL_MINOR)
+            if m.category == "sexual" and not m.booster and (m.source != MEANING_SOURCE or m.weight >= meaning_from)
         ]
         if not sexual:
             continue
@@ -169,7 +170,7 @@ class SafetyPolicy:
         found = rule_matches(text)
         if self.meaning is not None and sentences:
             found += self._meaning_signals(sentences)
-        found += _minor_matches(found, sentences)
+        found += _minor_matches(found, sentences, self.block_threshold)
         found = [m for m in found if m.category != "_minor"]
         if self.use_profanity_filters:
             found += profanity_signals(text, sentences)

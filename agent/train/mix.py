@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from agent.emotion import EncoderHeads, Mix, dream_share, evidence_matrix, log_softmax
+from agent.emotion import EncoderHeads, Mix, dream_share, evidence_matrix, log_softmax, scene_features
 from agent.schemas import EMOTIONS
 from agent.train import data as datasets
 from agent.train.evaluate import f1_per_class
@@ -157,12 +157,9 @@ def choose_mix(
     scene_e5 = embed_e5(scene_texts) if embed_e5 is not None else None
     scales = E5_SCALE_GRID if scene_e5 is not None else (0.0,)
 
-    def features(use: np.ndarray, e5: np.ndarray | None, scale: float) -> np.ndarray:
-        return EncoderHeads([], {}, {}, e5_scale=scale).scene_features(use, e5)
-
     by_choice: dict[tuple[float, float], np.ndarray] = {}
     for scale in scales:
-        x = features(scene_vectors, scene_e5, scale)
+        x = scene_features(scene_vectors, scene_e5, scale)
         for c in SCENE_C_GRID:
             cv = np.zeros((len(scenes), len(EMOTIONS)))
             for k in range(SCENE_FOLDS):
@@ -174,7 +171,7 @@ def choose_mix(
     }
     scene_scale, scene_c = max(cv_accuracy, key=lambda sc: (round(cv_accuracy[sc], 6), -sc[0], -sc[1]))
     scene_cv = by_choice[(scene_scale, scene_c)]
-    scene_full = fit_head(features(scene_vectors, scene_e5, scene_scale), scenes, scene_c)
+    scene_full = fit_head(scene_features(scene_vectors, scene_e5, scene_scale), scenes, scene_c)
 
     gate_rows = np.flatnonzero(~is_held)[:: max(1, int((~is_held).sum()) // GATE_COMMENTS)]
     gate_cv = np.zeros(len(scenes))
@@ -190,8 +187,8 @@ def choose_mix(
     held_scene = np.zeros((len(held), len(EMOTIONS)))
     dreamy = np.flatnonzero(dream_share(gate_held) > 0)
     if len(dreamy):
-        e5 = embed_e5([held_texts[i] for i in dreamy]) if scene_scale > 0 and embed_e5 is not None else None
-        held_scene[dreamy] = _log_probs(scene_full, features(vectors[is_held][dreamy], e5, scene_scale))
+        e5 = embed_e5([held_texts[i] for i in dreamy]) if embed_e5 is not None and scene_scale > 0 else None
+        held_scene[dreamy] = _log_probs(scene_full, scene_features(vectors[is_held][dreamy], e5, scene_scale))
     held_sources = Sources(
         hashed=log_softmax(hashed.decision(held_texts)),
         general=_log_probs(general, vectors[is_held]),
