@@ -21,7 +21,7 @@ from fastapi.responses import RedirectResponse
 
 from api import moderation
 from api.callbacks import CallbackDispatcher
-from api.errors import install_error_handlers
+from api.errors import UnexpectedErrors, install_error_handlers
 from api.limits import BodySizeLimit
 from api.metrics import JobMetrics
 from api.routes import diaries, health, jobs, recordings
@@ -84,6 +84,7 @@ def create_app(service: DreamService, settings: Settings) -> FastAPI:
     photo_limit = max(settings.api_max_body_bytes, settings.api_max_upload_bytes)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes,
                        larger={UPLOAD_PATH: upload_limit, "/v1/diaries": photo_limit, "/v1/diaries/upload": photo_limit})
+    app.add_middleware(UnexpectedErrors)  # last added, outermost: see api.errors
     app.include_router(diaries.router)
     app.include_router(recordings.router)
     app.include_router(jobs.router)

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.security import PAGE_HEADERS
 from dreamreel.errors import (
@@ -125,15 +126,41 @@ INTERNAL_ERROR = {
 }
 
 
-async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    """Any other exception: 500 in the usual envelope (Starlette logs the traceback after this)."""
-    message = INTERNAL_ERROR[request_language(request)]
-    return _page(500, message) if _for_page(request) else error_response(500, "internal_error", message)
+class UnexpectedErrors:
+    """ASGI middleware, outermost: any other exception becomes a 500 in the usual envelope, its
+    traceback logged, never shown. Starlette's own handler for `Exception` sends that answer and
+    then re-raises to the server, which closes the connection: a client's next request on the same
+    keep-alive connection was reset. Here the exception ends at the answer (and is re-raised only
+    when the response had already started, where only closing the connection is left)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception:
+            if started:
+                raise
+            logger.exception("unexpected error answering %s %s", scope.get("method"), scope.get("path"))
+            request = Request(scope)
+            message = INTERNAL_ERROR[request_language(request)]
+            response = _page(500, message) if _for_page(request) else error_response(500, "internal_error", message)
+            await response(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the translations above on `app`."""
-    app.add_exception_handler(Exception, _unexpected_error)
+    """Register the translations above on `app` (add the middleware last: it must be outermost)."""
     app.add_exception_handler(DreamReelError, _dreamreel_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

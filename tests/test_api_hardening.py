@@ -4,7 +4,9 @@ unexpected errors keep the error envelope; clients get links, never server paths
 
 from __future__ import annotations
 
+import http.client
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +16,7 @@ import pytest
 from tests.test_api import parse_sse, submit, wait_for
 from tests.test_api_support import (
     CALM_DIARY,
+    KEY_A,
     CallbackReceiver,
     RunningApi,
     api_env,
@@ -112,6 +115,39 @@ def test_an_unexpected_error_is_a_500_in_the_error_envelope(monkeypatch: pytest.
         assert "/srv" not in answer.text and "fire" not in answer.text
         korean = client.get(f"/v1/jobs/{job_id}", headers={"Accept-Language": "ko-KR"})
         assert korean.status_code == 500 and "서버" in korean.json()["error"]["message"]
+
+
+def test_a_500_leaves_the_keep_alive_connection_usable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: the 500 was sent and then the exception re-raised to the server, which closed the
+    connection; a client's next request on it was reset (the flaky test above)."""
+    api_env(monkeypatch)
+    with running_api(render=False) as api:
+        with api.client() as client:
+            job_id = submit(client)["job_id"]
+        host, port = api.url.removeprefix("http://").split(":")
+        real_get_job = api.service.get_job
+        calls: list[int] = []
+
+        def broken_once(*args: Any, **kwargs: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("disk on fire")
+            return real_get_job(*args, **kwargs)
+
+        monkeypatch.setattr(api.service, "get_job", broken_once)
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        headers = {"Authorization": f"Bearer {KEY_A}"}
+        try:
+            connection.request("GET", f"/v1/jobs/{job_id}", headers=headers)
+            first = connection.getresponse()
+            assert first.status == 500 and json.loads(first.read())["error"]["code"] == "internal_error"
+            assert first.getheader("connection", "").lower() != "close"
+            time.sleep(0.3)  # the server had closed the connection by then
+            connection.request("GET", f"/v1/jobs/{job_id}", headers=headers)
+            second = connection.getresponse()
+            assert second.status == 200 and json.loads(second.read())["job_id"] == job_id
+        finally:
+            connection.close()
 
 
 def _no_server_paths(value: object, home: str) -> None:
