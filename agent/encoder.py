@@ -178,7 +178,9 @@ class E5Encoder(_CachedEncoder):
     nothing downloaded. Texts get e5's `query: ` prefix (the one for symmetric tasks such as
     classification). Beside USE it lifts the dream-scene head (5-fold CV on the 1,190 training
     scenes: 0.748 with USE alone, 0.812 with both; `agent.train.mix` records it) but costs about 1.3 ms per token on one core, ten times USE, so only
-    the emotion's scene head uses it, on the first `E5_MAX_CHARS` of a text.
+    the emotion's scene head and the policy's second reading (`agent.safety.meaning.SecondReading`,
+    for the few sentences a head's first reading is unsure about) use it, on the first
+    `E5_MAX_CHARS` of a text.
     """
 
     dim = E5_DIM

@@ -15,7 +15,7 @@ import pytest
 
 from agent.canonical import canonical
 from agent.planner import RulePlanner
-from agent.safety.meaning import CATEGORIES, MeaningDetector, NeighbourVote, PolicyModelError
+from agent.safety.meaning import CATEGORIES, UNREAD, MeaningDetector, NeighbourVote, PolicyModelError
 from agent.safety.policy import SafetyPolicy
 from agent.train.data import read_jsonl
 from bench.disguise import DISGUISES, disguise_set
@@ -265,3 +265,96 @@ def test_paraphrase_set_uses_no_listed_word() -> None:
             m.rule for m in rule_matches(canonical(row["text"])) if m.weight >= 0.4 and m.category != "_minor"
         ]
         assert not strong, (row["id"], strong)
+
+
+def _second_reading_detector(e5_calls: list[list[str]]) -> MeaningDetector:
+    """The first reading (axis 0, "dark") gates gore from log-odds 0; the second reading's e5 axis
+    (axis 1 of a 2-d e5, "blood") decides. `e5_calls` records what the e5 encoder was asked."""
+    from agent.safety.meaning import SecondReading
+
+    first = np.zeros((8, len(CATEGORIES)), dtype=np.float32)
+    gore = CATEGORIES.index("gore")
+    first[0, gore] = 12.0
+    second = np.zeros((8 + 2, len(CATEGORIES)), dtype=np.float32)
+    second[8 + 1, gore] = 12.0
+    e5 = _one_hot_embed({"blood": 1}, dim=2)
+
+    def embed_e5(texts: Sequence[str]) -> np.ndarray:
+        e5_calls.append(list(texts))
+        return e5(texts)
+
+    return MeaningDetector(
+        weights=first,
+        bias=np.full(len(CATEGORIES), -6.0, dtype=np.float32),
+        categories=CATEGORIES,
+        embed=_one_hot_embed({"dark": 0}),
+        second=SecondReading(
+            gate=np.zeros(len(CATEGORIES), dtype=np.float32),
+            weights=second,
+            bias=np.full(len(CATEGORIES), -6.0, dtype=np.float32),
+            alpha=np.zeros(len(CATEGORIES), dtype=np.float32),
+            e5_scale=1.0,
+            embed=embed_e5,
+        ),
+    )
+
+
+def test_the_second_reading_reads_only_gated_sentences_and_decides_for_them() -> None:
+    calls: list[list[str]] = []
+    detector = _second_reading_detector(calls)
+    gore = CATEGORIES.index("gore")
+    texts = ["a sunny field", "a dark room, blood on the floor", "a dark room, quiet"]
+    logits = detector.logits(detector.embed(texts), texts)
+    assert calls == [texts[1:]], "only the sentences the first reading gates are embedded again"
+    assert logits[1, gore] == pytest.approx(6.0) and logits[2, gore] == pytest.approx(-6.0)
+    assert logits[0, gore] == UNREAD and (logits[:, CATEGORIES.index("sexual")] == UNREAD).all()
+    assert detector.logits(detector.embed(texts))[1, gore] == pytest.approx(6.0), "without texts: the first reading"
+    verdicts = [SafetyPolicy(meaning=detector).check(t).decision for t in texts]
+    assert verdicts == ["allow", "block", "allow"]
+    calls.clear()
+    assert SafetyPolicy(meaning=detector).check("We walked by the sea.").decision == "allow" and calls == []
+
+
+def test_a_detector_with_a_second_reading_round_trips(tmp_path: Path) -> None:
+    calls: list[list[str]] = []
+    detector = _second_reading_detector(calls)
+    assert detector.second is not None
+    detector.save(tmp_path / "policy.npz")
+    loaded = MeaningDetector.load(tmp_path / "policy.npz", embed=detector.embed, embed_second=detector.second.embed)
+    assert loaded.second is not None and loaded.meta["second_reading"] == {"e5_scale": 1.0, "e5_dim": 2}
+    texts = ["a dark room, blood on the floor", "a dark room, quiet", "the sea"]
+    np.testing.assert_allclose(
+        loaded.logits(loaded.embed(texts), texts), detector.logits(detector.embed(texts), texts), atol=0.05
+    )
+    with np.load(tmp_path / "policy.npz") as arrays:
+        broken = {k: arrays[k] for k in arrays.files} | {"second_weights": arrays["second_weights"][:-1]}
+    np.savez(tmp_path / "broken.npz", **broken)
+    (tmp_path / "broken.json").write_text((tmp_path / "policy.json").read_text())
+    with pytest.raises(PolicyModelError, match="second reading"):
+        MeaningDetector.load(tmp_path / "broken.npz", embed=detector.embed)
+
+
+def test_the_shipped_second_reading_reads_e5_for_few_ordinary_sentences() -> None:
+    """On an ordinary dream the first reading gates few sentences: e5 (ten times slower) stays rare."""
+    calls: list[list[str]] = []
+    from agent.encoder import embed_e5
+
+    def recording(texts: Sequence[str]) -> np.ndarray:
+        calls.append(list(texts))
+        return embed_e5(texts)
+
+    detector = MeaningDetector.load(embed_second=recording)
+    assert detector.second is not None and detector.second.weights.shape == (512 + 384, len(CATEGORIES))
+    heads = detector.meta["training"]["heads"]
+    assert any(h["second_reading"]["reads_e5"] for h in heads.values())
+    for head in heads.values():  # the gate lies below the first reading's hint anchor: it loses nothing
+        assert head["second_reading"]["benign_gated"] <= 0.03 and head["second_reading"]["positives_gated"] >= 0.6
+    for k, category in enumerate(CATEGORIES):
+        assert detector.second.gate[k] == pytest.approx(heads[category]["second_reading"]["gate"], abs=1e-3)
+    sentences = [s["text"] for s in read_jsonl(DATA / "train" / "dream_scenes.jsonl")][:200]
+    detector.score(sentences)
+    read_again = sum(len(c) for c in calls)
+    assert read_again <= 0.1 * len(sentences), read_again
+    paraphrase = "I pressed the cold edge against my wrist until the red ran down, and I did not stop."
+    calls.clear()
+    assert detector.score([paraphrase])[0]["self_harm"] >= 0.3 and calls == [[paraphrase]]  # a hint, at least

