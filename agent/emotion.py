@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from agent.emotion_lexicon import lexicon_evidence
-from agent.encoder import DIM, E5_DIM
+from agent.encoder import DIM, E5_DIM, e5_text
 from agent.features import ArtifactError, LinearTextModel
 from agent.schemas import EMOTIONS, EmotionResult
 from agent.text import has_hangul
@@ -79,7 +79,8 @@ class EncoderHeads:
     `gate` (`(512,)` weights and a bias) is a logistic head: the probability that a text reads like
     dream narration rather than an online comment; through `dream_share` it blends the two mixes
     of a language. With `e5_scale` > 0 the `scene` head reads `scene_features`: the USE vector and
-    `e5_scale` times the multilingual-e5-small vector side by side (`(896, 7)` weights).
+    `e5_scale` times the multilingual-e5-small vector side by side (`(896, 7)` weights), e5
+    reading the first `e5_chars[lang]` characters of a text (chosen and stored by training).
     """
 
     classes: list[str]
@@ -87,6 +88,7 @@ class EncoderHeads:
     bias: dict[str, np.ndarray]
     gate: tuple[np.ndarray, float] | None = None
     e5_scale: float = 0.0
+    e5_chars: dict[str, int] | None = None  # what the scene head's e5 reads per language (None: E5_MAX_CHARS)
 
     @property
     def scene_reads_e5(self) -> bool:
@@ -115,6 +117,8 @@ class EncoderHeads:
             arrays |= {"gate_vector": self.gate[0].astype(np.float16), "gate_offset": np.float32(self.gate[1])}
         if self.e5_scale > 0:
             arrays["e5_scale"] = np.float32(self.e5_scale)
+        for lang, chars in (self.e5_chars or {}).items():
+            arrays[f"e5_chars_{lang}"] = np.int32(chars)
         with path.open("wb") as fh:
             np.savez_compressed(fh, classes=np.array(self.classes), **arrays)  # type: ignore[arg-type]
 
@@ -129,7 +133,8 @@ class EncoderHeads:
             bias = {n: z[f"{n}_bias"].astype(np.float64) for n in names}
             gate = (z["gate_vector"].astype(np.float64), float(z["gate_offset"])) if "gate_vector" in z.files else None
             e5_scale = float(z["e5_scale"]) if "e5_scale" in z.files else 0.0
-        heads = cls(classes, weights, bias, gate, e5_scale)
+            e5_chars = {k.removeprefix("e5_chars_"): int(z[k]) for k in z.files if k.startswith("e5_chars_")} or None
+        heads = cls(classes, weights, bias, gate, e5_scale, e5_chars)
         for name, w in weights.items():
             if w.shape != (heads.input_dim(name), len(classes)):
                 raise ArtifactError(f"{path}: head {name} does not map {heads.input_dim(name)}-d vectors to {len(classes)} classes")
@@ -261,7 +266,11 @@ class OfflineEmotionClassifier:
                 scene = [k for k, i in enumerate(needs) if weights[i, 2] > 0]
                 if scene:
                     rows = [needs[k] for k in scene]
-                    e5 = self._e5_vectors([texts[i] for i in rows]) if heads.scene_reads_e5 else None
+                    e5 = (
+                        self._e5_vectors([e5_text(texts[i], heads.e5_chars) for i in rows])
+                        if heads.scene_reads_e5
+                        else None
+                    )
                     features = heads.scene_features(vectors[scene], e5)
                     total[rows] += weights[rows][:, [2]] * heads.log_probs("scene", features)
         lexical = np.flatnonzero(weights[:, 3] > 0)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -180,7 +180,7 @@ class E5Encoder(_CachedEncoder):
     scenes: 0.748 with USE alone, 0.812 with both; `agent.train.mix` records it) but costs about 1.3 ms per token on one core, ten times USE, so only
     the emotion's scene head and the policy's second reading (`agent.safety.meaning.SecondReading`,
     for the few sentences a head's first reading is unsure about) use it, on the first
-    `E5_MAX_CHARS` of a text.
+    `E5_MAX_CHARS` of a text (the scene head on fewer: `agent.train.mix.E5_SCENE_CHARS`).
     """
 
     dim = E5_DIM
@@ -235,9 +235,10 @@ def embed(texts: Sequence[str]) -> npt.NDArray[np.float32]:
     return get_encoder().embed(texts)
 
 
-def e5_text(text: str) -> str:
-    """The part of `text` the e5 encoder reads: its first `E5_MAX_CHARS` of the text's language."""
-    limit = E5_MAX_CHARS["ko" if has_hangul(text) else "en"]
+def e5_text(text: str, limits: Mapping[str, int] | None = None) -> str:
+    """The part of `text` the e5 encoder reads: its first `limits` (default `E5_MAX_CHARS`)
+    characters for the text's language ("ko" when it has Hangul, else "en")."""
+    limit = (limits or E5_MAX_CHARS)["ko" if has_hangul(text) else "en"]
     return text[:limit]
 
 

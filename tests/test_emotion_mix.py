@@ -23,6 +23,7 @@ from agent.emotion import (
 )
 from agent.features import ArtifactError
 from agent.schemas import EMOTIONS
+from agent.train.mix import E5_SCENE_CHARS
 
 # Issue 9's target is 0.80 per language; the shipped model reaches 0.89 (en) and 0.77 (ko) on the
 # fixed part (0.27 and 0.31 before issue 9, 0.71 and 0.71 before the e5 scene head), so this guards
@@ -76,6 +77,8 @@ def test_shipped_mix_uses_the_encoder_in_both_languages(emotion: OfflineEmotionC
     assert emotion.heads is not None and set(emotion.heads.weights) == {"general", "scene"}
     # the cross-validation chose the scene head that reads multilingual-e5 beside USE
     assert emotion.heads.scene_reads_e5 and emotion.heads.weights["scene"].shape == (896, len(EMOTIONS))
+    # of a scene e5 reads what training read: ~50 tokens (its time bounds the analysis, bench_analyze)
+    assert emotion.heads.e5_chars == E5_SCENE_CHARS
 
 
 # --- the arithmetic, with small stand-ins for the encoder --------------------------------------
@@ -192,11 +195,25 @@ def test_a_scene_head_reading_e5_gets_both_vectors_side_by_side(emotion: Offline
     assert e5_calls == [[texts[0]]] and calls == [texts]
 
 
+def test_the_scene_heads_e5_reads_only_the_characters_training_chose(emotion: OfflineEmotionClassifier) -> None:
+    heads, e5_calls = _e5_heads(3, 2.5), []
+    heads.e5_chars = {"ko": 5, "en": 12}
+    classifier = OfflineEmotionClassifier(
+        emotion.model, heads, {"en": Mix(scene=1.0), "ko": Mix(scene=1.0)}, embed=_fake_embed([]),
+        embed_e5=_fake_e5(e5_calls),
+    )
+    classifier.classify(["a monster chased me through the dark", "귀신이 쫓아와서 무서웠다"])
+    assert e5_calls == [["a monster ch", "귀신이 쫓"]]
+
+
 def test_e5_scale_round_trips_and_a_head_of_the_wrong_width_is_refused(tmp_path: Path) -> None:
     heads = _e5_heads(4, 3.0)
     heads.save(tmp_path / ENCODER_HEADS_FILE)
     loaded = EncoderHeads.load(tmp_path / ENCODER_HEADS_FILE)
-    assert loaded.e5_scale == pytest.approx(3.0) and loaded.scene_reads_e5
+    assert loaded.e5_scale == pytest.approx(3.0) and loaded.scene_reads_e5 and loaded.e5_chars is None
+    heads.e5_chars = {"ko": 80, "en": 200}
+    heads.save(tmp_path / ENCODER_HEADS_FILE)
+    assert EncoderHeads.load(tmp_path / ENCODER_HEADS_FILE).e5_chars == {"ko": 80, "en": 200}
     assert loaded.weights["scene"].shape == (896, len(EMOTIONS))
     narrow = _e5_heads(5, 3.0)
     narrow.weights["scene"] = narrow.weights["scene"][:512]  # says it reads e5 but has USE's width

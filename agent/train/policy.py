@@ -306,7 +306,8 @@ def build_policy(data: Path, out: Path, embed: Any = None, embed_second: Any = N
     x64 = x.astype(np.float64)
 
     # the first reading: USE alone
-    weights, bias, alphas, notes = [], [], [], {}
+    weights, bias, alphas = [], [], []
+    notes: dict[str, dict[str, Any]] = {}
     first_line: list[tuple[np.ndarray, np.ndarray]] = []  # (out-of-fold, everyday) line probabilities per head
     first_oof = np.zeros(labels.shape)
     for k, category in enumerate(CATEGORIES):
