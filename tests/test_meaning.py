@@ -358,3 +358,21 @@ def test_the_shipped_second_reading_reads_e5_for_few_ordinary_sentences() -> Non
     paraphrase = "I pressed the cold edge against my wrist until the red ran down, and I did not stop."
     calls.clear()
     assert detector.score([paraphrase])[0]["self_harm"] >= 0.3 and calls == [[paraphrase]]  # a hint, at least
+
+
+def test_training_counts_a_positive_below_the_gate_as_missed_and_unread_benign_rows_as_silent() -> None:
+    """`agent.train.policy.recall_above_benign` with the second reading's masks: an unread row
+    scores `UNREAD`, so it neither raises the benign threshold nor counts as caught."""
+    from agent.train.policy import final_logit, recall_above_benign
+
+    line = np.array([0.9, 0.9, 0.05])  # two confident positives, one weaker than every benign row
+    vote = np.full(3, 0.5)  # logit 0: the vote says nothing
+    y = np.array([1, 1, 1])
+    benign_line = np.array([0.99, 0.1, 0.1, 0.1])
+    everything_read = (benign_line, np.full(4, 0.5), None)
+    assert recall_above_benign((line, vote, None), y, [everything_read], 0.0) == 0.0  # 0.99 sets the bar
+    first_reading_calm = (benign_line, np.full(4, 0.5), np.array([False, True, True, True]))
+    assert recall_above_benign((line, vote, None), y, [first_reading_calm], 0.0) == pytest.approx(2 / 3)
+    gated = np.array([True, False, True])  # the second confident positive never reached the reading
+    assert recall_above_benign((line, vote, gated), y, [first_reading_calm], 0.0) == pytest.approx(1 / 3)
+    np.testing.assert_allclose(final_logit((line, vote, gated), 0.0)[1], UNREAD)
