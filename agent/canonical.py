@@ -341,7 +341,10 @@ def _join_apart(chars: _Chars) -> _Chars:
         if tail and not all(_is_hangul_syllable(ch) for ch in chunks[-1]):
             continue  # a tail after spaced letters only as a Korean particle (성 관 계를)
         known = "".join(letters[:2]) in _joinable_pairs()
-        many = len(singles) >= 3 or (len(singles) == 2 and tail)
+        hangul = all(_is_hangul_syllable(ch) for ch in letters)
+        # two Korean syllables and a word after them are prose more often than not (내 방 안에서,
+        # 텅 빈 교실에): only a pair the rules know joins them
+        many = len(singles) >= 3 or (len(singles) == 2 and tail and not hangul)
         if not known and not (many and not _looks_like_words(singles)):
             continue
         boundaries = _word_boundaries("".join(letters).lower())
@@ -407,6 +410,8 @@ def _is_hangul_syllable(ch: str) -> bool:
 # Korean words of one syllable that often stand side by side in prose (그 날 밤, 또 한 번).
 _ONE_SYLLABLE_WORDS = frozenset(
     "강개건걸것게곧곳그길꼭꽉꽤꿈나난날낮내너넌네눈늘다더두뒤등딱때또막말몸못문물뭐뭘밖발밤밥배번불비산새세속손수쑥안앞옆온옷왜위윙이잘저전제좀집쫙쭉차참책첫쾅쿵큰탁툭팍퍽펑한헌확후휙"
+    # and more prose from the training dream scenes (텅 빈 것, 해 질 녘, 몇 주 된, 줄 맨 앞, 석 달 치)
+    "꺅녘달된둘맨몇방벽볼봐빈석써주줄질치텅해"
 )
 
 

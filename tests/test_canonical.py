@@ -36,6 +36,7 @@ MINOR_SEX_KO = "꿈에서 어른이 아이와 성관계를 했다."
         ("성 관 계를 했다", "성관계를 했다"),
         ("성.관.계", "성관계"),
         ("섹 스", "섹스"),  # a pair the rules know
+        ("한 남 충들", "한남충들"),  # two syllables and a word after them: joined as a pair the rules know
         ("s3x", "sex"),
         ("r4p3", "rape"),
         ("k1ll", "kill"),
@@ -51,6 +52,11 @@ def test_disguises_are_undone(written: str, expected: str) -> None:
         "I saw 3 cats at 3pm on the 2nd floor, 1.5 km away, and saved it as mp4.",
         "ㅋㅋㅋ 진짜 웃겼다 ㅠㅠ",
         "그 날 밤 꿈에서 나는 새 차를 샀다.",
+        # Korean prose of one-syllable words, joined until stop 19 (8 % of the Korean training scenes)
+        "내 방 안에서 찍은 사진이었다.",
+        "텅 빈 교실에 혼자 앉아 있었다.",
+        "해 질 녘 바닷가에서 몇 주 된 감자를 먹었다.",
+        "줄 맨 앞에 서서 석 달 치 수업료를 냈다.",
         "a well-being check, an x-ray and a T-shirt",
         "I am 25 years old and it was 2024.",
         "Привет",  # a Russian word stays Russian
