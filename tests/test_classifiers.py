@@ -23,7 +23,7 @@ from agent.features import (
     terms,
 )
 from agent.interfaces import EmotionClassifier, ToxicityClassifier
-from agent.safety.meaning import DEFAULT_POLICY_MODEL
+from agent.safety.meaning import CATEGORIES, DEFAULT_POLICY_MODEL, MeaningDetector
 from agent.schemas import EMOTIONS, EmotionResult
 from agent.toxicity import DEFAULT_TOXICITY_MODEL, OfflineToxicityClassifier
 from agent.train.data import KOTE_TO_EMOTION, files_digest, kote_emotion, train_dir
@@ -130,6 +130,13 @@ def test_training_script_rebuilds_loadable_artifacts(repo_data: Path, tmp_path: 
     assert emotion_meta["mix_selection"]["ko"]["scene_rows"] > 0, "the dream scenes take part in the choice"
     heads = EncoderHeads.load(out / emotion_meta["encoder_heads"])
     assert set(heads.weights) == {"general", "scene"} and heads.gate is not None
+    # the policy heads and their second reading, on a limited sample of every source
+    policy = MeaningDetector.load(out / "policy.npz")
+    assert policy.meta["training"]["limit"] == 1000 and policy.second is not None
+    assert policy.meta["training"]["rows"] <= 3000
+    assert set(policy.meta["calibration"]) == set(CATEGORIES)
+    readings = policy.score(["We had a picnic by the river.", "I cut my wrists so it would all stop."])
+    assert all(0.0 <= p <= 1.0 for row in readings for p in row.values())
     results = OfflineEmotionClassifier.load(out / "emotion.npz").classify(["I am so happy today", ""])
     assert [sorted(r.scores) for r in results] == [sorted(EMOTIONS)] * 2
     assert all(sum(r.scores.values()) == pytest.approx(1.0, abs=1e-6) for r in results)

@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.task in ("policy", "all"):
         from agent.train.policy import build_policy  # needs the sentence encoder
 
-        build_policy(args.data, args.out)
+        build_policy(args.data, args.out, limit=args.limit)
     log.info("done in %.0fs; artifacts in %s", time.monotonic() - start, args.out)
     return 0
 

@@ -264,10 +264,25 @@ def _fit_head(z: np.ndarray, y: np.ndarray, groups: Sequence[str]) -> tuple[Any,
     return LogisticRegression(C=c, class_weight="balanced", max_iter=2000).fit(z, y), c, cv_ap, oof
 
 
-def build_policy(data: Path, out: Path, embed: Any = None, embed_second: Any = None) -> Path:
+def _limited(rows: list[PolicyRow], limit: int | None) -> list[PolicyRow]:
+    """At most `limit` rows, drawn evenly over the (language, label) pairs (quick runs)."""
+    if limit is None or len(rows) <= limit:
+        return rows
+    pairs: dict[tuple[str, str], list[PolicyRow]] = {}
+    for row in rows:
+        pairs.setdefault((row.lang, row.label), []).append(row)
+    share = max(1, limit // len(pairs))
+    rng = random.Random(SEED)
+    return [r for key in sorted(pairs) for r in rng.sample(pairs[key], min(share, len(pairs[key])))]
+
+
+def build_policy(
+    data: Path, out: Path, embed: Any = None, embed_second: Any = None, limit: int | None = None
+) -> Path:
     """Train every head and its second reading, write `out/policy.npz` + `.json`; returns the
     `.npz` path. `embed` gives USE vectors, `embed_second` e5 vectors (default: the shared encoders,
-    e5 with every core)."""
+    e5 with every core). `limit` (quick runs): at most that many rows of each source (written,
+    dream scenes, collected), and of everyday comments per use."""
     if embed is None:
         from agent.encoder import embed as shared_embed
 
@@ -283,7 +298,7 @@ def build_policy(data: Path, out: Path, embed: Any = None, embed_second: Any = N
             return training_e5.embed([e5_text(t) for t in texts])
 
     started = time.monotonic()
-    rows = written_rows() + dream_scene_rows(data) + collected_rows(data)
+    rows = [r for source in (written_rows(), dream_scene_rows(data), collected_rows(data)) for r in _limited(source, limit)]
     x = embed([r.text for r in rows]).astype(np.float32)
     log.info("policy: %d rows embedded (%.1fs)", len(rows), time.monotonic() - started)
     groups = [r.group for r in rows]
@@ -292,6 +307,8 @@ def build_policy(data: Path, out: Path, embed: Any = None, embed_second: Any = N
         fold_of[held] = f
     labels = np.stack([targets(rows, c) for c in CATEGORIES], axis=1).astype(bool)
     everyday, ordinary = everyday_comments(data)
+    if limit is not None:
+        everyday, ordinary = everyday[:limit], ordinary[:limit]
     xo = embed(ordinary) if ordinary else np.zeros((0, x.shape[1]), dtype=np.float32)
     neighbours = NeighbourVote.build(
         np.concatenate([x, xo]),
@@ -436,6 +453,7 @@ def build_policy(data: Path, out: Path, embed: Any = None, embed_second: Any = N
             "heads": notes,
             "everyday_rows": len(everyday),
             "everyday_neighbours": len(ordinary),
+            **({"limit": limit} if limit is not None else {}),
             "quantiles": {
                 "hint": list(HINT_QUANTILE),
                 "review": list(REVIEW_QUANTILE),
