@@ -132,6 +132,11 @@ class NeighbourVote:
         return out
 
 
+def second_features(vectors: npt.ArrayLike, e5: npt.ArrayLike, e5_scale: float) -> npt.NDArray[np.float64]:
+    """The USE vectors and `e5_scale` times the e5 vectors side by side (inference and training)."""
+    return np.hstack([np.asarray(vectors, dtype=np.float64), e5_scale * np.asarray(e5, dtype=np.float64)])
+
+
 @dataclass
 class SecondReading:
     """The heads refit on the USE vector beside `e5_scale` times the multilingual-e5 vector, for the
@@ -145,8 +150,8 @@ class SecondReading:
     embed: Embed  # texts -> unit e5 vectors
 
     def features(self, vectors: npt.NDArray[np.float32], e5: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
-        """The second reading's input: the USE vectors and `e5_scale` times the e5 vectors."""
-        return np.hstack([np.asarray(vectors, dtype=np.float64), self.e5_scale * np.asarray(e5, dtype=np.float64)])
+        """The second reading's input (`second_features` at this `e5_scale`)."""
+        return second_features(vectors, e5, self.e5_scale)
 
     def gated(self, first: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
         """(n, categories): where the first reading's log-odds reach the gate."""

@@ -47,6 +47,7 @@ from agent.safety.meaning import (
     SecondReading,
     combined_logit,
     logit,
+    second_features,
 )
 from agent.train.data import (
     DAVIDSON,
@@ -370,15 +371,13 @@ def build_policy(
 
     # the second reading: USE and e5 side by side, for the sentences the first reading gates
     tick = time.monotonic()
-    z = np.hstack([x64, E5_SCALE * embed_second([r.text for r in rows]).astype(np.float64)])
+    z = second_features(x64, embed_second([r.text for r in rows]), E5_SCALE)
     read = first_oof >= gate[None, :]
     read_everyday = first_everyday >= gate[None, :]
     everyday_rows = np.flatnonzero(read_everyday.any(axis=1))
     ze = np.zeros((len(xe), z.shape[1]))
     if len(everyday_rows):
-        ze[everyday_rows] = np.hstack(
-            [xe[everyday_rows].astype(np.float64), E5_SCALE * embed_second([everyday[i] for i in everyday_rows])]
-        )
+        ze[everyday_rows] = second_features(xe[everyday_rows], embed_second([everyday[i] for i in everyday_rows]), E5_SCALE)
     log.info("policy: e5 for %d rows and %d gated everyday comments (%.1fs)", len(rows), len(everyday_rows),
              time.monotonic() - tick)
     second_weights, second_bias, second_alphas, calibration = [], [], [], {}
