@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.canonical import canonical
 from agent.interfaces import ToxicityClassifier
 from agent.planner import RulePlanner
 from agent.safety import SafetyPolicy, soften_prompt
@@ -144,6 +145,20 @@ def test_blocked_categories(text: str, category: str, policy: SafetyPolicy) -> N
     assert verdict.decision == "block", verdict.reasons
     assert category in categories(verdict)
     assert_spans_exact(verdict, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "hateful"),
+    [
+        ("개슬람 놈들은 다 쫓아내야 한다", True),
+        ("짱깨들이 또 몰려왔다", True),
+        ("이슬람 사원 앞에서 친구를 만났다", False),
+        ("They called them mud people and laughed", True),
+        ("We visited the mosque with our neighbours", False),
+    ],
+)
+def test_slang_slurs_are_hate_and_the_group_name_is_not(text: str, hateful: bool) -> None:
+    assert any(m.category == "hate" for m in rule_matches(canonical(text))) is hateful, text
 
 
 def test_nudity_next_to_a_child_goes_to_a_person(policy: SafetyPolicy) -> None:
