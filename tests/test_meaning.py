@@ -267,6 +267,16 @@ def test_paraphrase_set_uses_no_listed_word() -> None:
         assert not strong, (row["id"], strong)
 
 
+def _assert_refused_with_one_array_cut(folder: Path, key: str, match: str) -> None:
+    """`folder/policy.npz` with its array `key` one row short does not load (PolicyModelError)."""
+    with np.load(folder / "policy.npz") as arrays:
+        broken = {k: arrays[k] for k in arrays.files} | {key: arrays[key][:-1]}
+    np.savez(folder / "broken.npz", **broken)
+    (folder / "broken.json").write_text((folder / "policy.json").read_text())
+    with pytest.raises(PolicyModelError, match=match):
+        MeaningDetector.load(folder / "broken.npz", embed=_one_hot_embed({}))
+
+
 def _second_reading_detector(e5_calls: list[list[str]]) -> MeaningDetector:
     """The first reading (axis 0, "dark") gates gore from log-odds 0; the second reading's e5 axis
     (axis 1 of a 2-d e5, "blood") decides. `e5_calls` records what the e5 encoder was asked."""
@@ -326,12 +336,55 @@ def test_a_detector_with_a_second_reading_round_trips(tmp_path: Path) -> None:
     np.testing.assert_allclose(
         loaded.logits(loaded.embed(texts), texts), detector.logits(detector.embed(texts), texts), atol=0.05
     )
-    with np.load(tmp_path / "policy.npz") as arrays:
-        broken = {k: arrays[k] for k in arrays.files} | {"second_weights": arrays["second_weights"][:-1]}
-    np.savez(tmp_path / "broken.npz", **broken)
-    (tmp_path / "broken.json").write_text((tmp_path / "policy.json").read_text())
-    with pytest.raises(PolicyModelError, match="second reading"):
-        MeaningDetector.load(tmp_path / "broken.npz", embed=detector.embed)
+    _assert_refused_with_one_array_cut(tmp_path, "second_weights", "second reading")
+
+
+def _joint_vote_detector(joint: bool) -> MeaningDetector:
+    """The first reading gates "dark" sentences for gore and its USE neighbours are all harmless dark
+    rooms; in the second reading's space (USE beside e5) the sentences nearest "dark ... blood" are
+    gore. The second reading's line is silent: only the vote (alpha 3) speaks for gore."""
+    from agent.safety.meaning import SecondReading
+
+    gore = CATEGORIES.index("gore")
+    first = _second_reading_detector([])
+    assert first.second is not None
+    dark = np.eye(8, dtype=np.float32)[[0, 0, 0]]
+    first.neighbours = NeighbourVote(dark, np.zeros((3, len(CATEGORIES)), dtype=bool), k=3)
+    first.alpha = np.zeros(len(CATEGORIES), dtype=np.float32)
+    blood_room = np.zeros((3, 10), dtype=np.float32)
+    blood_room[:, [0, 9]] = 2**-0.5
+    labels = np.zeros((6, len(CATEGORIES)), dtype=bool)
+    labels[:3, gore] = True
+    alpha = np.zeros(len(CATEGORIES), dtype=np.float32)
+    alpha[gore] = 3.0
+    first.second = SecondReading(
+        gate=first.second.gate,
+        weights=np.zeros((10, len(CATEGORIES)), dtype=np.float32),
+        bias=np.zeros(len(CATEGORIES), dtype=np.float32),
+        alpha=alpha,
+        e5_scale=1.0,
+        embed=first.second.embed,
+        neighbours=NeighbourVote.build(np.concatenate([blood_room, np.eye(10, dtype=np.float32)[[0, 0, 0]]]), labels,
+                                       k=3, sharpness=10.0, space=2) if joint else None,
+        joint_vote=np.arange(len(CATEGORIES)) == gore if joint else None,
+    )
+    return first
+
+
+def test_a_joint_vote_finds_the_neighbours_only_e5_sees(tmp_path: Path) -> None:
+    gore = CATEGORIES.index("gore")
+    texts = ["a dark room, blood on the floor", "a dark room, quiet"]
+    for joint, expected in ((False, [False, False]), (True, [True, False])):
+        detector = _joint_vote_detector(joint)
+        logits = detector.logits(detector.embed(texts), texts)
+        assert list(logits[:, gore] > 0) == expected, (joint, logits[:, gore])
+    detector.save(tmp_path / "policy.npz")
+    second = detector.second
+    assert second is not None
+    loaded = MeaningDetector.load(tmp_path / "policy.npz", embed=detector.embed, embed_second=second.embed)
+    assert loaded.second is not None and loaded.second.joint_vote is not None
+    np.testing.assert_allclose(loaded.logits(loaded.embed(texts), texts), logits, atol=0.05)
+    _assert_refused_with_one_array_cut(tmp_path, "second_joint_vote", "neighbour bank")
 
 
 def test_the_shipped_second_reading_reads_e5_for_few_ordinary_sentences() -> None:

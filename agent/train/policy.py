@@ -23,7 +23,12 @@ The second reading (`agent.safety.meaning.SecondReading`) is trained the same wa
 vector beside `E5_SCALE` times the multilingual-e5 vector of every row, its own C and alpha; a
 sentence reaches it where the first reading's log-odds reach `GATE_QUANTILE` of the benign
 sentences (everyday comments, and the dream negatives out of fold), and the evidence anchors
-below are set on the final log-odds (a sentence below the gate has none).
+below are set on the final log-odds (a sentence below the gate has none). Its neighbour vote is,
+per head, the first reading's or that of a second bank in its own space (USE beside e5, the same
+rows; the 8,000 everyday neighbours are embedded with e5 for it), whichever gives the higher
+out-of-fold recall. (Lowering `GATE_QUANTILE` to 0.95 or 0.90 sent 3-4 times more sentences to e5
+and did not change one head's recall at the 0.1 % quantile: what the gate holds back, the second
+reading would not have caught.)
 """
 
 from __future__ import annotations
@@ -257,6 +262,12 @@ def _benign_quantile(everyday: np.ndarray, dream: np.ndarray, q: tuple[float, fl
     return max(everyday_q, float(np.quantile(dream, q[1])))
 
 
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, float32 (a neighbour bank's input)."""
+    v = np.asarray(vectors, dtype=np.float32)
+    return np.asarray(v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12))
+
+
 def _fit_head(z: np.ndarray, y: np.ndarray, groups: Sequence[str]) -> tuple[Any, float, float, np.ndarray]:
     """(model fit on all rows, C, CV average precision, out-of-fold probabilities) for one head."""
     from sklearn.linear_model import LogisticRegression
@@ -378,20 +389,39 @@ def build_policy(
     ze = np.zeros((len(xe), z.shape[1]))
     if len(everyday_rows):
         ze[everyday_rows] = second_features(xe[everyday_rows], embed_second([everyday[i] for i in everyday_rows]), E5_SCALE)
-    log.info("policy: e5 for %d rows and %d gated everyday comments (%.1fs)", len(rows), len(everyday_rows),
-             time.monotonic() - tick)
-    second_weights, second_bias, second_alphas, calibration = [], [], [], {}
+    # the bank in the second reading's space (USE and e5 side by side): the everyday neighbours need e5 too
+    zo = second_features(xo, embed_second(ordinary), E5_SCALE) if len(xo) else np.zeros((0, z.shape[1]))
+    joint_bank = NeighbourVote.build(
+        _unit(np.concatenate([z, zo])),
+        neighbours.labels,
+        k=NEIGHBOURS_K,
+        sharpness=NEIGHBOURS_SHARPNESS,
+        space=NEIGHBOURS_SPACE,
+    )
+    joint_oof_vote = joint_bank.shares(_unit(z), exclude=fold_of[:, None] == bank_fold[None, :])
+    joint_everyday_vote = np.full(everyday_vote.shape, 0.5, dtype=np.float32)  # unread rows: never used
+    if len(everyday_rows):
+        joint_everyday_vote[everyday_rows] = joint_bank.shares(_unit(ze[everyday_rows]))
+    log.info("policy: e5 for %d rows, %d gated everyday comments and %d neighbours (%.1fs)", len(rows),
+             len(everyday_rows), len(xo), time.monotonic() - tick)
+    second_weights, second_bias, second_alphas, joint_vote, calibration = [], [], [], [], {}
     for k, category in enumerate(CATEGORIES):
         y = labels[:, k].astype(np.int64)
         model, c, cv_ap, oof = _fit_head(z, y, groups)
         everyday_line = model.predict_proba(ze)[:, 1] if len(xe) else np.zeros(0)
-        mine: Scored = (oof, oof_vote[:, k], read[:, k])
-        dream: Scored = (oof[negative], oof_vote[negative, k], read[negative, k])
-        everyday_scored: Scored = (everyday_line, everyday_vote[:, k], read_everyday[:, k])
-        benign = [dream, everyday_scored] if len(xe) else [dream]
-        alpha, recall, recalls = choose_alpha(mine, y, benign)
+        # the vote of the first reading's neighbours (by USE), or of the nearest in this space
+        choices = []
+        for votes, everyday_votes in ((oof_vote, everyday_vote), (joint_oof_vote, joint_everyday_vote)):
+            mine: Scored = (oof, votes[:, k], read[:, k])
+            dream: Scored = (oof[negative], votes[negative, k], read[negative, k])
+            everyday_scored: Scored = (everyday_line, everyday_votes[:, k], read_everyday[:, k])
+            benign = [dream, everyday_scored] if len(xe) else [dream]
+            choices.append((*choose_alpha(mine, y, benign), dream, everyday_scored))
+        joint = choices[1][1] > choices[0][1]
+        alpha, recall, recalls, dream, everyday_scored = choices[int(joint)]
         first_recall = notes[category]["cv_recall_at_0.1%_benign"]
         reads_e5 = recall >= first_recall
+        joint = joint and reads_e5
         if reads_e5:
             second_weights.append(model.coef_[0])
             second_bias.append(model.intercept_[0])
@@ -403,6 +433,7 @@ def build_policy(
             dream = (oof[negative], oof_vote[negative, k], read[negative, k])
             everyday_scored = (everyday_line, everyday_vote[:, k], read_everyday[:, k])
         second_alphas.append(alpha)
+        joint_vote.append(joint)
         hint_at, review_at, block_at = (
             _benign_quantile(final_logit(everyday_scored, alpha) if len(xe) else np.zeros(0), final_logit(dream, alpha), q)
             for q in (HINT_QUANTILE, REVIEW_QUANTILE, BLOCK_QUANTILE)
@@ -418,6 +449,8 @@ def build_policy(
             "cv_average_precision": round(cv_ap, 4),
             "alpha": alpha,
             "reads_e5": bool(reads_e5),
+            "joint_vote": bool(joint),
+            "cv_recall_at_0.1%_benign_by_vote": {"first_reading": round(choices[0][1], 4), "joint": round(choices[1][1], 4)},
             "gate": round(float(gate[k]), 3),
             "positives_gated": round(float(read[labels[:, k], k].mean()), 4),
             "benign_gated": round(float(read_everyday[:, k].mean()), 4) if len(xe) else None,
@@ -434,6 +467,8 @@ def build_policy(
         alpha=np.array(second_alphas, dtype=np.float32),
         e5_scale=E5_SCALE,
         embed=embed_second,
+        neighbours=joint_bank if any(joint_vote) else None,
+        joint_vote=np.array(joint_vote) if any(joint_vote) else None,
     )
     meta = {
         "task": "policy",
