@@ -1236,6 +1236,17 @@ cores[("none", "ko")] += [
     "밤에 호수에서 옷을 벗고 헤엄쳤는데 물속에 빛나는 물고기가 가득했다",
     "해변에서 옷도 없이 깨어나서 깃발로 몸을 감쌌다",
 ]
+# stop 20, kept as JSON beside this script: 30 more scenes per category and language that
+# say the harm in other words than the rules' lists (none is caught by a rule of its own category),
+# and 150 dream-report hard negatives per language along the content categories of dream research
+# (aggression without injury, misfortune, romance, body and clothing, children, groups, despair,
+# animals, horror, orders inside the dream).
+HERE = Path(__file__).resolve().parent
+for category, by_lang in json.loads((HERE / "cores_stop20_harm.json").read_text(encoding="utf-8")).items():
+    for lang, items in by_lang.items():
+        cores[(category, lang)] += items
+for lang, items in json.loads((HERE / "cores_stop20_benign.json").read_text(encoding="utf-8")).items():
+    cores[("none", lang)] += items
 rows = []
 for (label, part), items in cores.items():
     lang = part[:2]
