@@ -224,32 +224,22 @@ class MeaningDetector:
         with np.load(path) as npz:
             weights = npz["weights"].astype(np.float32)
             bias = npz["bias"].astype(np.float32)
+            meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
             if "bank" in npz:
-                vectors, labels, projection = _read_bank(npz, "")
+                neighbours = _read_bank(npz, "", meta)
                 alpha = npz["alpha"].astype(np.float32)
             second_arrays = {
                 k: npz[f"second_{k}"].astype(np.float32) for k in ("gate", "weights", "bias", "alpha") if f"second_{k}" in npz
             }
-            second_bank = _read_bank(npz, "second_") if "second_bank" in npz else None
+            second_bank = _read_bank(npz, "second_", meta) if "second_bank" in npz else None
             joint_vote = npz["second_joint_vote"].astype(bool) if "second_joint_vote" in npz else None
-        meta = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
         categories = tuple(meta["categories"])
         if weights.shape != (meta["dim"], len(categories)) or bias.shape != (len(categories),):
             raise PolicyModelError(
                 f"{path}: weights {weights.shape} do not match {meta['dim']} x {categories}"
             )
-        if alpha is not None:
-            space = meta["dim"] if projection is None else projection.shape[1]
-            if vectors.shape[1] != space or labels.shape != (len(vectors), len(categories)):
-                raise PolicyModelError(f"{path}: neighbour bank {vectors.shape} does not match the heads")
-            vote = meta.get("neighbours", {})
-            neighbours = NeighbourVote(
-                vectors,
-                labels,
-                k=int(vote.get("k", 15)),
-                sharpness=float(vote.get("sharpness", 10.0)),
-                projection=projection,
-            )
+        if neighbours is not None and not _bank_fits(neighbours, meta["dim"], len(categories)):
+            raise PolicyModelError(f"{path}: neighbour bank {neighbours.vectors.shape} does not match the heads")
         second = None
         if second_arrays:
             from agent.encoder import E5_DIM, embed_e5
@@ -259,26 +249,16 @@ class MeaningDetector:
                       "bias": (len(categories),), "alpha": (len(categories),)}
             if {k: a.shape for k, a in second_arrays.items()} != shapes:
                 raise PolicyModelError(f"{path}: the second reading's arrays do not match {shapes}")
-            second_vote = None
-            if second_bank is not None:
-                bank, bank_labels, bank_projection = second_bank
-                if (
-                    joint_vote is None
-                    or joint_vote.shape != (len(categories),)
-                    or bank_projection is None
-                    or bank_projection.shape[0] != width
-                    or bank.shape[1] != bank_projection.shape[1]
-                    or bank_labels.shape != (len(bank), len(categories))
-                ):
-                    raise PolicyModelError(f"{path}: the second reading's neighbour bank does not match the heads")
-                vote = meta.get("neighbours", {})
-                second_vote = NeighbourVote(
-                    bank, bank_labels, k=int(vote.get("k", 15)), sharpness=float(vote.get("sharpness", 10.0)),
-                    projection=bank_projection,
-                )
+            if second_bank is not None and (
+                joint_vote is None
+                or joint_vote.shape != (len(categories),)
+                or second_bank.projection is None
+                or not _bank_fits(second_bank, width, len(categories))
+            ):
+                raise PolicyModelError(f"{path}: the second reading's neighbour bank does not match the heads")
             second = SecondReading(
                 **second_arrays, e5_scale=float(meta["second_reading"]["e5_scale"]), embed=embed_second or embed_e5,
-                neighbours=second_vote, joint_vote=joint_vote if second_vote is not None else None,
+                neighbours=second_bank, joint_vote=joint_vote if second_bank is not None else None,
             )
         if embed is None:
             from agent.encoder import embed as shared_embed
@@ -387,12 +367,23 @@ def _bank_arrays(vote: NeighbourVote, prefix: str) -> dict[str, Any]:
     return arrays
 
 
-def _read_bank(
-    npz: Any, prefix: str
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_], npt.NDArray[np.float32] | None]:
-    """(unit vectors, labels, projection or None) of the bank `_bank_arrays` wrote under `prefix`."""
+def _read_bank(npz: Any, prefix: str, meta: dict[str, Any]) -> NeighbourVote:
+    """The bank `_bank_arrays` wrote under `prefix`, voting with the artifact's `k` and sharpness."""
     vectors = npz[f"{prefix}bank"].astype(np.float32) * npz[f"{prefix}bank_scale"].astype(np.float32)[:, None]
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    labels = npz[f"{prefix}bank_labels"].astype(bool)
     projection = npz[f"{prefix}projection"].astype(np.float32) if f"{prefix}projection" in npz else None
-    return vectors, labels, projection
+    vote = meta.get("neighbours", {})
+    return NeighbourVote(
+        vectors,
+        npz[f"{prefix}bank_labels"].astype(bool),
+        k=int(vote.get("k", 15)),
+        sharpness=float(vote.get("sharpness", 10.0)),
+        projection=projection,
+    )
+
+
+def _bank_fits(vote: NeighbourVote, dim: int, categories: int) -> bool:
+    """Whether a loaded bank compares `dim`-d vectors and labels `categories` categories per row."""
+    space = dim if vote.projection is None else vote.projection.shape[1]
+    projection_fits = vote.projection is None or vote.projection.shape[0] == dim
+    return bool(projection_fits and vote.vectors.shape[1] == space and vote.labels.shape == (len(vote.vectors), categories))
