@@ -11,10 +11,12 @@ Three sources of evidence, mixed in log space per language (`Mix`), then renorma
   no feeling ("a stranger followed me through every street"): `agent/models/emotion_encoder.npz`;
 - the dream lexicon (`agent.emotion_lexicon`): words of dream narration as additive evidence.
 
-`p(e) ∝ exp(hashed * log p_h(e) + general * log p_g(e) + scene * log p_s(e) + lexicon * evidence(e))`
+`p(e) ∝ exp(hashed * log p_h(e) + general * log p_g(e) + scene * log p_s(e) + lexicon * evidence(e) + offset(e))`
 with the weights of the text's language ("ko" when it has Hangul, else "en"), stored in
 `emotion.json` under `mix` and chosen by cross-validation on the training rows
-(`agent.train.mix`). An artifact without `mix` uses its `lexicon.weights` alone (hashed head plus
+(`agent.train.mix`). `offset` is a per-class log offset of the mix (`mix_offsets`, also chosen on
+training rows: a mix's argmax favours the classes its sources over-predict, and the comment
+measure is macro-F1); without one it is 0. An artifact without `mix` uses its `lexicon.weights` alone (hashed head plus
 lexicon, the older artifacts). The encoder loads only when a weight needs it. Inference is numpy
 only: no scikit-learn, no download.
 """
@@ -193,10 +195,13 @@ class OfflineEmotionClassifier:
         dream_mix: Mapping[str, Mix] | None = None,
         embed: Callable[[Sequence[str]], np.ndarray] | None = None,
         embed_e5: Callable[[Sequence[str]], np.ndarray] | None = None,
+        offsets: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
     ) -> None:
         """`mix` per language overrides the artifact's (`mix`, else `lexicon.weights`), and with it
-        `dream_mix` (the mix for text the gate reads as dream narration; none: `mix` for all);
-        `embed` and `embed_e5` replace the shared sentence encoders (tests)."""
+        `dream_mix` (the mix for text the gate reads as dream narration; none: `mix` for all) and
+        `offsets` (`{"mix" | "dream_mix": {lang: {emotion: log offset}}}`, the artifact's
+        `mix_offsets`; none: no offsets); `embed` and `embed_e5` replace the shared sentence
+        encoders (tests)."""
         if sorted(model.classes) != sorted(EMOTIONS) or model.weights.shape[1] != len(EMOTIONS):
             raise ArtifactError(f"emotion model classes {model.classes} are not {list(EMOTIONS)}")
         self.model = model
@@ -206,6 +211,11 @@ class OfflineEmotionClassifier:
             self.dream_mix = dict(dream_mix or {})
         else:
             self.dream_mix = {k: Mix(**v) for k, v in model.meta.get("dream_mix", {}).items()}
+        stored = offsets if offsets is not None or mix is not None else model.meta.get("mix_offsets", {})
+        self.offsets = {
+            kind: {lang: _offset_row(row, model.classes) for lang, row in (stored or {}).get(kind, {}).items()}
+            for kind in ("mix", "dream_mix")
+        }
         if self.dream_mix and (heads is None or heads.gate is None):
             raise ArtifactError("a dream mix needs the encoder heads' gate")
         if any(m.needs_encoder for m in [*self.mix.values(), *self.dream_mix.values()]):
@@ -251,12 +261,16 @@ class OfflineEmotionClassifier:
         # the encoder runs for a text whose language has a dream mix or an encoder weight
         needs = [i for i, lang in enumerate(languages) if lang in self.dream_mix or weights[i, 1:3].any()]
         vectors = self._vectors([texts[i] for i in needs]) if needs and self.heads is not None else None
+        zero = np.zeros(len(classes))
+        offsets = np.array([self.offsets["mix"].get(lang, zero) for lang in languages]).reshape(len(texts), len(classes))
         if vectors is not None and self.heads is not None and self.dream_mix:
             dream = np.array([astuple(self.dream_mix.get(languages[i], self.mix.get(languages[i], Mix()))) for i in needs])
+            dream_offsets = np.array([self.offsets["dream_mix"].get(languages[i], zero) for i in needs])
             g = dream_share(self.heads.dreamlike(vectors))[:, None]
             weights[needs] = (1.0 - g) * weights[needs] + g * dream
+            offsets[needs] = (1.0 - g) * offsets[needs] + g * dream_offsets
 
-        total = weights[:, [0]] * log_softmax(self.model.decision(texts))
+        total = weights[:, [0]] * log_softmax(self.model.decision(texts)) + offsets
         if vectors is not None and self.heads is not None:
             heads = self.heads
             if "general" in heads.weights:
@@ -277,6 +291,12 @@ class OfflineEmotionClassifier:
         if len(lexical):
             total[lexical] += weights[lexical][:, [3]] * evidence_matrix([texts[i] for i in lexical], classes)
         return [_result(dict(zip(classes, row.tolist(), strict=True))) for row in _softmax(total)]
+
+
+def _offset_row(row: Mapping[str, float], classes: Sequence[str]) -> np.ndarray:
+    if set(row) - set(classes):
+        raise ArtifactError(f"emotion offsets name classes {sorted(set(row) - set(classes))} the model does not have")
+    return np.array([float(row.get(c, 0.0)) for c in classes], dtype=np.float64)
 
 
 def stored_mix(meta: Mapping[str, object]) -> dict[str, Mix]:

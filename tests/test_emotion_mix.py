@@ -6,6 +6,7 @@ training scenes and is never trained or tuned on; `make eval` prints the same nu
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -222,3 +223,63 @@ def test_e5_scale_round_trips_and_a_head_of_the_wrong_width_is_refused(tmp_path:
         EncoderHeads.load(tmp_path / "narrow.npz")
     with pytest.raises(ArtifactError, match="e5"):
         loaded.scene_features(np.zeros((1, 512)), None)
+
+
+# --- per-class offsets of a mix ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("gate_offset", "joy", "fear"), [(-10.0, 5.0, 0.0), (10.0, 0.0, 5.0), (0.0, 2.5, 2.5)])
+def test_offsets_are_added_and_blended_by_the_gate_like_the_mixes(
+    emotion: OfflineEmotionClassifier, gate_offset: float, joy: float, fear: float
+) -> None:
+    heads = _heads(4)
+    heads.gate = (np.zeros(512), gate_offset)  # the gate's probability: ~0 (comment), ~1 (dream), 0.5 (half each)
+    classifier = OfflineEmotionClassifier(
+        emotion.model, heads, {"en": Mix(hashed=1.0)}, {"en": Mix(hashed=1.0)}, embed=_fake_embed([]),
+        offsets={"mix": {"en": {"joy": 5.0}}, "dream_mix": {"en": {"fear": 5.0}}},
+    )
+    texts = ["I walked to the bakery and bought bread", "빵집에 걸어가서 빵을 샀다"]
+    got = np.array([[r.scores[c] for c in EMOTIONS] for r in classifier.classify(texts)])
+    hashed = _log_softmax(emotion.model.decision(texts))
+    shift = np.zeros(len(EMOTIONS))
+    shift[EMOTIONS.index("joy")], shift[EMOTIONS.index("fear")] = joy, fear
+    assert np.allclose(got[0], np.exp(_log_softmax(hashed[:1] + shift))[0], atol=1e-6)
+    # Korean has neither a mix nor offsets here: the hashed head alone
+    assert np.allclose(got[1], np.exp(hashed[1]), atol=1e-6)
+
+
+def test_offsets_naming_an_unknown_class_are_refused(emotion: OfflineEmotionClassifier) -> None:
+    with pytest.raises(ArtifactError, match="happiness"):
+        OfflineEmotionClassifier(emotion.model, None, {"en": Mix()}, offsets={"mix": {"en": {"happiness": 1.0}}})
+
+
+def _scores_with_a_shy_class(seed: int, n: int = 700) -> tuple[np.ndarray, list[str]]:
+    """Log-scores that point at the gold class, except that `surprise` is held 1.2 too low."""
+    rng = np.random.default_rng(seed)
+    gold = rng.integers(0, len(EMOTIONS), size=n)
+    scores = rng.normal(scale=0.6, size=(n, len(EMOTIONS)))
+    scores[np.arange(n), gold] += 1.5
+    scores[:, EMOTIONS.index("surprise")] -= 1.2
+    return scores, [EMOTIONS[k] for k in gold]
+
+
+def test_offsets_lift_a_class_the_mix_under_predicts() -> None:
+    from agent.train.mix import _accuracy, choose_offsets, fit_offsets
+
+    scores, gold = _scores_with_a_shy_class(5)
+    offsets = fit_offsets(scores, functools.partial(_accuracy, gold))
+    assert 0.6 <= offsets[EMOTIONS.index("surprise")] - np.delete(offsets, EMOTIONS.index("surprise")).mean() <= 1.8
+    kept, report = choose_offsets(scores, gold, _accuracy)
+    assert report["cross_fitted"] > report["none"] + 0.05 and report["gain_holds"] >= 0.95
+    assert np.array_equal(kept, offsets)
+
+
+def test_offsets_that_do_not_hold_on_the_other_half_are_not_kept() -> None:
+    from agent.train.mix import _accuracy, choose_offsets
+
+    rng = np.random.default_rng(6)
+    gold = [EMOTIONS[k] for k in rng.integers(0, len(EMOTIONS), size=200)]
+    noise = rng.normal(size=(200, len(EMOTIONS)))  # nothing to learn: whatever fits one half is chance
+    kept, report = choose_offsets(noise, gold, _accuracy)
+    assert report["fitted"] > report["none"]  # fitting on all rows always looks better...
+    assert not kept.any() and report["gain_holds"] < 0.95  # ...resamples of the other half say no

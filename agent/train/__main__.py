@@ -74,10 +74,11 @@ def build_emotion(data: Path, out: Path, limit: int | None, config: FitConfig = 
     examples = datasets.emotion_examples(data, limit, kote_rarity=KOTE_RARITY, kote_tie=KOTE_TIE)
     meta = _meta("emotion", data, datasets.EMOTION_FILES, limit)
     meta["training"].update(kote_rarity=KOTE_RARITY, kote_tie=KOTE_TIE)
-    heads, mix, dream_mix, report = choose_mix(data, limit, config, KOTE_RARITY, KOTE_TIE, embed, embed_e5)
+    heads, mix, dream_mix, offsets, report = choose_mix(data, limit, config, KOTE_RARITY, KOTE_TIE, embed, embed_e5)
     meta |= {
         "mix": {lang: m.to_dict() for lang, m in mix.items()},
         "dream_mix": {lang: m.to_dict() for lang, m in dream_mix.items()},
+        "mix_offsets": offsets,
         "mix_selection": report,
     }
     meta["encoder_heads"] = ENCODER_HEADS_FILE
