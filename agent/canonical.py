@@ -6,19 +6,25 @@ inside a word, Cyrillic or Greek look-alikes (ѕех), full-width or mathematica
 letters spaced or dotted apart (s e x, 성.관.계) and digits for letters (s3x, r4pe). `canonicalize`
 undoes all of these, in this order:
 
-1. drop invisible format characters (Unicode category Cf: zero-width spaces and joiners, soft
-   hyphens, BOM, word joiners), variation selectors, the combining grapheme joiner and Hangul
-   fillers;
+1. put text under a right-to-left override (U+202E, up to its U+202C or the end of the line) in
+   the order it is shown ("\u202exes" shows as "sex"), then drop invisible format characters
+   (Unicode category Cf: zero-width spaces and joiners, soft hyphens, BOM, word joiners, bidi
+   controls), variation selectors, the combining grapheme joiner and Hangul fillers;
 2. compose Hangul: conjoining jamo (NFD) by NFC, runs of compatibility jamo by the syllable
    rules of the Korean keyboard (ㅅㅓㅇ -> 성); lone consonants stay as they are (ㅋㅋ, ㅅㅅ);
-3. NFKC every other character with its combining marks (full-width, circled, math letters);
+3. NFKC every other character with its combining marks (full-width, circled, math letters); a
+   Latin letter (or a Cyrillic/Greek look-alike) loses the marks above, below or through it (s̈ëẍ,
+   s̶e̶x̶, café -> cafe), and small capitals become letters (ꜱᴇx);
 4. fold Cyrillic and Greek look-alikes to Latin letters inside words that are not wholly
    Cyrillic/Greek words of their own;
 5. join letters spaced or dotted apart inside a word: three or more single letters or
    syllables, or any chunks of at most two letters glued by dots/hyphens/stars/underscores,
    and two spaced syllables when together they are a word the rules know (섹 스);
+   the Korean vowel ㅡ typed as a dash between syllables (성ㅡ관ㅡ계) goes too;
 6. map digits and symbols used as letters (3->e, 4->a, 1->i, 0->o, 5->s, 7->t, @->a, $->s) in
-   words that mix them with Latin letters, never in numbers (2nd, 3pm, 10km, mp4, 1.5).
+   words that mix them with Latin letters, never in numbers (2nd, 3pm, 10km, mp4, 1.5);
+7. shorten a Latin letter stretched three or more times to one (seeexxx -> sex, nooo -> no), except
+   in Roman numerals (VIII, XXX) and links (www.).
 
 `CanonicalText.original_span(start, end)` maps a span of the canonical text back to the diary
 as written, so a safety reason still points at the user's own characters.
@@ -53,7 +59,9 @@ class CanonicalText:
             return 0, 0
         start = max(0, min(start, len(self.text) - 1))
         end = max(start + 1, min(end, len(self.text)))
-        return self.starts[start], self.ends[end - 1]
+        # the smallest span covering them all: under a right-to-left override canonical
+        # characters run backwards over the diary
+        return min(self.starts[start:end]), max(self.ends[start:end])
 
     def canonical_span(self, start: int, end: int) -> tuple[int, int]:
         """The canonical span made from original `[start, end)` (characters dropped from it excluded)."""
@@ -318,9 +326,19 @@ _EVERYDAY_PAIRS = frozenset(
 )
 
 
+# Syllables glued by the vowel ㅡ typed as a dash (성ㅡ관ㅡ계를): two glues, or one in a pair the rules know
+_EU_GLUED_RE = re.compile(r"(?<![가-힣ㅡ])[가-힣]{1,2}(?:ㅡ[가-힣]{1,2})*ㅡ[가-힣]+")
+
+
 def _join_apart(chars: _Chars) -> _Chars:
     text = chars.text
     keep = [True] * len(text)
+    for m in _EU_GLUED_RE.finditer(text):
+        pieces = m.group(0).split("ㅡ")
+        if len(pieces) >= 3 or _is_sensitive(pieces[0][-1] + pieces[1][0]):
+            for k in range(m.start(), m.end()):
+                if text[k] == "ㅡ":
+                    keep[k] = False
     for m in _GLUED_RE.finditer(text):
         # Abbreviations with dots (e.g., U.S.) lose their dots only: harmless for every reader.
         pieces = re.split(r"[.\-*_·•/|~+^]", m.group(0))
@@ -471,12 +489,70 @@ def _is_leet(token: str) -> bool:
     return not (any(ch.isupper() for ch in token[1:]) and any(ch.islower() for ch in token))
 
 
+# --- 7. letters stretched out -------------------------------------------------------------------
+
+_STRETCHED_RE = re.compile(r"([A-Za-z])\1{2,}", re.IGNORECASE)
+_ROMAN_RE = re.compile(r"[IVXLCDM]+")
+
+
+def _unstretch(chars: _Chars) -> _Chars:
+    text = chars.text
+    keep = [True] * len(text)
+    for chunk in re.finditer(r"\S+", text):
+        if _NOT_PROSE_RE.search(chunk.group(0)):
+            continue
+        for word in re.finditer(r"[A-Za-z]+", chunk.group(0)):
+            if _ROMAN_RE.fullmatch(word.group(0)):
+                continue
+            offset = chunk.start() + word.start()
+            for m in _STRETCHED_RE.finditer(word.group(0)):
+                for k in range(offset + m.start() + 1, offset + m.end()):
+                    keep[k] = False
+    if all(keep):
+        return chars
+    out = _Builder()
+    for k, ch in enumerate(chars.chars):
+        if keep[k]:
+            out.add(ch, chars.starts[k], chars.ends[k])
+    return _Chars.of(out)
+
+
 # --- the whole ------------------------------------------------------------------------------------
 
 
+_RLO, _PDF = "\u202e", "\u202c"
+
+
+def _display_order(text: str) -> list[tuple[str, int, int]]:
+    """The characters of `text` with their offsets, runs under a right-to-left override reversed
+    (as shown: base letter and its combining marks stay together), invisible ones dropped."""
+    out: list[tuple[str, int, int]] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] != _RLO:
+            if not _invisible(text[i]):
+                out.append((text[i], i, i + 1))
+            i += 1
+            continue
+        end = i + 1
+        while end < n and text[end] not in (_PDF, "\n"):
+            end += 1
+        clusters: list[list[tuple[str, int, int]]] = []
+        for k in range(i + 1, end):
+            if _invisible(text[k]):
+                continue
+            if clusters and unicodedata.combining(text[k]):
+                clusters[-1].append((text[k], k, k + 1))
+            else:
+                clusters.append([(text[k], k, k + 1)])
+        out += [c for cluster in reversed(clusters) for c in cluster]
+        i = end + 1 if end < n and text[end] == _PDF else end
+    return out
+
+
 def _strip_and_compose(text: str) -> _Chars:
-    """Steps 1-3: drop invisible characters, compose Hangul, NFKC the rest."""
-    visible = [(ch, i, i + 1) for i, ch in enumerate(text) if not _invisible(ch)]
+    """Steps 1-3: display order, drop invisible characters, compose Hangul, NFKC the rest."""
+    visible = _display_order(text)
     out = _Builder()
     i, n = 0, len(visible)
     while i < n:
@@ -501,9 +577,35 @@ def _strip_and_compose(text: str) -> _Chars:
         normal = unicodedata.normalize("NFKC", unit)
         if any(_is_conjoining(c) for c in normal):
             normal = "".join(_to_compat(c) for c in normal)
+        normal = _plain_letters(normal)
         out.add(normal, start, visible[j - 1][2])
         i = j
     return _Chars.of(out)
+
+
+@lru_cache(maxsize=4096)
+def _plain_letters(unit: str) -> str:
+    """A Latin letter (or a look-alike) without its marks, a small capital as its letter (step 3)."""
+    decomposed = unicodedata.normalize("NFD", unit)
+    base = decomposed[:1]
+    if base in _SMALL_CAPITALS:
+        return _SMALL_CAPITALS[base]
+    if not ("a" <= base.lower() <= "z" or base in _CONFUSABLES) or len(decomposed) == 1:
+        return unit
+    return base + "".join(c for c in decomposed[1:] if not unicodedata.combining(c))
+
+
+def _small_capitals() -> dict[str, str]:
+    """LATIN LETTER SMALL CAPITAL X (ꜱ, ᴇ, ʀ) -> x, and the dotless i and j, from Unicode's names."""
+    table = {"\u0131": "i", "\u0237": "j"}
+    for code in [*range(0x0250, 0x02B0), *range(0x1D00, 0x1D80), *range(0xA720, 0xA800), *range(0xAB30, 0xAB70)]:
+        m = re.fullmatch(r"LATIN LETTER SMALL CAPITAL ([A-Z])", unicodedata.name(chr(code), ""))
+        if m:
+            table[chr(code)] = m.group(1).lower()
+    return table
+
+
+_SMALL_CAPITALS = _small_capitals()
 
 
 def _joins_previous(prev: str, ch: str) -> bool:
@@ -531,6 +633,7 @@ def canonicalize(text: str) -> CanonicalText:
     chars = _fold_lookalikes(chars)
     chars = _join_apart(chars)
     chars = _unleet(chars)
+    chars = _unstretch(chars)
     return CanonicalText(original=text, text=chars.text, starts=chars.starts, ends=chars.ends)
 
 

@@ -40,6 +40,18 @@ MINOR_SEX_KO = "꿈에서 어른이 아이와 성관계를 했다."
         ("s3x", "sex"),
         ("r4p3", "rape"),
         ("k1ll", "kill"),
+        # stop 21, tried as an evader: stacked diacritics (Zalgo), small capitals, letters
+        # stretched out, a right-to-left override that shows "sex" for the stored "xes", the
+        # Korean vowel ㅡ typed as a dash between syllables
+        ("s\u0308e\u0308x\u0308 with a c\u0301h\u0301ild", "sex with a child"),
+        ("s\u0336e\u0336x\u0336", "sex"),
+        ("ꜱᴇx", "sex"),
+        ("ʀᴀᴘᴇ", "rape"),
+        ("seeexxx", "sex"),
+        ("sssseeeexxxx", "sex"),
+        ("had \u202exes\u202c with", "had sex with"),
+        ("\u202ellik", "kill"),  # an override left open runs to the end of the line
+        ("성ㅡ관ㅡ계를 했다", "성관계를 했다"),
     ],
 )
 def test_disguises_are_undone(written: str, expected: str) -> None:
@@ -61,10 +73,24 @@ def test_disguises_are_undone(written: str, expected: str) -> None:
         "I am 25 years old and it was 2024.",
         "Привет",  # a Russian word stays Russian
         "Help!! I was falling.",
+        "Shh, the coffee was too hot. Good, see? Brr, it was cold.",  # two letters alike stay two
+        "아ㅡ 진짜 꿈이 너무 길었다ㅡ 끝도 없이.",  # ㅡ as a dash between words stays
+        "🇰🇷 태극기와 🇯🇵 일장기가 걸려 있었다",  # flags stay flags
     ],
 )
 def test_ordinary_text_keeps_its_meaning(prose: str) -> None:
     assert canonical(prose) == prose
+
+
+def test_latin_letters_lose_their_accents_and_keep_their_letters() -> None:
+    # Marks above Latin letters fold away everywhere (a disguise may mark one letter: sëx); the
+    # words stay readable for the video model, and Hangul is untouched.
+    assert canonical("A naïve café owner in Zürich, a señora from São Paulo, 한글은 그대로.") == (
+        "A naive cafe owner in Zurich, a senora from Sao Paulo, 한글은 그대로."
+    )
+    assert canonical("sëx") == "sex"
+    # Roman numerals and links keep their repeated letters
+    assert canonical("Henry VIII visited www.example.com in XXX") == "Henry VIII visited www.example.com in XXX"
 
 
 def test_spans_map_back_to_the_diary_as_written() -> None:
@@ -77,15 +103,23 @@ def test_spans_map_back_to_the_diary_as_written() -> None:
     assert canon.canonical_span(a, b) == (start, start + 3)
 
 
-def test_reason_spans_point_into_the_original_diary() -> None:
-    written = "I had s\u200be\u200bx with a little girl in the dream."
+@pytest.mark.parametrize(
+    ("written", "disguised"),
+    [
+        ("I had s\u200be\u200bx with a little girl in the dream.", "s\u200be\u200bx"),
+        # stop 21: text under a right-to-left override is read in the order shown, so canonical
+        # characters run backwards over the diary; the span is still the diary's own characters
+        ("I had \u202exes\u202c with a little girl in the dream.", "xes"),
+    ],
+)
+def test_reason_spans_point_into_the_original_diary(written: str, disguised: str) -> None:
     verdict = SafetyPolicy().check(written)
     assert verdict.decision == "block"
     for reason in verdict.reasons:
         assert reason.span is not None
         assert written[reason.span.start : reason.span.end] == reason.span.text
     sexual = next(r for r in verdict.reasons if r.category == "sexual")
-    assert "s\u200be\u200bx" in sexual.span.text  # type: ignore[union-attr]
+    assert disguised in sexual.span.text  # type: ignore[union-attr]
 
 
 def test_nfd_reproduction_from_the_issue_is_blocked() -> None:

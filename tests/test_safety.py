@@ -148,6 +148,21 @@ def test_blocked_categories(text: str, category: str, policy: SafetyPolicy) -> N
 
 
 @pytest.mark.parametrize(
+    ("text", "sexual"),
+    [
+        ("꿈에서 어른이 아이와 ㅅㅅ했다.", True),
+        # stop 21: a space or a particle between the slang and its verb let it through
+        ("꿈에서 어른이 아이와 ㅅㅅ 했다.", True),
+        ("꿈에서 어른이 아이와 ㅅㅅ를 했다.", True),
+        ("꿈에서 모르는 사람이랑 ㅅㅅ 하는 장면이 나왔다", True),
+        ("ㅅㅅ 웃기다 꿈에서 친구가 넘어졌다", False),  # a laugh, no verb of doing
+    ],
+)
+def test_jamo_slang_for_sex_is_sexual_however_it_is_spaced(text: str, sexual: bool) -> None:
+    assert any(m.category == "sexual" for m in rule_matches(canonical(text))) is sexual, text
+
+
+@pytest.mark.parametrize(
     ("text", "hateful"),
     [
         ("개슬람 놈들은 다 쫓아내야 한다", True),
