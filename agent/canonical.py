@@ -326,7 +326,9 @@ _EVERYDAY_PAIRS = frozenset(
 )
 
 
-# Syllables glued by the vowel ㅡ typed as a dash (성ㅡ관ㅡ계를): two glues, or one in a pair the rules know
+# Syllables glued by the vowel ㅡ typed as a dash (성ㅡ관ㅡ계를, 아ㅡ이와). Between two syllables of
+# one word it is a disguise or a drawn-out sound (그ㅡ러니까): joined, the word is the same either
+# way. A dash with a space (아ㅡ 진짜) and the face ㅡㅡ stay.
 _EU_GLUED_RE = re.compile(r"(?<![가-힣ㅡ])[가-힣]{1,2}(?:ㅡ[가-힣]{1,2})*ㅡ[가-힣]+")
 
 
@@ -334,11 +336,9 @@ def _join_apart(chars: _Chars) -> _Chars:
     text = chars.text
     keep = [True] * len(text)
     for m in _EU_GLUED_RE.finditer(text):
-        pieces = m.group(0).split("ㅡ")
-        if len(pieces) >= 3 or _is_sensitive(pieces[0][-1] + pieces[1][0]):
-            for k in range(m.start(), m.end()):
-                if text[k] == "ㅡ":
-                    keep[k] = False
+        for k in range(m.start(), m.end()):
+            if text[k] == "ㅡ":
+                keep[k] = False
     for m in _GLUED_RE.finditer(text):
         # Abbreviations with dots (e.g., U.S.) lose their dots only: harmless for every reader.
         pieces = re.split(r"[.\-*_·•/|~+^]", m.group(0))

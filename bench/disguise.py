@@ -69,6 +69,24 @@ def _math_bold(word: str) -> str:
     return "".join(bold(c) for c in word)
 
 
+def _small_caps(word: str) -> str:
+    """Latin small capitals where Unicode has one (ꜱᴇx); other letters as they are."""
+    import unicodedata as ud
+
+    def cap(c: str) -> str:
+        try:
+            return ud.lookup(f"LATIN LETTER SMALL CAPITAL {c.upper()}") if c.isascii() and c.isalpha() else c
+        except KeyError:
+            return c
+
+    return "".join(cap(c) for c in word)
+
+
+def _right_to_left(word: str) -> str:
+    """Stored backwards under a right-to-left override, so it shows as written."""
+    return "\u202e" + word[::-1] + "\u202c"
+
+
 # name -> (languages it applies to, how one word is disguised)
 DISGUISES: dict[str, tuple[frozenset[str], Callable[[str], str]]] = {
     "nfd": (frozenset({"ko"}), lambda w: unicodedata.normalize("NFD", w)),
@@ -84,6 +102,13 @@ DISGUISES: dict[str, tuple[frozenset[str], Callable[[str], str]]] = {
     "leetspeak": (frozenset({"en"}), lambda w: w.translate(_LEET)),
     "cyrillic_zero_width": (frozenset({"en"}), lambda w: "\u200b".join(w.translate(_CYRILLIC))),
     "jamo_zero_width": (frozenset({"ko"}), lambda w: "\u200b".join(_compat_jamo(w))),
+    # stop 21
+    "diacritics": (frozenset({"en"}), lambda w: "".join(c + "\u0308" for c in w)),
+    "strikethrough": (frozenset({"en"}), lambda w: "".join(c + "\u0336" for c in w)),
+    "small_caps": (frozenset({"en"}), _small_caps),
+    "stretched": (frozenset({"en"}), lambda w: "".join(c * 3 for c in w)),
+    "right_to_left": (frozenset({"ko", "en"}), _right_to_left),
+    "eu_dash": (frozenset({"ko"}), _between("ㅡ")),
 }
 
 

@@ -52,6 +52,7 @@ MINOR_SEX_KO = "꿈에서 어른이 아이와 성관계를 했다."
         ("had \u202exes\u202c with", "had sex with"),
         ("\u202ellik", "kill"),  # an override left open runs to the end of the line
         ("성ㅡ관ㅡ계를 했다", "성관계를 했다"),
+        ("어른이 아ㅡ이와", "어른이 아이와"),
     ],
 )
 def test_disguises_are_undone(written: str, expected: str) -> None:
@@ -74,7 +75,7 @@ def test_disguises_are_undone(written: str, expected: str) -> None:
         "Привет",  # a Russian word stays Russian
         "Help!! I was falling.",
         "Shh, the coffee was too hot. Good, see? Brr, it was cold.",  # two letters alike stay two
-        "아ㅡ 진짜 꿈이 너무 길었다ㅡ 끝도 없이.",  # ㅡ as a dash between words stays
+        "아ㅡ 진짜 꿈이 너무 길었다ㅡ 끝도 없이. 짜증나ㅡㅡ",  # ㅡ as a dash between words, and the face ㅡㅡ, stay
         "🇰🇷 태극기와 🇯🇵 일장기가 걸려 있었다",  # flags stay flags
     ],
 )
