@@ -6,7 +6,7 @@ inside a word, Cyrillic or Greek look-alikes (ѕех), full-width or mathematica
 letters spaced or dotted apart (s e x, 성.관.계) and digits for letters (s3x, r4pe). `canonicalize`
 undoes all of these, in this order:
 
-1. put text under a right-to-left override (U+202E, up to its U+202C or the end of the line) in
+1. put text under a right-to-left override (U+202E, up to a U+202C or U+2069 or the line's end) in
    the order it is shown ("\u202exes" shows as "sex"), then drop invisible format characters
    (Unicode category Cf: zero-width spaces and joiners, soft hyphens, BOM, word joiners, bidi
    controls), variation selectors, the combining grapheme joiner and Hangul fillers;
@@ -23,8 +23,8 @@ undoes all of these, in this order:
    the Korean vowel ㅡ typed as a dash between syllables (성ㅡ관ㅡ계) goes too;
 6. map digits and symbols used as letters (3->e, 4->a, 1->i, 0->o, 5->s, 7->t, @->a, $->s) in
    words that mix them with Latin letters, never in numbers (2nd, 3pm, 10km, mp4, 1.5);
-7. shorten a Latin letter stretched three or more times to one (seeexxx -> sex, nooo -> no), except
-   in Roman numerals (VIII, XXX) and links (www.).
+7. shorten Latin letters stretched three or more times (seeexxx -> sex, killll -> kill) when that
+   spells a word the rules know; any other word stays as written (goooood, Zzz, xxx).
 
 `CanonicalText.original_span(start, end)` maps a span of the canonical text back to the diary
 as written, so a safety reason still points at the user's own characters.
@@ -32,6 +32,7 @@ as written, so a safety reason still points at the user's own characters.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -183,7 +184,8 @@ def _compose_compat_run(chars: list[tuple[str, int, int]], out: _Builder) -> Non
                     final, j = _COMPOUND_FINALS[pair], j + 2
                 else:
                     final, j = jamo(j), j + 1
-            out.add(_syllable(ch, vowel, final), start, chars[j - 1][2])
+            # under a right-to-left override the jamo of one syllable may run backwards over the diary
+            out.add(_syllable(ch, vowel, final), min(c[1] for c in chars[i:j]), max(c[2] for c in chars[i:j]))
             i = j
         else:
             out.add(ch, start, chars[i][2])
@@ -326,10 +328,11 @@ _EVERYDAY_PAIRS = frozenset(
 )
 
 
-# Syllables glued by the vowel ㅡ typed as a dash (성ㅡ관ㅡ계를, 아ㅡ이와). Between two syllables of
-# one word it is a disguise or a drawn-out sound (그ㅡ러니까): joined, the word is the same either
-# way. A dash with a space (아ㅡ 진짜) and the face ㅡㅡ stay.
-_EU_GLUED_RE = re.compile(r"(?<![가-힣ㅡ])[가-힣]{1,2}(?:ㅡ[가-힣]{1,2})*ㅡ[가-힣]+")
+# Single syllables glued by the vowel ㅡ typed as a dash (성ㅡ관ㅡ계를, 아ㅡ이와; the last piece may
+# carry a particle). Between syllables of one word it is a disguise or a drawn-out sound (그ㅡ러니까):
+# joined, the word is the same either way. Words of two syllables or more around a dash (나는ㅡ정말로),
+# a dash with a space (아ㅡ 진짜) and the face ㅡㅡ stay.
+_EU_GLUED_RE = re.compile(r"(?<![가-힣ㅡ])[가-힣](?:ㅡ[가-힣])*ㅡ[가-힣]+")
 
 
 def _join_apart(chars: _Chars) -> _Chars:
@@ -492,22 +495,30 @@ def _is_leet(token: str) -> bool:
 # --- 7. letters stretched out -------------------------------------------------------------------
 
 _STRETCHED_RE = re.compile(r"([A-Za-z])\1{2,}", re.IGNORECASE)
-_ROMAN_RE = re.compile(r"[IVXLCDM]+")
 
 
 def _unstretch(chars: _Chars) -> _Chars:
+    """Shorten letters stretched three times or more (seeexxx, killll) when that spells a word the
+    rules know (`SEGMENT_WORDS`), each run to one or two letters; any other word stays as written
+    (goooood, Zzz, xxx, Part iii: the prompt keeps what the diary said)."""
+    from agent.safety.slang import SEGMENT_WORDS
+
     text = chars.text
     keep = [True] * len(text)
     for chunk in re.finditer(r"\S+", text):
         if _NOT_PROSE_RE.search(chunk.group(0)):
             continue
         for word in re.finditer(r"[A-Za-z]+", chunk.group(0)):
-            if _ROMAN_RE.fullmatch(word.group(0)):
+            runs = list(_STRETCHED_RE.finditer(word.group(0)))
+            if not runs or len(runs) > 4:
                 continue
-            offset = chunk.start() + word.start()
-            for m in _STRETCHED_RE.finditer(word.group(0)):
-                for k in range(offset + m.start() + 1, offset + m.end()):
-                    keep[k] = False
+            for lengths in itertools.product((1, 2), repeat=len(runs)):
+                drop = {k for m, n in zip(runs, lengths, strict=True) for k in range(m.start() + n, m.end())}
+                short = "".join(ch for k, ch in enumerate(word.group(0)) if k not in drop)
+                if short.lower() in SEGMENT_WORDS:
+                    for k in drop:
+                        keep[chunk.start() + word.start() + k] = False
+                    break
     if all(keep):
         return chars
     out = _Builder()
@@ -520,7 +531,8 @@ def _unstretch(chars: _Chars) -> _Chars:
 # --- the whole ------------------------------------------------------------------------------------
 
 
-_RLO, _PDF = "\u202e", "\u202c"
+_RLO = "\u202e"
+_OVERRIDE_ENDS = frozenset("\u202c\u2069\n\r")  # pop directional formatting, pop isolate, a line end
 
 
 def _display_order(text: str) -> list[tuple[str, int, int]]:
@@ -535,7 +547,7 @@ def _display_order(text: str) -> list[tuple[str, int, int]]:
             i += 1
             continue
         end = i + 1
-        while end < n and text[end] not in (_PDF, "\n"):
+        while end < n and text[end] not in _OVERRIDE_ENDS:
             end += 1
         clusters: list[list[tuple[str, int, int]]] = []
         for k in range(i + 1, end):
@@ -546,7 +558,7 @@ def _display_order(text: str) -> list[tuple[str, int, int]]:
             else:
                 clusters.append([(text[k], k, k + 1)])
         out += [c for cluster in reversed(clusters) for c in cluster]
-        i = end + 1 if end < n and text[end] == _PDF else end
+        i = end  # the closing control is dropped as invisible, a line end kept
     return out
 
 
@@ -556,7 +568,7 @@ def _strip_and_compose(text: str) -> _Chars:
     out = _Builder()
     i, n = 0, len(visible)
     while i < n:
-        ch, start, _ = visible[i]
+        ch = visible[i][0]
         if _is_compat_jamo(ch) or ("\uffa1" <= ch <= "\uffdc"):
             j = i
             run: list[tuple[str, int, int]] = []
@@ -578,7 +590,7 @@ def _strip_and_compose(text: str) -> _Chars:
         if any(_is_conjoining(c) for c in normal):
             normal = "".join(_to_compat(c) for c in normal)
         normal = _plain_letters(normal)
-        out.add(normal, start, visible[j - 1][2])
+        out.add(normal, min(v[1] for v in visible[i:j]), max(v[2] for v in visible[i:j]))
         i = j
     return _Chars.of(out)
 

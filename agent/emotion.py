@@ -265,7 +265,9 @@ class OfflineEmotionClassifier:
         offsets = np.array([self.offsets["mix"].get(lang, zero) for lang in languages]).reshape(len(texts), len(classes))
         if vectors is not None and self.heads is not None and self.dream_mix:
             dream = np.array([astuple(self.dream_mix.get(languages[i], self.mix.get(languages[i], Mix()))) for i in needs])
-            dream_offsets = np.array([self.offsets["dream_mix"].get(languages[i], zero) for i in needs])
+            dream_offsets = np.array(
+                [self.offsets["dream_mix"].get(languages[i], self.offsets["mix"].get(languages[i], zero)) for i in needs]
+            )
             g = dream_share(self.heads.dreamlike(vectors))[:, None]
             weights[needs] = (1.0 - g) * weights[needs] + g * dream
             offsets[needs] = (1.0 - g) * offsets[needs] + g * dream_offsets

@@ -51,6 +51,8 @@ MINOR_SEX_KO = "꿈에서 어른이 아이와 성관계를 했다."
         ("sssseeeexxxx", "sex"),
         ("had \u202exes\u202c with", "had sex with"),
         ("\u202ellik", "kill"),  # an override left open runs to the end of the line
+        ("\u2066\u202exes\u2069 with a child", "sex with a child"),  # an isolate's end closes it too
+        ("killll", "kill"),
         ("성ㅡ관ㅡ계를 했다", "성관계를 했다"),
         ("어른이 아ㅡ이와", "어른이 아이와"),
     ],
@@ -77,6 +79,9 @@ def test_disguises_are_undone(written: str, expected: str) -> None:
         "Shh, the coffee was too hot. Good, see? Brr, it was cold.",  # two letters alike stay two
         "아ㅡ 진짜 꿈이 너무 길었다ㅡ 끝도 없이. 짜증나ㅡㅡ",  # ㅡ as a dash between words, and the face ㅡㅡ, stay
         "🇰🇷 태극기와 🇯🇵 일장기가 걸려 있었다",  # flags stay flags
+        # stretched letters shorten only into a word the rules know (review, stop 21)
+        "It was goooood, sooo sleeeepy. Zzz. We watched xxx videos, Part iii, AAA batteries.",
+        "나는ㅡ정말로ㅡ무서웠다. 그날ㅡ비가 왔다.",  # words of two syllables around a dash stay
     ],
 )
 def test_ordinary_text_keeps_its_meaning(prose: str) -> None:
@@ -92,6 +97,25 @@ def test_latin_letters_lose_their_accents_and_keep_their_letters() -> None:
     assert canonical("sëx") == "sex"
     # Roman numerals and links keep their repeated letters
     assert canonical("Henry VIII visited www.example.com in XXX") == "Henry VIII visited www.example.com in XXX"
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "꿈에서 \u202eㅈㅗㅂ\u202c 봤다",  # jamo reversed one by one under an override
+        "\u202eㅖㄱㄴㅘㄱㅇㅓㅅ\u202c 를 했다",
+        "\u202e" + unicodedata.normalize("NFD", "계관성") + "\u202c 를 했다",
+        "\u202exes\u0308\u202c and more",
+    ],
+)
+def test_every_canonical_character_maps_to_a_forward_span(written: str) -> None:
+    """Review of stop 21: a syllable composed from reversed jamo got start > end and the verdict's
+    Span raised; every canonical character must come from a non-empty stretch of the diary."""
+    canon = canonicalize(written)
+    assert all(0 <= a < b <= len(written) for a, b in zip(canon.starts, canon.ends, strict=True))
+    verdict = SafetyPolicy().check(written)  # no ValidationError
+    for reason in verdict.reasons:
+        assert reason.span is not None and written[reason.span.start : reason.span.end] == reason.span.text
 
 
 def test_spans_map_back_to_the_diary_as_written() -> None:

@@ -300,3 +300,25 @@ def test_of_dream_mixes_tied_on_accuracy_the_one_with_the_lower_log_loss_wins() 
     noisy = Mix(hashed=0.0, scene=0.05, lexicon=1.0)
     assert _accuracy(gold, worse.predict(noisy)) < _accuracy(gold, worse.predict(calm)) - 0.05
     assert _steadiest(worse, gold, [noisy, calm]) == calm
+
+
+def test_a_language_without_a_dream_mix_keeps_its_comment_offsets_whatever_the_gate_says(
+    emotion: OfflineEmotionClassifier,
+) -> None:
+    # review of stop 21: its weights fell back to the comment mix, its offsets to zero
+    heads = _heads(9)
+    heads.weights["general"] *= 0.01  # gentle logits, so that an offset of 5 shows in the probabilities
+    heads.gate = (np.zeros(512), 10.0)  # everything reads as a dream
+    classifier = OfflineEmotionClassifier(
+        emotion.model, heads, {"en": Mix(hashed=1.0, general=1.0)}, {"ko": Mix(hashed=1.0)},
+        embed=_fake_embed([]), offsets={"mix": {"en": {"joy": 5.0}}},
+    )
+    text = "I walked to the bakery and bought bread"
+    got = np.array([classifier.classify([text])[0].scores[c] for c in EMOTIONS])
+    vectors = _fake_embed([])([text])
+    total = _log_softmax(emotion.model.decision([text]))[0]
+    total = total + _log_softmax(vectors @ heads.weights["general"] + heads.bias["general"])[0]
+    without = np.exp(_log_softmax(total[None, :]))[0]
+    total[EMOTIONS.index("joy")] += 5.0
+    assert np.allclose(got, np.exp(_log_softmax(total[None, :]))[0], atol=1e-6)
+    assert not np.allclose(got, without, atol=1e-3)

@@ -156,6 +156,11 @@ def test_blocked_categories(text: str, category: str, policy: SafetyPolicy) -> N
         ("꿈에서 어른이 아이와 ㅅㅅ를 했다.", True),
         ("꿈에서 모르는 사람이랑 ㅅㅅ 하는 장면이 나왔다", True),
         ("ㅅㅅ 웃기다 꿈에서 친구가 넘어졌다", False),  # a laugh, no verb of doing
+        # review of stop 21: a laugh before a noun that starts like a verb is still a laugh
+        ("ㅅㅅ 하루 종일 웃었다", False),
+        ("ㅅㅅ 중학교 친구가 나왔다", False),
+        ("ㅅㅅ 해변에 갔다", False),
+        ("ㅅㅅ 각자 집에 갔다", False),
     ],
 )
 def test_jamo_slang_for_sex_is_sexual_however_it_is_spaced(text: str, sexual: bool) -> None:
