@@ -24,7 +24,8 @@ undoes all of these, in this order:
 6. map digits and symbols used as letters (3->e, 4->a, 1->i, 0->o, 5->s, 7->t, @->a, $->s) in
    words that mix them with Latin letters, never in numbers (2nd, 3pm, 10km, mp4, 1.5);
 7. shorten Latin letters stretched three or more times (seeexxx -> sex, killll -> kill) when that
-   spells a word the rules know; any other word stays as written (goooood, Zzz, xxx).
+   spells a word the rules know, or to one letter each in a word stretched throughout; a word with
+   one stretched run stays as written (goooood, Zzz, xxx).
 
 `CanonicalText.original_span(start, end)` maps a span of the canonical text back to the diary
 as written, so a safety reason still points at the user's own characters.
@@ -495,12 +496,17 @@ def _is_leet(token: str) -> bool:
 # --- 7. letters stretched out -------------------------------------------------------------------
 
 _STRETCHED_RE = re.compile(r"([A-Za-z])\1{2,}", re.IGNORECASE)
+# runs up to which every one-or-two-letters shape is tried (64 shapes; a word with more tries all
+# ones and all twos): a 20,000-character diary of stretched words stays well under a second
+_STRETCH_SEARCH = 6
 
 
 def _unstretch(chars: _Chars) -> _Chars:
-    """Shorten letters stretched three times or more (seeexxx, killll) when that spells a word the
-    rules know (`SEGMENT_WORDS`), each run to one or two letters; any other word stays as written
-    (goooood, Zzz, xxx, Part iii: the prompt keeps what the diary said)."""
+    """Shorten letters stretched three times or more: each run to one or two letters where that
+    spells a word the rules know (`SEGMENT_WORDS`: seeexxx -> sex, killll -> kill); in a word with
+    two or more such runs that spells none (tttooorrrnnn), every run to one letter, since a word
+    stretched throughout is a disguise; a word with one run stays as written (goooood, Zzz, xxx,
+    Part iii: the prompt keeps what the diary said)."""
     from agent.safety.slang import SEGMENT_WORDS
 
     text = chars.text
@@ -510,15 +516,24 @@ def _unstretch(chars: _Chars) -> _Chars:
             continue
         for word in re.finditer(r"[A-Za-z]+", chunk.group(0)):
             runs = list(_STRETCHED_RE.finditer(word.group(0)))
-            if not runs or len(runs) > 4:
+            if not runs:
                 continue
-            for lengths in itertools.product((1, 2), repeat=len(runs)):
-                drop = {k for m, n in zip(runs, lengths, strict=True) for k in range(m.start() + n, m.end())}
-                short = "".join(ch for k, ch in enumerate(word.group(0)) if k not in drop)
-                if short.lower() in SEGMENT_WORDS:
-                    for k in drop:
-                        keep[chunk.start() + word.start() + k] = False
+            drop: set[int] = set()
+            shapes = (
+                itertools.product((1, 2), repeat=len(runs))
+                if len(runs) <= _STRETCH_SEARCH
+                else iter([(1,) * len(runs), (2,) * len(runs)])
+            )
+            for lengths in shapes:
+                trial = {k for m, n in zip(runs, lengths, strict=True) for k in range(m.start() + n, m.end())}
+                if "".join(ch for k, ch in enumerate(word.group(0)) if k not in trial).lower() in SEGMENT_WORDS:
+                    drop = trial
                     break
+            else:
+                if len(runs) >= 2:
+                    drop = {k for m in runs for k in range(m.start() + 1, m.end())}
+            for k in drop:
+                keep[chunk.start() + word.start() + k] = False
     if all(keep):
         return chars
     out = _Builder()

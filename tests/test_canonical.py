@@ -53,6 +53,8 @@ MINOR_SEX_KO = "꿈에서 어른이 아이와 성관계를 했다."
         ("\u202ellik", "kill"),  # an override left open runs to the end of the line
         ("\u2066\u202exes\u2069 with a child", "sex with a child"),  # an isolate's end closes it too
         ("killll", "kill"),
+        ("tttooorrrtttuuurrreeeddd", "tortured"),
+        ("ccchhhiiilllddd", "child"),
         ("성ㅡ관ㅡ계를 했다", "성관계를 했다"),
         ("어른이 아ㅡ이와", "어른이 아이와"),
     ],
