@@ -379,6 +379,13 @@ def _join_apart(chars: _Chars) -> _Chars:
                 index += 1
             else:
                 index += 1
+    return _kept(chars, keep)
+
+
+def _kept(chars: _Chars, keep: list[bool]) -> _Chars:
+    """`chars` without the characters whose `keep` is False (steps 5 and 7 drop, never add)."""
+    if all(keep):
+        return chars
     out = _Builder()
     for k, ch in enumerate(chars.chars):
         if keep[k]:
@@ -510,6 +517,8 @@ def _unstretch(chars: _Chars) -> _Chars:
     from agent.safety.slang import SEGMENT_WORDS
 
     text = chars.text
+    if not _STRETCHED_RE.search(text):
+        return chars  # most diaries: nothing stretched
     keep = [True] * len(text)
     for chunk in re.finditer(r"\S+", text):
         if _NOT_PROSE_RE.search(chunk.group(0)):
@@ -534,13 +543,7 @@ def _unstretch(chars: _Chars) -> _Chars:
                     drop = {k for m in runs for k in range(m.start() + 1, m.end())}
             for k in drop:
                 keep[chunk.start() + word.start() + k] = False
-    if all(keep):
-        return chars
-    out = _Builder()
-    for k, ch in enumerate(chars.chars):
-        if keep[k]:
-            out.add(ch, chars.starts[k], chars.ends[k])
-    return _Chars.of(out)
+    return _kept(chars, keep)
 
 
 # --- the whole ------------------------------------------------------------------------------------

@@ -71,11 +71,10 @@ def _math_bold(word: str) -> str:
 
 def _small_caps(word: str) -> str:
     """Latin small capitals where Unicode has one (ꜱᴇx); other letters as they are."""
-    import unicodedata as ud
 
     def cap(c: str) -> str:
         try:
-            return ud.lookup(f"LATIN LETTER SMALL CAPITAL {c.upper()}") if c.isascii() and c.isalpha() else c
+            return unicodedata.lookup(f"LATIN LETTER SMALL CAPITAL {c.upper()}") if c.isascii() and c.isalpha() else c
         except KeyError:
             return c
 

@@ -286,7 +286,7 @@ def test_offsets_that_do_not_hold_on_the_other_half_are_not_kept() -> None:
 
 
 def test_of_dream_mixes_tied_on_accuracy_the_one_with_the_lower_log_loss_wins() -> None:
-    from agent.train.mix import Sources, _accuracy, _steadiest
+    from agent.train.mix import Sources, _accuracy, _log_loss, _steadiest
 
     scores, gold = _scores_with_a_shy_class(7, n=300)
     flat = np.zeros_like(scores)
@@ -295,11 +295,14 @@ def test_of_dream_mixes_tied_on_accuracy_the_one_with_the_lower_log_loss_wins() 
     calm, sharp = Mix(hashed=0.0, scene=1.0), Mix(hashed=0.0, scene=0.5, lexicon=1.0)
     assert _accuracy(gold, sources.predict(calm)) == _accuracy(gold, sources.predict(sharp))
     assert _steadiest(sources, gold, [sharp, calm]) == calm
-    # a mix clearly more accurate wins however its log-loss compares
-    worse = Sources(hashed=flat, general=flat, scene=scores, lexicon=np.random.default_rng(8).normal(size=scores.shape))
-    noisy = Mix(hashed=0.0, scene=0.05, lexicon=1.0)
-    assert _accuracy(gold, worse.predict(noisy)) < _accuracy(gold, worse.predict(calm)) - 0.05
-    assert _steadiest(worse, gold, [noisy, calm]) == calm
+    # a mix clearly more accurate wins though its log-loss is higher (an overconfident lexicon
+    # beside a noisy hashed head)
+    worse = Sources(hashed=np.random.default_rng(8).normal(size=scores.shape), general=flat, scene=scores,
+                    lexicon=8.0 * scores)
+    overconfident, noisy = Mix(hashed=0.0, lexicon=2.0), Mix(hashed=1.0, scene=0.25)
+    assert _log_loss(gold, worse.mixed(noisy)) < _log_loss(gold, worse.mixed(overconfident))
+    assert _accuracy(gold, worse.predict(noisy)) < _accuracy(gold, worse.predict(overconfident)) - 0.05
+    assert _steadiest(worse, gold, [noisy, overconfident]) == overconfident
 
 
 def test_a_language_without_a_dream_mix_keeps_its_comment_offsets_whatever_the_gate_says(

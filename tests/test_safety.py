@@ -148,37 +148,30 @@ def test_blocked_categories(text: str, category: str, policy: SafetyPolicy) -> N
 
 
 @pytest.mark.parametrize(
-    ("text", "sexual"),
+    ("text", "category", "found"),
     [
-        ("꿈에서 어른이 아이와 ㅅㅅ했다.", True),
+        # jamo slang for sex, however it is spaced
+        ("꿈에서 어른이 아이와 ㅅㅅ했다.", "sexual", True),
         # stop 21: a space or a particle between the slang and its verb let it through
-        ("꿈에서 어른이 아이와 ㅅㅅ 했다.", True),
-        ("꿈에서 어른이 아이와 ㅅㅅ를 했다.", True),
-        ("꿈에서 모르는 사람이랑 ㅅㅅ 하는 장면이 나왔다", True),
-        ("ㅅㅅ 웃기다 꿈에서 친구가 넘어졌다", False),  # a laugh, no verb of doing
+        ("꿈에서 어른이 아이와 ㅅㅅ 했다.", "sexual", True),
+        ("꿈에서 어른이 아이와 ㅅㅅ를 했다.", "sexual", True),
+        ("꿈에서 모르는 사람이랑 ㅅㅅ 하는 장면이 나왔다", "sexual", True),
+        ("ㅅㅅ 웃기다 꿈에서 친구가 넘어졌다", "sexual", False),  # a laugh, no verb of doing
         # review of stop 21: a laugh before a noun that starts like a verb is still a laugh
-        ("ㅅㅅ 하루 종일 웃었다", False),
-        ("ㅅㅅ 중학교 친구가 나왔다", False),
-        ("ㅅㅅ 해변에 갔다", False),
-        ("ㅅㅅ 각자 집에 갔다", False),
+        ("ㅅㅅ 하루 종일 웃었다", "sexual", False),
+        ("ㅅㅅ 중학교 친구가 나왔다", "sexual", False),
+        ("ㅅㅅ 해변에 갔다", "sexual", False),
+        ("ㅅㅅ 각자 집에 갔다", "sexual", False),
+        # slang slurs are hate, the plain group name is not
+        ("개슬람 놈들은 다 쫓아내야 한다", "hate", True),
+        ("짱깨들이 또 몰려왔다", "hate", True),
+        ("이슬람 사원 앞에서 친구를 만났다", "hate", False),
+        ("They called them mud people and laughed", "hate", True),
+        ("We visited the mosque with our neighbours", "hate", False),
     ],
 )
-def test_jamo_slang_for_sex_is_sexual_however_it_is_spaced(text: str, sexual: bool) -> None:
-    assert any(m.category == "sexual" for m in rule_matches(canonical(text))) is sexual, text
-
-
-@pytest.mark.parametrize(
-    ("text", "hateful"),
-    [
-        ("개슬람 놈들은 다 쫓아내야 한다", True),
-        ("짱깨들이 또 몰려왔다", True),
-        ("이슬람 사원 앞에서 친구를 만났다", False),
-        ("They called them mud people and laughed", True),
-        ("We visited the mosque with our neighbours", False),
-    ],
-)
-def test_slang_slurs_are_hate_and_the_group_name_is_not(text: str, hateful: bool) -> None:
-    assert any(m.category == "hate" for m in rule_matches(canonical(text))) is hateful, text
+def test_slang_is_its_category_and_the_plain_words_are_not(text: str, category: str, found: bool) -> None:
+    assert any(m.category == category for m in rule_matches(canonical(text))) is found, text
 
 
 def test_nudity_next_to_a_child_goes_to_a_person(policy: SafetyPolicy) -> None:

@@ -111,7 +111,7 @@ class Sources:
         return sum((w[:, [k]] * part for k, part in enumerate(parts)), np.zeros_like(self.hashed))
 
     def predict(self, mix: Mix | np.ndarray) -> list[str]:
-        return [EMOTIONS[k] for k in self.mixed(mix).argmax(axis=1)]
+        return _labels(self.mixed(mix))
 
     def predict_blend(self, comment: Mix, dream: Mix, gate: np.ndarray) -> list[str]:
         """Predictions of the two mixes blended per row as the classifier does (`gate`: probabilities)."""
@@ -120,6 +120,11 @@ class Sources:
 
     def rows(self, mask: np.ndarray) -> Sources:
         return Sources(self.hashed[mask], self.general[mask], self.scene[mask], self.lexicon[mask])
+
+
+def _labels(scores: np.ndarray) -> list[str]:
+    """The emotion of each row's largest score (columns in EMOTIONS order)."""
+    return [EMOTIONS[k] for k in scores.argmax(axis=1)]
 
 
 def _macro_f1(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> float:
@@ -166,7 +171,7 @@ def fit_offsets(scores: np.ndarray, measure: Callable[[list[str]], float]) -> np
     offsets = np.zeros(scores.shape[1])
 
     def score(o: np.ndarray) -> float:
-        return measure([EMOTIONS[k] for k in (scores + o).argmax(axis=1)])
+        return measure(_labels(scores + o))
 
     best = score(offsets)
     for _ in range(OFFSET_SWEEPS):
@@ -201,11 +206,11 @@ def choose_offsets(
         fit_rows, score_rows = np.flatnonzero(halves != h), np.flatnonzero(halves == h)
         part_gold = [gold[i] for i in fit_rows]
         o = fit_offsets(scores[fit_rows], functools.partial(measure, part_gold))
-        for i, k in zip(score_rows, (scores[score_rows] + o).argmax(axis=1), strict=True):
-            crossed[i] = EMOTIONS[k]
-    plain = measure(gold, [EMOTIONS[k] for k in scores.argmax(axis=1)])
+        for i, label in zip(score_rows, _labels(scores[score_rows] + o), strict=True):
+            crossed[i] = label
+    plain_pred = _labels(scores)
+    plain = measure(gold, plain_pred)
     cross = measure(gold, crossed)
-    plain_pred = [EMOTIONS[k] for k in scores.argmax(axis=1)]
     draws, needed = OFFSET_BOOTSTRAP
     rng = np.random.default_rng(0)
     gains = []
@@ -215,7 +220,7 @@ def choose_offsets(
         gains.append(measure(sample, [crossed[i] for i in rows]) - measure(sample, [plain_pred[i] for i in rows]))
     holds = float(np.mean(np.array(gains) > 0))
     offsets = fit_offsets(scores, functools.partial(measure, gold))
-    fitted = measure(gold, [EMOTIONS[k] for k in (scores + offsets).argmax(axis=1)])
+    fitted = measure(gold, _labels(scores + offsets))
     report = {"none": round(plain, 4), "cross_fitted": round(cross, 4), "fitted": round(fitted, 4), "gain_holds": holds}
     kept = cross >= plain + OFFSET_MARGIN and holds >= needed
     return (offsets if kept else np.zeros_like(offsets)), report
@@ -264,7 +269,7 @@ def choose_mix(
                 cv[folds == k] = _log_probs(fit_head(x[folds != k], part, c), x[folds == k])
             by_choice[(scale, c)] = cv
     cv_accuracy = {
-        choice: _accuracy(scene_gold_all, [EMOTIONS[k] for k in cv.argmax(axis=1)]) for choice, cv in by_choice.items()
+        choice: _accuracy(scene_gold_all, _labels(cv)) for choice, cv in by_choice.items()
     }
     scene_scale, scene_c = max(cv_accuracy, key=lambda sc: (round(cv_accuracy[sc], 6), -sc[0], -sc[1]))
     scene_cv = by_choice[(scene_scale, scene_c)]
