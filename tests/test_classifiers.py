@@ -135,6 +135,8 @@ def test_training_script_rebuilds_loadable_artifacts(repo_data: Path, tmp_path: 
     assert policy.meta["training"]["limit"] == 1000 and policy.second is not None
     assert policy.meta["training"]["rows"] <= 3000
     assert set(policy.meta["calibration"]) == set(CATEGORIES)
+    assert policy.words is not None and (out / "policy_words.npz").is_file(), "the word head ships beside the heads"
+    assert all("beta" in head and "beta" in head["second_reading"] for head in policy.meta["training"]["heads"].values())
     readings = policy.score(["We had a picnic by the river.", "I cut my wrists so it would all stop."])
     assert all(0.0 <= p <= 1.0 for row in readings for p in row.values())
     results = OfflineEmotionClassifier.load(out / "emotion.npz").classify(["I am so happy today", ""])

@@ -277,6 +277,9 @@ def _assert_refused_with_one_array_cut(folder: Path, key: str, match: str) -> No
         broken = {k: arrays[k] for k in arrays.files} | {key: arrays[key][:-1]}
     np.savez(folder / "broken.npz", **broken)
     (folder / "broken.json").write_text((folder / "policy.json").read_text())
+    for suffix in (".npz", ".json"):  # the word head, when there is one, stays whole
+        if (folder / f"policy_words{suffix}").is_file():
+            (folder / f"broken_words{suffix}").write_bytes((folder / f"policy_words{suffix}").read_bytes())
     with pytest.raises(PolicyModelError, match=match):
         MeaningDetector.load(folder / "broken.npz", embed=_one_hot_embed({}))
 
@@ -420,16 +423,104 @@ def test_the_shipped_second_reading_reads_e5_for_few_ordinary_sentences() -> Non
 def test_training_counts_a_positive_below_the_gate_as_missed_and_unread_benign_rows_as_silent() -> None:
     """`agent.train.policy.recall_above_benign` with the second reading's masks: an unread row
     scores `UNREAD`, so it neither raises the benign threshold nor counts as caught."""
-    from agent.train.policy import final_logit, recall_above_benign
+    from agent.train.policy import Scored, final_logit, recall_above_benign
 
     line = np.array([0.9, 0.9, 0.05])  # two confident positives, one weaker than every benign row
     vote = np.full(3, 0.5)  # logit 0: the vote says nothing
     y = np.array([1, 1, 1])
     benign_line = np.array([0.99, 0.1, 0.1, 0.1])
-    everything_read = (benign_line, np.full(4, 0.5), None)
-    assert recall_above_benign((line, vote, None), y, [everything_read], 0.0) == 0.0  # 0.99 sets the bar
-    first_reading_calm = (benign_line, np.full(4, 0.5), np.array([False, True, True, True]))
-    assert recall_above_benign((line, vote, None), y, [first_reading_calm], 0.0) == pytest.approx(2 / 3)
+    everything_read = Scored(benign_line, np.full(4, 0.5))
+    assert recall_above_benign(Scored(line, vote), y, [everything_read], 0.0) == 0.0  # 0.99 sets the bar
+    first_reading_calm = Scored(benign_line, np.full(4, 0.5), np.array([False, True, True, True]))
+    assert recall_above_benign(Scored(line, vote), y, [first_reading_calm], 0.0) == pytest.approx(2 / 3)
     gated = np.array([True, False, True])  # the second confident positive never reached the reading
-    assert recall_above_benign((line, vote, gated), y, [first_reading_calm], 0.0) == pytest.approx(1 / 3)
-    np.testing.assert_allclose(final_logit((line, vote, gated), 0.0)[1], UNREAD)
+    assert recall_above_benign(Scored(line, vote, gated), y, [first_reading_calm], 0.0) == pytest.approx(1 / 3)
+    np.testing.assert_allclose(final_logit(Scored(line, vote, gated), 0.0)[1], UNREAD)
+
+
+def test_training_weighs_the_word_head_only_where_it_raises_recall_and_then_as_little_as_it_can() -> None:
+    """`agent.train.policy.choose_alpha` over vote and word weights: a word head that tells the
+    positives from the benign rows gets a weight; among pairs within the tolerance of the best
+    recall the smallest word weight wins (the word head learned from written rows only); a word
+    head that adds nothing keeps weight 0."""
+    from agent.train.policy import ALPHA_TOLERANCE, BETA_GRID, Scored, choose_alpha, final_logit
+
+    rng = np.random.default_rng(0)
+    n = 400
+    y = np.r_[np.ones(n // 2), np.zeros(n // 2)].astype(np.int64)
+    line = np.where(y == 1, rng.uniform(0.3, 0.9, n), rng.uniform(0.05, 0.9, n))  # overlaps the benign rows
+    vote = np.full(n, 0.5)
+    telling = np.where(y == 1, 3.0, -3.0) + rng.normal(0, 0.3, n)  # words that separate the classes
+    benign = Scored(line[y == 0], vote[y == 0], None, telling[y == 0])
+    alpha, beta, recall, recalls = choose_alpha(Scored(line, vote, None, telling), y, [benign])
+    assert beta > 0 and recall > recalls[f"{alpha}/0.0"] + ALPHA_TOLERANCE, recalls
+    smaller = [b for b in BETA_GRID if b < beta]
+    assert all(recalls[f"{a}/{b}"] < max(recalls.values()) - ALPHA_TOLERANCE for a in (0.0, 1.0, 2.0, 3.0) for b in smaller)
+    np.testing.assert_allclose(final_logit(Scored(line, vote, None, telling), 0.0, 2.0) - final_logit(Scored(line, vote), 0.0), 2 * telling)
+    silent = np.zeros(n)
+    _, beta, _, _ = choose_alpha(Scored(line, vote, None, silent), y, [Scored(line[y == 0], vote[y == 0], None, silent[y == 0])])
+    assert beta == 0.0
+    assert set(choose_alpha(Scored(line, vote), y, [Scored(line[y == 0], vote[y == 0])])[3]) == {"0.0/0.0", "1.0/0.0", "2.0/0.0", "3.0/0.0"}
+
+
+def _word_head(weight: float) -> object:
+    """A word head (`agent.features.LinearTextModel`) whose gore column fires on the word "melon"."""
+    from agent.features import FeatureParams, LinearTextModel, bucket
+
+    params = FeatureParams(bits=12)
+    weights = np.zeros((params.n_features, len(CATEGORIES)), dtype=np.float32)
+    weights[bucket("w:melon", params.bits), CATEGORIES.index("gore")] = weight
+    return LinearTextModel(
+        params=params, idf=np.ones(params.n_features, dtype=np.float32), weights=weights,
+        bias=np.full(len(CATEGORIES), -2.0, dtype=np.float32), meta={"classes": list(CATEGORIES)},
+    )
+
+
+def _detector_with_words(beta: float) -> MeaningDetector:
+    """An encoder that reads nothing (every head at log-odds -6) beside the word head of `_word_head`."""
+    return MeaningDetector(
+        weights=np.zeros((8, len(CATEGORIES)), dtype=np.float32),
+        bias=np.full(len(CATEGORIES), -6.0, dtype=np.float32),
+        categories=CATEGORIES,
+        embed=_one_hot_embed({}),
+        words=_word_head(200.0),  # type: ignore[arg-type]
+        beta=np.full(len(CATEGORIES), beta, dtype=np.float32),
+    )
+
+
+def test_the_word_head_adds_its_log_odds_to_the_encoder_reading(tmp_path: Path) -> None:
+    gore = CATEGORIES.index("gore")
+    texts = ["his head burst like a melon", "we ate melon by the sea", "the sea"]
+    for beta, blocked in ((0.0, False), (1.0, True)):
+        detector = _detector_with_words(beta)
+        logits = detector.logits(detector.embed(texts), texts)
+        assert logits[2, gore] == pytest.approx(-6.0 + beta * -2.0)
+        assert (logits[0, gore] > 0) == blocked, logits[:, gore]
+        assert SafetyPolicy(meaning=detector).check(texts[0]).decision == ("block" if blocked else "allow")
+        np.testing.assert_allclose(detector.logits(detector.embed(texts))[:, gore], -6.0)  # without texts: the encoder alone
+    detector.save(tmp_path / "policy.npz")
+    assert (tmp_path / "policy_words.npz").is_file() and (tmp_path / "policy_words.json").is_file()
+    loaded = MeaningDetector.load(tmp_path / "policy.npz", embed=detector.embed)
+    assert loaded.words is not None and loaded.beta is not None
+    np.testing.assert_allclose(loaded.logits(loaded.embed(texts), texts), detector.logits(detector.embed(texts), texts), atol=0.05)
+    _assert_refused_with_one_array_cut(tmp_path, "beta", "word head")
+    (tmp_path / "policy_words.npz").unlink()
+    with pytest.raises(PolicyModelError, match="word head"):
+        MeaningDetector.load(tmp_path / "policy.npz", embed=detector.embed)
+
+
+def test_the_second_reading_adds_the_word_head_with_its_own_weight() -> None:
+    calls: list[list[str]] = []
+    detector = _second_reading_detector(calls)
+    assert detector.second is not None
+    gore = CATEGORIES.index("gore")
+    detector.words, detector.beta = _word_head(200.0), np.zeros(len(CATEGORIES), dtype=np.float32)  # type: ignore[assignment]
+    detector.second.beta = np.zeros(len(CATEGORIES), dtype=np.float32)
+    texts = ["a dark room, a melon split open", "a dark room, quiet"]
+    before = detector.logits(detector.embed(texts), texts)[:, gore]
+    detector.second.beta[gore] = 1.0
+    after = detector.logits(detector.embed(texts), texts)[:, gore]
+    words = detector.word_logits(texts)
+    assert words is not None
+    np.testing.assert_allclose(after - before, words[:, gore])
+    assert before[0] < 0 < after[0] and after[1] < 0

@@ -21,18 +21,25 @@ benign ones per head). For those sentences and categories the second reading's l
 the first; every other sentence carries no evidence for the category (in cross-validation no
 positive that the second reading catches was below the gate). Grouped 5-fold cross-validation on
 the training rows, share of harmful sentences above the benign 0.1 % quantile, first -> second
-reading (line and vote; `policy.json` records it per head, stop 21's training rows): self_harm
-0.37 -> 0.47, gore 0.50 -> 0.53, sexual 0.44 -> 0.60, minors 0.61 -> 0.80, hate 0.41 -> 0.56,
-override 0.92 -> 0.96. A head whose e5 reading does not raise that share keeps its first reading
+reading (line, vote and words; `policy.json` records it per head, stop 22's heads): self_harm
+0.37 -> 0.50, gore 0.66 -> 0.66, sexual 0.66 -> 0.72, minors 0.83 -> 0.88, hate 0.47 -> 0.59,
+override 0.94 -> 0.96. A head whose e5 reading does not raise that share keeps its first reading
 (e5 weights zero). In the second reading a head's vote is either the first reading's (neighbours
 by USE) or that of the nearest sentences in the second reading's own space (USE beside e5, a
 second bank: `joint_vote`), whichever cross-validation prefers: the joint vote for hate
-(0.42 -> 0.56) and override (0.93 -> 0.96); the other heads read better with the USE neighbours.
+(0.45 -> 0.59) and override (0.93 -> 0.96); the other heads read better with the USE neighbours.
+
+Beside the encoder, a word head reads the sentence's words (`words`, an `agent.features`
+`LinearTextModel`: hashed word and character n-grams, one logistic column per category, trained
+on the same rows). It knows the vocabulary of the written scenes beyond the rules' lists (moaning,
+a split belly, skin peeled off) that the encoders blur; its log-odds are added `beta` times in
+each reading, `beta` chosen per head and reading by cross-validation like `alpha` (0 where the
+words add nothing). The encoder alone still carries a sentence whose words the head never saw.
 
 They are trained by `python -m agent.train --task policy` (`agent.train.policy`) on the sentences
 of `data/policy/train/` plus collected hate-speech rows, and ship as `agent/models/policy.npz`
 (float16 weights, 512 x 6; the neighbours' vectors as int8 with a scale per row, in each bank) with
-`policy.json`. The policy (`agent.safety.policy`) reads each head's probability as one more piece
+`policy.json`, and the word head as `policy_words.npz` + `.json`. The policy (`agent.safety.policy`) reads each head's probability as one more piece
 of evidence in its noisy-or, with the sentence as the span.
 """
 
@@ -47,6 +54,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from agent.features import ArtifactError, LinearTextModel
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +167,7 @@ class SecondReading:
     embed: Embed  # texts -> unit e5 vectors
     neighbours: NeighbourVote | None = None  # the bank in the second reading's space
     joint_vote: npt.NDArray[np.bool_] | None = None  # (categories,): heads that vote in that bank
+    beta: npt.NDArray[np.float32] | None = None  # (categories,): weight of the word head's log-odds
 
     def features(self, vectors: npt.NDArray[np.float32], e5: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         """The second reading's input (`second_features` at this `e5_scale`)."""
@@ -173,9 +183,11 @@ class SecondReading:
         vectors: npt.NDArray[np.float32],
         first: npt.NDArray[np.float64],
         shares: npt.NDArray[np.float32] | None,
+        words: npt.NDArray[np.float64] | None = None,
     ) -> npt.NDArray[np.float64]:
         """Final log-odds (n, categories): the second reading where gated, `UNREAD` elsewhere. Only
-        the gated sentences are embedded with e5."""
+        the gated sentences are embedded with e5. `words`: the word head's log-odds (n, categories),
+        added `beta` times."""
         gated = self.gated(first)
         out = np.full(first.shape, UNREAD, dtype=np.float64)
         rows = np.flatnonzero(gated.any(axis=1))
@@ -183,6 +195,8 @@ class SecondReading:
             features = self.features(vectors[rows], self.embed([texts[int(i)] for i in rows]))
             line = features @ self.weights + self.bias
             second = line if shares is None else combined_logit(line, self.shares(features, shares[rows]), self.alpha)
+            if words is not None and self.beta is not None:
+                second = second + self.beta[None, :] * words[rows]
             out[rows] = np.where(gated[rows], second, UNREAD)
         return out
 
@@ -208,6 +222,14 @@ class MeaningDetector:
     neighbours: NeighbourVote | None = None
     alpha: npt.NDArray[np.float32] | None = None  # (categories,): weight of the vote's logit per head
     second: SecondReading | None = None
+    words: LinearTextModel | None = None  # the word head: one log-odds column per category
+    beta: npt.NDArray[np.float32] | None = None  # (categories,): weight of the word head's log-odds
+
+    def word_logits(self, texts: Sequence[str]) -> npt.NDArray[np.float64] | None:
+        """The word head's log-odds (n, categories) for `texts`, or None without a word head."""
+        if self.words is None:
+            return None
+        return self.words.decision(texts)
 
     @classmethod
     def load(
@@ -233,6 +255,8 @@ class MeaningDetector:
             }
             second_bank = _read_bank(npz, "second_", meta) if "second_bank" in npz else None
             joint_vote = npz["second_joint_vote"].astype(bool) if "second_joint_vote" in npz else None
+            beta = npz["beta"].astype(np.float32) if "beta" in npz else None
+            second_beta = npz["second_beta"].astype(np.float32) if "second_beta" in npz else None
         categories = tuple(meta["categories"])
         if weights.shape != (meta["dim"], len(categories)) or bias.shape != (len(categories),):
             raise PolicyModelError(
@@ -240,6 +264,9 @@ class MeaningDetector:
             )
         if neighbours is not None and not _bank_fits(neighbours, meta["dim"], len(categories)):
             raise PolicyModelError(f"{path}: neighbour bank {neighbours.vectors.shape} does not match the heads")
+        words = _read_words(path, categories) if beta is not None else None
+        if beta is not None and beta.shape != (len(categories),):
+            raise PolicyModelError(f"{path}: the word head's weights {beta.shape} do not match {categories}")
         second = None
         if second_arrays:
             from agent.encoder import E5_DIM, embed_e5
@@ -259,6 +286,7 @@ class MeaningDetector:
             second = SecondReading(
                 **second_arrays, e5_scale=float(meta["second_reading"]["e5_scale"]), embed=embed_second or embed_e5,
                 neighbours=second_bank, joint_vote=joint_vote if second_bank is not None else None,
+                beta=second_beta if words is not None else None,
             )
         if embed is None:
             from agent.encoder import embed as shared_embed
@@ -273,22 +301,30 @@ class MeaningDetector:
             neighbours=neighbours,
             alpha=alpha,
             second=second,
+            words=words,
+            beta=beta,
         )
 
     def logits(
         self, vectors: npt.NDArray[np.float32], texts: Sequence[str] | None = None
     ) -> npt.NDArray[np.float64]:
-        """Per-category log-odds for already embedded sentences, shape (n, categories): the first
-        reading, or with `texts` (the sentences) and a second reading, the final log-odds."""
+        """Per-category log-odds for already embedded sentences, shape (n, categories). Without
+        `texts`, the encoder's first reading alone; with `texts` (the sentences), the first reading
+        with the word head's log-odds and, with a second reading, the final log-odds."""
         line = (vectors @ self.weights + self.bias).astype(np.float64)
         shares = None
         first = line
         if self.neighbours is not None and self.alpha is not None:
             shares = self.neighbours.shares(vectors)
             first = combined_logit(line, shares, self.alpha)
-        if self.second is None or texts is None:
+        if texts is None:
             return first
-        return self.second.logits(texts, vectors, first, shares)
+        words = self.word_logits(texts)
+        if words is not None and self.beta is not None:
+            first = first + self.beta[None, :] * words
+        if self.second is None:
+            return first
+        return self.second.logits(texts, vectors, first, shares, words)
 
     def evidence(self, category: str, logit: float) -> float:
         """A head's log-odds as policy evidence, piecewise linear between the anchors that training
@@ -324,7 +360,12 @@ class MeaningDetector:
         }
         if self.neighbours is not None and self.alpha is not None:
             arrays |= _bank_arrays(self.neighbours, "") | {"alpha": self.alpha.astype(np.float32)}
+        if self.words is not None and self.beta is not None:
+            arrays["beta"] = self.beta.astype(np.float32)
+            self.words.save(words_path(path))
         if self.second is not None:
+            if self.second.beta is not None:
+                arrays["second_beta"] = self.second.beta.astype(np.float32)
             arrays |= {
                 "second_gate": self.second.gate.astype(np.float32),
                 "second_weights": self.second.weights.astype(np.float16),
@@ -352,6 +393,22 @@ class MeaningDetector:
         path.with_suffix(".json").write_text(
             json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
+
+
+def words_path(path: Path) -> Path:
+    """Where the word head of the detector at `path` lives (`policy.npz` -> `policy_words.npz`)."""
+    return path.with_name(f"{path.stem}_words.npz")
+
+
+def _read_words(path: Path, categories: tuple[str, ...]) -> LinearTextModel:
+    """The word head saved beside the detector at `path`, checked against its categories."""
+    try:
+        words = LinearTextModel.load(words_path(path))
+    except ArtifactError as e:
+        raise PolicyModelError(f"{path}: its word head does not load ({e})") from e
+    if tuple(words.classes) != categories or words.weights.shape[1] != len(categories):
+        raise PolicyModelError(f"{path}: the word head's classes {words.classes} do not match {categories}")
+    return words
 
 
 def _bank_arrays(vote: NeighbourVote, prefix: str) -> dict[str, Any]:

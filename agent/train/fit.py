@@ -51,7 +51,8 @@ EMOTION_CONFIG = FitConfig(C=4.0)
 TOXICITY_CONFIG = FitConfig(C=4.0)
 
 
-def _csr(rows: SparseRows) -> Any:
+def to_csr(rows: SparseRows) -> Any:
+    """`rows` as a scipy CSR matrix (what scikit-learn fits on)."""
     from scipy.sparse import csr_matrix
 
     return csr_matrix((rows.data, rows.indices, rows.indptr), shape=(rows.n_rows, rows.n_features))
@@ -81,7 +82,7 @@ def fit_linear(
     start = time.monotonic()
     counts = count_rows([e.text for e in examples], config.params)
     idf = smooth_idf(document_frequency(counts), counts.n_rows)
-    features = _csr(weight_rows(counts, idf))
+    features = to_csr(weight_rows(counts, idf))
     labels = np.array([e.label for e in examples])
     present = sorted(set(labels.tolist()))
     if present != sorted(classes):

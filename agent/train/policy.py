@@ -19,6 +19,11 @@ of benign sentences (the written dream negatives out of fold, and everyday comme
 recall at the review level that is less noisy than the 0.03 % quantile itself. Neither is ever
 chosen on the evaluation sets of `data/policy/`.
 
+The word head (`fit_words`: a class-balanced logistic regression per category over the hashed
+word and character n-grams of `agent.features`, on the canonical text) is scored out of fold on
+the same grouped folds; its log-odds join each head's line and vote with a weight `beta`
+(`BETA_GRID`), chosen with `alpha` (`choose_alpha`).
+
 The second reading (`agent.safety.meaning.SecondReading`) is trained the same way on the USE
 vector beside `E5_SCALE` times the multilingual-e5 vector of every row, its own C and alpha; a
 sentence reaches it where the first reading's log-odds reach `GATE_QUANTILE` of the benign
@@ -44,6 +49,16 @@ from typing import Any
 
 import numpy as np
 
+from agent.canonical import canonical
+from agent.features import (
+    FeatureParams,
+    LinearTextModel,
+    count_rows,
+    document_frequency,
+    featurize,
+    smooth_idf,
+    weight_rows,
+)
 from agent.safety.meaning import (
     CATEGORIES,
     UNREAD,
@@ -64,6 +79,7 @@ from agent.train.data import (
     read_jsonl,
     train_dir,
 )
+from agent.train.fit import to_csr
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +90,8 @@ C_GRID = (0.25, 1.0, 4.0)
 ALPHA_GRID = (0.0, 1.0, 2.0, 3.0)  # weight of the neighbour vote's logit (0: the regression alone)
 ALPHA_QUANTILE = 0.999  # alpha maximises the recall of positives above this benign quantile
 ALPHA_TOLERANCE = 0.03  # recalls this close count as equal (about 1.5 standard errors at ~450 positives)
+BETA_GRID = (0.0, 0.5, 1.0, 2.0)  # weight of the word head's log-odds (0: the encoder alone)
+WORDS_C = 4.0  # the word head's regularisation (grouped CV, first reading: C=1 and C=4 within 0.02 per head)
 NEIGHBOURS_K = 15
 NEIGHBOURS_SHARPNESS = 10.0
 NEIGHBOURS_SPACE = 256  # the bank keeps this many principal directions of the 512 (half the size)
@@ -223,37 +241,50 @@ def choose_c(x: np.ndarray, y: np.ndarray, groups: Sequence[str]) -> tuple[float
     return best
 
 
-# (regression probability, vote share, read: where the score counts, or None for everywhere) of a set
-Scored = tuple[np.ndarray, np.ndarray, np.ndarray | None]
+@dataclass(frozen=True)
+class Scored:
+    """A set of sentences as one head scores them: the regression's probability, the vote's share,
+    where the score counts (`read`; None for everywhere) and the word head's log-odds (None: none)."""
+
+    line: np.ndarray
+    vote: np.ndarray
+    read: np.ndarray | None = None
+    words: np.ndarray | None = None
 
 
-def final_logit(scored: Scored, alpha: float) -> np.ndarray:
-    """A set's log-odds at this `alpha`: `combined_logit` where the row is read, `UNREAD` elsewhere."""
-    line, vote, read = scored
-    z = combined_logit(logit(line), vote, alpha)
-    return z if read is None else np.where(read, z, UNREAD)
+def final_logit(scored: Scored, alpha: float, beta: float = 0.0) -> np.ndarray:
+    """A set's log-odds at this vote weight `alpha` and word weight `beta`: `combined_logit` plus
+    `beta` times the word head's log-odds where the row is read, `UNREAD` elsewhere."""
+    z = combined_logit(logit(scored.line), scored.vote, alpha)
+    if scored.words is not None:
+        z = z + beta * scored.words
+    return z if scored.read is None else np.where(scored.read, z, UNREAD)
 
 
-def recall_above_benign(rows: Scored, y: np.ndarray, benign: list[Scored], alpha: float) -> float:
+def recall_above_benign(rows: Scored, y: np.ndarray, benign: list[Scored], alpha: float, beta: float = 0.0) -> float:
     """Share of positives (`y == 1`) whose final logit reaches the `ALPHA_QUANTILE` of every
     benign set in `benign`."""
-    threshold = max(float(np.quantile(final_logit(b, alpha), ALPHA_QUANTILE)) for b in benign)
-    return float(np.mean(final_logit(rows, alpha)[y == 1] >= threshold))
+    threshold = max(float(np.quantile(final_logit(b, alpha, beta), ALPHA_QUANTILE)) for b in benign)
+    return float(np.mean(final_logit(rows, alpha, beta)[y == 1] >= threshold))
 
 
-def choose_alpha(rows: Scored, y: np.ndarray, benign: list[Scored]) -> tuple[float, float, dict[str, float]]:
-    """(alpha, its recall, the recall of every alpha): the largest `ALPHA_GRID` weight whose
-    `recall_above_benign` is within `ALPHA_TOLERANCE` of the best.
+def choose_alpha(
+    rows: Scored, y: np.ndarray, benign: list[Scored]
+) -> tuple[float, float, float, dict[str, float]]:
+    """(alpha, beta, their recall, the recall of every pair "alpha/beta"): among the pairs of
+    `ALPHA_GRID` x `BETA_GRID` (beta 0 only, without a word head) whose `recall_above_benign` is
+    within `ALPHA_TOLERANCE` of the best, the smallest word weight `beta`, then the largest `alpha`.
 
     Cross-validation runs on written sentences; the service reads real diaries. The vote's
-    neighbours include thousands of real everyday sentences, the line never saw one, so where the
-    written rows cannot tell two weights apart the one that leans more on the vote is taken (with
-    "best alone", adding 30 written negatives moved single heads between alpha 1 and 3 and the
-    refused DreamBank reports from 7 to 12)."""
-    recalls = {alpha: recall_above_benign(rows, y, benign, alpha) for alpha in ALPHA_GRID}
+    neighbours include thousands of real everyday sentences, the line and the word head never saw
+    one, so where the written rows cannot tell two weights apart the pair that leans more on the
+    vote and less on the words is taken (with "best alone", adding 30 written negatives moved
+    single heads between alpha 1 and 3 and the refused DreamBank reports from 7 to 12)."""
+    betas = BETA_GRID if rows.words is not None else (0.0,)
+    recalls = {(a, b): recall_above_benign(rows, y, benign, a, b) for a in ALPHA_GRID for b in betas}
     best = max(recalls.values())
-    alpha = max(a for a, r in recalls.items() if r >= best - ALPHA_TOLERANCE)
-    return alpha, recalls[alpha], {str(a): round(r, 4) for a, r in recalls.items()}
+    alpha, beta = min((pair for pair, r in recalls.items() if r >= best - ALPHA_TOLERANCE), key=lambda p: (p[1], -p[0]))
+    return alpha, beta, recalls[(alpha, beta)], {f"{a}/{b}": round(r, 4) for (a, b), r in recalls.items()}
 
 
 def _benign_quantile(everyday: np.ndarray, dream: np.ndarray, q: tuple[float, float]) -> float:
@@ -274,6 +305,37 @@ def _fit_head(z: np.ndarray, y: np.ndarray, groups: Sequence[str]) -> tuple[Any,
 
     c, cv_ap, oof = choose_c(z, y, groups)
     return LogisticRegression(C=c, class_weight="balanced", max_iter=2000).fit(z, y), c, cv_ap, oof
+
+
+def fit_words(
+    rows: Sequence[PolicyRow], labels: np.ndarray, fold_of: np.ndarray, everyday: Sequence[str]
+) -> tuple[LinearTextModel, np.ndarray, np.ndarray]:
+    """The word head (one class-balanced logistic regression per category over the hashed word and
+    character n-grams of `agent.features`, on the canonical text the policy reads), its out-of-fold
+    log-odds on the rows (the folds of `fold_of`) and its log-odds on the `everyday` comments."""
+    from sklearn.linear_model import LogisticRegression
+
+    params = FeatureParams()
+    counts = count_rows([canonical(r.text) for r in rows], params)
+    idf = smooth_idf(document_frequency(counts), counts.n_rows)
+    features = to_csr(weight_rows(counts, idf))
+    everyday_features = to_csr(featurize([canonical(t) for t in everyday], params, idf))
+    oof = np.zeros(labels.shape)
+    weights = np.zeros((params.n_features, labels.shape[1]), dtype=np.float32)
+    bias = np.zeros(labels.shape[1], dtype=np.float32)
+    for k in range(labels.shape[1]):
+        y = labels[:, k].astype(np.int64)
+        for f in range(int(fold_of.max()) + 1):
+            held, train = fold_of == f, fold_of != f
+            model = LogisticRegression(C=WORDS_C, class_weight="balanced", solver="liblinear", max_iter=2000)
+            oof[held, k] = model.fit(features[train], y[train]).decision_function(features[held])
+        model = LogisticRegression(C=WORDS_C, class_weight="balanced", solver="liblinear", max_iter=2000).fit(features, y)
+        weights[:, k], bias[k] = model.coef_[0], model.intercept_[0]
+    head = LinearTextModel(
+        params=params, idf=idf, weights=weights, bias=bias,
+        meta={"classes": list(CATEGORIES), "task": "policy words", "training": {"C": WORDS_C, "rows": len(rows)}},
+    )
+    return head, oof, np.asarray(everyday_features @ weights.astype(np.float64)) + bias.astype(np.float64)
 
 
 def _limited(rows: list[PolicyRow], limit: int | None) -> list[PolicyRow]:
@@ -335,9 +397,12 @@ def build_policy(
     everyday_vote = neighbours.shares(xe)
     negative = np.array([r.label == "none" and r.source in {"written", "dream_scenes"} for r in rows])
     x64 = x.astype(np.float64)
+    tick = time.monotonic()
+    words, words_oof, words_everyday = fit_words(rows, labels, fold_of, everyday)
+    log.info("policy: word head fit, out of fold and on %d everyday comments (%.1fs)", len(everyday), time.monotonic() - tick)
 
     # the first reading: USE alone
-    weights, bias, alphas = [], [], []
+    weights, bias, alphas, betas = [], [], [], []
     notes: dict[str, dict[str, Any]] = {}
     first_line: list[tuple[np.ndarray, np.ndarray]] = []  # (out-of-fold, everyday) line probabilities per head
     first_oof = np.zeros(labels.shape)
@@ -346,24 +411,30 @@ def build_policy(
         model, c, cv_ap, oof = _fit_head(x64, y, groups)
         everyday_line = model.predict_proba(xe.astype(np.float64))[:, 1] if len(xe) else np.zeros(0)
         first_line.append((oof, everyday_line))
-        benign: list[Scored] = [(oof[negative], oof_vote[negative, k], None)]
+        mine = Scored(oof, oof_vote[:, k], None, words_oof[:, k])
+        benign = [Scored(oof[negative], oof_vote[negative, k], None, words_oof[negative, k])]
         if len(xe):
-            benign.append((everyday_line, everyday_vote[:, k], None))
-        alpha, recall, recalls = choose_alpha((oof, oof_vote[:, k], None), y, benign)
-        first_oof[:, k] = combined_logit(logit(oof), oof_vote[:, k], alpha)
+            benign.append(Scored(everyday_line, everyday_vote[:, k], None, words_everyday[:, k]))
+        alpha, beta, recall, recalls = choose_alpha(mine, y, benign)
+        first_oof[:, k] = final_logit(mine, alpha, beta)
         weights.append(model.coef_[0])
         bias.append(model.intercept_[0])
         alphas.append(alpha)
+        betas.append(beta)
         notes[category] = {
             "C": c,
             "cv_average_precision": round(cv_ap, 4),
             "positives": int(y.sum()),
             "alpha": alpha,
+            "beta": beta,
             "cv_recall_at_0.1%_benign": round(recall, 4),
-            "cv_recall_at_0.1%_benign_per_alpha": recalls,
-            "cv_recall_at_0.1%_benign_line_only": round(recall_above_benign((oof, oof_vote[:, k], None), y, benign, 0.0), 4),
+            "cv_recall_at_0.1%_benign_per_alpha_beta": recalls,
+            "cv_recall_at_0.1%_benign_line_only": round(recall_above_benign(mine, y, benign, 0.0), 4),
+            "cv_recall_at_0.1%_benign_words_only": round(
+                float(np.mean(words_oof[y == 1, k] >= max(np.quantile(b.words, ALPHA_QUANTILE) for b in benign if b.words is not None))), 4
+            ),
         }
-        log.info("policy %s: C=%s, average precision %.3f, alpha %s (recall %.3f)", category, c, cv_ap, alpha, recall)
+        log.info("policy %s: C=%s, average precision %.3f, alpha %s, beta %s (recall %.3f)", category, c, cv_ap, alpha, beta, recall)
     detector = MeaningDetector(
         weights=np.array(weights, dtype=np.float32).T,
         bias=np.array(bias, dtype=np.float32),
@@ -371,8 +442,11 @@ def build_policy(
         embed=embed,
         neighbours=neighbours,
         alpha=np.array(alphas, dtype=np.float32),
+        words=words,
+        beta=np.array(betas, dtype=np.float32),
     )
-    first_everyday = detector.logits(xe) if len(xe) else np.zeros((0, len(CATEGORIES)))
+    # the first reading of the everyday comments: the encoder's, plus the word head's log-odds
+    first_everyday = detector.logits(xe) + detector.beta * words_everyday if len(xe) else np.zeros((0, len(CATEGORIES)))
     gate = np.array(
         [
             _benign_quantile(first_everyday[:, k], first_oof[negative, k], (GATE_QUANTILE, GATE_QUANTILE))
@@ -404,7 +478,7 @@ def build_policy(
         joint_everyday_vote[everyday_rows] = joint_bank.shares(_unit(ze[everyday_rows]))
     log.info("policy: e5 for %d rows, %d gated everyday comments and %d neighbours (%.1fs)", len(rows),
              len(everyday_rows), len(xo), time.monotonic() - tick)
-    second_weights, second_bias, second_alphas, joint_vote, calibration = [], [], [], [], {}
+    second_weights, second_bias, second_alphas, second_betas, joint_vote, calibration = [], [], [], [], [], {}
     for k, category in enumerate(CATEGORIES):
         y = labels[:, k].astype(np.int64)
         model, c, cv_ap, oof = _fit_head(z, y, groups)
@@ -412,13 +486,13 @@ def build_policy(
         # the vote of the first reading's neighbours (by USE), or of the nearest in this space
         choices = []
         for votes, everyday_votes in ((oof_vote, everyday_vote), (joint_oof_vote, joint_everyday_vote)):
-            mine: Scored = (oof, votes[:, k], read[:, k])
-            dream: Scored = (oof[negative], votes[negative, k], read[negative, k])
-            everyday_scored: Scored = (everyday_line, everyday_votes[:, k], read_everyday[:, k])
+            mine = Scored(oof, votes[:, k], read[:, k], words_oof[:, k])
+            dream = Scored(oof[negative], votes[negative, k], read[negative, k], words_oof[negative, k])
+            everyday_scored = Scored(everyday_line, everyday_votes[:, k], read_everyday[:, k], words_everyday[:, k])
             benign = [dream, everyday_scored] if len(xe) else [dream]
             choices.append((*choose_alpha(mine, y, benign), dream, everyday_scored))
-        joint = choices[1][1] > choices[0][1]
-        alpha, recall, recalls, dream, everyday_scored = choices[int(joint)]
+        joint = choices[1][2] > choices[0][2]
+        alpha, beta, recall, recalls, dream, everyday_scored = choices[int(joint)]
         first_recall = notes[category]["cv_recall_at_0.1%_benign"]
         reads_e5 = recall >= first_recall
         joint = joint and reads_e5
@@ -428,14 +502,15 @@ def build_policy(
         else:  # e5 did not help this head: the second reading is the first (its e5 weights zero)
             second_weights.append(np.concatenate([weights[k], np.zeros(z.shape[1] - x.shape[1])]))
             second_bias.append(bias[k])
-            alpha = alphas[k]
+            alpha, beta = alphas[k], betas[k]
             oof, everyday_line = first_line[k]
-            dream = (oof[negative], oof_vote[negative, k], read[negative, k])
-            everyday_scored = (everyday_line, everyday_vote[:, k], read_everyday[:, k])
+            dream = Scored(oof[negative], oof_vote[negative, k], read[negative, k], words_oof[negative, k])
+            everyday_scored = Scored(everyday_line, everyday_vote[:, k], read_everyday[:, k], words_everyday[:, k])
         second_alphas.append(alpha)
+        second_betas.append(beta)
         joint_vote.append(joint)
         hint_at, review_at, block_at = (
-            _benign_quantile(final_logit(everyday_scored, alpha) if len(xe) else np.zeros(0), final_logit(dream, alpha), q)
+            _benign_quantile(final_logit(everyday_scored, alpha, beta) if len(xe) else np.zeros(0), final_logit(dream, alpha, beta), q)
             for q in (HINT_QUANTILE, REVIEW_QUANTILE, BLOCK_QUANTILE)
         )
         review_at = max(review_at, hint_at + 0.01)
@@ -448,17 +523,18 @@ def build_policy(
             "C": c,
             "cv_average_precision": round(cv_ap, 4),
             "alpha": alpha,
+            "beta": beta,
             "reads_e5": bool(reads_e5),
             "joint_vote": bool(joint),
-            "cv_recall_at_0.1%_benign_by_vote": {"first_reading": round(choices[0][1], 4), "joint": round(choices[1][1], 4)},
+            "cv_recall_at_0.1%_benign_by_vote": {"first_reading": round(choices[0][2], 4), "joint": round(choices[1][2], 4)},
             "gate": round(float(gate[k]), 3),
             "positives_gated": round(float(read[labels[:, k], k].mean()), 4),
             "benign_gated": round(float(read_everyday[:, k].mean()), 4) if len(xe) else None,
             "cv_recall_at_0.1%_benign": round(recall, 4),
-            "cv_recall_at_0.1%_benign_per_alpha": recalls,
+            "cv_recall_at_0.1%_benign_per_alpha_beta": recalls,
         }
-        log.info("policy %s, second reading: C=%s, alpha %s, recall %.3f (first %.3f, %s); evidence 0.3/0.5/0.7 at %.2f/%.2f/%.2f",
-                 category, c, alpha, recall, first_recall, "e5 kept" if reads_e5 else "e5 not used",
+        log.info("policy %s, second reading: C=%s, alpha %s, beta %s, recall %.3f (first %.3f, %s); evidence 0.3/0.5/0.7 at %.2f/%.2f/%.2f",
+                 category, c, alpha, beta, recall, first_recall, "e5 kept" if reads_e5 else "e5 not used",
                  hint_at, review_at, block_at)
     detector.second = SecondReading(
         gate=gate.astype(np.float32),
@@ -469,6 +545,7 @@ def build_policy(
         embed=embed_second,
         neighbours=joint_bank if any(joint_vote) else None,
         joint_vote=np.array(joint_vote) if any(joint_vote) else None,
+        beta=np.array(second_betas, dtype=np.float32),
     )
     meta = {
         "task": "policy",
