@@ -238,6 +238,7 @@ def test_dream_typical_hard_negatives_stay_allowed(policy: SafetyPolicy, dream: 
     assert policy.check(dream).decision == "allow"
 
 
+
 def test_every_disguised_sexual_with_minors_variant_is_blocked(policy: SafetyPolicy) -> None:
     variants = [v for v in disguise_set(DATA) if v.category == "minors"]
     assert len({v.disguise for v in variants}) == len(DISGUISES)  # ko and en cover every disguise
@@ -504,9 +505,20 @@ def test_the_word_head_adds_its_log_odds_to_the_encoder_reading(tmp_path: Path) 
     assert loaded.words is not None and loaded.beta is not None
     np.testing.assert_allclose(loaded.logits(loaded.embed(texts), texts), detector.logits(detector.embed(texts), texts), atol=0.05)
     _assert_refused_with_one_array_cut(tmp_path, "beta", "word head")
+    other = tmp_path / "other"
+    retrained = _detector_with_words(2.0)
+    retrained.words = _word_head(100.0)  # type: ignore[assignment]
+    retrained.save(other / "policy.npz")
+    (tmp_path / "policy_words.npz").write_bytes((other / "policy_words.npz").read_bytes())
+    loaded = MeaningDetector.load(other / "policy.npz", embed=detector.embed)  # its own word head loads
+    with pytest.raises(PolicyModelError, match="not the one it was trained with"):
+        MeaningDetector.load(tmp_path / "policy.npz", embed=detector.embed)
     (tmp_path / "policy_words.npz").unlink()
     with pytest.raises(PolicyModelError, match="word head"):
         MeaningDetector.load(tmp_path / "policy.npz", embed=detector.embed)
+    detector.beta = None
+    with pytest.raises(ValueError, match="word head"):
+        detector.save(tmp_path / "half.npz")
 
 
 def test_the_second_reading_adds_the_word_head_with_its_own_weight() -> None:
@@ -524,3 +536,28 @@ def test_the_second_reading_adds_the_word_head_with_its_own_weight() -> None:
     assert words is not None
     np.testing.assert_allclose(after - before, words[:, gore])
     assert before[0] < 0 < after[0] and after[1] < 0
+
+
+def test_a_second_reading_without_its_word_weights_is_refused(tmp_path: Path) -> None:
+    """With a word head and a second reading, the second reading's word weights must be there, one
+    per head: a missing array would silently drop the words from the sentences read again, a short
+    one would fail at the first diary."""
+    detector = _second_reading_detector([])
+    assert detector.second is not None
+    detector.words, detector.beta = _word_head(200.0), np.ones(len(CATEGORIES), dtype=np.float32)  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="word head"):
+        detector.save(tmp_path / "policy.npz")
+    detector.second.beta = np.ones(len(CATEGORIES), dtype=np.float32)
+    detector.save(tmp_path / "policy.npz")
+    _assert_refused_with_one_array_cut(tmp_path, "second_beta", "second-reading weights")
+    with np.load(tmp_path / "policy.npz") as arrays:
+        np.savez(tmp_path / "broken.npz", **{k: arrays[k] for k in arrays.files if k != "second_beta"})
+    with pytest.raises(PolicyModelError, match="second-reading weights None"):
+        MeaningDetector.load(tmp_path / "broken.npz", embed=_one_hot_embed({}))
+
+
+def test_the_shipped_detector_reads_words_in_both_readings() -> None:
+    detector = MeaningDetector.load()
+    assert detector.words is not None and detector.beta is not None
+    assert detector.second is not None and detector.second.beta is not None
+    assert (detector.beta > 0).any() and (detector.second.beta > 0).any(), "CV gave the words a weight somewhere"

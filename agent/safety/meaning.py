@@ -6,12 +6,13 @@ lands near the labelled sentences of its category in the space of the multilingu
 encoder (`agent.encoder`, USE multilingual v3), in Korean and English alike.
 
 Heads: self_harm, gore, sexual, minors, hate, override; each gives the probability that a
-sentence belongs to its category. A head is two opinions added on the logit scale: a linear
-(logistic) model over the vector, and a vote of the sentence's nearest labelled training sentences
-(`NeighbourVote`): `logit(p) = w.x + b + alpha * logit(vote)`. The line sees the broad direction
-of a category; the neighbours see whether the sentences nearest to this one were really harmful
-or only shared a topic with harm (a bedroom with family, a child building a fort). Each head's
-`alpha` is chosen by cross-validation (`agent.train.policy`); alpha 0 is the line alone.
+sentence belongs to its category. A head is three opinions added on the logit scale: a linear
+(logistic) model over the vector, a vote of the sentence's nearest labelled training sentences
+(`NeighbourVote`) and a word head (below):
+`logit(p) = w.x + b + alpha * logit(vote) + beta * words`. The line sees the broad direction of
+a category; the neighbours see whether the sentences nearest to this one were really harmful or
+only shared a topic with harm (a bedroom with family, a child building a fort). Each head's
+`alpha` and `beta` are chosen by cross-validation (`agent.train.policy`); both 0 is the line alone.
 
 A sentence that any head's first reading (USE) places among the top `gate` share of benign
 sentences for its category is read a second time (`SecondReading`): the same heads refit on the
@@ -74,6 +75,17 @@ def logit(p: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Log-odds of probabilities (clipped to 1e-7 .. 1 - 1e-7)."""
     q = np.clip(np.asarray(p, dtype=np.float64), 1e-7, 1 - 1e-7)
     return np.log(q / (1.0 - q))
+
+
+def with_words(
+    z: npt.ArrayLike, words: npt.ArrayLike | None, beta: npt.ArrayLike | None
+) -> npt.NDArray[np.float64]:
+    """Log-odds `z` plus `beta` times the word head's log-odds `words` (unchanged without either).
+    Inference (both readings) and training (`agent.train.policy.final_logit`) both use it."""
+    z = np.asarray(z, dtype=np.float64)
+    if words is None or beta is None:
+        return z
+    return z + np.asarray(beta, dtype=np.float64) * np.asarray(words, dtype=np.float64)
 
 
 def combined_logit(line: npt.ArrayLike, share: npt.ArrayLike, alpha: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -195,8 +207,7 @@ class SecondReading:
             features = self.features(vectors[rows], self.embed([texts[int(i)] for i in rows]))
             line = features @ self.weights + self.bias
             second = line if shares is None else combined_logit(line, self.shares(features, shares[rows]), self.alpha)
-            if words is not None and self.beta is not None:
-                second = second + self.beta[None, :] * words[rows]
+            second = with_words(second, None if words is None else words[rows], self.beta)
             out[rows] = np.where(gated[rows], second, UNREAD)
         return out
 
@@ -264,9 +275,13 @@ class MeaningDetector:
             )
         if neighbours is not None and not _bank_fits(neighbours, meta["dim"], len(categories)):
             raise PolicyModelError(f"{path}: neighbour bank {neighbours.vectors.shape} does not match the heads")
-        words = _read_words(path, categories) if beta is not None else None
-        if beta is not None and beta.shape != (len(categories),):
-            raise PolicyModelError(f"{path}: the word head's weights {beta.shape} do not match {categories}")
+        words = _read_words(path, categories, meta) if beta is not None else None
+        if beta is not None:
+            weights_per_reading = {"first": beta, **({"second": second_beta} if second_arrays else {})}
+            for name, weight in weights_per_reading.items():
+                if weight is None or weight.shape != (len(categories),):
+                    shape = None if weight is None else weight.shape
+                    raise PolicyModelError(f"{path}: the word head's {name}-reading weights {shape} do not match {categories}")
         second = None
         if second_arrays:
             from agent.encoder import E5_DIM, embed_e5
@@ -320,8 +335,7 @@ class MeaningDetector:
         if texts is None:
             return first
         words = self.word_logits(texts)
-        if words is not None and self.beta is not None:
-            first = first + self.beta[None, :] * words
+        first = with_words(first, words, self.beta)
         if self.second is None:
             return first
         return self.second.logits(texts, vectors, first, shares, words)
@@ -352,7 +366,12 @@ class MeaningDetector:
         ]
 
     def save(self, path: Path) -> None:
-        """Write `path` (.npz, float16) and its `.json` (categories, dim, training notes, metrics)."""
+        """Write `path` (.npz, float16) and its `.json` (categories, dim, training notes, metrics),
+        and the word head, if any, as `words_path(path)` (its digest goes into the `.json`)."""
+        if (self.words is None) != (self.beta is None) or (
+            self.words is not None and self.second is not None and self.second.beta is None
+        ):
+            raise ValueError("a word head needs its weights in every reading (beta, second.beta), and weights a word head")
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays: dict[str, Any] = {
             "weights": self.weights.astype(np.float16),
@@ -360,9 +379,11 @@ class MeaningDetector:
         }
         if self.neighbours is not None and self.alpha is not None:
             arrays |= _bank_arrays(self.neighbours, "") | {"alpha": self.alpha.astype(np.float32)}
+        words_digest = None
         if self.words is not None and self.beta is not None:
             arrays["beta"] = self.beta.astype(np.float32)
             self.words.save(words_path(path))
+            words_digest = _digest(words_path(path))
         if self.second is not None:
             if self.second.beta is not None:
                 arrays["second_beta"] = self.second.beta.astype(np.float32)
@@ -377,6 +398,9 @@ class MeaningDetector:
                 arrays["second_joint_vote"] = self.second.joint_vote.astype(np.uint8)
         np.savez_compressed(path, **arrays)
         meta = {**self.meta, "categories": list(self.categories), "dim": int(self.weights.shape[0])}
+        meta.pop("words", None)
+        if words_digest is not None:
+            meta["words"] = {"file": words_path(path).name, "sha256": words_digest}
         if self.second is not None:
             meta["second_reading"] = {
                 **meta.get("second_reading", {}),
@@ -400,12 +424,23 @@ def words_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}_words.npz")
 
 
-def _read_words(path: Path, categories: tuple[str, ...]) -> LinearTextModel:
-    """The word head saved beside the detector at `path`, checked against its categories."""
+def _digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _read_words(path: Path, categories: tuple[str, ...], meta: dict[str, Any]) -> LinearTextModel:
+    """The word head saved beside the detector at `path`, checked against its categories and
+    against the digest the detector recorded (a word head from another training run is refused:
+    the weights, the gate and the anchors were set with this one)."""
     try:
         words = LinearTextModel.load(words_path(path))
     except ArtifactError as e:
         raise PolicyModelError(f"{path}: its word head does not load ({e})") from e
+    recorded = meta.get("words", {}).get("sha256")
+    if recorded is not None and recorded != _digest(words_path(path)):
+        raise PolicyModelError(f"{path}: its word head {words_path(path).name} is not the one it was trained with")
     if tuple(words.classes) != categories or words.weights.shape[1] != len(categories):
         raise PolicyModelError(f"{path}: the word head's classes {words.classes} do not match {categories}")
     return words

@@ -2,8 +2,8 @@
 
     python -m agent.train --data data/train --out agent/models [--limit N] [--task emotion]
 
-Writes `emotion.npz/.json`, `toxicity.npz/.json` and `policy.npz/.json` (the meaning-level
-policy heads, `agent.train.policy`) into `--out`, then scores them on the
+Writes `emotion.npz/.json`, `toxicity.npz/.json` and `policy.npz/.json` with `policy_words.npz/.json`
+(the meaning-level policy heads and their word head, `agent.train.policy`) into `--out`, then scores them on the
 evaluation files next to the training folder (`--data` or its parent, if they are there) and
 stores those numbers in the JSON. `--limit N`
 takes N rows spread over each training file (quick runs and tests). Needs the `train` extra

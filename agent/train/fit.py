@@ -58,6 +58,13 @@ def to_csr(rows: SparseRows) -> Any:
     return csr_matrix((rows.data, rows.indices, rows.indptr), shape=(rows.n_rows, rows.n_features))
 
 
+def tfidf_rows(texts: Sequence[str], params: FeatureParams) -> tuple[np.ndarray, SparseRows]:
+    """(idf from `texts`, their tf-idf rows): the features a linear head trains on."""
+    counts = count_rows(texts, params)
+    idf = smooth_idf(document_frequency(counts), counts.n_rows)
+    return idf, weight_rows(counts, idf)
+
+
 def balanced_weights(examples: Sequence[Example], korean_weight: float) -> np.ndarray:
     """Per-row weights: classes balanced within each language, Korean rows scaled by `korean_weight`."""
     per_class = Counter((e.lang, e.label) for e in examples)
@@ -80,15 +87,14 @@ def fit_linear(
     from sklearn.linear_model import LogisticRegression
 
     start = time.monotonic()
-    counts = count_rows([e.text for e in examples], config.params)
-    idf = smooth_idf(document_frequency(counts), counts.n_rows)
-    features = to_csr(weight_rows(counts, idf))
+    idf, rows = tfidf_rows([e.text for e in examples], config.params)
+    features = to_csr(rows)
     labels = np.array([e.label for e in examples])
     present = sorted(set(labels.tolist()))
     if present != sorted(classes):
         raise ValueError(f"training rows cover {present}, need every class of {list(classes)}")
     log.info(
-        "features: %d rows, %d non-zeros (%.1fs)", counts.n_rows, len(counts.data), time.monotonic() - start
+        "features: %d rows, %d non-zeros (%.1fs)", rows.n_rows, len(rows.data), time.monotonic() - start
     )
 
     model = LogisticRegression(C=config.C, max_iter=config.max_iter)

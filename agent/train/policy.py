@@ -50,15 +50,7 @@ from typing import Any
 import numpy as np
 
 from agent.canonical import canonical
-from agent.features import (
-    FeatureParams,
-    LinearTextModel,
-    count_rows,
-    document_frequency,
-    featurize,
-    smooth_idf,
-    weight_rows,
-)
+from agent.features import FeatureParams, LinearTextModel, featurize
 from agent.safety.meaning import (
     CATEGORIES,
     UNREAD,
@@ -68,6 +60,7 @@ from agent.safety.meaning import (
     combined_logit,
     logit,
     second_features,
+    with_words,
 )
 from agent.train.data import (
     DAVIDSON,
@@ -79,7 +72,7 @@ from agent.train.data import (
     read_jsonl,
     train_dir,
 )
-from agent.train.fit import to_csr
+from agent.train.fit import tfidf_rows, to_csr
 
 log = logging.getLogger(__name__)
 
@@ -255,9 +248,7 @@ class Scored:
 def final_logit(scored: Scored, alpha: float, beta: float = 0.0) -> np.ndarray:
     """A set's log-odds at this vote weight `alpha` and word weight `beta`: `combined_logit` plus
     `beta` times the word head's log-odds where the row is read, `UNREAD` elsewhere."""
-    z = combined_logit(logit(scored.line), scored.vote, alpha)
-    if scored.words is not None:
-        z = z + beta * scored.words
+    z = with_words(combined_logit(logit(scored.line), scored.vote, alpha), scored.words, beta)
     return z if scored.read is None else np.where(scored.read, z, UNREAD)
 
 
@@ -315,10 +306,12 @@ def fit_words(
     log-odds on the rows (the folds of `fold_of`) and its log-odds on the `everyday` comments."""
     from sklearn.linear_model import LogisticRegression
 
+    def fit(x: Any, y: np.ndarray) -> Any:
+        return LogisticRegression(C=WORDS_C, class_weight="balanced", solver="liblinear", max_iter=2000).fit(x, y)
+
     params = FeatureParams()
-    counts = count_rows([canonical(r.text) for r in rows], params)
-    idf = smooth_idf(document_frequency(counts), counts.n_rows)
-    features = to_csr(weight_rows(counts, idf))
+    idf, counted = tfidf_rows([canonical(r.text) for r in rows], params)  # idf over every row: unsupervised
+    features = to_csr(counted)
     everyday_features = to_csr(featurize([canonical(t) for t in everyday], params, idf))
     oof = np.zeros(labels.shape)
     weights = np.zeros((params.n_features, labels.shape[1]), dtype=np.float32)
@@ -326,10 +319,9 @@ def fit_words(
     for k in range(labels.shape[1]):
         y = labels[:, k].astype(np.int64)
         for f in range(int(fold_of.max()) + 1):
-            held, train = fold_of == f, fold_of != f
-            model = LogisticRegression(C=WORDS_C, class_weight="balanced", solver="liblinear", max_iter=2000)
-            oof[held, k] = model.fit(features[train], y[train]).decision_function(features[held])
-        model = LogisticRegression(C=WORDS_C, class_weight="balanced", solver="liblinear", max_iter=2000).fit(features, y)
+            held = fold_of == f
+            oof[held, k] = fit(features[~held], y[~held]).decision_function(features[held])
+        model = fit(features, y)
         weights[:, k], bias[k] = model.coef_[0], model.intercept_[0]
     head = LinearTextModel(
         params=params, idf=idf, weights=weights, bias=bias,
@@ -353,7 +345,8 @@ def _limited(rows: list[PolicyRow], limit: int | None) -> list[PolicyRow]:
 def build_policy(
     data: Path, out: Path, embed: Any = None, embed_second: Any = None, limit: int | None = None
 ) -> Path:
-    """Train every head and its second reading, write `out/policy.npz` + `.json`; returns the
+    """Train every head, its word head and its second reading, write `out/policy.npz` + `.json`
+    (and `policy_words.npz` + `.json`, `agent.safety.meaning.words_path`); returns the
     `.npz` path. `embed` gives USE vectors, `embed_second` e5 vectors (default: the shared encoders,
     e5 with every core). `limit` (quick runs): at most that many rows of each source (written,
     dream scenes, collected), and of everyday comments per use."""
@@ -446,7 +439,7 @@ def build_policy(
         beta=np.array(betas, dtype=np.float32),
     )
     # the first reading of the everyday comments: the encoder's, plus the word head's log-odds
-    first_everyday = detector.logits(xe) + detector.beta * words_everyday if len(xe) else np.zeros((0, len(CATEGORIES)))
+    first_everyday = with_words(detector.logits(xe), words_everyday, detector.beta) if len(xe) else np.zeros((0, len(CATEGORIES)))
     gate = np.array(
         [
             _benign_quantile(first_everyday[:, k], first_oof[negative, k], (GATE_QUANTILE, GATE_QUANTILE))
@@ -494,7 +487,7 @@ def build_policy(
         joint = choices[1][2] > choices[0][2]
         alpha, beta, recall, recalls, dream, everyday_scored = choices[int(joint)]
         first_recall = notes[category]["cv_recall_at_0.1%_benign"]
-        reads_e5 = recall >= first_recall
+        reads_e5 = recall > first_recall  # a tie keeps the first reading (and e5 is not paid for)
         joint = joint and reads_e5
         if reads_e5:
             second_weights.append(model.coef_[0])
