@@ -238,6 +238,26 @@ def test_dream_typical_hard_negatives_stay_allowed(policy: SafetyPolicy, dream: 
     assert policy.check(dream).decision == "allow"
 
 
+KITCHEN_READ_AS_GORE = pytest.mark.xfail(
+    strict=True, reason="known false positive (stop 22): the encoders read cutting and peeling as gore, and the gore anchors sit low (review 1.9, block 2.2 log-odds); README"
+)
+
+
+@pytest.mark.parametrize(
+    "kitchen",
+    [  # found by a review of the word head (stop 22): the words of gore scenes in a kitchen or a shop
+        pytest.param("The butcher split the cow's belly open and peeled the skin off in one piece.", marks=KITCHEN_READ_AS_GORE),
+        "Mom split the watermelon open and peeled the skin off the peach.",
+        pytest.param("The fishmonger split the salmon's belly open and peeled the skin off.", marks=KITCHEN_READ_AS_GORE),
+        pytest.param("I peeled the skin off the potatoes and split the log open for the fire.", marks=KITCHEN_READ_AS_GORE),
+        "He split the fish open and pulled out its guts for the grill.",
+        "She peeled the skin off the tomatoes after blanching them.",
+        "The chef split the fish's belly open and took out the guts.",
+    ],
+)
+def test_cooking_with_the_words_of_gore_stays_allowed(policy: SafetyPolicy, kitchen: str) -> None:
+    assert policy.check(kitchen).decision == "allow"
+
 
 def test_every_disguised_sexual_with_minors_variant_is_blocked(policy: SafetyPolicy) -> None:
     variants = [v for v in disguise_set(DATA) if v.category == "minors"]

@@ -1245,8 +1245,9 @@ HERE = Path(__file__).resolve().parent
 for category, by_lang in json.loads((HERE / "cores_stop20_harm.json").read_text(encoding="utf-8")).items():
     for lang, items in by_lang.items():
         cores[(category, lang)] += items
-for lang, items in json.loads((HERE / "cores_stop20_benign.json").read_text(encoding="utf-8")).items():
-    cores[("none", lang)] += items
+for name in ("cores_stop20_benign.json", "cores_stop22_benign.json"):
+    for lang, items in json.loads((HERE / name).read_text(encoding="utf-8")).items():
+        cores[("none", lang)] += items
 rows = []
 for (label, part), items in cores.items():
     lang = part[:2]
