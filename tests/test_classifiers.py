@@ -136,6 +136,7 @@ def test_training_script_rebuilds_loadable_artifacts(repo_data: Path, tmp_path: 
     assert policy.meta["training"]["rows"] <= 3000
     assert set(policy.meta["calibration"]) == set(CATEGORIES)
     assert policy.words is not None and (out / "policy_words.npz").is_file(), "the word head ships beside the heads"
+    assert policy.words_floor == 0.0, "the words count one-sided"
     assert all("beta" in head and "beta" in head["second_reading"] for head in policy.meta["training"]["heads"].values())
     readings = policy.score(["We had a picnic by the river.", "I cut my wrists so it would all stop."])
     assert all(0.0 <= p <= 1.0 for row in readings for p in row.values())

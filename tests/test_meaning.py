@@ -239,7 +239,7 @@ def test_dream_typical_hard_negatives_stay_allowed(policy: SafetyPolicy, dream: 
 
 
 KITCHEN_READ_AS_GORE = pytest.mark.xfail(
-    strict=True, reason="known false positive (stop 22): the encoders read cutting and peeling as gore, and the gore anchors sit low (review 1.9, block 2.2 log-odds); README"
+    strict=True, reason="known false positive (stop 22): both encoders read an animal's belly split open and its skin peeled off as gore; README"
 )
 
 
@@ -249,7 +249,7 @@ KITCHEN_READ_AS_GORE = pytest.mark.xfail(
         pytest.param("The butcher split the cow's belly open and peeled the skin off in one piece.", marks=KITCHEN_READ_AS_GORE),
         "Mom split the watermelon open and peeled the skin off the peach.",
         pytest.param("The fishmonger split the salmon's belly open and peeled the skin off.", marks=KITCHEN_READ_AS_GORE),
-        pytest.param("I peeled the skin off the potatoes and split the log open for the fire.", marks=KITCHEN_READ_AS_GORE),
+        "I peeled the skin off the potatoes and split the log open for the fire.",
         "He split the fish open and pulled out its guts for the grill.",
         "She peeled the skin off the tomatoes after blanching them.",
         "The chef split the fish's belly open and took out the guts.",
@@ -581,3 +581,21 @@ def test_the_shipped_detector_reads_words_in_both_readings() -> None:
     assert detector.words is not None and detector.beta is not None
     assert detector.second is not None and detector.second.beta is not None
     assert (detector.beta > 0).any() and (detector.second.beta > 0).any(), "CV gave the words a weight somewhere"
+
+
+def test_the_words_raise_a_sentence_but_do_not_lower_one_below_the_floor(tmp_path: Path) -> None:
+    """With `words_floor` 0 the word head's negative log-odds (here the bias, -2, for every sentence
+    without "melon") count as 0: words typical of the written negatives do not pull a sentence
+    below what the encoder read; harmful words still raise it. The floor round-trips."""
+    gore = CATEGORIES.index("gore")
+    detector = _detector_with_words(1.0)
+    texts = ["his head burst like a melon", "the sea"]
+    unfloored = detector.logits(detector.embed(texts), texts)[:, gore]
+    detector.words_floor = 0.0
+    floored = detector.logits(detector.embed(texts), texts)[:, gore]
+    assert unfloored[1] == pytest.approx(-8.0) and floored[1] == pytest.approx(-6.0)
+    assert floored[0] == pytest.approx(unfloored[0]) and floored[0] > 0
+    detector.save(tmp_path / "policy.npz")
+    loaded = MeaningDetector.load(tmp_path / "policy.npz", embed=detector.embed)
+    assert loaded.words_floor == 0.0
+    np.testing.assert_allclose(loaded.logits(loaded.embed(texts), texts)[:, gore], floored, atol=0.05)

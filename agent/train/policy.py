@@ -58,6 +58,7 @@ from agent.safety.meaning import (
     NeighbourVote,
     SecondReading,
     combined_logit,
+    floored,
     logit,
     second_features,
     with_words,
@@ -85,6 +86,12 @@ ALPHA_QUANTILE = 0.999  # alpha maximises the recall of positives above this ben
 ALPHA_TOLERANCE = 0.03  # recalls this close count as equal (about 1.5 standard errors at ~450 positives)
 BETA_GRID = (0.0, 0.5, 1.0, 2.0)  # weight of the word head's log-odds (0: the encoder alone)
 WORDS_C = 4.0  # the word head's regularisation (grouped CV, first reading: C=1 and C=4 within 0.02 per head)
+# The word head's log-odds count from here up (`agent.safety.meaning.floored`): harmful words raise
+# a sentence, words typical of the written negatives do not lower it. Without the floor, grouped
+# CV recall rose more (first reading, gore 0.51 -> 0.68, minors 0.43 -> 0.78 at alpha 3; floored
+# 0.56 and 0.59), but most of that came from pushing the written negatives and everyday comments
+# down, which lowered the benign anchors; real dream reports, unlike those, then crossed them.
+WORDS_FLOOR = 0.0
 NEIGHBOURS_K = 15
 NEIGHBOURS_SHARPNESS = 10.0
 NEIGHBOURS_SPACE = 256  # the bank keeps this many principal directions of the 512 (half the size)
@@ -303,7 +310,8 @@ def fit_words(
 ) -> tuple[LinearTextModel, np.ndarray, np.ndarray]:
     """The word head (one class-balanced logistic regression per category over the hashed word and
     character n-grams of `agent.features`, on the canonical text the policy reads), its out-of-fold
-    log-odds on the rows (the folds of `fold_of`) and its log-odds on the `everyday` comments."""
+    log-odds on the rows (the folds of `fold_of`) and its log-odds on the `everyday` comments, both
+    raised to `WORDS_FLOOR` as the detector reads them."""
     from sklearn.linear_model import LogisticRegression
 
     def fit(x: Any, y: np.ndarray) -> Any:
@@ -327,7 +335,8 @@ def fit_words(
         params=params, idf=idf, weights=weights, bias=bias,
         meta={"classes": list(CATEGORIES), "task": "policy words", "training": {"C": WORDS_C, "rows": len(rows)}},
     )
-    return head, oof, np.asarray(everyday_features @ weights.astype(np.float64)) + bias.astype(np.float64)
+    everyday_words = np.asarray(everyday_features @ weights.astype(np.float64)) + bias.astype(np.float64)
+    return head, floored(oof, WORDS_FLOOR), floored(everyday_words, WORDS_FLOOR)
 
 
 def _limited(rows: list[PolicyRow], limit: int | None) -> list[PolicyRow]:
@@ -424,7 +433,7 @@ def build_policy(
             "cv_recall_at_0.1%_benign_per_alpha_beta": recalls,
             "cv_recall_at_0.1%_benign_line_only": round(recall_above_benign(mine, y, benign, 0.0), 4),
             "cv_recall_at_0.1%_benign_words_only": round(
-                float(np.mean(words_oof[y == 1, k] >= max(np.quantile(b.words, ALPHA_QUANTILE) for b in benign if b.words is not None))), 4
+                float(np.mean(words_oof[y == 1, k] > max(np.quantile(b.words, ALPHA_QUANTILE) for b in benign if b.words is not None))), 4
             ),
         }
         log.info("policy %s: C=%s, average precision %.3f, alpha %s, beta %s (recall %.3f)", category, c, cv_ap, alpha, beta, recall)
@@ -437,6 +446,7 @@ def build_policy(
         alpha=np.array(alphas, dtype=np.float32),
         words=words,
         beta=np.array(betas, dtype=np.float32),
+        words_floor=WORDS_FLOOR,
     )
     # the first reading of the everyday comments: the encoder's, plus the word head's log-odds
     first_everyday = with_words(detector.logits(xe), words_everyday, detector.beta) if len(xe) else np.zeros((0, len(CATEGORIES)))
