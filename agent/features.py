@@ -14,6 +14,7 @@ weights always see the features they were trained on.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import math
@@ -170,6 +171,12 @@ def linear_scores(
 
 
 # --- shipped artifacts ------------------------------------------------------------------------
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes: what an artifact records of the files it was built from or with."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
 
 ARTIFACT_FORMAT = "dreamreel-linear-text/1"
 

@@ -61,7 +61,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from agent.features import ArtifactError, LinearTextModel
+from agent.features import ArtifactError, LinearTextModel, file_digest
 
 log = logging.getLogger(__name__)
 
@@ -397,7 +397,7 @@ class MeaningDetector:
         if self.words is not None and self.beta is not None:
             arrays["beta"] = self.beta.astype(np.float32)
             self.words.save(words_path(path))
-            words_digest = _digest(words_path(path))
+            words_digest = file_digest(words_path(path))
         if self.second is not None:
             if self.second.beta is not None:
                 arrays["second_beta"] = self.second.beta.astype(np.float32)
@@ -438,12 +438,6 @@ def words_path(path: Path) -> Path:
     return path.with_name(f"{path.stem}_words.npz")
 
 
-def _digest(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _read_words(path: Path, categories: tuple[str, ...], meta: dict[str, Any]) -> LinearTextModel:
     """The word head saved beside the detector at `path`, checked against its categories and
     against the digest the detector recorded (a word head from another training run is refused:
@@ -453,7 +447,7 @@ def _read_words(path: Path, categories: tuple[str, ...], meta: dict[str, Any]) -
     except ArtifactError as e:
         raise PolicyModelError(f"{path}: its word head does not load ({e})") from e
     recorded = meta.get("words", {}).get("sha256")
-    if recorded is not None and recorded != _digest(words_path(path)):
+    if recorded is not None and recorded != file_digest(words_path(path)):
         raise PolicyModelError(f"{path}: its word head {words_path(path).name} is not the one it was trained with")
     if tuple(words.classes) != categories or words.weights.shape[1] != len(categories):
         raise PolicyModelError(f"{path}: the word head's classes {words.classes} do not match {categories}")

@@ -14,7 +14,6 @@ are read the same way so that the reported numbers use the same label mapping.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections import Counter
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from agent.features import file_digest
 from agent.schemas import EMOTIONS
 
 GOEMOTIONS = "goemotions_ekman_train.jsonl"
@@ -234,4 +234,4 @@ def toxicity_eval(data: Path) -> dict[str, list[Example]]:
 
 def files_digest(folder: Path, names: tuple[str, ...]) -> dict[str, str]:
     """sha256 of each training file, stored in the artifact so a rebuild can be traced to its data."""
-    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in names}
+    return {name: file_digest(folder / name) for name in names}

@@ -22,7 +22,7 @@ chosen on the evaluation sets of `data/policy/`.
 The word head (`fit_words`: a class-balanced logistic regression per category over the hashed
 word and character n-grams of `agent.features`, on the canonical text) is scored out of fold on
 the same grouped folds; its log-odds join each head's line and vote with a weight `beta`
-(`BETA_GRID`), chosen with `alpha` (`choose_alpha`).
+(`BETA_GRID`), chosen with `alpha` (`choose_weights`).
 
 The second reading (`agent.safety.meaning.SecondReading`) is trained the same way on the USE
 vector beside `E5_SCALE` times the multilingual-e5 vector of every row, its own C and alpha; a
@@ -251,6 +251,13 @@ class Scored:
     read: np.ndarray | None = None
     words: np.ndarray | None = None
 
+    def subset(self, rows: np.ndarray) -> Scored:
+        """The same scores for `rows` only (a boolean mask or indices)."""
+        return Scored(
+            self.line[rows], self.vote[rows],
+            None if self.read is None else self.read[rows], None if self.words is None else self.words[rows],
+        )
+
 
 def final_logit(scored: Scored, alpha: float, beta: float = 0.0) -> np.ndarray:
     """A set's log-odds at this vote weight `alpha` and word weight `beta`: `combined_logit` plus
@@ -266,7 +273,7 @@ def recall_above_benign(rows: Scored, y: np.ndarray, benign: list[Scored], alpha
     return float(np.mean(final_logit(rows, alpha, beta)[y == 1] >= threshold))
 
 
-def choose_alpha(
+def choose_weights(
     rows: Scored, y: np.ndarray, benign: list[Scored]
 ) -> tuple[float, float, float, dict[str, float]]:
     """(alpha, beta, their recall, the recall of every pair "alpha/beta"): among the pairs of
@@ -414,10 +421,10 @@ def build_policy(
         everyday_line = model.predict_proba(xe.astype(np.float64))[:, 1] if len(xe) else np.zeros(0)
         first_line.append((oof, everyday_line))
         mine = Scored(oof, oof_vote[:, k], None, words_oof[:, k])
-        benign = [Scored(oof[negative], oof_vote[negative, k], None, words_oof[negative, k])]
+        benign = [mine.subset(negative)]
         if len(xe):
             benign.append(Scored(everyday_line, everyday_vote[:, k], None, words_everyday[:, k]))
-        alpha, beta, recall, recalls = choose_alpha(mine, y, benign)
+        alpha, beta, recall, recalls = choose_weights(mine, y, benign)
         first_oof[:, k] = final_logit(mine, alpha, beta)
         weights.append(model.coef_[0])
         bias.append(model.intercept_[0])
@@ -490,10 +497,10 @@ def build_policy(
         choices = []
         for votes, everyday_votes in ((oof_vote, everyday_vote), (joint_oof_vote, joint_everyday_vote)):
             mine = Scored(oof, votes[:, k], read[:, k], words_oof[:, k])
-            dream = Scored(oof[negative], votes[negative, k], read[negative, k], words_oof[negative, k])
+            dream = mine.subset(negative)
             everyday_scored = Scored(everyday_line, everyday_votes[:, k], read_everyday[:, k], words_everyday[:, k])
             benign = [dream, everyday_scored] if len(xe) else [dream]
-            choices.append((*choose_alpha(mine, y, benign), dream, everyday_scored))
+            choices.append((*choose_weights(mine, y, benign), dream, everyday_scored))
         joint = choices[1][2] > choices[0][2]
         alpha, beta, recall, recalls, dream, everyday_scored = choices[int(joint)]
         first_recall = notes[category]["cv_recall_at_0.1%_benign"]
@@ -507,7 +514,7 @@ def build_policy(
             second_bias.append(bias[k])
             alpha, beta = alphas[k], betas[k]
             oof, everyday_line = first_line[k]
-            dream = Scored(oof[negative], oof_vote[negative, k], read[negative, k], words_oof[negative, k])
+            dream = Scored(oof, oof_vote[:, k], read[:, k], words_oof[:, k]).subset(negative)
             everyday_scored = Scored(everyday_line, everyday_vote[:, k], read_everyday[:, k], words_everyday[:, k])
         second_alphas.append(alpha)
         second_betas.append(beta)
