@@ -10,7 +10,7 @@ export TOKENIZERS_PARALLELISM ?= false
 export DREAMREEL_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export DREAMREEL_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: setup system-deps narrator-deps demo test unit lint bench eval train-classifiers clean
+.PHONY: setup system-deps narrator-deps demo test unit lint bench eval frontier train-classifiers clean
 
 # The CPU build of torch goes in first: otherwise pip resolves `torch` to a multi-GB CUDA build.
 $(STAMP): pyproject.toml
@@ -59,6 +59,9 @@ bench: $(STAMP)
 
 eval: $(STAMP)
 	$(PY) -m bench.eval
+
+frontier: $(STAMP)
+	$(PY) -m bench.frontier
 
 train-classifiers: $(STAMP)
 	$(PY) -m agent.train --data data/train --out agent/models

@@ -591,3 +591,21 @@ def test_the_words_raise_a_sentence_but_do_not_lower_one_below_the_floor(tmp_pat
     loaded = MeaningDetector.load(tmp_path / "policy.npz", embed=detector.embed)
     assert loaded.words_floor == 0.0
     np.testing.assert_allclose(loaded.logits(loaded.embed(texts), texts)[:, gore], floored, atol=0.05)
+
+
+def test_anchor_shift_moves_every_head_and_restores_it(policy: SafetyPolicy) -> None:
+    """`bench.frontier` reads the trade-off by moving the heads' anchors: a wish to die without a
+    listed word goes to review as shipped, is allowed when the anchors sit far above any sentence,
+    and the anchors are the shipped ones again afterwards (also after an error inside)."""
+    from bench.frontier import shifted_anchors
+
+    assert policy.meaning is not None
+    sentence = "In the dream I stood on the bridge at night and wanted to jump so it would all stop."
+    shipped = {c: dict(a) for c, a in policy.meaning.meta["calibration"].items()}
+    assert policy.check(sentence).decision == "review"
+    with shifted_anchors(policy.meaning, 100.0):
+        assert policy.check(sentence).decision == "allow"
+    with pytest.raises(RuntimeError), shifted_anchors(policy.meaning, -100.0):
+        raise RuntimeError("inside")
+    assert policy.meaning.meta["calibration"] == shipped
+    assert policy.check(sentence).decision == "review"
