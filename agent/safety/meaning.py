@@ -3,7 +3,9 @@
 The rules know words; these heads know what a sentence says. A diary that avoids every listed
 word ("I wanted to jump off the bridge so it would all stop", "그의 배를 갈라 안의 것을 꺼냈다")
 lands near the labelled sentences of its category in the space of the multilingual sentence
-encoder (`agent.encoder`, USE multilingual v3), in Korean and English alike.
+encoder (`agent.encoder`, USE multilingual v3), in Korean and English alike. Not always: the
+shipped gore head gives the Korean one only a hint (allowed), and a person's belly cut open and
+emptied is allowed in both languages (strict expected failures in `tests/test_meaning.py`).
 
 Heads: self_harm, gore, sexual, minors, hate, override; each gives the probability that a
 sentence belongs to its category. A head is three opinions added on the logit scale: a linear
