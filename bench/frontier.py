@@ -24,9 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from bench import policy_eval
+from bench.eval import DEFAULT_DATA
+from dreamreel.analyze import DiaryAnalyzer
+from dreamreel.settings import load_settings
 
 DEFAULT_SHIFTS = (-3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 4.0)
-DREAMBANK = Path(__file__).resolve().parent.parent / "data" / "dreams_en.jsonl"
+DREAMBANK = DEFAULT_DATA / "dreams_en.jsonl"  # the reports `make eval` counts refusals on
 
 
 @contextmanager
@@ -42,7 +45,7 @@ def shifted_anchors(detector: Any, shift: float) -> Iterator[None]:
         calibration.update(saved)
 
 
-def frontier(analyzer: Any, shifts: Sequence[float], dreambank: Path = DREAMBANK) -> list[dict[str, Any]]:
+def frontier(analyzer: DiaryAnalyzer, shifts: Sequence[float], dreambank: Path = DREAMBANK) -> list[dict[str, Any]]:
     """One row per shift: paraphrases right (of n), DreamBank and Korean benign dreams refused."""
     detector = analyzer.safety.meaning
     if detector is None or not detector.meta.get("calibration"):
@@ -72,9 +75,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.frontier", description=__doc__.split("\n")[0])
     parser.add_argument("--shift", type=float, action="append", help="anchor shifts in log-odds (repeatable)")
     args = parser.parse_args(argv)
-    from dreamreel.analyze import DiaryAnalyzer
-    from dreamreel.settings import load_settings
-
     analyzer = DiaryAnalyzer.from_settings(load_settings())
     print("| anchor shift | paraphrases right | DreamBank refused | benign Korean refused |")
     print("|---|---|---|---|")
