@@ -696,6 +696,12 @@ def test_the_second_reading_adds_the_latent_terms_with_their_own_weight(tmp_path
     after = detector.logits(detector.embed(texts), texts)[:, gore]
     assert latent_calls == [texts[:2]], "only the gated sentences"
     np.testing.assert_allclose(after[:2] - before[:2], [0.5 * 18.0, 0.5 * -2.0])
+    latent_calls.clear()
+    detector.second.gate[gore] = 100.0  # gore reads nothing again; sexual (gamma 0) gates the melon
+    detector.second.gate[CATEGORIES.index("sexual")] = -100.0
+    detector.logits(detector.embed(texts), texts)
+    assert latent_calls == [], "a sentence read again only by heads that do not weigh the latents"
+    detector.second.gate[gore], detector.second.gate[CATEGORIES.index("sexual")] = 0.0, 0.0
     assert before[0] < 0 < after[0] and after[2] == UNREAD
     assert SafetyPolicy(meaning=detector).check(texts[0]).decision == "block"
     detector.save(tmp_path / "policy.npz")
@@ -712,6 +718,31 @@ def test_the_shipped_second_reading_reads_latent_terms_where_training_chose_them
     detector = MeaningDetector.load()
     second = detector.second
     assert second is not None and second.gamma is not None and second.latent_weights is not None
-    assert second.latent_weights.shape == (16384, len(CATEGORIES))
+    assert second.latent_weights.shape == (16384, len(CATEGORIES)) and second.gamma.any()
     heads = detector.meta["training"]["heads"]
     assert [heads[c]["second_reading"]["gamma"] for c in CATEGORIES] == second.gamma.tolist()
+
+
+def test_fit_latents_learns_each_category_out_of_fold() -> None:
+    """`agent.train.policy.fit_latents`: one line per category over sparse latent rows, scored out
+    of fold; the fitted head scores the everyday rows exactly as inference does (`latent_logits`)."""
+    from agent.encoder import latent_logits
+    from agent.train.policy import LATENT_DIM, fit_latents
+
+    rng = np.random.default_rng(3)
+    n = 120
+    labels = np.zeros((n, len(CATEGORIES)), dtype=bool)
+    rows = []
+    for i in range(n):
+        noise = rng.choice(np.arange(100, 200), size=4, replace=False)
+        if i < 60:
+            labels[i, i % len(CATEGORIES)] = True
+            idx = np.r_[i % len(CATEGORIES) + 1, noise]
+        else:
+            idx = noise
+        rows.append((idx.astype(np.int32), np.ones(len(idx), dtype=np.float32)))
+    (weights, bias), oof, everyday = fit_latents(rows, labels, np.arange(n) % 5, [rows[0], rows[-1]])
+    assert weights.shape == (LATENT_DIM, len(CATEGORIES)) and oof.shape == labels.shape and everyday.shape == (2, len(CATEGORIES))
+    for k in range(len(CATEGORIES)):
+        assert oof[labels[:, k], k].min() > oof[~labels[:, k], k].max(), k
+    np.testing.assert_allclose(everyday, latent_logits([rows[0], rows[-1]], weights, bias))

@@ -213,13 +213,9 @@ class SecondReading:
         weighs it (without the head, or every `gamma` 0: e5's latents are then not computed)."""
         if self.latent_weights is None or self.latent_bias is None or self.gamma is None or not self.gamma.any():
             return None
-        if self.latents is None:
-            from agent.encoder import e5_latents
+        from agent.encoder import e5_latents, latent_logits
 
-            self.latents = e5_latents
-        from agent.encoder import latent_logits
-
-        return latent_logits(self.latents(texts), self.latent_weights, self.latent_bias)
+        return latent_logits((self.latents or e5_latents)(texts), self.latent_weights, self.latent_bias)
 
     def features(self, vectors: npt.NDArray[np.float32], e5: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
         """The second reading's input (`second_features` at this `e5_scale`)."""
@@ -248,8 +244,23 @@ class SecondReading:
             line = features @ self.weights + self.bias
             second = line if shares is None else combined_logit(line, self.shares(features, shares[rows]), self.alpha)
             second = with_words(second, None if words is None else words[rows], self.beta)
-            second = with_words(second, self.latent_logits([texts[int(i)] for i in rows]), self.gamma)
+            second = with_words(second, self._latent_logits(texts, rows, gated), self.gamma)
             out[rows] = np.where(gated[rows], second, UNREAD)
+        return out
+
+    def _latent_logits(
+        self, texts: Sequence[str], rows: npt.NDArray[np.intp], gated: npt.NDArray[np.bool_]
+    ) -> npt.NDArray[np.float64] | None:
+        """`latent_logits` for `rows`, computed only for those a head with a `gamma` gates (0 for
+        the rest: no head that reads them weighs the latents)."""
+        if self.gamma is None or not self.gamma.any():
+            return None
+        weighed = np.flatnonzero((gated[rows] & (self.gamma != 0)[None, :]).any(axis=1))
+        out = np.zeros((len(rows), len(self.gamma)))
+        if len(weighed):
+            found = self.latent_logits([texts[int(rows[i])] for i in weighed])
+            assert found is not None
+            out[weighed] = found
         return out
 
     def shares(self, features: npt.NDArray[np.float64], first: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -355,6 +366,13 @@ class MeaningDetector:
                 or latent_arrays["gamma"].shape != (len(categories),)
             ):
                 raise PolicyModelError(f"{path}: the latent-term head's arrays do not match {categories}")
+            top_k = meta["second_reading"].get("latents", {}).get("top_k")
+            if latents is None and top_k is not None:  # the shared e5, reading as many terms as training did
+                from agent.encoder import get_e5
+
+                def latents(texts: Sequence[str]) -> list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]]:
+                    return get_e5().latents(texts, top_k=int(top_k))
+
             second = SecondReading(
                 **second_arrays, e5_scale=float(meta["second_reading"]["e5_scale"]), embed=embed_second or embed_e5,
                 neighbours=second_bank, joint_vote=joint_vote if second_bank is not None else None,
