@@ -290,6 +290,6 @@ def embed_e5(texts: Sequence[str]) -> npt.NDArray[np.float32]:
     return get_e5().embed([e5_text(t) for t in texts])
 
 
-def e5_latents(texts: Sequence[str]) -> list[Latents]:
-    """`get_e5().latents(texts)`: each text's strongest e5 latent terms (`E5Encoder.latents`)."""
-    return get_e5().latents(texts)
+def e5_latents(texts: Sequence[str], top_k: int = LATENT_TOP_K) -> list[Latents]:
+    """`get_e5().latents(texts, top_k)`: each text's strongest e5 latent terms (`E5Encoder.latents`)."""
+    return get_e5().latents(texts, top_k=top_k)

