@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 # Long enough for a model that loads for minutes without a progress row.
 LEASE_TIME = timedelta(minutes=15)
 
+# The lease is the runner's bookkeeping, not a change a reader sees: `updated_at` (an onupdate
+# column) keeps its value, or releasing the lease after `done` would move it a moment later.
+_UNCHANGED: dict[str, Any] = {"updated_at": Job.updated_at}
+
 
 class JobLease:
     def __init__(self, db: Database) -> None:
@@ -57,7 +61,7 @@ class JobLease:
         s.execute(
             update(Job)
             .where(Job.id == job_id, Job.lease_owner == self.owner)
-            .values(lease_until=utcnow() + LEASE_TIME)
+            .values(lease_until=utcnow() + LEASE_TIME, **_UNCHANGED)
         )
 
     def release(self, job_id: int) -> None:
@@ -65,14 +69,14 @@ class JobLease:
             s.execute(
                 update(Job)
                 .where(Job.id == job_id, Job.lease_owner == self.owner)
-                .values(lease_owner=None, lease_until=None)
+                .values(lease_owner=None, lease_until=None, **_UNCHANGED)
             )
 
     def _take(self, job_id: int, condition: Any, now: Any) -> Any:
         return (
             update(Job)
             .where(Job.id == job_id, condition)
-            .values(lease_owner=self.owner, lease_until=now + LEASE_TIME)
+            .values(lease_owner=self.owner, lease_until=now + LEASE_TIME, **_UNCHANGED)
         )
 
 

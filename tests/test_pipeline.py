@@ -251,6 +251,32 @@ def test_a_job_runs_in_one_process_at_a_time(service: DreamService) -> None:
         assert row is not None and row.lease_owner is None  # released when the job rests
 
 
+def test_lease_bookkeeping_does_not_move_a_jobs_updated_at(service: DreamService) -> None:
+    """`updated_at` is when the job last changed for its reader; claiming, renewing and releasing
+    the runner's lease are not changes. (Releasing the lease after `done` bumped it, so a client
+    that read the job as done saw it change again a few ms later: tests/test_api.py flaked.)"""
+    from dreamreel.lease import JobLease
+    from storage.models import Job
+
+    job = service.submit_diary(KO_DREAM, user="u11", run=False)
+    view = service.run_job(job.job_id)
+    assert view.status == "done"
+    done_at = service.get_job(job.job_id).updated_at
+
+    lease = JobLease(service.db)
+    time.sleep(0.01)
+    lease.claim(job.job_id)
+    with service.db.session() as s:
+        lease.renew(s, job.job_id)
+        row = s.get(Job, job.job_id)
+        assert row is not None and row.lease_owner == lease.owner
+    lease.release(job.job_id)
+    with service.db.session() as s:
+        row = s.get(Job, job.job_id)
+        assert row is not None and row.lease_owner is None
+    assert service.get_job(job.job_id).updated_at == done_at
+
+
 def test_same_idempotency_key_racing_gives_one_job_and_no_error(service: DreamService) -> None:
     import threading
 
