@@ -441,6 +441,8 @@ _ONE_SYLLABLE_WORDS = frozenset(
     "강개건걸것게곧곳그길꼭꽉꽤꿈나난날낮내너넌네눈늘다더두뒤등딱때또막말몸못문물뭐뭘밖발밤밥배번불비산새세속손수쑥안앞옆온옷왜위윙이잘저전제좀집쫙쭉차참책첫쾅쿵큰탁툭팍퍽펑한헌확후휙"
     # and more prose from the training dream scenes (텅 빈 것, 해 질 녘, 몇 주 된, 줄 맨 앞, 석 달 치)
     "꺅녘달된둘맨몇방벽볼봐빈석써주줄질치텅해"
+    # and common words of time, count and going (다 간 뒤, 세 시 반, 할 수 있을 때; stop 25)
+    "간갈올온본분년월일개명할될시반"
 )
 
 
@@ -460,10 +462,14 @@ _LEET = {
     "!": "i",
     "|": "l",
 }
+_LEET_TABLE = str.maketrans(_LEET)
 _TOKEN_RE = re.compile(r"[A-Za-z0-9@$!|]+")
-# Numbers with a unit or an ordinal (2nd, 3pm, 10km, 4k, 3d), and names ending in digits (mp4, h264).
+# Numbers with a unit or an ordinal (2nd, 3pm, 10km, 4k, 3d, 25yr), names ending in digits (mp4,
+# h264), scores and sizes (1v1, 2x4).
 _NUMBER_LIKE_RE = re.compile(
-    r"^\d+(?:st|nd|rd|th|s|am|pm|k|m|km|kg|g|cm|mm|ml|l|h|hr|hrs|min|mins|sec|x|d|p|fps|gb|mb|ft|lb|lbs|yo)?$"
+    r"^\d+(?:st|nd|rd|th|s|am|pm|k|m|km|kg|g|cm|mm|ml|l|h|hr|hrs|min|mins|sec|x|d|p|fps|gb|mb|ft|lb|lbs|yo"
+    r"|yr|yrs|wk|wks|mo|mos|day|days|b|bn)?$"
+    r"|^\d+[vx]\d+$"
     r"|^[A-Za-z]+\d+$|^[!|]+$|^[A-Za-z]+[!]+$",
     re.IGNORECASE,
 )
@@ -490,12 +496,23 @@ def _unleet(chars: _Chars) -> _Chars:
 _NOT_PROSE_RE = re.compile(r"://|^www\.|^[@#]|\w@\w+\.")
 
 
+def _segment_words() -> frozenset[str]:
+    from agent.safety.slang import SEGMENT_WORDS  # here: the rules import this module
+
+    return SEGMENT_WORDS
+
+
 def _is_leet(token: str) -> bool:
     letters = sum(ch.isalpha() for ch in token)
     if letters < 1 or letters == len(token) or len(token) > 12:
         return False
     if _NUMBER_LIKE_RE.match(token) or re.fullmatch(r"[A-Z]{1,3}\$[\d.,]*", token):
         return False  # numbers with units, currencies (US$, S$50)
+    if re.fullmatch(r"\d{2,}[A-Za-z]+", token):
+        # two or more digits before letters are a number in front of a word (30yrs, 100th), unless
+        # read as letters they spell a word the rules know (00zing stays a number; 55ex would not)
+        spelled = token.lower().translate(_LEET_TABLE)
+        return any(word in spelled for word in _segment_words())
     # Random ids (nX2tqImO2a) mix cases; leetspeak words do not need to.
     return not (any(ch.isupper() for ch in token[1:]) and any(ch.islower() for ch in token))
 

@@ -56,6 +56,9 @@ MINOR_SEX_KO = "꿈에서 어른이 아이와 성관계를 했다."
         ("tttooorrrtttuuurrreeeddd", "tortured"),
         ("ccchhhiiilllddd", "child"),
         ("성ㅡ관ㅡ계를 했다", "성관계를 했다"),
+        # two digits in front stay a number unless read as letters they spell a listed word (stop 25)
+        ("55ex with a 4dult", "ssex with a adult"),
+        ("he was k1ll3d, 00zing blood", "he was killed, 00zing blood"),
         ("어른이 아ㅡ이와", "어른이 아이와"),
     ],
 )
@@ -76,6 +79,10 @@ def test_disguises_are_undone(written: str, expected: str) -> None:
         "줄 맨 앞에 서서 석 달 치 수업료를 냈다.",
         "a well-being check, an x-ray and a T-shirt",
         "I am 25 years old and it was 2024.",
+        # numbers before letters, scores and sizes (mapped to letters until stop 25: 30yrs -> eoyrs)
+        "I saw a 25yr old win the 1v1 and a 3v1, he is 30yrs old, a 2x4 board, 3days, 1920x1080, US$1.9b.",
+        # one-syllable words of time and going (다간뒤, 세시반 until stop 25)
+        "다 간 뒤에 세 시 반까지 할 수 있을 때 올 거야.",
         "Привет",  # a Russian word stays Russian
         "Help!! I was falling.",
         "Shh, the coffee was too hot. Good, see? Brr, it was cold.",  # two letters alike stay two
