@@ -23,7 +23,7 @@ def _quiet_libraries() -> None:
 
 BENCHES = [
     "bench_analyze", "bench_stitch", "bench_audio", "bench_lora", "bench_lora_train", "bench_batch",
-    "bench_postprocess", "bench_api", "bench_memory", "bench_quality",
+    "bench_postprocess", "bench_api", "bench_memory", "bench_quality", "bench_e5_torch",
 ]
 
 
