@@ -45,17 +45,18 @@ def repo_data() -> Path:
     return DATA
 
 
+# The services these machines and CI run (the Makefile exports the same defaults). A test that
+# needs one talks to it and fails when it is not there; it never skips (run alone, a test file
+# skipped them until stop 25 when the variables were unset).
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
 @pytest.fixture
 def postgres_url() -> str:
-    url = os.environ.get("DREAMREEL_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("DREAMREEL_TEST_POSTGRES_URL not set (make test sets it)")
-    return url
+    return os.environ.get("DREAMREEL_TEST_POSTGRES_URL") or POSTGRES_URL
 
 
 @pytest.fixture
 def redis_url() -> str:
-    url = os.environ.get("DREAMREEL_TEST_REDIS_URL")
-    if not url:
-        pytest.skip("DREAMREEL_TEST_REDIS_URL not set (make test sets it)")
-    return url
+    return os.environ.get("DREAMREEL_TEST_REDIS_URL") or REDIS_URL
