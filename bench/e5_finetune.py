@@ -34,16 +34,16 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
 
+from agent.train.policy import C_GRID, E5_SCALE, SEED  # the trainer's grid, e5 weight and seed
+from bench.eval import DEFAULT_DATA
+
 OUT = Path(os.environ.get("FT_DIR", "/tmp/ft"))
-DATA = Path("data/train")
+DATA = DEFAULT_DATA / "train"  # the repository's training data, wherever this runs from
 PER_GROUP = 3
-SEED = 9
 BENIGN_TRAIN = 1500  # ordinary comments per language as extra training negatives
 BENIGN_TEST = 3000  # everyday comments per language as the benign test set
 CACHE_LAYER = 8  # token states entering layer 8 (after layers 0-7) are cached
 QUANTILE = 0.999
-C_GRID = (0.25, 1.0, 4.0)
-E5_SCALE = 2.0  # the policy trainer's weight of e5 beside USE (agent.train.policy.E5_SCALE)
 
 
 def results(line: str) -> None:
