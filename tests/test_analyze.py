@@ -23,7 +23,6 @@ def _weighted(results: list[EmotionResult], weights: list[float]) -> EmotionResu
 @pytest.fixture(scope="module")
 def analyzer(tmp_path_factory: pytest.TempPathFactory) -> DiaryAnalyzer:
     """Real planner and safety policy; emotion from a tiny random transformers model (offline)."""
-    pytest.importorskip("transformers")
     from agent.adapters.hf_emotion import TransformersEmotionClassifier
     from tests.tiny_models.bert import build_classifier
 
@@ -74,7 +73,6 @@ def test_read_texts_accepts_json_objects_and_plain_lines() -> None:
 
 
 def test_the_cli_reads_a_file_and_refuses_a_missing_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("agent.emotion")  # the offline classifier the CLI wires by default
     from dreamreel.cli import main
 
     source = tmp_path / "in.jsonl"
@@ -90,7 +88,8 @@ def test_the_cli_reads_a_file_and_refuses_a_missing_one(tmp_path: Path, capsys: 
 
 
 def test_macro_f1_matches_scikit_learn() -> None:
-    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    from sklearn import metrics as sklearn_metrics
+
     gold = ["joy", "fear", "fear", "neutral", "anger", "joy", "sadness"]
     pred = ["joy", "fear", "neutral", "neutral", "joy", "joy", "surprise"]
     assert macro_f1(gold, pred) == pytest.approx(sklearn_metrics.f1_score(gold, pred, average="macro"))
@@ -117,7 +116,8 @@ def test_coverage_check() -> None:
 
 
 def test_emotion_scores_include_the_reliable_kote_classes() -> None:
-    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    from sklearn import metrics as sklearn_metrics
+
     gold = ["anger", "joy", "neutral", "sadness", "fear", "joy"]
     pred = ["anger", "joy", "joy", None, "fear", "sadness"]  # no emotion counts as neutral
     scores = emotion_scores(gold, pred)

@@ -24,7 +24,8 @@ pytestmark = [
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    playwright_api = pytest.importorskip("playwright.sync_api")
+    from playwright import sync_api as playwright_api
+
     with playwright_api.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -76,7 +77,8 @@ def test_a_moderator_approves_a_refused_request_and_sees_the_video_finish(
     page.wait_for_url(f"**/moderation/jobs/{job_id}?done=approved")
     # the page refreshes itself while the job works
     # (a locator, not wait_for_function: the page's Content-Security-Policy forbids string eval)
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from playwright import sync_api
+
     sync_api.expect(page.locator("#status")).to_have_text("done", timeout=60_000)
     assert page.locator("a[href$='/video']").count() == 1
     assert api.service.get_job(job_id).segments[0].prompt == "a quiet walk along a bright beach at dawn"

@@ -27,7 +27,6 @@ def _offline_emotion(tmp: Path) -> EmotionClassifier:
 
 
 def _transformers_emotion(tmp: Path) -> EmotionClassifier:
-    pytest.importorskip("transformers")
     from agent.adapters.hf_emotion import TransformersEmotionClassifier
     from tests.tiny_models.bert import build_classifier
 
@@ -42,8 +41,7 @@ def _offline_toxicity(tmp: Path) -> ToxicityClassifier:
 
 
 def _detoxify(tmp: Path) -> ToxicityClassifier:
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("detoxify")
+    import torch
     from transformers import BertForSequenceClassification
 
     from agent.adapters.detoxify_adapter import DetoxifyClassifier

@@ -105,7 +105,6 @@ def test_kote_rarity_weights_let_a_rare_label_win() -> None:
 
 
 def test_training_script_rebuilds_loadable_artifacts(repo_data: Path, tmp_path: Path) -> None:
-    pytest.importorskip("sklearn")
     from agent.train.__main__ import main
 
     out = tmp_path / "models"

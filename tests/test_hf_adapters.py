@@ -9,14 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import torch
+import transformers  # noqa: F401  (installed by the project: a missing one fails here, never skips)
 
 from agent.interfaces import EmotionClassifier, ToxicityClassifier
 from agent.schemas import EMOTIONS
-
-torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
-
-from tests.tiny_models.bert import build_classifier, save_tokenizer, tiny_bert_config  # noqa: E402
+from tests.tiny_models.bert import build_classifier, save_tokenizer, tiny_bert_config
 
 GOEMO_LABELS = ["admiration", "anger", "fear", "joy", "sadness", "neutral", "curiosity", "confusion"]
 LABEL_MAP = {

@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, running_server
 from tests.helpers import FAST_PREVIEW, cli_json
-
-pytest.importorskip("langchain_openai")
-if not (Path(__file__).resolve().parent.parent / "agent" / "models" / "emotion.npz").exists():
-    pytest.skip("the shipped emotion model is not built (make train-classifiers)", allow_module_level=True)
 
 DIARY = "I was walking on the moon with my dog. Then the moon cracked open. Inside there was a garden."
 SCENES = {

@@ -19,8 +19,6 @@ from agent.llm_planner import LLMPlanner, PlanReply, check_reply, sentence_spans
 from agent.schemas import DreamPlan, Language, Segment, Span
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, running_server
 
-pytest.importorskip("langchain_openai")
-
 MODEL = "test-model"
 METHODS = ["json_schema", "function_calling", "json_object"]
 
