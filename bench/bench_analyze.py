@@ -42,10 +42,12 @@ def empty_caches() -> None:
     """Forget every cached result a second analysis of the same text would reuse: both encoders'
     vectors, Kiwi's sentences and morphemes, the canonical text."""
     from agent import canonical, text
+    from agent.e5_tuned import clear_caches as clear_tuned
     from agent.encoder import get_e5, get_encoder
 
     get_encoder().clear_cache()
     get_e5().clear_cache()
+    clear_tuned()  # the policy's second reading, when it reads e5 with tuned layers
     text._cached_sentences.cache_clear()
     text._cached_morphemes.cache_clear()
     canonical.canonicalize.cache_clear()

