@@ -104,8 +104,8 @@ def test_kote_rarity_weights_let_a_rare_label_win() -> None:
 # --- training script ------------------------------------------------------------------------
 
 
-# every task on 1,000 rows per file, e5 on one thread (the suite pins threads): about 8 minutes on
-# stop 25's machine, over the suite's 600 s on stop 26's (its e5 engine ran at 2.5 ms per token)
+# every task on 1,000 rows per file, e5 on one thread (the suite pins threads): within the suite's
+# 600 s until stop 25, past it on stop 26's machine (its e5 engine ran at 2.5 ms per token)
 @pytest.mark.timeout(1800)
 def test_training_script_rebuilds_loadable_artifacts(repo_data: Path, tmp_path: Path) -> None:
     from agent.train.__main__ import main
