@@ -10,7 +10,6 @@ process that analyses text pays for it (`tests/test_process_weight.py`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -20,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from agent.encoder import E5_DIM, _CachedEncoder, e5_text, model_digests
+from agent.encoder import E5_DIM, _CachedEncoder, e5_text, file_sha256, model_digests
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +33,7 @@ class TunedModelError(ValueError):
 
 def file_digest(path: Path) -> str:
     """sha256 of a file's bytes (the policy's metadata names its tuned layers by it)."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return file_sha256(path)
 
 
 def save_layers(path: Path, layers: dict[str, Any], first: int, notes: dict[str, Any] | None = None) -> None:

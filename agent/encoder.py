@@ -297,7 +297,6 @@ def package_file(package: str, name: str) -> Path | None:
 def model_digests() -> dict[str, str]:
     """sha256 of each of `MODEL_FILES` as installed ("missing" when the package or file is not
     there), keyed "package/file"; hashed once per process (~0.3 s) without importing the packages."""
-    import hashlib
 
     out: dict[str, str] = {}
     for package, names in MODEL_FILES.items():
@@ -306,12 +305,19 @@ def model_digests() -> dict[str, str]:
             if path is None:
                 out[f"{package}/{name}"] = "missing"
                 continue
-            digest = hashlib.sha256()
-            with path.open("rb") as f:
-                while block := f.read(1 << 20):
-                    digest.update(block)
-            out[f"{package}/{name}"] = digest.hexdigest()
+            out[f"{package}/{name}"] = file_sha256(path)
     return out
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, read in 1 MB blocks (model files are tens of MB)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def embed(texts: Sequence[str]) -> npt.NDArray[np.float32]:
