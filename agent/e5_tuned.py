@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from agent.encoder import E5_DIM, _CachedEncoder, e5_text, file_sha256, model_digests
+from agent.encoder import E5_DIM, CachedEncoder, e5_text, file_sha256, model_digests
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def read_layers(path: Path) -> tuple[dict[str, npt.NDArray[np.float32]], dict[st
     return layers, meta
 
 
-class TunedE5Encoder(_CachedEncoder):
+class TunedE5Encoder(CachedEncoder):
     """Unit 384-d vectors of e5 whose layers from `first_layer` on are the file's; the texts are
     read as `agent.encoder.embed_e5` reads them (`e5_text`, the `query: ` prefix, one window)."""
 

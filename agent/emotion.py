@@ -16,7 +16,10 @@ with the weights of the text's language ("ko" when it has Hangul, else "en"), st
 `emotion.json` under `mix` and chosen by cross-validation on the training rows
 (`agent.train.mix`). `offset` is a per-class log offset of the mix (`mix_offsets`, also chosen on
 training rows: a mix's argmax favours the classes its sources over-predict, and the comment
-measure is macro-F1); without one it is 0. An artifact without `mix` uses its `lexicon.weights` alone (hashed head plus
+measure is macro-F1); without one it is 0. Last, a text read as a comment gets neutral's
+probability raised to its language's `neutral_floor` (`with_neutral_floor`, scaled by the comment
+share of the gate; also chosen on training rows): a comment none of whose emotions is sure reads
+as neutral, as KOTE's labels call a comment whose annotators split. An artifact without `mix` uses its `lexicon.weights` alone (hashed head plus
 lexicon, the older artifacts). The encoder loads only when a weight needs it. Inference is numpy
 only: no scikit-learn, no download.
 """
@@ -32,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from agent.emotion_lexicon import lexicon_evidence
-from agent.encoder import DIM, E5_DIM, e5_text
+from agent.encoder import DIM, E5_DIM, e5_text, warn_on_other_encoders
 from agent.features import ArtifactError, LinearTextModel
 from agent.schemas import EMOTIONS, EmotionResult
 from agent.text import has_hangul
@@ -177,6 +180,16 @@ def evidence_matrix(texts: Sequence[str], classes: Sequence[str]) -> np.ndarray:
     )
 
 
+def with_neutral_floor(probs: np.ndarray, floor: float | np.ndarray, classes: Sequence[str] = EMOTIONS) -> np.ndarray:
+    """Probabilities `(n, k)` with neutral's raised to at least `floor` (one value or one per row),
+    then renormalised: a row turns neutral exactly when its strongest emotion is below the floor;
+    the order of the other emotions is kept."""
+    out = np.array(probs, dtype=np.float64, copy=True).reshape(-1, len(classes))
+    k = list(classes).index("neutral")
+    out[:, k] = np.maximum(out[:, k], np.broadcast_to(np.asarray(floor, dtype=np.float64), (len(out),)))
+    return np.asarray(out / out.sum(axis=1, keepdims=True))
+
+
 def _result(scores: dict[str, float]) -> EmotionResult:
     label = max(EMOTIONS, key=lambda e: scores.get(e, 0.0))
     return EmotionResult(label=label, scores={e: float(scores.get(e, 0.0)) for e in EMOTIONS})
@@ -196,12 +209,13 @@ class OfflineEmotionClassifier:
         embed: Callable[[Sequence[str]], np.ndarray] | None = None,
         embed_e5: Callable[[Sequence[str]], np.ndarray] | None = None,
         offsets: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None,
+        neutral_floor: Mapping[str, float] | None = None,
     ) -> None:
         """`mix` per language overrides the artifact's (`mix`, else `lexicon.weights`), and with it
         `dream_mix` (the mix for text the gate reads as dream narration; none: `mix` for all) and
         `offsets` (`{"mix" | "dream_mix": {lang: {emotion: log offset}}}`, the artifact's
-        `mix_offsets`; none: no offsets); `embed` and `embed_e5` replace the shared sentence
-        encoders (tests)."""
+        `mix_offsets`; none: no offsets) and `neutral_floor` (per language; the artifact's, none:
+        no floor); `embed` and `embed_e5` replace the shared sentence encoders (tests)."""
         if sorted(model.classes) != sorted(EMOTIONS) or model.weights.shape[1] != len(EMOTIONS):
             raise ArtifactError(f"emotion model classes {model.classes} are not {list(EMOTIONS)}")
         self.model = model
@@ -216,6 +230,12 @@ class OfflineEmotionClassifier:
             kind: {lang: _offset_row(row, model.classes) for lang, row in (stored or {}).get(kind, {}).items()}
             for kind in ("mix", "dream_mix")
         }
+        floors = neutral_floor if neutral_floor is not None or mix is not None else model.meta.get("neutral_floor", {})
+        self.neutral_floor = {lang: float(f) for lang, f in (floors or {}).items()}
+        if any(not 0.0 <= f < 1.0 for f in self.neutral_floor.values()):
+            raise ArtifactError(f"a neutral floor must be in [0, 1): {self.neutral_floor}")
+        if self.neutral_floor and "neutral" not in model.classes:
+            raise ArtifactError("a neutral floor needs the class neutral")
         if self.dream_mix and (heads is None or heads.gate is None):
             raise ArtifactError("a dream mix needs the encoder heads' gate")
         if any(m.needs_encoder for m in [*self.mix.values(), *self.dream_mix.values()]):
@@ -235,6 +255,7 @@ class OfflineEmotionClassifier:
         heads = None
         if "encoder_heads" in model.meta:
             heads = EncoderHeads.load(path.parent / model.meta["encoder_heads"])
+            warn_on_other_encoders(path, model.meta, "emotion")
         return cls(model, heads)
 
     def _vectors(self, texts: Sequence[str]) -> np.ndarray:
@@ -263,6 +284,7 @@ class OfflineEmotionClassifier:
         vectors = self._vectors([texts[i] for i in needs]) if needs and self.heads is not None else None
         zero = np.zeros(len(classes))
         offsets = np.array([self.offsets["mix"].get(lang, zero) for lang in languages]).reshape(len(texts), len(classes))
+        comment_share = np.ones(len(texts))  # how much of a text's reading is the comment mix's
         if vectors is not None and self.heads is not None and self.dream_mix:
             dream = np.array([astuple(self.dream_mix.get(languages[i], self.mix.get(languages[i], Mix()))) for i in needs])
             dream_offsets = np.array(
@@ -271,6 +293,7 @@ class OfflineEmotionClassifier:
             g = dream_share(self.heads.dreamlike(vectors))[:, None]
             weights[needs] = (1.0 - g) * weights[needs] + g * dream
             offsets[needs] = (1.0 - g) * offsets[needs] + g * dream_offsets
+            comment_share[needs] = np.where([languages[i] in self.dream_mix for i in needs], 1.0 - g[:, 0], 1.0)
 
         total = weights[:, [0]] * log_softmax(self.model.decision(texts)) + offsets
         if vectors is not None and self.heads is not None:
@@ -292,7 +315,11 @@ class OfflineEmotionClassifier:
         lexical = np.flatnonzero(weights[:, 3] > 0)
         if len(lexical):
             total[lexical] += weights[lexical][:, [3]] * evidence_matrix([texts[i] for i in lexical], classes)
-        return [_result(dict(zip(classes, row.tolist(), strict=True))) for row in _softmax(total)]
+        probs = _softmax(total)
+        if self.neutral_floor:
+            floor = np.array([self.neutral_floor.get(lang, 0.0) for lang in languages]) * comment_share
+            probs = with_neutral_floor(probs, floor, classes)
+        return [_result(dict(zip(classes, row.tolist(), strict=True))) for row in probs]
 
 
 def _offset_row(row: Mapping[str, float], classes: Sequence[str]) -> np.ndarray:

