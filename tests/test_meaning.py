@@ -76,7 +76,8 @@ def test_a_detector_under_another_name_still_counts_as_meaning_evidence() -> Non
 
 def test_two_sentences_that_hint_at_a_category_say_more_than_one() -> None:
     weights = np.zeros((8, len(CATEGORIES)), dtype=np.float32)
-    weights[0, CATEGORIES.index("self_harm")] = 5.6  # p = 0.40 on a sentence with "fade"
+    # p = 0.36 on a sentence with "fade" in a diary of two sentences (logit 0.1, anchors up by log 2)
+    weights[0, CATEGORIES.index("self_harm")] = 6.1
     detector = MeaningDetector(
         weights=weights,
         bias=np.full(len(CATEGORIES), -6.0, dtype=np.float32),
@@ -87,6 +88,39 @@ def test_two_sentences_that_hint_at_a_category_say_more_than_one() -> None:
     assert policy.check("I wanted to fade. We walked by the sea.").decision == "allow"
     twice = policy.check("I wanted to fade. In the dream I looked for a way to fade.")
     assert twice.decision == "review" and twice.support_message
+
+
+def test_a_long_diary_raises_the_anchors_by_the_log_of_its_sentence_count_up_to_ten() -> None:
+    """A diary of n sentences gives the heads n chances to misread a harmless one (DreamBank
+    reports, about eight sentences each, were refused 14 times in 100): the anchors rise by log n,
+    and no more than log 10, so that padding a harmful sentence buys an evader at most 2.3."""
+    from agent.safety.policy import MEANING_SENTENCES_CAP, sentence_count_shift
+
+    assert sentence_count_shift(1) == 0.0 and sentence_count_shift(0) == 0.0
+    assert sentence_count_shift(4) == pytest.approx(np.log(4))
+    assert sentence_count_shift(MEANING_SENTENCES_CAP) == sentence_count_shift(40) == pytest.approx(np.log(10))
+    policy = SafetyPolicy(meaning=_tiny_detector())
+    harm = "His head burst like a melon on the street."
+    filler = [f"We walked by the sea on day {i}." for i in range(1, 40)]
+
+    def gore(diary: str) -> float:
+        return max(r.score for r in policy.check(diary).reasons if r.category == "gore")
+
+    alone = gore(harm)
+    assert alone == pytest.approx(1 / (1 + np.exp(-6.0)), abs=1e-4)  # no anchors: the probability
+    four = gore(" ".join([*filler[:3], harm]))
+    assert four == pytest.approx(1 / (1 + np.exp(-(6.0 - np.log(4)))), abs=1e-4)
+    ten = gore(" ".join([*filler[:9], harm]))
+    forty = gore(" ".join([*filler, harm]))
+    assert ten == forty == pytest.approx(1 / (1 + np.exp(-(6.0 - np.log(10)))), abs=1e-4)
+
+
+def test_an_anchor_shift_reads_like_a_logit_that_much_lower(policy: SafetyPolicy) -> None:
+    detector = policy.meaning
+    assert detector is not None and detector.meta.get("calibration")
+    for category in detector.categories:
+        for logit in (-3.0, 0.0, 2.5, 6.0):
+            assert detector.evidence(category, logit, 1.5) == pytest.approx(detector.evidence(category, logit - 1.5))
 
 
 def test_meaning_sexual_next_to_a_minor_is_minors() -> None:

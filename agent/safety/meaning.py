@@ -423,28 +423,29 @@ class MeaningDetector:
             return first
         return self.second.logits(texts, vectors, first, shares, words)
 
-    def evidence(self, category: str, logit: float) -> float:
+    def evidence(self, category: str, logit: float, shift: float = 0.0) -> float:
         """A head's log-odds as policy evidence, piecewise linear between the anchors that training
         set on benign sentences (`meta["calibration"]`, log-odds; see `agent.train.policy`): 0.3 (a
         hint, below `MEANING_MIN` nothing is reported) where 0.3 % of them reach, 0.5 (review) where
         0.03 % and 0.7 (block) where 0.015 % do; 0 and 1 as far below and above as the hint and
-        the block anchor lie from review. Without anchors: the probability itself."""
+        the block anchor lie from review. `shift` moves every anchor up by so many log-odds (the
+        policy's allowance for a diary of many sentences). Without anchors: the probability itself."""
         anchors = self.meta.get("calibration", {}).get(category)
         if not anchors:
-            return float(1.0 / (1.0 + np.exp(-logit)))
-        hint, review, block = anchors["hint_at"], anchors["review_at"], anchors["block_at"]
+            return float(1.0 / (1.0 + np.exp(-(logit - shift))))
+        hint, review, block = (anchors[name] + shift for name in ("hint_at", "review_at", "block_at"))
         xs = [hint - (review - hint), hint, review, block, block + (review - hint)]
         ys = [0.0, 0.3, 0.5, 0.7, 1.0]
         return float(np.interp(logit, xs, ys))
 
-    def score(self, sentences: Sequence[str]) -> list[dict[str, float]]:
-        """One {category: evidence} per sentence, in order (see `evidence`)."""
+    def score(self, sentences: Sequence[str], shift: float = 0.0) -> list[dict[str, float]]:
+        """One {category: evidence} per sentence, in order (see `evidence`; `shift` as there)."""
         if not sentences:
             return []
         texts = list(sentences)
         logits = self.logits(self.embed(texts), texts)
         return [
-            {c: self.evidence(c, float(z)) for c, z in zip(self.categories, row, strict=True)}
+            {c: self.evidence(c, float(z), shift) for c, z in zip(self.categories, row, strict=True)}
             for row in logits
         ]
 

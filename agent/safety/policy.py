@@ -11,7 +11,9 @@ Decisions (content policy in ARCHITECTURE.md):
 - gore, sexual, minors, hate, override: block at `block_threshold`, review at `review_threshold`
 - self_harm: review (never block) with `support_message=True`
 - profanity, toxicity and unknown categories: signals only; at most review, when very high
-- a meaning head is evidence like a rule: alone it can block (a paraphrase avoids every word)
+- a meaning head is evidence like a rule: alone it can block (a paraphrase avoids every word); its
+  anchors rise with the diary's sentence count (`sentence_count_shift`), so that a long diary is
+  not refused more often than a short one for a harmless sentence misread
 - an LLM flag alone can at most send a diary to review; next to a rule match it adds evidence
 
 Every reason has the category's combined score, a span into the diary and its source.
@@ -20,6 +22,7 @@ Every reason has the category's combined score, a span into the diary and its so
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import replace
 
 from agent.canonical import CanonicalText, canonicalize
@@ -38,6 +41,15 @@ SIGNALS_ONLY = ("profanity", "toxicity")
 MINOR_BONUS = 0.3  # sexual content next to a minor: minors score = sexual score + this
 MEANING_MIN = 0.3  # meaning-head evidence below this is not reported
 MEANING_SOURCE = "encoder"  # the source of every meaning-head signal (category_scores weighs it as evidence)
+# A diary of n sentences gives the meaning heads n chances to misread a harmless one: their anchors
+# were set per benign sentence (review where 0.03 % of them reach), so a long diary was refused n
+# times as often as a one-line one. Each head's anchors move up by log(n) in log-odds for the
+# diary's sentences (the log of a Bonferroni correction, the benign tail being about exponential in
+# log-odds), n counted up to `MEANING_SENTENCES_CAP`: padding a harmful sentence with harmless ones
+# buys an evader at most log(10) = 2.3 (stop 27: DreamBank reports refused 14 -> 7 of 100,
+# paraphrases 58/69 either way, 41 -> 37 of the 51 harmful paraphrases caught when nine ordinary
+# sentences come before them; README). Rules, LLM flags and the other signals are not moved.
+MEANING_SENTENCES_CAP = 10
 
 # Category names other planners (LLMs) use for the same things.
 CATEGORY_ALIASES = {
@@ -57,6 +69,12 @@ def noisy_or(weights: list[float]) -> float:
     for weight in weights:
         remaining *= 1.0 - max(0.0, min(1.0, weight))
     return 1.0 - remaining
+
+
+def sentence_count_shift(sentences: int) -> float:
+    """How far the meaning heads' anchors move up (log-odds) for a diary of so many sentences:
+    log(n), n at most `MEANING_SENTENCES_CAP` (0 for one sentence)."""
+    return math.log(min(max(sentences, 1), MEANING_SENTENCES_CAP))
 
 
 def _dedupe(matches: list[RuleMatch]) -> list[RuleMatch]:
@@ -184,10 +202,12 @@ class SafetyPolicy:
         return found
 
     def _meaning_signals(self, sentences: list[Sentence]) -> list[RuleMatch]:
-        """One signal per sentence and category whose head is at least `MEANING_MIN` sure."""
+        """One signal per sentence and category whose head is at least `MEANING_MIN` sure, the
+        heads' anchors raised for the diary's length (`sentence_count_shift`)."""
         assert self.meaning is not None
         found: list[RuleMatch] = []
-        for sentence, probs in zip(sentences, self.meaning.score([s.text for s in sentences]), strict=True):
+        shift = sentence_count_shift(len(sentences))
+        for sentence, probs in zip(sentences, self.meaning.score([s.text for s in sentences], shift), strict=True):
             for category, p in probs.items():
                 if p >= MEANING_MIN:
                     found.append(
