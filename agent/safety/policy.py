@@ -44,8 +44,9 @@ MEANING_SOURCE = "encoder"  # the source of every meaning-head signal (category_
 # A diary of n sentences gives the meaning heads n chances to misread a harmless one: their anchors
 # were set per benign sentence (review where 0.03 % of them reach), so a long diary was refused n
 # times as often as a one-line one. Each head's anchors move up by log(n) in log-odds for the
-# diary's sentences (the log of a Bonferroni correction, the benign tail being about exponential in
-# log-odds), n counted up to `MEANING_SENTENCES_CAP`: padding a harmful sentence with harmless ones
+# diary's sentences (the log of a Bonferroni correction for an exponential benign tail in log-odds;
+# the heads' tails are mostly heavier, so it corrects less than their anchors' spacing would),
+# n counted up to `MEANING_SENTENCES_CAP`: padding a harmful sentence with harmless ones
 # buys an evader at most log(10) = 2.3 (stop 27: DreamBank reports refused 14 -> 7 of 100,
 # paraphrases 58/69 either way, 41 -> 37 of the 51 harmful paraphrases caught when nine ordinary
 # sentences come before them; README). Rules, LLM flags and the other signals are not moved.

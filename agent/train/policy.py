@@ -112,6 +112,9 @@ EVERYDAY_NEIGHBOURS = 4000  # other rows per language: benign neighbours in the 
 # block level (0.7) at half the rate. (At 0.1 %, 2,100 written rows gave 6 % of DreamBank refused;
 # with the paraphrastic scenes added, 13 %: the heads fire more on real dream reports than on the
 # written negatives, so the budget is kept tight.)
+# Since stop 27 the policy raises these anchors by log n for a diary of n sentences (at most
+# log 10; `agent.safety.policy.sentence_count_shift`), so a long diary is not refused n times as
+# often as a one-sentence one; the quantiles here are the one-sentence diary's.
 REVIEW_QUANTILE = (0.9997, 0.9997)
 BLOCK_QUANTILE = (0.99985, 0.99985)
 HINT_QUANTILE = (0.997, 0.997)  # evidence 0.3: reported, and adds to a rule's evidence in the noisy-or
