@@ -60,6 +60,14 @@ def dream_share(gate: np.ndarray) -> np.ndarray:
     return np.asarray(np.clip((np.asarray(gate, dtype=np.float64) - low) / (high - low), 0.0, 1.0))
 
 
+def blend(comment: np.ndarray, dream: np.ndarray, gate: np.ndarray) -> np.ndarray:
+    """Rows of the comment mix's and the dream mix's values (weights or offsets; one row or one per
+    text) blended per text by the gate's probabilities: `(1 - s) * comment + s * dream`, `s` the
+    `dream_share`."""
+    s = dream_share(gate)[:, None]
+    return np.asarray((1.0 - s) * comment + s * dream)
+
+
 @dataclass(frozen=True)
 class Mix:
     """Log-space weight of each source of evidence for one language (0 = not used)."""
@@ -234,8 +242,6 @@ class OfflineEmotionClassifier:
         self.neutral_floor = {lang: float(f) for lang, f in (floors or {}).items()}
         if any(not 0.0 <= f < 1.0 for f in self.neutral_floor.values()):
             raise ArtifactError(f"a neutral floor must be in [0, 1): {self.neutral_floor}")
-        if self.neutral_floor and "neutral" not in model.classes:
-            raise ArtifactError("a neutral floor needs the class neutral")
         if self.dream_mix and (heads is None or heads.gate is None):
             raise ArtifactError("a dream mix needs the encoder heads' gate")
         if any(m.needs_encoder for m in [*self.mix.values(), *self.dream_mix.values()]):
@@ -290,10 +296,11 @@ class OfflineEmotionClassifier:
             dream_offsets = np.array(
                 [self.offsets["dream_mix"].get(languages[i], self.offsets["mix"].get(languages[i], zero)) for i in needs]
             )
-            g = dream_share(self.heads.dreamlike(vectors))[:, None]
-            weights[needs] = (1.0 - g) * weights[needs] + g * dream
-            offsets[needs] = (1.0 - g) * offsets[needs] + g * dream_offsets
-            comment_share[needs] = np.where([languages[i] in self.dream_mix for i in needs], 1.0 - g[:, 0], 1.0)
+            gate = self.heads.dreamlike(vectors)
+            weights[needs] = blend(weights[needs], dream, gate)
+            offsets[needs] = blend(offsets[needs], dream_offsets, gate)
+            # a language without a dream mix blends its comment mix with itself: it reads as a comment
+            comment_share[needs] = np.where([languages[i] in self.dream_mix for i in needs], 1.0 - dream_share(gate), 1.0)
 
         total = weights[:, [0]] * log_softmax(self.model.decision(texts)) + offsets
         if vectors is not None and self.heads is not None:

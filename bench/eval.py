@@ -155,7 +155,9 @@ class Evaluation:
         segments = self.analyzer.segments
         self.results["disguises"] = policy_eval.disguises(self._analyze, self.analyzer.planner, segments)
         self.results["paraphrases"] = policy_eval.paraphrases(self._analyze)
-        self.results["padded_paraphrases"] = policy_eval.padded_paraphrases(self._analyze)
+        self.results["padded_paraphrases"] = policy_eval.padded_paraphrases(
+            self._analyze, self.results["paraphrases"]["decisions"]
+        )
         self.results["benign"] = policy_eval.benign(self._analyze, self.data / "dreams_en.jsonl")
         self.results["hate"] = policy_eval.hate(self._analyze, self.data)
 

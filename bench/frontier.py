@@ -1,7 +1,8 @@
 """The policy's trade-off between paraphrases caught and benign dreams refused
 (`python -m bench.frontier`, `make frontier`).
 
-`make eval` shows one operating point: the meaning heads' anchors as training set them. This
+`make eval` shows one operating point: the meaning heads' anchors as training set them (raised,
+per diary, by the log of its sentence count: `agent.safety.policy.sentence_count_shift`). This
 moves every head's anchors (hint, review, block; `MeaningDetector.evidence`) by the same shift in
 log-odds and reports, per shift, the paraphrase decisions right and the benign dreams refused
 (DreamBank reports and Korean dreams). A lower shift makes the heads speak sooner.

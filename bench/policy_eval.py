@@ -100,6 +100,7 @@ def paraphrases(analyze: Analyze, data: Path = POLICY_DATA) -> dict[str, Any]:
         "right": len(rows) - len(misses),
         "right_per_expect": per_expect,
         "misses": misses,
+        "decisions": {str(r["id"]): g for r, g in zip(rows, got, strict=True)},
     }
 
 
@@ -113,18 +114,19 @@ PADDING = {
 }
 
 
-def padded_paraphrases(analyze: Analyze, data: Path = POLICY_DATA) -> dict[str, Any]:
-    """The harmful paraphrases (review or block expected), alone and after `PADDING` in their
-    language ("mixed" rows get the Korean one): how many are refused (review or block) each way."""
+def padded_paraphrases(analyze: Analyze, alone: dict[str, str], data: Path = POLICY_DATA) -> dict[str, Any]:
+    """The harmful paraphrases (review or block expected) after `PADDING` in their language
+    ("mixed" rows get the Korean one): how many are refused (review or block), against `alone`
+    (`paraphrases(...)["decisions"]`: each row's decision without the padding)."""
     rows = [r for r in read_jsonl(data / "paraphrase.jsonl") if r["expect"] != "allow"]
-    alone = [_decision(a) != "allow" for a in analyze([str(r["text"]) for r in rows])]
+    refused_alone = [alone[str(r["id"])] != "allow" for r in rows]
     padded_texts = [f"{PADDING['en' if r['lang'] == 'en' else 'ko']} {r['text']}" for r in rows]
     padded = [_decision(a) != "allow" for a in analyze(padded_texts)]
     return {
         "n": len(rows),
-        "refused_alone": sum(alone),
+        "refused_alone": sum(refused_alone),
         "refused_padded": sum(padded),
-        "lost": [r["id"] for r, a, p in zip(rows, alone, padded, strict=True) if a and not p],
+        "lost": [r["id"] for r, a, p in zip(rows, refused_alone, padded, strict=True) if a and not p],
     }
 
 

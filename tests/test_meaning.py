@@ -113,6 +113,9 @@ def test_a_long_diary_raises_the_anchors_by_the_log_of_its_sentence_count_up_to_
     ten = gore(" ".join([*filler[:9], harm]))
     forty = gore(" ".join([*filler, harm]))
     assert ten == forty == pytest.approx(1 / (1 + np.exp(-(6.0 - np.log(10)))), abs=1e-4)
+    # lines without a letter or digit are not sentences the heads could misread: no allowance
+    junk = " ".join(["...", "!!!", "🌙🌙", "—"] * 3)
+    assert gore(f"{junk} {harm}") == pytest.approx(alone, abs=1e-4)
 
 
 def test_an_anchor_shift_reads_like_a_logit_that_much_lower(policy: SafetyPolicy) -> None:

@@ -43,13 +43,13 @@ MEANING_MIN = 0.3  # meaning-head evidence below this is not reported
 MEANING_SOURCE = "encoder"  # the source of every meaning-head signal (category_scores weighs it as evidence)
 # A diary of n sentences gives the meaning heads n chances to misread a harmless one: their anchors
 # were set per benign sentence (review where 0.03 % of them reach), so a long diary was refused n
-# times as often as a one-line one. Each head's anchors move up by log(n) in log-odds for the
-# diary's sentences (the log of a Bonferroni correction for an exponential benign tail in log-odds;
-# the heads' tails are mostly heavier, so it corrects less than their anchors' spacing would),
-# n counted up to `MEANING_SENTENCES_CAP`: padding a harmful sentence with harmless ones
-# buys an evader at most log(10) = 2.3 (stop 27: DreamBank reports refused 14 -> 7 of 100,
-# paraphrases 58/69 either way, 41 -> 37 of the 51 harmful paraphrases caught when nine ordinary
-# sentences come before them; README). Rules, LLM flags and the other signals are not moved.
+# times as often as a one-line one. Each head's anchors (hint, review, block) move up by log(n) in
+# log-odds for the diary's sentences (the log of a Bonferroni correction for an exponential benign
+# tail in log-odds; the heads' tails are mostly heavier, so it corrects less than their anchors'
+# spacing would), n counting the sentences with a letter or digit, up to `MEANING_SENTENCES_CAP`:
+# padding a harmful sentence with harmless ones buys an evader at most log(10) = 2.3. Rules, LLM
+# flags and the other signals are not moved; a rule's evidence next to a head's hint in a long
+# diary needs a stronger hint. Measured (the DreamBank reports, paraphrases, padding): README.
 MEANING_SENTENCES_CAP = 10
 
 # Category names other planners (LLMs) use for the same things.
@@ -73,8 +73,9 @@ def noisy_or(weights: list[float]) -> float:
 
 
 def sentence_count_shift(sentences: int) -> float:
-    """How far the meaning heads' anchors move up (log-odds) for a diary of so many sentences:
-    log(n), n at most `MEANING_SENTENCES_CAP` (0 for one sentence)."""
+    """How far the meaning heads' anchors move up (log-odds) for a diary of so many sentences
+    (those with a letter or digit: a line of emoji or dots is not one): log(n), n at most
+    `MEANING_SENTENCES_CAP` (0 for one sentence)."""
     return math.log(min(max(sentences, 1), MEANING_SENTENCES_CAP))
 
 
@@ -207,7 +208,7 @@ class SafetyPolicy:
         heads' anchors raised for the diary's length (`sentence_count_shift`)."""
         assert self.meaning is not None
         found: list[RuleMatch] = []
-        shift = sentence_count_shift(len(sentences))
+        shift = sentence_count_shift(sum(any(ch.isalnum() for ch in s.text) for s in sentences))
         for sentence, probs in zip(sentences, self.meaning.score([s.text for s in sentences], shift), strict=True):
             for category, p in probs.items():
                 if p >= MEANING_MIN:

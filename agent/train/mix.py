@@ -43,6 +43,7 @@ import numpy as np
 from agent.emotion import (
     EncoderHeads,
     Mix,
+    blend,
     dream_share,
     evidence_matrix,
     log_softmax,
@@ -91,10 +92,9 @@ OFFSET_SWEEPS = 3  # coordinate-ascent passes over the classes
 OFFSET_MARGIN = 0.005  # cross-fitted gain (macro-F1 or accuracy) that offsets must show to be kept
 OFFSET_BOOTSTRAP = (200, 0.95)  # ...and in this share of so many row resamples the gain must be > 0
 # Candidate neutral floors of a comment mix (`agent.emotion.with_neutral_floor`): KOTE's evaluation
-# mapping calls a comment whose labels split between emotions neutral (163 of the 970 held-out
-# Korean rows), and the comment mix almost never says neutral (55 times, F1 0.17), however unsure it
-# is. A floor turns a reading whose strongest emotion is below it into neutral (stop 27, held-out
-# Korean rows: floor 0.37 lifts macro-F1 over anger/joy/neutral/sadness from 0.50 to 0.55).
+# mapping calls a comment whose labels split between emotions neutral, and the comment mix almost
+# never said neutral, however unsure it was; a floor turns a reading whose strongest emotion is
+# below it into neutral (the choice and its evidence: `mix_selection` in emotion.json, README).
 FLOOR_GRID = tuple(float(f) for f in np.round(np.arange(0.2, 0.61, 0.02), 2))
 
 
@@ -141,13 +141,7 @@ class Sources:
 
 def _blended(comment: Mix, dream: Mix, gate: np.ndarray) -> np.ndarray:
     """Per-row mix weights `(n, 4)` of the two mixes blended by the gate, as the classifier blends them."""
-    g = dream_share(gate)[:, None]
-    return np.asarray((1.0 - g) * np.array(astuple(comment)) + g * np.array(astuple(dream)))
-
-
-def _blended_offsets(comment: np.ndarray, dream: np.ndarray, gate: np.ndarray) -> np.ndarray:
-    g = dream_share(gate)[:, None]
-    return np.asarray((1.0 - g) * comment + g * dream)
+    return blend(np.array(astuple(comment)), np.array(astuple(dream)), gate)
 
 
 def _labels(scores: np.ndarray) -> list[str]:
@@ -412,11 +406,12 @@ def choose_mix(
         dream_offsets, dream_evidence = choose_offsets(scene_l.mixed(dream), scene_gold, _accuracy)
         offsets["mix"][lang] = dict(zip(EMOTIONS, np.round(comment_offsets, 2).tolist(), strict=True))
         offsets["dream_mix"][lang] = dict(zip(EMOTIONS, np.round(dream_offsets, 2).tolist(), strict=True))
+        # like the offsets, chosen on the comment mix alone (held-out comments: gate ~0.08 on average)
         comment_probs = np.exp(log_softmax(held_l.mixed(comment) + comment_offsets))
         floor, floor_evidence = choose_floor(comment_probs, held_gold, functools.partial(_macro_f1, labels=labels))
         # the classifier raises the floor by the comment share of a text; on the dream scenes
         # (cross-validated, gate and heads) the floor must not cost accuracy
-        scene_scores = scene_l.mixed(_blended(comment, dream, gate_cv[s])) + _blended_offsets(
+        scene_scores = scene_l.mixed(_blended(comment, dream, gate_cv[s])) + blend(
             comment_offsets, dream_offsets, gate_cv[s]
         )
         scene_probs = np.exp(log_softmax(scene_scores))
