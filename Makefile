@@ -62,6 +62,7 @@ eval: $(STAMP)
 
 frontier: $(STAMP)
 	$(PY) -m bench.frontier
+	$(PY) -m bench.sentence_count
 
 train-classifiers: $(STAMP)
 	$(PY) -m agent.train --data data/train --out agent/models

@@ -118,6 +118,21 @@ def test_a_long_diary_raises_the_anchors_by_the_log_of_its_sentence_count_up_to_
     assert gore(f"{junk} {harm}") == pytest.approx(alone, abs=1e-4)
 
 
+def test_the_length_bench_joins_unused_comments_and_switches_the_allowance_off_and_back() -> None:
+    from agent.safety.policy import sentence_count_shift
+    from agent.train.policy import everyday_comments, everyday_split
+    from bench.sentence_count import diaries, without_allowance
+
+    calibrate, neighbours, unused = everyday_split(REPO / "data" / "train")
+    assert (calibrate, neighbours) == everyday_comments(REPO / "data" / "train")
+    assert len(unused) > 10_000 and not set(unused) & (set(calibrate) | set(neighbours))
+    joined = diaries(unused, 3, 50)
+    assert len(joined) == 50 and all(t.endswith((".", "!", "?")) for t in joined)
+    with without_allowance():
+        assert sentence_count_shift(10) == 0.0
+    assert sentence_count_shift(10) == pytest.approx(np.log(10))
+
+
 def test_an_anchor_shift_reads_like_a_logit_that_much_lower(policy: SafetyPolicy) -> None:
     detector = policy.meaning
     assert detector is not None and detector.meta.get("calibration")

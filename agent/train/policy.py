@@ -204,12 +204,20 @@ def everyday_comments(data: Path) -> tuple[list[str], list[str]]:
     (to calibrate the heads' evidence on, up to `EVERYDAY_ROWS` per language; benign neighbours
     for the vote, `EVERYDAY_NEIGHBOURS` per language that no rule flags, so that an ordinary
     sentence finds ordinary sentences near it and not only the written scenes)."""
+    calibrate, neighbours, _ = everyday_split(data)
+    return calibrate, neighbours
+
+
+def everyday_split(data: Path) -> tuple[list[str], list[str], list[str]]:
+    """`everyday_comments` and a third part: the comments neither of them takes (about 19,000
+    English ones), which the policy never trains or calibrates on (`bench.sentence_count`)."""
     from agent.safety.rules import rule_matches
 
     folder = train_dir(data)
     rng = random.Random(SEED)
     calibrate: list[str] = []
     neighbours: list[str] = []
+    unused: list[str] = []
     kept_before = 0
     for name in (GOEMOTIONS, KOTE):
         path = folder / name
@@ -224,8 +232,9 @@ def everyday_comments(data: Path) -> tuple[list[str], list[str]]:
             else:
                 rest.append(text)
         calibrate += rest[:EVERYDAY_ROWS]
+        unused += rest[EVERYDAY_ROWS:]
         kept_before = len(neighbours)
-    return calibrate, neighbours
+    return calibrate, neighbours, unused
 
 
 def choose_c(x: np.ndarray, y: np.ndarray, groups: Sequence[str]) -> tuple[float, float, np.ndarray]:
