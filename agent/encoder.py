@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from agent.features import file_digest
 from agent.text import has_hangul
 
 log = logging.getLogger(__name__)
@@ -305,7 +306,7 @@ def model_digests() -> dict[str, str]:
             if path is None:
                 out[f"{package}/{name}"] = "missing"
                 continue
-            out[f"{package}/{name}"] = file_sha256(path)
+            out[f"{package}/{name}"] = file_digest(path)
     return out
 
 
@@ -324,17 +325,6 @@ def warn_on_other_encoders(path: Path, meta: Mapping[str, Any], task: str) -> No
             "%s was trained over other encoder files than those installed (%s); its judgement may drift: "
             "retrain it (python -m agent.train --task %s)", path, ", ".join(changed), task,
         )
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes, read in 1 MB blocks (model files are tens of MB)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def embed(texts: Sequence[str]) -> npt.NDArray[np.float32]:

@@ -174,8 +174,13 @@ def linear_scores(
 
 
 def file_digest(path: Path) -> str:
-    """sha256 of a file's bytes: what an artifact records of the files it was built from or with."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """sha256 of a file's bytes, read in 1 MB blocks (model files are tens of MB): what an artifact
+    records of the files it was built from or with, and of the encoder files it reads."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 ARTIFACT_FORMAT = "dreamreel-linear-text/1"

@@ -22,6 +22,7 @@ from pathlib import Path
 from agent.safety import policy as policy_module
 from agent.safety.meaning import MeaningDetector
 from agent.safety.policy import SafetyPolicy
+from agent.text import has_hangul
 from agent.train.policy import everyday_split
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "train"
@@ -50,7 +51,7 @@ def diaries(comments: list[str], per_diary: int, count: int, seed: int = 1) -> l
 
 def measure(count: int, data: Path = DATA) -> list[dict[str, int]]:
     _, _, unused = everyday_split(data)
-    english = [c for c in unused if not any("\uac00" <= ch <= "\ud7a3" for ch in c)]
+    english = [c for c in unused if not has_hangul(c)]
     plain = SafetyPolicy(meaning=None)
     heads = SafetyPolicy(meaning=MeaningDetector.load())
     rows = []

@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from agent.e5_torch import E5Model
-from agent.e5_tuned import BASE, TunedE5Encoder, TunedModelError, file_digest, read_layers, save_layers
+from agent.e5_tuned import BASE, TunedE5Encoder, TunedModelError, read_layers, save_layers
 from agent.encoder import embed_e5, model_digests
+from agent.features import file_digest
 from agent.train import e5_tune
 
 REPO = Path(__file__).resolve().parent.parent

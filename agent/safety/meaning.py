@@ -513,7 +513,7 @@ def tuned_embed(path: Path, sha256: str) -> Embed:
     """The `embed` of e5 with the tuned layers at `path` (`agent.e5_tuned.shared`: one core, one
     encoder per file and process), after checking the file is the one the policy was trained
     with. Nothing heavy happens until the first sentence is read again."""
-    from agent.e5_tuned import file_digest, shared
+    from agent.e5_tuned import shared
 
     if not path.is_file():
         raise PolicyModelError(f"the policy's tuned e5 layers are missing: {path}; build them with: python -m agent.train --task policy --tuned")

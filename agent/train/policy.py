@@ -436,7 +436,8 @@ def _tuned_second(
     policy's metadata keeps: the file's name and sha256 and how it trained)."""
     import os
 
-    from agent.e5_tuned import TunedE5Encoder, file_digest, save_layers
+    from agent.e5_tuned import TunedE5Encoder, save_layers
+    from agent.features import file_digest
     from agent.train import e5_tune
 
     negatives = random.Random(SEED).sample(list(ordinary), min(e5_tune.NEGATIVES, len(ordinary)))
