@@ -63,6 +63,7 @@ eval: $(STAMP)
 frontier: $(STAMP)
 	$(PY) -m bench.frontier
 	$(PY) -m bench.sentence_count
+	$(PY) -m bench.fresh_writer
 
 train-classifiers: $(STAMP)
 	$(PY) -m agent.train --data data/train --out agent/models

@@ -80,3 +80,32 @@ def test_training_sentences_do_not_copy_evaluation_rows(repo_data: Path) -> None
             if grams and their and 2 * len(grams & their) / (len(grams) + len(their)) >= NEAR_COPY:
                 copies.append(f"{text!r} ~ {other!r}")
     assert not copies, "training rows copying evaluation rows:\n" + "\n".join(copies[:20])
+
+
+def test_the_written_rows_are_composed_from_the_scene_files_and_the_fresh_half_can_be_held_out(
+    repo_data: Path, tmp_path: Path
+) -> None:
+    """`compose_written.py` rebuilds `written.jsonl` exactly, and `--stop28 even` leaves out every
+    scene that `bench.fresh_writer` reads (its held half), in every frame, and nothing else."""
+    import subprocess
+    import sys
+
+    from bench.fresh_writer import held_half
+
+    script = repo_data / "policy" / "train" / "compose_written.py"
+    full, even = tmp_path / "full.jsonl", tmp_path / "even.jsonl"
+    for args, out in (([], full), (["--stop28", "even"], even)):
+        subprocess.run([sys.executable, str(script), *args, "--out", str(out)], check=True, capture_output=True)
+    assert full.read_bytes() == (repo_data / "policy" / "train" / "written.jsonl").read_bytes()
+    held = held_half(repo_data / "policy" / "train")
+    assert len(held) == 4 * 2 * 15 + 2 * 30
+    full_rows, even_rows = _rows(full), _rows(even)
+    full_texts, even_texts = {r["text"] for r in full_rows}, {r["text"] for r in even_rows}
+    assert even_texts < full_texts
+    framed = {text for _, _, text in held}
+    assert framed <= full_texts and not framed & even_texts
+    # what the even half lacks is exactly the held scenes in their frames: 5 per harmful scene
+    # (the dream frames) and 9 per benign one (those and four more), and their labels agree
+    missing = [r for r in full_rows if r["text"] not in even_texts]
+    assert len(missing) == 4 * 2 * 15 * 5 + 2 * 30 * 9
+    assert {(r["label"], r["lang"], r["text"]) for r in missing} >= {(c, lang, t) for c, lang, t in held}

@@ -1,12 +1,22 @@
 """Writes written.jsonl: every scene core of a category and language in several dream frames.
 
 The cores below were written for DreamReel (issue 9). Run: python data/policy/train/compose_written.py
+
+`--stop28 even` keeps only the even-numbered scenes of `cores_stop28_*.json`: the training half of
+`bench.fresh_writer`'s protocol (train on it in a scratch clone, read the odd half with the result).
 """
 
+import argparse
 import collections
 import json
 import random
 from pathlib import Path
+
+ARGS = argparse.ArgumentParser(description="compose written.jsonl from the scene cores")
+ARGS.add_argument("--stop28", choices=["all", "even"], default="all", help="which scenes of cores_stop28_*.json")
+ARGS.add_argument("--out", type=Path, default=Path(__file__).with_name("written.jsonl"), help="where the rows go")
+OPTIONS = ARGS.parse_args()
+STOP28 = OPTIONS.stop28
 
 random.seed(9)
 KO_FRAMES = ["꿈에서 {}", "어젯밤 꿈속에서 {}", "{}", "꿈을 꿨는데 {}", "자다가 꾼 꿈에서 {}"]
@@ -1241,13 +1251,20 @@ cores[("none", "ko")] += [
 # and 150 dream-report hard negatives per language along the content categories of dream research
 # (aggression without injury, misfortune, romance, body and clothing, children, groups, despair,
 # animals, horror, orders inside the dream).
+# stop 28: 30 more per language for gore, sexual, self_harm and hate, and 60 hard negatives per
+# language, written by another hand in longer narrative sentences (`cores_stop28_*.json`).
 HERE = Path(__file__).resolve().parent
-for category, by_lang in json.loads((HERE / "cores_stop20_harm.json").read_text(encoding="utf-8")).items():
-    for lang, items in by_lang.items():
-        cores[(category, lang)] += items
-for name in ("cores_stop20_benign.json", "cores_stop22_benign.json"):
+def _half(name: str, items: list[str]) -> list[str]:
+    return items[::2] if name.startswith("cores_stop28") and STOP28 == "even" else items
+
+
+for name in ("cores_stop20_harm.json", "cores_stop28_harm.json"):
+    for category, by_lang in json.loads((HERE / name).read_text(encoding="utf-8")).items():
+        for lang, items in by_lang.items():
+            cores[(category, lang)] += _half(name, items)
+for name in ("cores_stop20_benign.json", "cores_stop22_benign.json", "cores_stop28_benign.json"):
     for lang, items in json.loads((HERE / name).read_text(encoding="utf-8")).items():
-        cores[("none", lang)] += items
+        cores[("none", lang)] += _half(name, items)
 rows = []
 for (label, part), items in cores.items():
     lang = part[:2]
@@ -1300,7 +1317,7 @@ for r in rows:
         continue
     seen.add(r["text"])
     out.append(r)
-with open(Path(__file__).with_name("written.jsonl"), "w", encoding="utf-8") as f:
+with open(OPTIONS.out, "w", encoding="utf-8") as f:
     for r in out:
         f.write(json.dumps(r, ensure_ascii=False) + "\n")
 print(len(out), collections.Counter((r["label"], r["lang"]) for r in out))

@@ -1,0 +1,84 @@
+"""How do the meaning heads read harmful scenes written by a hand they never learned from?
+(`python -m bench.fresh_writer [--model PATH]`.)
+
+Stop 28 added scenes written by another hand, in longer narrative sentences than the earlier
+training scenes (`data/policy/train/cores_stop28_harm.json`: 30 per language for gore, sexual,
+self_harm and hate; `cores_stop28_benign.json`: 60 hard negatives per language). This reads the
+odd-numbered half of them, each in one dream frame, and prints per category and language how many
+the policy refuses (review or block) with the heads of `--model` and by its rules alone, and how
+many of the benign half it refuses.
+
+The numbers mean "text never trained on" only for heads trained without that half: compose the
+even half in a scratch clone (`python data/policy/train/compose_written.py --stop28 even`), train
+there (`python -m agent.train --data data/train --out /tmp/even --task policy`) and pass
+`--model /tmp/even/policy.npz`. The shipped heads (the default) were trained on both halves, so
+for them it is an in-sample reading. No evaluation file is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from agent.safety.meaning import MeaningDetector
+from agent.safety.policy import SafetyPolicy
+
+CORES = Path(__file__).resolve().parent.parent / "data" / "policy" / "train"
+FRAMES = {"ko": "꿈에서 {}", "en": "In the dream {}"}
+
+
+def framed(lang: str, scene: str) -> str:
+    """A scene in its language's first dream frame, ended like the training rows
+    (`compose_written.py`: a full stop where it has none)."""
+    text = FRAMES[lang].format(scene).strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."
+
+
+def held_half(cores: Path = CORES) -> list[tuple[str, str, str]]:
+    """(category, language, framed text) of the odd-numbered stop 28 scenes; "none" for benign."""
+    harm = json.loads((cores / "cores_stop28_harm.json").read_text(encoding="utf-8"))
+    benign = json.loads((cores / "cores_stop28_benign.json").read_text(encoding="utf-8"))
+    by_category: dict[str, Any] = harm | {"none": benign}
+    return [
+        (category, lang, framed(lang, text))
+        for category, by_lang in by_category.items()
+        for lang, items in by_lang.items()
+        for text in items[1::2]
+    ]
+
+
+def measure(model: Path | None, cores: Path = CORES) -> list[dict[str, Any]]:
+    """One row per category and language: scenes, refused with the heads, refused by rules alone."""
+    heads = SafetyPolicy(meaning=MeaningDetector.load(model))
+    plain = SafetyPolicy(meaning=None)
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    for category, lang, text in held_half(cores):
+        row = rows.setdefault((category, lang), {"category": category, "lang": lang, "n": 0, "refused": 0, "rules": 0})
+        row["n"] += 1
+        row["refused"] += heads.check(text).decision != "allow"
+        row["rules"] += plain.check(text).decision != "allow"
+    return [rows[key] for key in sorted(rows)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=None, help="policy.npz (default: the shipped heads)")
+    args = parser.parse_args(argv)
+    rows = measure(args.model)
+    if args.model is None:
+        print("(the shipped heads were trained on these scenes too: an in-sample reading; see the module doc)")
+    print("| category | language | scenes | refused | by rules alone |")
+    print("|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['category']} | {r['lang']} | {r['n']} | {r['refused']} | {r['rules']} |")
+    harmful = [r for r in rows if r["category"] != "none"]
+    benign = [r for r in rows if r["category"] == "none"]
+    print(f"harmful refused {sum(r['refused'] for r in harmful)}/{sum(r['n'] for r in harmful)}, "
+          f"benign refused {sum(r['refused'] for r in benign)}/{sum(r['n'] for r in benign)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
