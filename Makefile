@@ -64,6 +64,7 @@ frontier: $(STAMP)
 	$(PY) -m bench.frontier
 	$(PY) -m bench.sentence_count
 	$(PY) -m bench.fresh_writer
+	$(PY) -m bench.padding
 
 train-classifiers: $(STAMP)
 	$(PY) -m agent.train --data data/train --out agent/models

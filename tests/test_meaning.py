@@ -133,6 +133,27 @@ def test_the_length_bench_joins_unused_comments_and_switches_the_allowance_off_a
     assert sentence_count_shift(10) == pytest.approx(np.log(10))
 
 
+def test_padding_hides_nothing_without_the_allowance_and_the_bench_restores_the_cap(policy: SafetyPolicy) -> None:
+    """Plain sentences carry no evidence, so without the sentence-count allowance (cap 1) a refused
+    scene stays refused however it is padded; with the allowance the bench counts what padding buys,
+    never fewer, and leaves the shipped cap as it found it."""
+    from agent.safety import policy as policy_module
+    from bench.padding import measure, scenes
+
+    every = scenes()
+    assert len({text for _, _, text in every}) == len(every) > 900
+    assert {category for category, _, _ in every} == set(CATEGORIES)
+    sample = [row for category in CATEGORIES for row in [r for r in every if r[0] == category][:4]]
+    cap = policy_module.MEANING_SENTENCES_CAP
+    off = measure(policy, cap=1, rows=sample)
+    assert cap == policy_module.MEANING_SENTENCES_CAP
+    assert sum(off["refused_alone"].values()) >= 20
+    assert sum(off["allowed_between_two"].values()) == sum(off["allowed_after_nine"].values()) == 0
+    on = measure(policy, rows=sample)
+    assert on["refused_alone"] == off["refused_alone"]
+    assert all(on["allowed_after_nine"][c] >= off["allowed_after_nine"][c] for c in CATEGORIES)
+
+
 def test_an_anchor_shift_reads_like_a_logit_that_much_lower(policy: SafetyPolicy) -> None:
     detector = policy.meaning
     assert detector is not None and detector.meta.get("calibration")

@@ -1,0 +1,85 @@
+"""What does padding a harmful scene with plain sentences buy an evader? (`python -m bench.padding
+[--cap N]`; `make frontier` runs it.)
+
+The policy raises the meaning heads' anchors by log n for a diary of n sentences, n up to
+`agent.safety.policy.MEANING_SENTENCES_CAP` (`sentence_count_shift`), so that a long harmless diary
+is not refused n times as often. An evader can use the same allowance: put a harmful sentence among
+harmless ones. This takes every written harmful training scene (`data/policy/train/written.jsonl`,
+one row per scene: its first frame), keeps those the policy refuses (review or block) alone, and
+counts per category how many it allows once the scene stands between two plain sentences and once
+nine plain sentences come first (`bench.policy_eval.PADDING`, the padding `make eval` uses for the
+paraphrases). `--cap` sets the allowance's cap for the run (1: no allowance). No evaluation file is
+read; the scenes are training rows, so the heads read them better than unseen text.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from typing import Any
+
+from agent.safety import policy as policy_module
+from agent.safety.meaning import MeaningDetector
+from agent.safety.policy import SafetyPolicy
+from agent.train.policy import written_rows
+from bench.policy_eval import PADDING
+
+AROUND = {"en": ("The sky was grey.", "We bought coffee."), "ko": ("하늘이 흐렸다.", "우리는 커피를 샀다.")}
+
+
+def scenes() -> list[tuple[str, str, str]]:
+    """(category, language, text): the first row of every harmful written scene."""
+    seen: set[str] = set()
+    out = []
+    for row in written_rows():
+        if row.label != "none" and row.group not in seen:
+            seen.add(row.group)
+            out.append((row.label, "en" if row.lang == "en" else "ko", row.text))
+    return out
+
+
+def measure(
+    policy: SafetyPolicy, cap: int | None = None, rows: list[tuple[str, str, str]] | None = None
+) -> dict[str, Any]:
+    """Refused alone, and of those, allowed between two plain sentences and after nine, per category
+    (of `rows`, default `scenes()`)."""
+    saved = policy_module.MEANING_SENTENCES_CAP
+    if cap is not None:
+        policy_module.MEANING_SENTENCES_CAP = cap
+    try:
+        alone: Counter[str] = Counter()
+        between: Counter[str] = Counter()
+        after: Counter[str] = Counter()
+        total: Counter[str] = Counter()
+        for category, lang, text in scenes() if rows is None else rows:
+            total[category] += 1
+            if policy.check(text).decision == "allow":
+                continue
+            alone[category] += 1
+            before, behind = AROUND[lang]
+            between[category] += policy.check(f"{before} {text} {behind}").decision == "allow"
+            after[category] += policy.check(f"{PADDING[lang]} {text}").decision == "allow"
+    finally:
+        policy_module.MEANING_SENTENCES_CAP = saved
+    return {"scenes": total, "refused_alone": alone, "allowed_between_two": between, "allowed_after_nine": after}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cap", type=int, default=None, help="the allowance's sentence cap (default: the shipped one)")
+    args = parser.parse_args(argv)
+    result = measure(SafetyPolicy(meaning=MeaningDetector.load()), args.cap)
+    cap = args.cap or policy_module.MEANING_SENTENCES_CAP
+    print(f"padding, allowance cap {cap}:")
+    print("| category | scenes | refused alone | allowed between two plain sentences | allowed after nine |")
+    print("|---|---|---|---|---|")
+    for category in sorted(result["scenes"]):
+        print(f"| {category} | {result['scenes'][category]} | {result['refused_alone'][category]} "
+              f"| {result['allowed_between_two'][category]} | {result['allowed_after_nine'][category]} |")
+    print(f"| all | {sum(result['scenes'].values())} | {sum(result['refused_alone'].values())} "
+          f"| {sum(result['allowed_between_two'].values())} | {sum(result['allowed_after_nine'].values())} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
