@@ -5,8 +5,8 @@ Stop 28 added scenes written by another hand, in longer narrative sentences than
 training scenes (`data/policy/train/cores_stop28_harm.json`: 30 per language for gore, sexual,
 self_harm and hate; `cores_stop28_benign.json`: 60 hard negatives per language). This reads the
 odd-numbered half of them, each in one dream frame, and prints per category and language how many
-the policy refuses (review or block) with the heads of `--model` and by its rules alone, and how
-many of the benign half it refuses.
+the policy refuses (review or block) with the heads of `--model` and without any heads (rules and
+profanity), and how many of the benign half it refuses.
 
 The numbers mean "text never trained on" only for heads trained without that half: compose the
 even half in a scratch clone (`python data/policy/train/compose_written.py --stop28 even`), train
@@ -50,7 +50,7 @@ def held_half(cores: Path = CORES) -> list[tuple[str, str, str]]:
 
 
 def measure(model: Path | None, cores: Path = CORES) -> list[dict[str, Any]]:
-    """One row per category and language: scenes, refused with the heads, refused by rules alone."""
+    """One row per category and language: scenes, refused with the heads, refused without them."""
     heads = SafetyPolicy(meaning=MeaningDetector.load(model))
     plain = SafetyPolicy(meaning=None)
     rows: dict[tuple[str, str], dict[str, Any]] = {}
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = measure(args.model)
     if args.model is None:
         print("(the shipped heads were trained on these scenes too: an in-sample reading; see the module doc)")
-    print("| category | language | scenes | refused | by rules alone |")
+    print("| category | language | scenes | refused | without the heads |")
     print("|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['category']} | {r['lang']} | {r['n']} | {r['refused']} | {r['rules']} |")

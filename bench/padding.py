@@ -9,7 +9,9 @@ one row per scene: its first frame), keeps those the policy refuses (review or b
 counts per category how many it allows once the scene stands between two plain sentences and once
 nine plain sentences come first (`bench.policy_eval.PADDING`, the padding `make eval` uses for the
 paraphrases). `--cap` sets the allowance's cap for the run (1: no allowance). No evaluation file is
-read; the scenes are training rows, so the heads read them better than unseen text.
+read; the scenes are training rows, so the heads read them better than unseen text. The policy is
+`SafetyPolicy`'s defaults with the shipped heads and no toxicity classifier, as in
+`bench.sentence_count`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from agent.safety.meaning import MeaningDetector
 from agent.safety.policy import SafetyPolicy
 from agent.train.policy import written_rows
 from bench.policy_eval import PADDING
+from bench.sentence_count import allowance_cap
 
+# two of PADDING's sentences, one before the scene and one after
 AROUND = {"en": ("The sky was grey.", "We bought coffee."), "ko": ("하늘이 흐렸다.", "우리는 커피를 샀다.")}
 
 
@@ -43,14 +47,11 @@ def measure(
 ) -> dict[str, Any]:
     """Refused alone, and of those, allowed between two plain sentences and after nine, per category
     (of `rows`, default `scenes()`)."""
-    saved = policy_module.MEANING_SENTENCES_CAP
-    if cap is not None:
-        policy_module.MEANING_SENTENCES_CAP = cap
-    try:
-        alone: Counter[str] = Counter()
-        between: Counter[str] = Counter()
-        after: Counter[str] = Counter()
-        total: Counter[str] = Counter()
+    alone: Counter[str] = Counter()
+    between: Counter[str] = Counter()
+    after: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    with allowance_cap(cap):
         for category, lang, text in scenes() if rows is None else rows:
             total[category] += 1
             if policy.check(text).decision == "allow":
@@ -59,8 +60,6 @@ def measure(
             before, behind = AROUND[lang]
             between[category] += policy.check(f"{before} {text} {behind}").decision == "allow"
             after[category] += policy.check(f"{PADDING[lang]} {text}").decision == "allow"
-    finally:
-        policy_module.MEANING_SENTENCES_CAP = saved
     return {"scenes": total, "refused_alone": alone, "allowed_between_two": between, "allowed_after_nine": after}
 
 
@@ -68,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cap", type=int, default=None, help="the allowance's sentence cap (default: the shipped one)")
     args = parser.parse_args(argv)
+    if args.cap is not None and args.cap < 1:
+        parser.error("--cap counts sentences: at least 1")
     result = measure(SafetyPolicy(meaning=MeaningDetector.load()), args.cap)
-    cap = args.cap or policy_module.MEANING_SENTENCES_CAP
+    cap = policy_module.MEANING_SENTENCES_CAP if args.cap is None else args.cap
     print(f"padding, allowance cap {cap}:")
     print("| category | scenes | refused alone | allowed between two plain sentences | allowed after nine |")
     print("|---|---|---|---|---|")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import random
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from agent.safety import policy as policy_module
@@ -30,14 +30,22 @@ LENGTHS = (1, 3, 10)
 
 
 @contextmanager
-def without_allowance() -> Iterator[None]:
-    """The policy as before stop 27: every diary judged at the anchors of one sentence."""
+def allowance_cap(cap: int | None) -> Iterator[None]:
+    """The sentence-count allowance capped at `cap` sentences while inside (None: the shipped cap;
+    1: no allowance); the shipped cap is restored after, also on an error."""
+    if cap is not None and cap < 1:
+        raise ValueError(f"an allowance cap counts sentences, at least 1, not {cap}")
     saved = policy_module.MEANING_SENTENCES_CAP
-    policy_module.MEANING_SENTENCES_CAP = 1
+    policy_module.MEANING_SENTENCES_CAP = saved if cap is None else cap
     try:
         yield
     finally:
         policy_module.MEANING_SENTENCES_CAP = saved
+
+
+def without_allowance() -> AbstractContextManager[None]:
+    """The policy as before stop 27: every diary judged at the anchors of one sentence."""
+    return allowance_cap(1)
 
 
 def diaries(comments: list[str], per_diary: int, count: int, seed: int = 1) -> list[str]:
@@ -49,7 +57,9 @@ def diaries(comments: list[str], per_diary: int, count: int, seed: int = 1) -> l
     return [" ".join(pool[i : i + per_diary]) for i in range(0, min(len(pool), count * per_diary), per_diary)]
 
 
-def measure(count: int, data: Path = DATA) -> list[dict[str, int]]:
+def measure(count: int, data: Path = DATA, cap: int | None = None) -> list[dict[str, int]]:
+    """Per diary length: refusals without heads, with heads and no allowance, and with the allowance
+    capped at `cap` sentences (None: the shipped cap)."""
     _, _, unused = everyday_split(data)
     english = [c for c in unused if not has_hangul(c)]
     plain = SafetyPolicy(meaning=None)
@@ -60,7 +70,8 @@ def measure(count: int, data: Path = DATA) -> list[dict[str, int]]:
         base = [plain.check(t).decision != "allow" for t in texts]
         with without_allowance():
             before = [heads.check(t).decision != "allow" for t in texts]
-        after = [heads.check(t).decision != "allow" for t in texts]
+        with allowance_cap(cap):
+            after = [heads.check(t).decision != "allow" for t in texts]
         rows.append({
             "comments": n,
             "diaries": len(texts),
@@ -76,11 +87,12 @@ def measure(count: int, data: Path = DATA) -> list[dict[str, int]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--diaries", type=int, default=300)
+    parser.add_argument("--cap", type=int, default=None, help="the allowance's sentence cap (default: the shipped one)")
     args = parser.parse_args(argv)
     print("| comments per diary | diaries | refused without heads | with heads, no allowance (by the heads) "
           "| with heads and the allowance (by the heads) |")
     print("|---|---|---|---|---|")
-    for r in measure(args.diaries):
+    for r in measure(args.diaries, cap=args.cap):
         print(f"| {r['comments']} | {r['diaries']} | {r['without_heads']} | {r['no_allowance']} "
               f"({r['no_allowance_by_heads']}) | {r['allowance']} ({r['allowance_by_heads']}) |")
     return 0

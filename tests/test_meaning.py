@@ -149,9 +149,31 @@ def test_padding_hides_nothing_without_the_allowance_and_the_bench_restores_the_
     assert cap == policy_module.MEANING_SENTENCES_CAP
     assert sum(off["refused_alone"].values()) >= 20
     assert sum(off["allowed_between_two"].values()) == sum(off["allowed_after_nine"].values()) == 0
+    # sentences are read one by one, so what two plain sentences let through, nine (a larger
+    # allowance, the same evidence) let through too
     on = measure(policy, rows=sample)
     assert on["refused_alone"] == off["refused_alone"]
-    assert all(on["allowed_after_nine"][c] >= off["allowed_after_nine"][c] for c in CATEGORIES)
+    assert all(on["allowed_after_nine"][c] >= on["allowed_between_two"][c] for c in CATEGORIES)
+
+
+def test_the_allowance_cap_is_restored_after_an_error_and_must_count_a_sentence() -> None:
+    from agent.safety import policy as policy_module
+    from bench.padding import measure
+    from bench.sentence_count import allowance_cap
+
+    class Broken:
+        def check(self, text: str) -> None:
+            raise RuntimeError("a model failed")
+
+    cap = policy_module.MEANING_SENTENCES_CAP
+    with pytest.raises(RuntimeError, match="a model failed"):
+        measure(Broken(), cap=3, rows=[("gore", "en", "A scene.")])  # type: ignore[arg-type]
+    assert cap == policy_module.MEANING_SENTENCES_CAP
+    with pytest.raises(ValueError, match="at least 1"), allowance_cap(0):
+        pass
+    with allowance_cap(4):
+        assert policy_module.MEANING_SENTENCES_CAP == 4
+    assert cap == policy_module.MEANING_SENTENCES_CAP
 
 
 def test_an_anchor_shift_reads_like_a_logit_that_much_lower(policy: SafetyPolicy) -> None:
