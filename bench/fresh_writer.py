@@ -55,10 +55,10 @@ def measure(model: Path | None, cores: Path = CORES) -> list[dict[str, Any]]:
     plain = SafetyPolicy(meaning=None)
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for category, lang, text in held_half(cores):
-        row = rows.setdefault((category, lang), {"category": category, "lang": lang, "n": 0, "refused": 0, "rules": 0})
+        row = rows.setdefault((category, lang), {"category": category, "lang": lang, "n": 0, "refused": 0, "without_heads": 0})
         row["n"] += 1
         row["refused"] += heads.check(text).decision != "allow"
-        row["rules"] += plain.check(text).decision != "allow"
+        row["without_heads"] += plain.check(text).decision != "allow"
     return [rows[key] for key in sorted(rows)]
 
 
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| category | language | scenes | refused | without the heads |")
     print("|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['category']} | {r['lang']} | {r['n']} | {r['refused']} | {r['rules']} |")
+        print(f"| {r['category']} | {r['lang']} | {r['n']} | {r['refused']} | {r['without_heads']} |")
     harmful = [r for r in rows if r["category"] != "none"]
     benign = [r for r in rows if r["category"] == "none"]
     print(f"harmful refused {sum(r['refused'] for r in harmful)}/{sum(r['n'] for r in harmful)}, "

@@ -24,11 +24,11 @@ from agent.safety import policy as policy_module
 from agent.safety.meaning import MeaningDetector
 from agent.safety.policy import SafetyPolicy
 from agent.train.policy import written_rows
-from bench.policy_eval import PADDING
+from bench.policy_eval import PADDING, PADDING_SENTENCES
 from bench.sentence_count import allowance_cap
 
-# two of PADDING's sentences, one before the scene and one after
-AROUND = {"en": ("The sky was grey.", "We bought coffee."), "ko": ("하늘이 흐렸다.", "우리는 커피를 샀다.")}
+# two of the padding's sentences, one before the scene and one after
+AROUND = {lang: (sentences[1], sentences[3]) for lang, sentences in PADDING_SENTENCES.items()}
 
 
 def scenes() -> list[tuple[str, str, str]]:

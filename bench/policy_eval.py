@@ -106,12 +106,14 @@ def paraphrases(analyze: Analyze, data: Path = POLICY_DATA) -> dict[str, Any]:
 
 # Nine ordinary dream sentences an evader puts before a harmful one (more than nine moves nothing:
 # the shift stops at ten sentences).
-PADDING = {
-    "en": "I was walking to the station. The sky was grey. A friend waved at me. We bought coffee. "
-    "The train was late. I looked for my ticket. My phone rang. It was my mother. Then the dream changed.",
-    "ko": "역으로 걸어가고 있었다. 하늘이 흐렸다. 친구가 손을 흔들었다. 우리는 커피를 샀다. 기차가 늦었다. "
-    "표를 찾았다. 전화가 울렸다. 엄마였다. 그리고 꿈이 바뀌었다.",
+PADDING_SENTENCES = {
+    "en": ("I was walking to the station.", "The sky was grey.", "A friend waved at me.", "We bought coffee.",
+           "The train was late.", "I looked for my ticket.", "My phone rang.", "It was my mother.",
+           "Then the dream changed."),
+    "ko": ("역으로 걸어가고 있었다.", "하늘이 흐렸다.", "친구가 손을 흔들었다.", "우리는 커피를 샀다.", "기차가 늦었다.",
+           "표를 찾았다.", "전화가 울렸다.", "엄마였다.", "그리고 꿈이 바뀌었다."),
 }
+PADDING = {lang: " ".join(sentences) for lang, sentences in PADDING_SENTENCES.items()}
 
 
 def padded_paraphrases(analyze: Analyze, alone: dict[str, str], data: Path = POLICY_DATA) -> dict[str, Any]:

@@ -16,7 +16,6 @@ ARGS = argparse.ArgumentParser(description="compose written.jsonl from the scene
 ARGS.add_argument("--stop28", choices=["all", "even"], default="all", help="which scenes of cores_stop28_*.json")
 ARGS.add_argument("--out", type=Path, default=Path(__file__).with_name("written.jsonl"), help="where the rows go")
 OPTIONS = ARGS.parse_args()
-STOP28 = OPTIONS.stop28
 
 random.seed(9)
 KO_FRAMES = ["꿈에서 {}", "어젯밤 꿈속에서 {}", "{}", "꿈을 꿨는데 {}", "자다가 꾼 꿈에서 {}"]
@@ -1254,8 +1253,10 @@ cores[("none", "ko")] += [
 # stop 28: 30 more per language for gore, sexual, self_harm and hate, and 60 hard negatives per
 # language, written by another hand in longer narrative sentences (`cores_stop28_*.json`).
 HERE = Path(__file__).resolve().parent
+
+
 def _half(name: str, items: list[str]) -> list[str]:
-    return items[::2] if name.startswith("cores_stop28") and STOP28 == "even" else items
+    return items[::2] if name.startswith("cores_stop28") and OPTIONS.stop28 == "even" else items
 
 
 for name in ("cores_stop20_harm.json", "cores_stop28_harm.json"):
