@@ -2,7 +2,7 @@
 [--cap N]`; `make frontier` runs it.)
 
 The policy raises the meaning heads' anchors by log n for a diary of n sentences, n up to
-`agent.safety.policy.MEANING_SENTENCES_CAP` (`sentence_count_shift`), so that a long harmless diary
+`SafetyPolicy.allowance_cap` (`sentence_count_shift`), so that a long harmless diary
 is not refused n times as often. An evader can use the same allowance: put a harmful sentence among
 harmless ones. This takes every written harmful training scene (`data/policy/train/written.jsonl`,
 one row per scene: its first frame), keeps those the policy refuses (review or block) alone, and
@@ -20,12 +20,11 @@ import argparse
 from collections import Counter
 from typing import Any
 
-from agent.safety import policy as policy_module
 from agent.safety.meaning import MeaningDetector
 from agent.safety.policy import SafetyPolicy
 from agent.train.policy import written_rows
 from bench.policy_eval import PADDING, PADDING_SENTENCES
-from bench.sentence_count import allowance_cap
+from bench.sentence_count import capped
 
 # two of the padding's sentences, one before the scene and one after
 AROUND = {lang: (sentences[1], sentences[3]) for lang, sentences in PADDING_SENTENCES.items()}
@@ -51,15 +50,15 @@ def measure(
     between: Counter[str] = Counter()
     after: Counter[str] = Counter()
     total: Counter[str] = Counter()
-    with allowance_cap(cap):
-        for category, lang, text in scenes() if rows is None else rows:
-            total[category] += 1
-            if policy.check(text).decision == "allow":
-                continue
-            alone[category] += 1
-            before, behind = AROUND[lang]
-            between[category] += policy.check(f"{before} {text} {behind}").decision == "allow"
-            after[category] += policy.check(f"{PADDING[lang]} {text}").decision == "allow"
+    policy = capped(policy, cap)
+    for category, lang, text in scenes() if rows is None else rows:
+        total[category] += 1
+        if policy.check(text).decision == "allow":
+            continue
+        alone[category] += 1
+        before, behind = AROUND[lang]
+        between[category] += policy.check(f"{before} {text} {behind}").decision == "allow"
+        after[category] += policy.check(f"{PADDING[lang]} {text}").decision == "allow"
     return {"scenes": total, "refused_alone": alone, "allowed_between_two": between, "allowed_after_nine": after}
 
 
@@ -69,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.cap is not None and args.cap < 1:
         parser.error("--cap counts sentences: at least 1")
-    result = measure(SafetyPolicy(meaning=MeaningDetector.load()), args.cap)
-    cap = policy_module.MEANING_SENTENCES_CAP if args.cap is None else args.cap
+    policy = SafetyPolicy(meaning=MeaningDetector.load())
+    result = measure(policy, args.cap)
+    cap = policy.allowance_cap if args.cap is None else args.cap
     print(f"padding, allowance cap {cap}:")
     print("| category | scenes | refused alone | allowed between two plain sentences | allowed after nine |")
     print("|---|---|---|---|---|")

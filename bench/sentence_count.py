@@ -14,14 +14,12 @@ evaluation file is read.
 from __future__ import annotations
 
 import argparse
+import copy
 import random
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
-from agent.safety import policy as policy_module
 from agent.safety.meaning import MeaningDetector
-from agent.safety.policy import SafetyPolicy
+from agent.safety.policy import SafetyPolicy, sentence_count_shift
 from agent.text import has_hangul
 from agent.train.policy import everyday_split
 
@@ -29,23 +27,15 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "train"
 LENGTHS = (1, 3, 10)
 
 
-@contextmanager
-def allowance_cap(cap: int | None) -> Iterator[None]:
-    """The sentence-count allowance capped at `cap` sentences while inside (None: the shipped cap;
-    1: no allowance); the shipped cap is restored after, also on an error."""
-    if cap is not None and cap < 1:
-        raise ValueError(f"an allowance cap counts sentences, at least 1, not {cap}")
-    saved = policy_module.MEANING_SENTENCES_CAP
-    policy_module.MEANING_SENTENCES_CAP = saved if cap is None else cap
-    try:
-        yield
-    finally:
-        policy_module.MEANING_SENTENCES_CAP = saved
-
-
-def without_allowance() -> AbstractContextManager[None]:
-    """The policy as before stop 27: every diary judged at the anchors of one sentence."""
-    return allowance_cap(1)
+def capped(policy: SafetyPolicy, cap: int | None) -> SafetyPolicy:
+    """`policy` with the sentence-count allowance capped at `cap` sentences (None: as it is; 1: no
+    allowance); a copy, so `policy` itself is never changed."""
+    if cap is None:
+        return policy
+    sentence_count_shift(1, cap)  # refuses a cap below 1
+    out = copy.copy(policy)
+    out.allowance_cap = cap
+    return out
 
 
 def diaries(comments: list[str], per_diary: int, count: int, seed: int = 1) -> list[str]:
@@ -64,14 +54,14 @@ def measure(count: int, data: Path = DATA, cap: int | None = None) -> list[dict[
     english = [c for c in unused if not has_hangul(c)]
     plain = SafetyPolicy(meaning=None)
     heads = SafetyPolicy(meaning=MeaningDetector.load())
+    before_stop_27 = capped(heads, 1)  # every diary judged at the anchors of one sentence
+    shipped = capped(heads, cap)
     rows = []
     for n in LENGTHS:
         texts = diaries(english, n, count)
         base = [plain.check(t).decision != "allow" for t in texts]
-        with without_allowance():
-            before = [heads.check(t).decision != "allow" for t in texts]
-        with allowance_cap(cap):
-            after = [heads.check(t).decision != "allow" for t in texts]
+        before = [before_stop_27.check(t).decision != "allow" for t in texts]
+        after = [shipped.check(t).decision != "allow" for t in texts]
         rows.append({
             "comments": n,
             "diaries": len(texts),

