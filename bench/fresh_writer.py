@@ -12,7 +12,13 @@ The numbers mean "text never trained on" only for heads trained without that hal
 even half in a scratch clone (`python data/policy/train/compose_written.py --stop28 even`), train
 there (`python -m agent.train --data data/train --out /tmp/even --task policy`) and pass
 `--model /tmp/even/policy.npz`. The shipped heads (the default) were trained on both halves, so
-for them it is an in-sample reading. No evaluation file is read.
+for them it is an in-sample reading.
+
+Stop 29 added scenes by a third hand that no heads ever train on (`data/policy/fresh/`, read by
+no training code; `tests/test_data.py` keeps training rows from copying them): 30 per language for
+gore, sexual, self_harm and hate and 60 hard negatives per language, in a casual diary voice
+(fragments, 반말, lowercase, "lol"), as written, without a frame. Their table is text never trained
+on for every heads, the shipped ones included. No evaluation file of `make eval` is read.
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ from typing import Any
 
 from agent.safety.meaning import MeaningDetector
 from agent.safety.policy import SafetyPolicy
+from agent.train.data import read_jsonl
 
 CORES = Path(__file__).resolve().parent.parent / "data" / "policy" / "train"
+FRESH = CORES.parent / "fresh"
 FRAMES = {"ko": "꿈에서 {}", "en": "In the dream {}"}
 
 
@@ -49,12 +57,21 @@ def held_half(cores: Path = CORES) -> list[tuple[str, str, str]]:
     ]
 
 
-def measure(model: Path | None, cores: Path = CORES) -> list[dict[str, Any]]:
+def held_out(fresh: Path = FRESH) -> list[tuple[str, str, str]]:
+    """(category, language, text as written) of every scene in `fresh/*.jsonl`; "none" for benign."""
+    return [
+        (str(row["category"]), str(row["lang"]), str(row["text"]))
+        for path in sorted(fresh.glob("*.jsonl"))
+        for row in read_jsonl(path)
+    ]
+
+
+def measure(model: Path | None, scenes: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
     """One row per category and language: scenes, refused with the heads, refused without them."""
     heads = SafetyPolicy(meaning=MeaningDetector.load(model))
     plain = SafetyPolicy(meaning=None)
     rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for category, lang, text in held_half(cores):
+    for category, lang, text in scenes:
         row = rows.setdefault((category, lang), {"category": category, "lang": lang, "n": 0, "refused": 0, "without_heads": 0})
         row["n"] += 1
         row["refused"] += heads.check(text).decision != "allow"
@@ -62,13 +79,8 @@ def measure(model: Path | None, cores: Path = CORES) -> list[dict[str, Any]]:
     return [rows[key] for key in sorted(rows)]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=None, help="policy.npz (default: the shipped heads)")
-    args = parser.parse_args(argv)
-    rows = measure(args.model)
-    if args.model is None:
-        print("(the shipped heads were trained on these scenes too: an in-sample reading; see the module doc)")
+def _print(title: str, rows: list[dict[str, Any]]) -> None:
+    print(f"\n{title}\n")
     print("| category | language | scenes | refused | without the heads |")
     print("|---|---|---|---|---|")
     for r in rows:
@@ -77,6 +89,17 @@ def main(argv: list[str] | None = None) -> int:
     benign = [r for r in rows if r["category"] == "none"]
     print(f"harmful refused {sum(r['refused'] for r in harmful)}/{sum(r['n'] for r in harmful)}, "
           f"benign refused {sum(r['refused'] for r in benign)}/{sum(r['n'] for r in benign)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=None, help="policy.npz (default: the shipped heads)")
+    args = parser.parse_args(argv)
+    title = "Stop 28's odd half, one dream frame each"
+    if args.model is None:
+        title += " (the shipped heads were trained on these scenes too: an in-sample reading; see the module doc)"
+    _print(title, measure(args.model, held_half()))
+    _print("Held-out writers (data/policy/fresh/, never trained on), as written", measure(args.model, held_out()))
     return 0
 
 

@@ -67,11 +67,11 @@ def test_training_sentences_do_not_copy_evaluation_rows(repo_data: Path) -> None
     training = _rows(repo_data / "policy" / "train" / "written.jsonl") + _rows(repo_data / "train" / "dream_scenes.jsonl")
     evaluation = [
         row
-        for path in [*sorted((repo_data / "policy").glob("*.jsonl")), repo_data / "dream_cases.jsonl",
-                     repo_data / "dream_scenes_eval.jsonl"]
+        for path in [*sorted((repo_data / "policy").glob("*.jsonl")), *sorted((repo_data / "policy" / "fresh").glob("*.jsonl")),
+                     repo_data / "dream_cases.jsonl", repo_data / "dream_scenes_eval.jsonl"]
         for row in _rows(path)
     ]
-    assert len(training) > 5000 and len(evaluation) > 380
+    assert len(training) > 5000 and len(evaluation) > 740
     held = [(row["text"], _trigrams(row["text"])) for row in evaluation]
     copies = []
     for text in dict.fromkeys(row["text"] for row in training):
@@ -109,3 +109,20 @@ def test_the_written_rows_are_composed_from_the_scene_files_and_the_fresh_half_c
     missing = [r for r in full_rows if r["text"] not in even_texts]
     assert len(missing) == 4 * 2 * 15 * 5 + 2 * 30 * 9
     assert {(r["label"], r["lang"], r["text"]) for r in missing} >= {(c, lang, t) for c, lang, t in held}
+
+
+def test_the_held_out_writers_scenes_are_complete_and_read_by_no_training(repo_data: Path) -> None:
+    """`bench.fresh_writer` reads `data/policy/fresh/` as text no heads ever trained on: 30 scenes per
+    language for each of four harmful categories and 60 harmless ones, none among the training rows."""
+    from collections import Counter
+
+    from bench.fresh_writer import held_out
+
+    scenes = held_out(repo_data / "policy" / "fresh")
+    counts = Counter((category, lang) for category, lang, _ in scenes)
+    harmful = {(c, lang): 30 for c in ("gore", "sexual", "self_harm", "hate") for lang in ("ko", "en")}
+    assert counts == Counter(harmful | {("none", "ko"): 60, ("none", "en"): 60})
+    assert len({text for _, _, text in scenes}) == len(scenes)
+    written = {row["text"] for row in _rows(repo_data / "policy" / "train" / "written.jsonl")}
+    cores = "\n".join(path.read_text(encoding="utf-8") for path in (repo_data / "policy" / "train").glob("*.json"))
+    assert not [text for _, _, text in scenes if text in written or json.dumps(text, ensure_ascii=False) in cores]

