@@ -18,7 +18,10 @@ Stop 29 added scenes by a third hand that no heads ever train on (`data/policy/f
 no training code; `tests/test_data.py` keeps training rows from copying them): 30 per language for
 gore, sexual, self_harm and hate and 60 hard negatives per language, in a casual diary voice
 (fragments, 반말, lowercase, "lol"), as written, without a frame. Their table is text never trained
-on for every heads, the shipped ones included. No evaluation file of `make eval` is read.
+on for any heads, the shipped ones included. Stop 29 read it to decide (its rule to ship the heads
+retrained with a fourth hand's scenes, and, with other readings, to drop that hand's self-harm
+twins), so it is now a validation set, not an untouched test: a later writer's set should stay
+unread until a model is final. No evaluation file of `make eval` is read.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Does a long diary get refused more often than a short one for harmless text? (`make frontier`
-prints it after the frontier; `python -m bench.sentence_count [--diaries 300]`.)
+prints it after the frontier; `python -m bench.sentence_count [--diaries 300] [--cap N]`.)
 
 The meaning heads' anchors are set per benign sentence; a diary of n sentences has n chances to
-cross them. `agent.safety.policy.sentence_count_shift` raises the anchors by log n (n up to 10).
+cross them. `agent.safety.policy.sentence_count_shift` raises the anchors by log n (n up to the
+policy's `allowance_cap`, 10 unless `--cap` sets another).
 This checks that on text the policy never trained or calibrated on: the English everyday comments
 that `agent.train.policy.everyday_split` leaves unused (about 19,000 GoEmotions training comments),
 joined into diaries of 1, 3 and 10 comments. Per length it prints the diaries refused (review or
@@ -55,13 +56,13 @@ def measure(count: int, data: Path = DATA, cap: int | None = None) -> list[dict[
     plain = SafetyPolicy(meaning=None)
     heads = SafetyPolicy(meaning=MeaningDetector.load())
     before_stop_27 = capped(heads, 1)  # every diary judged at the anchors of one sentence
-    shipped = capped(heads, cap)
+    allowed = capped(heads, cap)
     rows = []
     for n in LENGTHS:
         texts = diaries(english, n, count)
         base = [plain.check(t).decision != "allow" for t in texts]
         before = [before_stop_27.check(t).decision != "allow" for t in texts]
-        after = [shipped.check(t).decision != "allow" for t in texts]
+        after = [allowed.check(t).decision != "allow" for t in texts]
         rows.append({
             "comments": n,
             "diaries": len(texts),

@@ -134,10 +134,10 @@ def test_the_length_bench_joins_unused_comments_and_switches_the_allowance_off_o
     assert shipped.allowance_cap == MEANING_SENTENCES_CAP and capped(shipped, None) is shipped
 
 
-def test_padding_hides_nothing_without_the_allowance_and_the_bench_restores_the_cap(policy: SafetyPolicy) -> None:
+def test_padding_hides_nothing_without_the_allowance_and_the_bench_leaves_the_policys_cap_alone(policy: SafetyPolicy) -> None:
     """Plain sentences carry no evidence, so without the sentence-count allowance (cap 1) a refused
     scene stays refused however it is padded; with the allowance the bench counts what padding buys,
-    never fewer, and leaves the shipped cap as it found it."""
+    never fewer, and caps a copy: the policy it was given keeps its own cap."""
     from bench.padding import measure, scenes
 
     every = scenes()

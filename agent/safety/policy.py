@@ -46,7 +46,8 @@ MEANING_SOURCE = "encoder"  # the source of every meaning-head signal (category_
 # times as often as a one-line one. Each head's anchors (hint, review, block) move up by log(n) in
 # log-odds for the diary's sentences (the log of a Bonferroni correction for an exponential benign
 # tail in log-odds; the heads' tails are mostly heavier, so it corrects less than their anchors'
-# spacing would), n counting the sentences with a letter or digit, up to `MEANING_SENTENCES_CAP`:
+# spacing would), n counting the sentences with a letter or digit, up to the policy's
+# `allowance_cap` (default `MEANING_SENTENCES_CAP`):
 # padding a harmful sentence with harmless ones buys an evader at most log(10) = 2.3. Rules, LLM
 # flags and the other signals are not moved; a rule's evidence next to a head's hint in a long
 # diary needs a stronger hint. Measured (the DreamBank reports, paraphrases, padding): README.

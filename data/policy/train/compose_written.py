@@ -1252,8 +1252,11 @@ cores[("none", "ko")] += [
 # animals, horror, orders inside the dream).
 # stop 28: 30 more per language for gore, sexual, self_harm and hate, and 60 hard negatives per
 # language, written by another hand in longer narrative sentences (`cores_stop28_*.json`).
-# stop 29: the same again by a fourth hand (`cores_stop29_*.json`): other people doing or saying the
-# thing, dialogue, a sign, a news report or a message read in the dream, retold to a friend.
+# stop 29: 30 more per language for gore, sexual, self_harm and hate by a fourth hand, and 15 hard
+# negatives per language beside gore, sexual and hate each (`cores_stop29_*.json`): other people doing
+# or saying the thing, dialogue, a sign, a news report or a message read in the dream, retold to a
+# friend; 8 near copies of held-out or evaluation rows and the hand's self-harm twins left out
+# (data/policy/README.md).
 HERE = Path(__file__).resolve().parent
 
 
