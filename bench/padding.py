@@ -24,7 +24,7 @@ from agent.safety.meaning import MeaningDetector
 from agent.safety.policy import SafetyPolicy
 from agent.train.policy import written_rows
 from bench.policy_eval import PADDING, PADDING_SENTENCES
-from bench.sentence_count import capped
+from bench.sentence_count import add_cap_option
 
 # two of the padding's sentences, one before the scene and one after
 AROUND = {lang: (sentences[1], sentences[3]) for lang, sentences in PADDING_SENTENCES.items()}
@@ -50,7 +50,8 @@ def measure(
     between: Counter[str] = Counter()
     after: Counter[str] = Counter()
     total: Counter[str] = Counter()
-    policy = capped(policy, cap)
+    if cap is not None:  # a copy: the policy given keeps its own cap
+        policy = policy.with_allowance_cap(cap)
     for category, lang, text in scenes() if rows is None else rows:
         total[category] += 1
         if policy.check(text).decision == "allow":
@@ -64,10 +65,8 @@ def measure(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cap", type=int, default=None, help="the allowance's sentence cap (default: the shipped one)")
+    add_cap_option(parser)
     args = parser.parse_args(argv)
-    if args.cap is not None and args.cap < 1:
-        parser.error("--cap counts sentences: at least 1")
     policy = SafetyPolicy(meaning=MeaningDetector.load())
     result = measure(policy, args.cap)
     cap = policy.allowance_cap if args.cap is None else args.cap

@@ -15,12 +15,11 @@ evaluation file is read.
 from __future__ import annotations
 
 import argparse
-import copy
 import random
 from pathlib import Path
 
 from agent.safety.meaning import MeaningDetector
-from agent.safety.policy import SafetyPolicy, sentence_count_shift
+from agent.safety.policy import SafetyPolicy, checked_cap
 from agent.text import has_hangul
 from agent.train.policy import everyday_split
 
@@ -28,15 +27,17 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "train"
 LENGTHS = (1, 3, 10)
 
 
-def capped(policy: SafetyPolicy, cap: int | None) -> SafetyPolicy:
-    """`policy` with the sentence-count allowance capped at `cap` sentences (None: as it is; 1: no
-    allowance); a copy, so `policy` itself is never changed."""
-    if cap is None:
-        return policy
-    sentence_count_shift(1, cap)  # refuses a cap below 1
-    out = copy.copy(policy)
-    out.allowance_cap = cap
-    return out
+def add_cap_option(parser: argparse.ArgumentParser) -> None:
+    """`--cap N`: the allowance's sentence cap for the run (default: the shipped one; 1: no
+    allowance), refused before any model loads when it is not a whole number of at least 1."""
+
+    def cap(text: str) -> int:
+        try:
+            return checked_cap(int(text))
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parser.add_argument("--cap", type=cap, default=None, help="the allowance's sentence cap (default: the shipped one)")
 
 
 def diaries(comments: list[str], per_diary: int, count: int, seed: int = 1) -> list[str]:
@@ -55,8 +56,8 @@ def measure(count: int, data: Path = DATA, cap: int | None = None) -> list[dict[
     english = [c for c in unused if not has_hangul(c)]
     plain = SafetyPolicy(meaning=None)
     heads = SafetyPolicy(meaning=MeaningDetector.load())
-    before_stop_27 = capped(heads, 1)  # every diary judged at the anchors of one sentence
-    allowed = capped(heads, cap)
+    before_stop_27 = heads.with_allowance_cap(1)  # every diary judged at the anchors of one sentence
+    allowed = heads if cap is None else heads.with_allowance_cap(cap)
     rows = []
     for n in LENGTHS:
         texts = diaries(english, n, count)
@@ -78,7 +79,7 @@ def measure(count: int, data: Path = DATA, cap: int | None = None) -> list[dict[
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--diaries", type=int, default=300)
-    parser.add_argument("--cap", type=int, default=None, help="the allowance's sentence cap (default: the shipped one)")
+    add_cap_option(parser)
     args = parser.parse_args(argv)
     print("| comments per diary | diaries | refused without heads | with heads, no allowance (by the heads) "
           "| with heads and the allowance (by the heads) |")

@@ -121,7 +121,7 @@ def test_a_long_diary_raises_the_anchors_by_the_log_of_its_sentence_count_up_to_
 def test_the_length_bench_joins_unused_comments_and_switches_the_allowance_off_on_a_copy() -> None:
     from agent.safety.policy import MEANING_SENTENCES_CAP
     from agent.train.policy import everyday_comments, everyday_split
-    from bench.sentence_count import capped, diaries
+    from bench.sentence_count import diaries
 
     calibrate, neighbours, unused = everyday_split(REPO / "data" / "train")
     assert (calibrate, neighbours) == everyday_comments(REPO / "data" / "train")
@@ -129,9 +129,9 @@ def test_the_length_bench_joins_unused_comments_and_switches_the_allowance_off_o
     joined = diaries(unused, 3, 50)
     assert len(joined) == 50 and all(t.endswith((".", "!", "?")) for t in joined)
     shipped = SafetyPolicy()
-    off = capped(shipped, 1)
+    off = shipped.with_allowance_cap(1)
     assert off is not shipped and off.allowance_cap == 1
-    assert shipped.allowance_cap == MEANING_SENTENCES_CAP and capped(shipped, None) is shipped
+    assert shipped.allowance_cap == MEANING_SENTENCES_CAP
 
 
 def test_padding_hides_nothing_without_the_allowance_and_the_bench_leaves_the_policys_cap_alone(policy: SafetyPolicy) -> None:
@@ -158,8 +158,10 @@ def test_padding_hides_nothing_without_the_allowance_and_the_bench_leaves_the_po
 
 def test_the_allowance_cap_is_a_policy_setting_that_must_count_a_sentence() -> None:
     """A policy capped at n sentences raises a long diary's anchors by log n at most (1: not at all),
-    without touching any other policy; a cap below one sentence is refused when the policy is made."""
-    from bench.sentence_count import capped
+    without touching any other policy; a cap below one sentence is refused when the policy is made
+    or the cap set, and a bench's --cap below 1 before any model loads."""
+    from agent.safety.policy import MEANING_SENTENCES_CAP
+    from bench import padding, sentence_count
 
     harm = "His head burst like a melon on the street."
     diary = " ".join([*(f"We walked by the sea on day {i}." for i in range(1, 10)), harm])
@@ -168,14 +170,22 @@ def test_the_allowance_cap_is_a_policy_setting_that_must_count_a_sentence() -> N
         return max(r.score for r in policy.check(text).reasons if r.category == "gore")
 
     shipped = SafetyPolicy(meaning=_tiny_detector())
-    one, four = SafetyPolicy(meaning=shipped.meaning, allowance_cap=1), capped(shipped, 4)
+    one, four = SafetyPolicy(meaning=shipped.meaning, allowance_cap=1), shipped.with_allowance_cap(4)
     assert gore(one, diary) == pytest.approx(gore(one, harm), abs=1e-4) == pytest.approx(1 / (1 + np.exp(-6.0)), abs=1e-4)
     assert gore(four, diary) == pytest.approx(1 / (1 + np.exp(-(6.0 - np.log(4)))), abs=1e-4)
     assert gore(shipped, diary) == pytest.approx(1 / (1 + np.exp(-(6.0 - np.log(10)))), abs=1e-4)
     with pytest.raises(ValueError, match="at least 1"):
         SafetyPolicy(allowance_cap=0)
     with pytest.raises(ValueError, match="at least 1"):
-        capped(shipped, 0)
+        shipped.with_allowance_cap(0)
+    with pytest.raises(ValueError, match="at least 1"):
+        shipped.allowance_cap = 0  # set directly, refused at once, not at the next check
+    assert shipped.allowance_cap == MEANING_SENTENCES_CAP
+    for bench_main in (padding.main, sentence_count.main):
+        for cap in ("0", "two"):
+            with pytest.raises(SystemExit) as refused:
+                bench_main(["--cap", cap])
+            assert refused.value.code == 2
 
 
 def test_an_anchor_shift_reads_like_a_logit_that_much_lower(policy: SafetyPolicy) -> None:

@@ -21,6 +21,7 @@ Every reason has the category's combined score, a span into the diary and its so
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from dataclasses import replace
@@ -73,13 +74,19 @@ def noisy_or(weights: list[float]) -> float:
     return 1.0 - remaining
 
 
+def checked_cap(cap: int) -> int:
+    """`cap` if it can cap the sentence-count allowance (a whole number of sentences, at least 1);
+    a ValueError otherwise."""
+    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+        raise ValueError(f"an allowance cap counts sentences, at least 1, not {cap!r}")
+    return cap
+
+
 def sentence_count_shift(sentences: int, cap: int = MEANING_SENTENCES_CAP) -> float:
     """How far the meaning heads' anchors move up (log-odds) for a diary of so many sentences
     (those with a letter or digit: a line of emoji or dots is not one): log(n), n at most `cap`
     (0 for one sentence; a cap of 1 is no allowance)."""
-    if cap < 1:
-        raise ValueError(f"an allowance cap counts sentences, at least 1, not {cap}")
-    return math.log(min(max(sentences, 1), cap))
+    return math.log(min(max(sentences, 1), checked_cap(cap)))
 
 
 def _dedupe(matches: list[RuleMatch]) -> list[RuleMatch]:
@@ -167,14 +174,29 @@ class SafetyPolicy:
     ) -> None:
         if not 0.0 <= review_threshold <= block_threshold <= 1.0:
             raise ValueError("thresholds must satisfy 0 <= review_threshold <= block_threshold <= 1")
-        sentence_count_shift(1, allowance_cap)  # a cap below 1 sentence is refused here, not mid-check
         self.block_threshold = block_threshold
         self.review_threshold = review_threshold
         self.signal_review_threshold = max(signal_review_threshold, review_threshold)
         self.toxicity = toxicity
         self.use_profanity_filters = use_profanity_filters
         self.meaning = meaning
-        self.allowance_cap = allowance_cap  # the sentence-count allowance's cap (1: none)
+        self.allowance_cap = allowance_cap  # validated by the property: refused here, not mid-check
+
+    @property
+    def allowance_cap(self) -> int:
+        """The sentence-count allowance's cap in sentences (1: no allowance); a cap below 1 is
+        refused when set."""
+        return self._allowance_cap
+
+    @allowance_cap.setter
+    def allowance_cap(self, cap: int) -> None:
+        self._allowance_cap = checked_cap(cap)
+
+    def with_allowance_cap(self, cap: int) -> SafetyPolicy:
+        """A copy of this policy with the allowance capped at `cap` sentences; this one is unchanged."""
+        out = copy.copy(self)
+        out.allowance_cap = cap
+        return out
 
     def signals(self, text: str, plan: DreamPlan | None = None) -> list[RuleMatch]:
         """Every signal about `text`: rules, profanity filters, toxicity classifier, LLM flags.
