@@ -60,19 +60,19 @@ def held_half(cores: Path = CORES) -> list[tuple[str, str, str]]:
     ]
 
 
-def held_out(fresh: Path = FRESH) -> list[tuple[str, str, str]]:
-    """(category, language, text as written) of every scene in `fresh/*.jsonl`; "none" for benign."""
-    return [
-        (str(row["category"]), str(row["lang"]), str(row["text"]))
-        for path in sorted(fresh.glob("*.jsonl"))
-        for row in read_jsonl(path)
-    ]
+def held_out(path: Path) -> list[tuple[str, str, str]]:
+    """(category, language, text as written) of every scene of one writer's file in `fresh/`;
+    "none" for benign."""
+    return [(str(row["category"]), str(row["lang"]), str(row["text"])) for row in read_jsonl(path)]
 
 
-def measure(model: Path | None, scenes: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
-    """One row per category and language: scenes, refused with the heads, refused without them."""
-    heads = SafetyPolicy(meaning=MeaningDetector.load(model))
-    plain = SafetyPolicy(meaning=None)
+def writers(fresh: Path = FRESH) -> list[Path]:
+    """The held-out writers' files, oldest first."""
+    return sorted(fresh.glob("*.jsonl"))
+
+
+def measure(heads: SafetyPolicy, plain: SafetyPolicy, scenes: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
+    """One row per category and language: scenes, refused by `heads`, refused by `plain` (no heads)."""
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for category, lang, text in scenes:
         row = rows.setdefault((category, lang), {"category": category, "lang": lang, "n": 0, "refused": 0, "without_heads": 0})
@@ -101,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     title = "Stop 28's odd half, one dream frame each"
     if args.model is None:
         title += " (the shipped heads were trained on these scenes too: an in-sample reading; see the module doc)"
-    _print(title, measure(args.model, held_half()))
-    _print("Held-out writers (data/policy/fresh/, never trained on), as written", measure(args.model, held_out()))
+    heads, plain = SafetyPolicy(meaning=MeaningDetector.load(args.model)), SafetyPolicy(meaning=None)
+    _print(title, measure(heads, plain, held_half()))
+    for path in writers():
+        _print(f"Held-out writer {path.name} (data/policy/fresh/, never trained on), as written", measure(heads, plain, held_out(path)))
     return 0
 
 

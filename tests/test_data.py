@@ -112,17 +112,17 @@ def test_the_written_rows_are_composed_from_the_scene_files_and_the_fresh_half_c
 
 
 def test_the_held_out_writers_scenes_are_complete_and_read_by_no_training(repo_data: Path) -> None:
-    """`bench.fresh_writer` reads `data/policy/fresh/` as text no heads ever trained on: 30 scenes per
-    language for each of four harmful categories and 60 harmless ones, none among the training rows."""
+    """`bench.fresh_writer` reads each file of `data/policy/fresh/` as one writer no heads ever
+    trained on: 30 scenes per language for each of four harmful categories and 60 harmless ones.
+    (That no training row copies them is `test_training_sentences_do_not_copy_evaluation_rows`.)"""
     from collections import Counter
 
-    from bench.fresh_writer import held_out
+    from bench.fresh_writer import held_out, writers
 
-    scenes = held_out(repo_data / "policy" / "fresh")
-    counts = Counter((category, lang) for category, lang, _ in scenes)
+    assert [path.name for path in writers(repo_data / "policy" / "fresh")][:1] == ["stop29.jsonl"]
     harmful = {(c, lang): 30 for c in ("gore", "sexual", "self_harm", "hate") for lang in ("ko", "en")}
-    assert counts == Counter(harmful | {("none", "ko"): 60, ("none", "en"): 60})
-    assert len({text for _, _, text in scenes}) == len(scenes)
-    written = {row["text"] for row in _rows(repo_data / "policy" / "train" / "written.jsonl")}
-    cores = "\n".join(path.read_text(encoding="utf-8") for path in (repo_data / "policy" / "train").glob("*.json"))
-    assert not [text for _, _, text in scenes if text in written or json.dumps(text, ensure_ascii=False) in cores]
+    for path in writers(repo_data / "policy" / "fresh"):
+        scenes = held_out(path)
+        counts = Counter((category, lang) for category, lang, _ in scenes)
+        assert counts == Counter(harmful | {("none", "ko"): 60, ("none", "en"): 60}), path.name
+        assert len({text for _, _, text in scenes}) == len(scenes), path.name
