@@ -895,6 +895,15 @@ def test_training_reads_the_canonical_text_that_inference_reads(tmp_path: Path) 
     assert {canonical(t) for t in raw} <= set(seen)
     meta = MeaningDetector.load(path, embed=lambda ts: vectors(ts, 512)).meta
     assert "encoders" not in meta, "digests of the installed encoders only when training used them"
+    # the anchors come from the scores written beside the heads (what a calibration study reads)
+    from agent.train.policy import CALIBRATION_SCORES, REVIEW_QUANTILE
+
+    scores = np.load(path.parent / CALIBRATION_SCORES)
+    for category, anchors in meta["calibration"].items():
+        dream, everyday = scores[f"{category}/dream"], scores[f"{category}/everyday"]
+        assert len(dream) == len(scores["groups"])
+        review = max(np.quantile(everyday, REVIEW_QUANTILE[0]), np.quantile(dream, REVIEW_QUANTILE[1]))
+        assert anchors["review_at"] == pytest.approx(max(review, anchors["hint_at"] + 0.01), abs=2e-3)
 
 
 def test_loading_heads_trained_over_other_encoder_files_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

