@@ -898,13 +898,37 @@ def test_training_reads_the_canonical_text_that_inference_reads(tmp_path: Path) 
     # the anchors come from the scores written beside the heads (what a calibration study reads)
     from agent.train.policy import CALIBRATION_SCORES, REVIEW_QUANTILE
 
+    # over everyday comments and over written negative scenes, each scene counted once at its
+    # highest-scoring frame
     scores = np.load(path.parent / CALIBRATION_SCORES)
     for category, anchors in meta["calibration"].items():
         dream, everyday = scores[f"{category}/dream"], scores[f"{category}/everyday"]
         assert len(dream) == len(scores["groups"])
-        review = max(np.quantile(everyday, REVIEW_QUANTILE[0]), np.quantile(dream, REVIEW_QUANTILE[1]))
+        hardest: dict[str, float] = {}
+        for scene, score in zip(scores["groups"], dream, strict=True):
+            hardest[scene] = max(hardest.get(scene, -np.inf), float(score))
+        review = max(np.quantile(everyday, REVIEW_QUANTILE[0]), np.quantile(list(hardest.values()), REVIEW_QUANTILE[1]))
         assert anchors["review_at"] == pytest.approx(max(review, anchors["hint_at"] + 0.01), abs=2e-3)
 
+
+
+def test_one_hard_negative_scene_in_many_frames_does_not_set_an_anchor_alone() -> None:
+    """The written negatives' side of an anchor counts scenes: a scene written in nine frames that
+    all score high is one scene past the level, not nine rows filling the whole budget."""
+    from agent.train.policy import REVIEW_QUANTILE, anchor, scene_maxima
+
+    rng = np.random.default_rng(0)
+    ordinary = rng.normal(0.0, 1.0, 3000)  # 3,000 one-frame scenes
+    dream = np.concatenate([ordinary, np.full(9, 11.0)])  # and one scene in nine frames at 11
+    scenes = np.concatenate([np.arange(3000), np.full(9, 3000)])
+    assert list(scene_maxima(np.array([1.0, 5.0, 2.0]), np.array([0, 0, 1]))) == [5.0, 2.0]
+    everyday = rng.normal(0.0, 1.0, 20000)
+    by_scene = anchor(everyday, dream, scenes, REVIEW_QUANTILE)
+    by_row = max(np.quantile(everyday, REVIEW_QUANTILE[0]), np.quantile(dream, REVIEW_QUANTILE[0]))
+    assert by_row > 10.0  # over rows, the nine frames alone decide the anchor
+    assert by_scene < 5.0 and by_scene == pytest.approx(
+        max(np.quantile(everyday, REVIEW_QUANTILE[0]), np.quantile(np.append(ordinary, 11.0), REVIEW_QUANTILE[1]))
+    )
 
 def test_loading_heads_trained_over_other_encoder_files_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """The artifact records the sha256 of the encoder files it was trained over; a new wheel gives other

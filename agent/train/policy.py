@@ -115,9 +115,20 @@ EVERYDAY_NEIGHBOURS = 4000  # other rows per language: benign neighbours in the 
 # Since stop 27 the policy raises these anchors by log n for a diary of n sentences (at most
 # log 10; `agent.safety.policy.sentence_count_shift`), so a long diary is not refused n times as
 # often as a one-sentence one; the quantiles here are the one-sentence diary's.
-REVIEW_QUANTILE = (0.9997, 0.9997)
-BLOCK_QUANTILE = (0.99985, 0.99985)
-HINT_QUANTILE = (0.997, 0.997)  # evidence 0.3: reported, and adds to a rule's evidence in the noisy-or
+# Since stop 30 the written negatives' side counts scenes, not rows: each scene (`group`) scores
+# its highest frame, and the quantile runs over scenes. A scene is written in up to 9 frames, so
+# over rows one hard scene filled the whole review budget (0.03 % of ~13,000 rows is 4) and set
+# the anchor alone: stop 29 saw a farewell mail raise the self-harm anchor until the head refused
+# scenes it trained on; stop 30's retrain scored one first-grade classroom scene at 11 on the
+# minors head and its anchor rose from 3.7 to 10.2 (the head then let 3 of the 152 minors scenes
+# it trained on through alone, 0 before). Over scenes, review and block let about 3 and 2 of
+# ~2,600 scenes through, and give every other head the anchors the rows gave (within 0.13 in
+# log-odds, the same retrain). The hint stays over rows: its budget is ~40 rows, of which one
+# scene's frames are a minority, and over scenes no one quantile matched the rows' hints.
+REVIEW_QUANTILE = (0.9997, 0.999)  # (everyday comments, written negative scenes)
+BLOCK_QUANTILE = (0.99985, 0.99925)
+# (everyday comments, written negative rows): evidence 0.3, reported, and adds to a rule's evidence in the noisy-or
+HINT_QUANTILE = (0.997, 0.997)
 GATE_QUANTILE = 0.98  # a sentence above this benign quantile of a head's first reading is read again
 # The e5 vector's weight beside USE in the second reading: in grouped CV (the line alone, recall at
 # the written negatives' 0.1 % quantile) 2 beat 1 for 5 of the 6 heads (minors: 0.77 at 1, 0.74 at 2).
@@ -330,6 +341,20 @@ def _benign_quantile(everyday: np.ndarray, dream: np.ndarray, q: tuple[float, fl
     """The higher of the everyday comments' `q[0]` and the dream negatives' `q[1]` quantile."""
     everyday_q = float(np.quantile(everyday, q[0])) if len(everyday) else -np.inf
     return max(everyday_q, float(np.quantile(dream, q[1])))
+
+
+def scene_maxima(scores: np.ndarray, scenes: np.ndarray) -> np.ndarray:
+    """Each scene's highest score (`scenes[i]` the scene of `scores[i]`, numbered from 0)."""
+    out = np.full(int(scenes.max()) + 1 if len(scenes) else 0, -np.inf)
+    np.maximum.at(out, scenes, scores)
+    return out
+
+
+def anchor(everyday: np.ndarray, dream: np.ndarray, scenes: np.ndarray | None, q: tuple[float, float]) -> float:
+    """An evidence level's log-odds: the higher of the everyday comments' `q[0]` quantile and the
+    `q[1]` quantile of the written negative scenes' highest frames (`scene_maxima`; of the rows
+    themselves where `scenes` is None)."""
+    return _benign_quantile(everyday, dream if scenes is None else scene_maxima(dream, scenes), q)
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:
@@ -612,6 +637,7 @@ def build_policy(
              len(everyday_rows), time.monotonic() - tick)
     second_weights, second_bias, second_alphas, second_betas, joint_vote, calibration = [], [], [], [], [], {}
     calibration_scores: dict[str, np.ndarray] = {}
+    negative_scene = np.unique(np.array(groups)[negative], return_inverse=True)[1]  # each negative row's scene
     gammas = []
     for k, category in enumerate(CATEGORIES):
         y = labels[:, k].astype(np.int64)
@@ -647,15 +673,18 @@ def build_policy(
         gammas.append(gamma)
         joint_vote.append(joint)
         hint_at, review_at, block_at = (
-            _benign_quantile(
-                final_logit(everyday_scored, alpha, beta, gamma) if len(xe) else np.zeros(0), final_logit(dream, alpha, beta, gamma), q
+            anchor(
+                final_logit(everyday_scored, alpha, beta, gamma) if len(xe) else np.zeros(0),
+                final_logit(dream, alpha, beta, gamma),
+                scenes,
+                q,
             )
-            for q in (HINT_QUANTILE, REVIEW_QUANTILE, BLOCK_QUANTILE)
+            for q, scenes in ((HINT_QUANTILE, None), (REVIEW_QUANTILE, negative_scene), (BLOCK_QUANTILE, negative_scene))
         )
         review_at = max(review_at, hint_at + 0.01)
-        calibration_scores[f"{category}/dream"] = final_logit(dream, alpha, beta, gamma).astype(np.float32)
+        calibration_scores[f"{category}/dream"] = final_logit(dream, alpha, beta, gamma)
         if len(xe):
-            calibration_scores[f"{category}/everyday"] = final_logit(everyday_scored, alpha, beta, gamma).astype(np.float32)
+            calibration_scores[f"{category}/everyday"] = final_logit(everyday_scored, alpha, beta, gamma)
         calibration[category] = {
             "hint_at": round(hint_at, 3),
             "review_at": round(review_at, 3),
