@@ -20,8 +20,10 @@ gore, sexual, self_harm and hate and 60 hard negatives per language, in a casual
 (fragments, 반말, lowercase, "lol"), as written, without a frame. Their table is text never trained
 on for any heads, the shipped ones included. Stop 29 read it to decide (its rule to ship the heads
 retrained with a fourth hand's scenes, and, with other readings, to drop that hand's self-harm
-twins), so it is now a validation set, not an untouched test: a later writer's set should stay
-unread until a model is final. No evaluation file of `make eval` is read.
+twins), so it is now a validation set, not an untouched test. Stop 30 added a sixth writer
+(`fresh/stop30.jsonl`, six voices from a formal retiree to voice dictation), read once after that
+stop's heads were final: a test reading. Each file gets its own table; a later writer's file should
+likewise stay unread until a model is final. No evaluation file of `make eval` is read.
 """
 
 from __future__ import annotations

@@ -38,7 +38,8 @@ the tokens (`agent.encoder.E5Encoder.latents`), so a phrase keeps its latents wh
 in a sentence while the mean-pooled vectors blur it. A logistic line over them per category adds
 its log-odds `gamma` times, `gamma` chosen per head by cross-validation with alpha and beta (stop
 24: 0.5 for gore, 0.555 -> 0.603, and minors, 0.838 -> 0.846; stop 29's retrain chose 0 for every
-head, within the tolerance without them); with every `gamma` 0 the latents are not computed.
+head, within the tolerance without them; stop 30's 0.5 for self_harm, gore and minors); with every
+`gamma` 0 the latents are not computed.
 
 Beside the encoder, a word head reads the sentence's words (`words`, an `agent.features`
 `LinearTextModel`: hashed word and character n-grams, one logistic column per category, trained
@@ -427,7 +428,8 @@ class MeaningDetector:
         """A head's log-odds as policy evidence, piecewise linear between the anchors that training
         set on benign sentences (`meta["calibration"]`, log-odds; see `agent.train.policy`): 0.3 (a
         hint, below `MEANING_MIN` nothing is reported) where 0.3 % of them reach, 0.5 (review) where
-        0.03 % and 0.7 (block) where 0.015 % do; 0 and 1 as far below and above as the hint and
+        0.03 % and 0.7 (block) where 0.015 % do (of the written negatives: about 3 and 2 scenes, each at its
+        highest frame, since stop 30); 0 and 1 as far below and above as the hint and
         the block anchor lie from review. `shift` moves every anchor up by so many log-odds (the
         policy's allowance for a diary of many sentences). Without anchors: the probability itself."""
         anchors = self.meta.get("calibration", {}).get(category)

@@ -1257,6 +1257,10 @@ cores[("none", "ko")] += [
 # or saying the thing, dialogue, a sign, a news report or a message read in the dream, retold to a
 # friend; 8 near copies of held-out or evaluation rows and the hand's self-harm twins left out
 # (data/policy/README.md).
+# stop 30: 30 more per language for gore, sexual, self_harm and hate by a fifth hand, a third each
+# one short line, casual chat (반말, lowercase, "lol") and a plain two- or three-sentence narration,
+# and 20 hard negatives per language beside gore, sexual and hate each, none beside self-harm
+# (`cores_stop30_*.json`); near copies of held-out or evaluation rows left out (data/policy/README.md).
 HERE = Path(__file__).resolve().parent
 
 
@@ -1264,11 +1268,14 @@ def _half(name: str, items: list[str]) -> list[str]:
     return items[::2] if name.startswith("cores_stop28") and OPTIONS.stop28 == "even" else items
 
 
-for name in ("cores_stop20_harm.json", "cores_stop28_harm.json", "cores_stop29_harm.json"):
+for name in ("cores_stop20_harm.json", "cores_stop28_harm.json", "cores_stop29_harm.json", "cores_stop30_harm.json"):
     for category, by_lang in json.loads((HERE / name).read_text(encoding="utf-8")).items():
         for lang, items in by_lang.items():
             cores[(category, lang)] += _half(name, items)
-for name in ("cores_stop20_benign.json", "cores_stop22_benign.json", "cores_stop28_benign.json", "cores_stop29_benign.json"):
+for name in (
+    "cores_stop20_benign.json", "cores_stop22_benign.json", "cores_stop28_benign.json", "cores_stop29_benign.json",
+    "cores_stop30_benign.json",
+):
     for lang, items in json.loads((HERE / name).read_text(encoding="utf-8")).items():
         cores[("none", lang)] += _half(name, items)
 rows = []
