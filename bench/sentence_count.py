@@ -7,7 +7,7 @@ policy's `allowance_cap`, 10 unless `--cap` sets another).
 This checks that on text the policy never trained or calibrated on: the English everyday comments
 that `agent.train.policy.everyday_split` leaves unused (about 19,000 GoEmotions training comments),
 joined into diaries of 1, 3 and 10 comments. Per length it prints the diaries refused (review or
-block) by the policy without meaning heads (rules, profanity, toxicity), and, with the heads,
+block) by the policy without meaning heads (rules and profanity; no toxicity classifier), and, with the heads,
 without and with the allowance; "by the heads" counts the diaries only the heads refused. No
 evaluation file is read.
 """
@@ -34,8 +34,8 @@ def add_cap_option(parser: argparse.ArgumentParser) -> None:
     def cap(text: str) -> int:
         try:
             return checked_cap(int(text))
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error)) from None
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"counts sentences: a whole number of at least 1, not {text!r}") from None
 
     parser.add_argument("--cap", type=cap, default=None, help="the allowance's sentence cap (default: the shipped one)")
 

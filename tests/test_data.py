@@ -119,10 +119,13 @@ def test_the_held_out_writers_scenes_are_complete_and_read_by_no_training(repo_d
 
     from bench.fresh_writer import held_out, writers
 
-    assert [path.name for path in writers(repo_data / "policy" / "fresh")][:1] == ["stop29.jsonl"]
+    assert [path.name for path in writers(repo_data / "policy" / "fresh")] == ["stop29.jsonl", "stop30.jsonl"]
     harmful = {(c, lang): 30 for c in ("gore", "sexual", "self_harm", "hate") for lang in ("ko", "en")}
+    seen: set[str] = set()
     for path in writers(repo_data / "policy" / "fresh"):
         scenes = held_out(path)
         counts = Counter((category, lang) for category, lang, _ in scenes)
         assert counts == Counter(harmful | {("none", "ko"): 60, ("none", "en"): 60}), path.name
-        assert len({text for _, _, text in scenes}) == len(scenes), path.name
+        texts = {text for _, _, text in scenes}
+        assert len(texts) == len(scenes) and not texts & seen, path.name
+        seen |= texts

@@ -178,6 +178,10 @@ def test_the_allowance_cap_is_a_policy_setting_that_must_count_a_sentence() -> N
         SafetyPolicy(allowance_cap=0)
     with pytest.raises(ValueError, match="at least 1"):
         shipped.with_allowance_cap(0)
+    assert shipped.with_allowance_cap(np.int64(4)).allowance_cap == 4  # a numpy integer counts too
+    for bad in (2.5, True, "4"):
+        with pytest.raises(ValueError, match="at least 1"):
+            shipped.with_allowance_cap(bad)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="at least 1"):
         shipped.allowance_cap = 0  # set directly, refused at once, not at the next check
     assert shipped.allowance_cap == MEANING_SENTENCES_CAP
@@ -911,7 +915,6 @@ def test_training_reads_the_canonical_text_that_inference_reads(tmp_path: Path) 
         assert anchors["review_at"] == pytest.approx(max(review, anchors["hint_at"] + 0.01), abs=2e-3)
 
 
-
 def test_one_hard_negative_scene_in_many_frames_does_not_set_an_anchor_alone() -> None:
     """The written negatives' side of an anchor counts scenes: a scene written in nine frames that
     all score high is one scene past the level, not nine rows filling the whole budget."""
@@ -929,6 +932,7 @@ def test_one_hard_negative_scene_in_many_frames_does_not_set_an_anchor_alone() -
     assert by_scene < 5.0 and by_scene == pytest.approx(
         max(np.quantile(everyday, REVIEW_QUANTILE[0]), np.quantile(np.append(ordinary, 11.0), REVIEW_QUANTILE[1]))
     )
+
 
 def test_loading_heads_trained_over_other_encoder_files_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """The artifact records the sha256 of the encoder files it was trained over; a new wheel gives other

@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import numbers
 from dataclasses import replace
 
 from agent.canonical import CanonicalText, canonicalize
@@ -75,11 +76,11 @@ def noisy_or(weights: list[float]) -> float:
 
 
 def checked_cap(cap: int) -> int:
-    """`cap` if it can cap the sentence-count allowance (a whole number of sentences, at least 1);
-    a ValueError otherwise."""
-    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
-        raise ValueError(f"an allowance cap counts sentences, at least 1, not {cap!r}")
-    return cap
+    """`cap` as an int if it can cap the sentence-count allowance (a whole number of sentences, at
+    least 1: numpy integers too); a ValueError otherwise."""
+    if isinstance(cap, bool) or not isinstance(cap, numbers.Integral) or cap < 1:
+        raise ValueError(f"an allowance cap counts sentences: a whole number of at least 1, not {cap!r}")
+    return int(cap)
 
 
 def sentence_count_shift(sentences: int, cap: int = MEANING_SENTENCES_CAP) -> float:

@@ -115,8 +115,10 @@ EVERYDAY_NEIGHBOURS = 4000  # other rows per language: benign neighbours in the 
 # Since stop 27 the policy raises these anchors by log n for a diary of n sentences (at most
 # log 10; `agent.safety.policy.sentence_count_shift`), so a long diary is not refused n times as
 # often as a one-sentence one; the quantiles here are the one-sentence diary's.
-# Since stop 30 the written negatives' side counts scenes, not rows: each scene (`group`) scores
-# its highest frame, and the quantile runs over scenes. A scene is written in up to 9 frames, so
+# Since stop 30 the dream negatives' side (the written negatives and the emotion model's dream
+# scenes, one row each) counts scenes, not rows: each scene (`group`) scores its highest frame, and
+# the quantile runs over scenes. A written scene comes in up to 9 frames (60 benign groups hold two
+# scenes of 9: `compose_written.py` numbers its second benign blocks like its first), so
 # over rows one hard scene filled the whole review budget (0.03 % of ~13,000 rows is 4) and set
 # the anchor alone: stop 29 saw a farewell mail raise the self-harm anchor until the head refused
 # scenes it trained on; stop 30's retrain scored one first-grade classroom scene at 11 on the
@@ -344,7 +346,8 @@ def _benign_quantile(everyday: np.ndarray, dream: np.ndarray, q: tuple[float, fl
 
 
 def scene_maxima(scores: np.ndarray, scenes: np.ndarray) -> np.ndarray:
-    """Each scene's highest score (`scenes[i]` the scene of `scores[i]`, numbered from 0)."""
+    """Each scene's highest score (`scenes[i]` the scene of `scores[i]`, numbered 0..n-1 without
+    gaps, as `np.unique(..., return_inverse=True)` numbers them: a number no row has would be -inf)."""
     out = np.full(int(scenes.max()) + 1 if len(scenes) else 0, -np.inf)
     np.maximum.at(out, scenes, scores)
     return out
@@ -352,7 +355,7 @@ def scene_maxima(scores: np.ndarray, scenes: np.ndarray) -> np.ndarray:
 
 def anchor(everyday: np.ndarray, dream: np.ndarray, scenes: np.ndarray | None, q: tuple[float, float]) -> float:
     """An evidence level's log-odds: the higher of the everyday comments' `q[0]` quantile and the
-    `q[1]` quantile of the written negative scenes' highest frames (`scene_maxima`; of the rows
+    `q[1]` quantile of the dream negative scenes' highest frames (`scene_maxima`; of the rows
     themselves where `scenes` is None)."""
     return _benign_quantile(everyday, dream if scenes is None else scene_maxima(dream, scenes), q)
 
