@@ -66,7 +66,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -440,14 +440,16 @@ class MeaningDetector:
         ys = [0.0, 0.3, 0.5, 0.7, 1.0]
         return float(np.interp(logit, xs, ys))
 
-    def score(self, sentences: Sequence[str], shift: float = 0.0) -> list[dict[str, float]]:
-        """One {category: evidence} per sentence, in order (see `evidence`; `shift` as there)."""
+    def score(self, sentences: Sequence[str], shift: float | Mapping[str, float] = 0.0) -> list[dict[str, float]]:
+        """One {category: evidence} per sentence, in order (see `evidence`; `shift` as there, one
+        for every head or one per category, 0 for a category it does not name)."""
         if not sentences:
             return []
         texts = list(sentences)
         logits = self.logits(self.embed(texts), texts)
+        shifts = [float(shift.get(c, 0.0)) if isinstance(shift, Mapping) else float(shift) for c in self.categories]
         return [
-            {c: self.evidence(c, float(z), shift) for c, z in zip(self.categories, row, strict=True)}
+            {c: self.evidence(c, float(z), by) for c, z, by in zip(self.categories, row, shifts, strict=True)}
             for row in logits
         ]
 

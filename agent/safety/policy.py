@@ -25,6 +25,7 @@ import copy
 import logging
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import replace
 
 from agent.canonical import CanonicalText, canonicalize
@@ -54,6 +55,13 @@ MEANING_SOURCE = "encoder"  # the source of every meaning-head signal (category_
 # flags and the other signals are not moved; a rule's evidence next to a head's hint in a long
 # diary needs a stronger hint. Measured (the DreamBank reports, paraphrases, padding): README.
 MEANING_SENTENCES_CAP = 10
+# Heads whose allowance stops sooner (`SafetyPolicy(category_caps=...)`; a head's cap is the lower of
+# its own and `allowance_cap`). Stop 30's heads read the written scenes less surely, so padding
+# bought more: `bench.padding`, of the scenes refused alone, allowed after nine plain sentences at
+# cap 10 / 3: sexual 75 / 35 of 244, self_harm 63 / 28 of 223, hate 27 / 17 of 230; harmless
+# diaries of ten unused everyday comments refused by the heads alone (`bench.sentence_count`) 4 / 5
+# of 300, of three 1 / 1. Chosen on those two benches (no evaluation file).
+MEANING_CATEGORY_CAPS = {"self_harm": 3, "sexual": 3, "hate": 3}
 
 # Category names other planners (LLMs) use for the same things.
 CATEGORY_ALIASES = {
@@ -172,6 +180,7 @@ class SafetyPolicy:
         signal_review_threshold: float = 0.9,
         meaning: MeaningDetector | None = None,
         allowance_cap: int = MEANING_SENTENCES_CAP,
+        category_caps: Mapping[str, int] | None = None,
     ) -> None:
         if not 0.0 <= review_threshold <= block_threshold <= 1.0:
             raise ValueError("thresholds must satisfy 0 <= review_threshold <= block_threshold <= 1")
@@ -182,6 +191,9 @@ class SafetyPolicy:
         self.use_profanity_filters = use_profanity_filters
         self.meaning = meaning
         self.allowance_cap = allowance_cap  # validated by the property: refused here, not mid-check
+        # heads with a lower cap of their own (default `MEANING_CATEGORY_CAPS`; {}: none), validated here too
+        caps = MEANING_CATEGORY_CAPS if category_caps is None else category_caps
+        self.category_caps = {category: checked_cap(cap) for category, cap in caps.items()}
 
     @property
     def allowance_cap(self) -> int:
@@ -194,7 +206,8 @@ class SafetyPolicy:
         self._allowance_cap = checked_cap(cap)
 
     def with_allowance_cap(self, cap: int) -> SafetyPolicy:
-        """A copy of this policy with the allowance capped at `cap` sentences; this one is unchanged."""
+        """A copy of this policy with the allowance capped at `cap` sentences for every head (a head's
+        own lower cap in `category_caps` stays); this one is unchanged."""
         out = copy.copy(self)
         out.allowance_cap = cap
         return out
@@ -234,10 +247,17 @@ class SafetyPolicy:
 
     def _meaning_signals(self, sentences: list[Sentence]) -> list[RuleMatch]:
         """One signal per sentence and category whose head is at least `MEANING_MIN` sure, the
-        heads' anchors raised for the diary's length (`sentence_count_shift`, up to `allowance_cap`)."""
+        heads' anchors raised for the diary's length (`sentence_count_shift`, up to `allowance_cap`
+        or a head's lower cap in `category_caps`)."""
         assert self.meaning is not None
         found: list[RuleMatch] = []
-        shift = sentence_count_shift(sum(any(ch.isalnum() for ch in s.text) for s in sentences), self.allowance_cap)
+        counted = sum(any(ch.isalnum() for ch in s.text) for s in sentences)
+        shift: float | dict[str, float] = sentence_count_shift(counted, self.allowance_cap)
+        if self.category_caps:  # a head's cap is the lower of its own and the policy's
+            shift = {
+                c: sentence_count_shift(counted, min(self.allowance_cap, self.category_caps.get(c, self.allowance_cap)))
+                for c in self.meaning.categories
+            }
         for sentence, probs in zip(sentences, self.meaning.score([s.text for s in sentences], shift), strict=True):
             for category, p in probs.items():
                 if p >= MEANING_MIN:
