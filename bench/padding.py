@@ -8,7 +8,8 @@ harmless ones. This takes every written harmful training scene (`data/policy/tra
 one row per scene: its first frame), keeps those the policy refuses (review or block) alone, and
 counts per category how many it allows once the scene stands between two plain sentences and once
 nine plain sentences come first (`bench.policy_eval.PADDING`, the padding `make eval` uses for the
-paraphrases). `--cap` sets the allowance's cap for the run (1: no allowance). No evaluation file is
+paraphrases). `--cap` sets the allowance's cap for the run (1: no allowance); the heads with a lower
+cap of their own (`SafetyPolicy.category_caps`: self-harm, sexual and hate at 3) keep it. No evaluation file is
 read; the scenes are training rows, so the heads read them better than unseen text. The policy is
 `SafetyPolicy`'s defaults with the shipped heads and no toxicity classifier, as in
 `bench.sentence_count`.
@@ -70,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     policy = SafetyPolicy(meaning=MeaningDetector.load())
     result = measure(policy, args.cap)
     cap = policy.allowance_cap if args.cap is None else args.cap
-    print(f"padding, allowance cap {cap}:")
+    own = ", ".join(f"{c} {min(cap, n)}" for c, n in sorted(policy.category_caps.items()))
+    print(f"padding, allowance cap {cap}" + (f" (heads with their own: {own})" if own else "") + ":")
     print("| category | scenes | refused alone | allowed between two plain sentences | allowed after nine |")
     print("|---|---|---|---|---|")
     for category in sorted(result["scenes"]):
