@@ -944,6 +944,11 @@ def test_training_reads_the_canonical_text_that_inference_reads(tmp_path: Path) 
             hardest[scene] = max(hardest.get(scene, -np.inf), float(score))
         review = max(np.quantile(everyday, REVIEW_QUANTILE[0]), np.quantile(list(hardest.values()), REVIEW_QUANTILE[1]))
         assert anchors["review_at"] == pytest.approx(max(review, anchors["hint_at"] + 0.01), abs=2e-3)
+    # and setting them again from those scores (how stop 30's scene anchors reached its heads) gives
+    # back what training wrote
+    from agent.train.policy import recalibrate
+
+    assert recalibrate(path.parent) == meta["calibration"]
 
 
 def test_one_hard_negative_scene_in_many_frames_does_not_set_an_anchor_alone() -> None:

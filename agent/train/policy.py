@@ -41,6 +41,7 @@ with `alpha` and `beta`.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -360,6 +361,38 @@ def anchor(everyday: np.ndarray, dream: np.ndarray, scenes: np.ndarray | None, q
     return _benign_quantile(everyday, dream if scenes is None else scene_maxima(dream, scenes), q)
 
 
+def calibrate(everyday: np.ndarray, dream: np.ndarray, scenes: np.ndarray) -> dict[str, float]:
+    """A head's anchors (hint, review, block; log-odds, rounded) from its final log-odds on the
+    everyday comments and the dream negatives (`scenes[i]` the scene of `dream[i]`): the hint over
+    rows, review and block over scenes (`anchor`), each at least 0.01 above the one below."""
+    hint_at = anchor(everyday, dream, None, HINT_QUANTILE)
+    review_at = max(anchor(everyday, dream, scenes, REVIEW_QUANTILE), hint_at + 0.01)
+    block_at = max(anchor(everyday, dream, scenes, BLOCK_QUANTILE), review_at + 0.01)
+    return {"hint_at": round(hint_at, 3), "review_at": round(review_at, 3), "block_at": round(block_at, 3)}
+
+
+def recalibrate(out: Path) -> dict[str, dict[str, float]]:
+    """Set the anchors of the heads in `out` (policy.json) again from the scores their training wrote
+    beside them (`CALIBRATION_SCORES`), with `calibrate` as it stands: how a change of calibration
+    reaches trained heads without a retrain (stop 30's scene anchors did). Returns the anchors."""
+    scores = np.load(out / CALIBRATION_SCORES)
+    scenes = np.unique(scores["groups"], return_inverse=True)[1]
+    meta_path = out / "policy.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    empty = np.zeros(0)
+    meta["calibration"] = {
+        category: calibrate(
+            np.asarray(scores[f"{category}/everyday"], dtype=np.float64) if f"{category}/everyday" in scores else empty,
+            np.asarray(scores[f"{category}/dream"], dtype=np.float64),
+            scenes,
+        )
+        for category in meta["calibration"]
+    }
+    meta["training"]["quantiles"] |= {"hint": list(HINT_QUANTILE), "review": list(REVIEW_QUANTILE), "block": list(BLOCK_QUANTILE)}
+    meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return dict(meta["calibration"])
+
+
 def _unit(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length, float32 (a neighbour bank's input)."""
     v = np.asarray(vectors, dtype=np.float32)
@@ -675,24 +708,13 @@ def build_policy(
         second_betas.append(beta)
         gammas.append(gamma)
         joint_vote.append(joint)
-        hint_at, review_at, block_at = (
-            anchor(
-                final_logit(everyday_scored, alpha, beta, gamma) if len(xe) else np.zeros(0),
-                final_logit(dream, alpha, beta, gamma),
-                scenes,
-                q,
-            )
-            for q, scenes in ((HINT_QUANTILE, None), (REVIEW_QUANTILE, negative_scene), (BLOCK_QUANTILE, negative_scene))
-        )
-        review_at = max(review_at, hint_at + 0.01)
-        calibration_scores[f"{category}/dream"] = final_logit(dream, alpha, beta, gamma)
+        dream_logit = final_logit(dream, alpha, beta, gamma)
+        everyday_logit = final_logit(everyday_scored, alpha, beta, gamma) if len(xe) else np.zeros(0)
+        calibration_scores[f"{category}/dream"] = dream_logit
         if len(xe):
-            calibration_scores[f"{category}/everyday"] = final_logit(everyday_scored, alpha, beta, gamma)
-        calibration[category] = {
-            "hint_at": round(hint_at, 3),
-            "review_at": round(review_at, 3),
-            "block_at": round(max(block_at, review_at + 0.01), 3),
-        }
+            calibration_scores[f"{category}/everyday"] = everyday_logit
+        calibration[category] = calibrate(everyday_logit, dream_logit, negative_scene)
+        hint_at, review_at, block_at = (calibration[category][name] for name in ("hint_at", "review_at", "block_at"))
         notes[category]["second_reading"] = {
             "C": c,
             "cv_average_precision": round(cv_ap, 4),
