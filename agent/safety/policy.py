@@ -252,12 +252,11 @@ class SafetyPolicy:
         assert self.meaning is not None
         found: list[RuleMatch] = []
         counted = sum(any(ch.isalnum() for ch in s.text) for s in sentences)
-        shift: float | dict[str, float] = sentence_count_shift(counted, self.allowance_cap)
-        if self.category_caps:  # a head's cap is the lower of its own and the policy's
-            shift = {
-                c: sentence_count_shift(counted, min(self.allowance_cap, self.category_caps.get(c, self.allowance_cap)))
-                for c in self.meaning.categories
-            }
+        # a head's cap is the lower of its own and the policy's
+        shift = {
+            c: sentence_count_shift(counted, min(self.allowance_cap, self.category_caps.get(c, self.allowance_cap)))
+            for c in self.meaning.categories
+        }
         for sentence, probs in zip(sentences, self.meaning.score([s.text for s in sentences], shift), strict=True):
             for category, p in probs.items():
                 if p >= MEANING_MIN:
