@@ -936,6 +936,8 @@ def test_training_reads_the_canonical_text_that_inference_reads(tmp_path: Path) 
     # over everyday comments and over written negative scenes, each scene counted once at its
     # highest-scoring frame
     scores = np.load(path.parent / CALIBRATION_SCORES)
+    scenes = list(scores["groups"])
+    assert max(scenes.count(scene) for scene in set(scenes)) > 1, "the quick run samples whole scenes (frames of one)"
     for category, anchors in meta["calibration"].items():
         dream, everyday = scores[f"{category}/dream"], scores[f"{category}/everyday"]
         assert len(dream) == len(scores["groups"])

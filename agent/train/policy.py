@@ -475,15 +475,27 @@ def _linear_out_of_fold(
 
 
 def _limited(rows: list[PolicyRow], limit: int | None) -> list[PolicyRow]:
-    """At most `limit` rows, drawn evenly over the (language, label) pairs (quick runs)."""
+    """About `limit` rows, drawn evenly over the (language, label) pairs in whole groups (quick runs):
+    a written scene comes with all its frames, so a quick run's folds and scene anchors see scenes
+    of several rows as a full one does. Per pair, groups in a seeded order while they fit its
+    share, and at least one."""
     if limit is None or len(rows) <= limit:
         return rows
-    pairs: dict[tuple[str, str], list[PolicyRow]] = {}
+    pairs: dict[tuple[str, str], dict[str, list[PolicyRow]]] = {}
     for row in rows:
-        pairs.setdefault((row.lang, row.label), []).append(row)
+        pairs.setdefault((row.lang, row.label), {}).setdefault(row.group, []).append(row)
     share = max(1, limit // len(pairs))
     rng = random.Random(SEED)
-    return [r for key in sorted(pairs) for r in rng.sample(pairs[key], min(share, len(pairs[key])))]
+    out: list[PolicyRow] = []
+    for key in sorted(pairs):
+        taken = 0
+        for group in rng.sample(sorted(pairs[key]), len(pairs[key])):
+            members = pairs[key][group]
+            if taken and taken + len(members) > share:
+                continue
+            out += members
+            taken += len(members)
+    return out
 
 
 TUNED_FILE = "policy_e5.npz"  # the tuned e5 layers beside policy.npz (agent.e5_tuned)
