@@ -12,8 +12,8 @@ training sentences (`data/policy/train/`); nothing here is tuned on.
   sentence count, `agent.safety.policy.sentence_count_shift`);
 - benign: Korean dreams (nightmares included) and the DreamBank reports; share refused;
 - hate: hate against a group vs benign text about the same groups, per language, plus the public
-  development rows (kocohub hate vs none, Davidson hate speech vs neither): balanced accuracy
-  of "verdict is not allow".
+  development rows (kocohub hate vs none, and its hate against a group, with a gender or other
+  bias, vs none; Davidson hate speech vs neither): balanced accuracy of "verdict is not allow".
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from agent.train.evaluate import balanced_accuracy
 from bench.disguise import disguise_set
 
 POLICY_DATA = Path(__file__).resolve().parent.parent / "data" / "policy"
+GROUP_BIASES = {"gender", "others"}  # kocohub's bias labels that name a group (the other is "none")
 
 Analyze = Callable[[Sequence[str]], list[dict[str, Any]]]
 
@@ -162,6 +163,10 @@ def hate(analyze: Analyze, public: Path | None, data: Path = POLICY_DATA) -> dic
                 label = row["labels"]["hate"]
                 if label in {"hate", "none"}:
                     groups.setdefault("public_ko", []).append((label == "hate", str(row["text"])))
+                # kocohub's hate also covers abuse of one person (a celebrity); the content policy's
+                # hate is against a group: the rows whose annotators named a gender or other group bias
+                if label == "none" or row["labels"].get("bias") in GROUP_BIASES:
+                    groups.setdefault("public_ko_group", []).append((label == "hate", str(row["text"])))
         en = public / "toxic_en.jsonl"
         if en.is_file():
             for row in read_jsonl(en):
@@ -211,6 +216,7 @@ def print_policy_table(results: dict[str, Any], write: Callable[[str], Any]) -> 
         ("written_ko", "hate vs benign, written (ko)"),
         ("written_en", "hate vs benign, written (en)"),
         ("public_ko", "kocohub dev hate vs none (ko)"),
+        ("public_ko_group", "kocohub dev hate against a group (gender or other bias) vs none (ko)"),
         ("public_en", "Davidson dev hate vs neither (en)"),
     ):
         r = results.get("hate", {}).get(name)

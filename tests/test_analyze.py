@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,3 +141,30 @@ def test_the_before_model_is_the_hashed_head_with_the_old_lexicon_weights() -> N
     assert before is not None and before.planner is analyzer.planner and before.safety is analyzer.safety
     assert before.emotion.mix == {"en": Mix(lexicon=0.75), "ko": Mix(lexicon=2.25)}  # type: ignore[attr-defined]
     assert not before.emotion.dream_mix  # type: ignore[attr-defined]
+
+
+def test_kocohub_hate_against_a_group_is_scored_apart_from_abuse_of_one_person(tmp_path: Path) -> None:
+    """kocohub's hate label also covers abuse of one person; `bench.policy_eval.hate` scores its rows
+    with a gender or other group bias against the clean ones as well (offensive rows in neither)."""
+    from bench.policy_eval import hate
+
+    rows = [
+        ("group", {"hate": "hate", "bias": "gender", "contain_gender_bias": True}),
+        ("other group", {"hate": "hate", "bias": "others", "contain_gender_bias": False}),
+        ("one person", {"hate": "hate", "bias": "none", "contain_gender_bias": False}),
+        ("clean", {"hate": "none", "bias": "none", "contain_gender_bias": False}),
+        ("clean about a group", {"hate": "none", "bias": "gender", "contain_gender_bias": True}),
+        ("rude", {"hate": "offensive", "bias": "none", "contain_gender_bias": False}),
+    ]
+    (tmp_path / "toxic_ko.jsonl").write_text(
+        "".join(json.dumps({"text": t, "labels": labels}) + "\n" for t, labels in rows), encoding="utf-8"
+    )
+    refused = {"group", "other group", "clean"}
+
+    def analyze(texts: Sequence[str]) -> list[dict[str, Any]]:
+        return [{"verdict": {"decision": "review" if t in refused else "allow"}} for t in texts]
+
+    result = hate(analyze, tmp_path)
+    assert result["public_ko"]["n"] == 5 and result["public_ko_group"]["n"] == 4
+    assert result["public_ko"]["balanced_accuracy"] == pytest.approx((2 / 3 + 1 / 2) / 2)
+    assert result["public_ko_group"]["balanced_accuracy"] == pytest.approx((1 + 1 / 2) / 2)
