@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from agent.planner import RulePlanner
@@ -168,3 +169,20 @@ def test_kocohub_hate_against_a_group_is_scored_apart_from_abuse_of_one_person(t
     assert result["public_ko"]["n"] == 5 and result["public_ko_group"]["n"] == 4
     assert result["public_ko"]["balanced_accuracy"] == pytest.approx((2 / 3 + 1 / 2) / 2)
     assert result["public_ko_group"]["balanced_accuracy"] == pytest.approx((1 + 1 / 2) / 2)
+
+
+def test_kocohub_ceiling_table_counts_clean_refusals_and_both_kinds_of_hate() -> None:
+    from bench.kocohub_ceiling import table
+
+    comments = [
+        {"hate": "hate", "bias": "gender"},
+        {"hate": "hate", "bias": "none"},
+        {"hate": "none", "bias": "none"},
+        {"hate": "none", "bias": "others"},
+        {"hate": "offensive", "bias": "none"},
+    ]
+    scores = np.array([0.95, 0.65, 0.7, 0.1, 0.99])
+    low, high = table(comments, scores, thresholds=(0.6, 0.9))
+    assert low["clean_refused"] == 0.5 and low["hate_recall"] == 1.0 and low["group_recall"] == 1.0
+    assert low["hate_balanced"] == pytest.approx(0.75)
+    assert high["clean_refused"] == 0.0 and high["hate_recall"] == 0.5 and high["group_balanced"] == 1.0
