@@ -22,8 +22,11 @@ on for any heads, the shipped ones included. Stop 29 read it to decide (its rule
 retrained with a fourth hand's scenes, and, with other readings, to drop that hand's self-harm
 twins), so it is now a validation set, not an untouched test. Stop 30 added a sixth writer
 (`fresh/stop30.jsonl`, six voices from a formal retiree to voice dictation), read once after that
-stop's heads were final: a test reading. Each file gets its own table; a later writer's file should
-likewise stay unread until a model is final. No evaluation file of `make eval` is read.
+stop's heads were final: a test reading. Stop 31 added a seventh (`fresh/stop31.jsonl`: a teenager
+texting, a grandmother in dialect, a learner, mixed Korean and English, a dream as a game review, a
+terse list), read once after that stop's heads were final. Each file gets its own table; a later
+writer's file should likewise stay unread until a model is final. No evaluation file of `make eval`
+is read.
 """
 
 from __future__ import annotations
