@@ -65,6 +65,7 @@ frontier: $(STAMP)
 	$(PY) -m bench.sentence_count
 	$(PY) -m bench.fresh_writer
 	$(PY) -m bench.padding
+	$(PY) -m bench.long_dreams
 
 train-classifiers: $(STAMP)
 	$(PY) -m agent.train --data data/train --out agent/models

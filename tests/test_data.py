@@ -133,3 +133,25 @@ the near copies of a training scene left out).
         texts = {text for _, _, text in scenes}
         assert len(texts) == len(scenes) and not texts & seen, path.name
         seen |= texts
+
+
+def test_long_dream_reports_are_read_by_the_bench_and_refusals_name_their_categories(tmp_path: Path) -> None:
+    """`bench.long_dreams` lists the reports a policy refuses with the categories that refused them;
+    the shipped set holds 60 long reports per language."""
+    from collections import Counter
+
+    from agent.safety.policy import SafetyPolicy
+    from bench.long_dreams import LONG_DREAMS, refusals
+
+    rows = _rows(LONG_DREAMS)
+    assert Counter(r["lang"] for r in rows) == Counter({"en": 60, "ko": 60})
+    assert min(len(r["text"]) for r in rows) > 400
+    path = tmp_path / "dreams.jsonl"
+    path.write_text(
+        json.dumps({"id": "a", "lang": "en", "text": "We walked the dog along the beach and ate ice cream."}) + "\n"
+        + json.dumps({"id": "b", "lang": "en", "text": "He cut off her head and her guts spilled over the floor."}) + "\n",
+        encoding="utf-8",
+    )
+    found = refusals(SafetyPolicy(meaning=None), path)
+    assert [(report, lang) for report, lang, _, _ in found] == [("b", "en")]
+    assert found[0][2] in {"review", "block"} and "gore" in found[0][3]

@@ -1,0 +1,59 @@
+"""How often do the meaning heads refuse a long, ordinary dream report? (`python -m bench.long_dreams
+[--model PATH] [--no-caps]`, part of `make frontier`.)
+
+The DreamBank reports in `make eval` are the only long benign dreams the policy was measured on, and
+they are an evaluation set: nothing may be chosen on them. Stop 30's caps per head cost 2 of them
+while the training-side bench of harmless diaries (`bench.sentence_count`, everyday comments) moved
+by 1 in 300, so comments stand in badly for dream reports. `data/policy/long_dreams.jsonl` (120 long
+reports, 60 per language, written at stop 31 by a helper that read no data file, never trained on)
+is the validation set for such choices: anchors, caps, the sentence-count allowance. This prints, per
+language, how many the policy refuses with the heads of `--model` (default: the shipped ones) and
+without any heads, and which reports and categories. Stop 31 read it once, for the shipped heads and
+for the heads of branch `stop31-seventh-hand`; nothing was chosen on it yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from agent.safety.meaning import MeaningDetector
+from agent.safety.policy import SafetyPolicy
+from agent.train.data import read_jsonl
+
+LONG_DREAMS = Path(__file__).resolve().parent.parent / "data" / "policy" / "long_dreams.jsonl"
+
+
+def refusals(policy: SafetyPolicy, path: Path = LONG_DREAMS) -> list[tuple[str, str, str, list[str]]]:
+    """(id, language, decision, categories of its reasons) of every report `policy` refuses."""
+    out = []
+    for row in read_jsonl(path):
+        verdict = policy.check(str(row["text"]))
+        if verdict.decision != "allow":
+            categories = sorted({r.category for r in verdict.reasons if r.score >= policy.review_threshold})
+            out.append((str(row["id"]), str(row["lang"]), verdict.decision, categories))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.long_dreams", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, default=None, help="policy.npz (default: the shipped heads)")
+    parser.add_argument("--no-caps", action="store_true", help="no head keeps a lower cap of its own (category_caps={})")
+    args = parser.parse_args(argv)
+    rows = list(read_jsonl(LONG_DREAMS))
+    heads = SafetyPolicy(meaning=MeaningDetector.load(args.model), category_caps={} if args.no_caps else None)
+    found, plain = refusals(heads), refusals(SafetyPolicy(meaning=None))
+    print(f"\nLong ordinary dream reports ({LONG_DREAMS.name}), refused (review or block)\n")
+    print("| language | reports | refused | without the heads |")
+    print("|---|---|---|---|")
+    for lang in sorted({str(r["lang"]) for r in rows}):
+        n = sum(r["lang"] == lang for r in rows)
+        print(f"| {lang} | {n} | {sum(f[1] == lang for f in found)} | {sum(f[1] == lang for f in plain)} |")
+    print(f"refused {len(found)}/{len(rows)}")
+    for report, _, decision, categories in found:
+        print(f"  {report}: {decision} ({', '.join(categories) or 'signals'})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
