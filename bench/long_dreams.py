@@ -9,7 +9,7 @@ reports, 60 per language, written at stop 31 by a helper that read no data file,
 is the validation set for such choices: anchors, caps, the sentence-count allowance. This prints, per
 language, how many the policy refuses with the heads of `--model` (default: the shipped ones) and
 without any heads, and which reports and categories. Stop 31 read it once, for the shipped heads and
-for the heads of branch `stop31-seventh-hand`; nothing was chosen on it yet.
+for heads trained on `compose_written.py --stop31`'s rows (not shipped); nothing was chosen on it yet.
 """
 
 from __future__ import annotations

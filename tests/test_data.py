@@ -155,3 +155,48 @@ def test_long_dream_reports_are_read_by_the_bench_and_refusals_name_their_catego
     found = refusals(SafetyPolicy(meaning=None), path)
     assert [(report, lang) for report, lang, _, _ in found] == [("b", "en")]
     assert found[0][2] in {"review", "block"} and "gore" in found[0][3]
+
+
+def test_stop31_rows_add_a_hand_and_the_spent_writer_as_written_without_its_self_harm_twins(
+    repo_data: Path, tmp_path: Path
+) -> None:
+    """`compose_written.py --stop31` composes the rows stop 31's heads were trained on (not shipped):
+    every shipped text, the seventh hand's scenes, and the sixth writer's scenes as written (its own
+    core each, its label, three plain frames) except its harmless ones beside self-harm (they raised the
+    self-harm head's anchor at stop 29); every part of the cores gets its own core ids."""
+    import subprocess
+    import sys
+    from collections import Counter
+
+    out = tmp_path / "stop31.jsonl"
+    script = repo_data / "policy" / "train" / "compose_written.py"
+    subprocess.run([sys.executable, str(script), "--stop31", "--out", str(out)], check=True, capture_output=True)
+    rows = _rows(out)
+    shipped = _rows(repo_data / "policy" / "train" / "written.jsonl")
+    assert {r["text"] for r in shipped} < {r["text"] for r in rows} and len(rows) == 23_385
+    by_core: dict[str, set[str]] = {}
+    for r in rows:
+        by_core.setdefault(r["core"], set()).add(r["text"])
+    # the second benign block has ids of its own: no core holds two scenes' frames
+    assert any(core.startswith("none-ko2-") for core in by_core) and max(len(t) for t in by_core.values()) <= 9
+
+    writer = _rows(repo_data / "policy" / "fresh" / "stop30.jsonl")
+    assert Counter(r.get("beside") for r in writer if r["category"] == "none") == Counter(
+        {"gore": 30, "sexual": 30, "self_harm": 30, "hate": 30}
+    )
+    spent: dict[str, list[dict[str, str]]] = {}
+    for r in rows:
+        if "-w-" in r["core"]:
+            spent.setdefault(r["core"], []).append(r)
+    assert len(spent) == len([r for r in writer if r.get("beside") != "self_harm"])
+    found: set[str] = set()
+    for row in writer:
+        scene = row["text"].strip().rstrip(".!?").lower()
+        cores = [core for core, framed in spent.items() if any(scene in r["text"].lower() for r in framed)]
+        if row.get("beside") == "self_harm":
+            assert not cores, row["text"]
+            continue
+        assert len(cores) == 1 and cores[0] not in found, row["text"]
+        found.add(cores[0])
+        assert {(r["label"], r["lang"]) for r in spent[cores[0]]} == {(row["category"], row["lang"])}
+        assert len(spent[cores[0]]) == 3 and cores[0].startswith(f"{row['category']}-{row['lang']}-w-")
