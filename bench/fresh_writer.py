@@ -14,15 +14,17 @@ there (`python -m agent.train --data data/train --out /tmp/even --task policy`) 
 `--model /tmp/even/policy.npz`. The shipped heads (the default) were trained on both halves, so
 for them it is an in-sample reading.
 
-Stop 29 added scenes by a third hand that no heads ever train on (`data/policy/fresh/`, read by
-no training code; `tests/test_data.py` keeps training rows from copying them): 30 per language for
-gore, sexual, self_harm and hate and 60 hard negatives per language, in a casual diary voice
-(fragments, 반말, lowercase, "lol"), as written, without a frame. Their table is text never trained
-on for any heads, the shipped ones included. Stop 29 read it to decide (its rule to ship the heads
+Stop 29 added scenes by a third hand that the shipped heads never trained on (`data/policy/fresh/`,
+read by no training code unless asked: `compose_written.py --stop31` reads the spent `stop30.jsonl`
+for rows not shipped; `tests/test_data.py` keeps the shipped training rows from copying them): 30 per
+language for gore, sexual, self_harm and hate and 60 hard negatives per language, in a casual diary
+voice (fragments, 반말, lowercase, "lol"), as written, without a frame. Their table is text never
+trained on for the shipped heads. Stop 29 read it to decide (its rule to ship the heads
 retrained with a fourth hand's scenes, and, with other readings, to drop that hand's self-harm
 twins), so it is now a validation set, not an untouched test. Stop 30 added a sixth writer
 (`fresh/stop30.jsonl`, six voices from a formal retiree to voice dictation), read once after that
-stop's heads were final: a test reading. Stop 31 added a seventh (`fresh/stop31.jsonl`: a teenager
+stop's heads were final: a test reading (stop 31 read it again for heads trained on it, not
+shipped: an in-sample reading for those). Stop 31 added an eighth (`fresh/stop31.jsonl`: a teenager
 texting, a grandmother in dialect, a learner, mixed Korean and English, a dream as a game review, a
 terse list), read once after that stop's heads were final. Each file gets its own table; a later
 writer's file should likewise stay unread until a model is final. No evaluation file of `make eval`

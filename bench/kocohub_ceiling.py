@@ -2,9 +2,9 @@
 (`python -m bench.kocohub_ceiling`, about two minutes.)
 
 `make eval` scores kocohub's development rows by the policy's verdict (hate is refused, insults are
-not): 0.625 balanced accuracy since stop 16 against a target of 0.75. This asks what the target
+not): 0.625 balanced accuracy in every run since before issue 9, against a target of 0.75. This asks what the target
 would cost. It cross-fits the shipped toxicity model's training (`agent.train`: the same rows,
-features and fit, the Korean training comments split into 5 folds) and reads every Korean training
+features and fit, unpruned, the Korean training comments split into 5 folds) and reads every Korean training
 comment with the model that did not see it. It prints, per threshold, the balanced accuracy of
 "toxicity >= t means hate" for kocohub's hate (all of it, and only its rows with a gender or other
 group bias) against its clean comments, and the share of clean comments that rule would refuse.
@@ -21,8 +21,8 @@ import numpy as np
 
 from agent.toxicity import OfflineToxicityClassifier
 from agent.train import data as datasets
+from agent.train.data import GROUP_BIASES
 from agent.train.fit import TOXICITY_CONFIG, fit_linear
-from bench.policy_eval import GROUP_BIASES
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "train"
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)

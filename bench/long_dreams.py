@@ -7,9 +7,11 @@ while the training-side bench of harmless diaries (`bench.sentence_count`, every
 by 1 in 300, so comments stand in badly for dream reports. `data/policy/long_dreams.jsonl` (120 long
 reports, 60 per language, written at stop 31 by a helper that read no data file, never trained on)
 is the validation set for such choices: anchors, caps, the sentence-count allowance. This prints, per
-language, how many the policy refuses with the heads of `--model` (default: the shipped ones) and
-without any heads, and which reports and categories. Stop 31 read it once, for the shipped heads and
-for heads trained on `compose_written.py --stop31`'s rows (not shipped); nothing was chosen on it yet.
+language, how many the service's policy (`dreamreel.wiring.build_safety`: rules, profanity filters,
+toxicity classifier, heads) refuses with the heads of `--model` (default: the shipped ones) and
+without any heads, and which reports and categories. Stop 31 read it for the shipped heads and for
+heads trained on `compose_written.py --stop31`'s rows (not shipped), and chose on it that those heads
+keep no caps per head.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 from agent.safety.meaning import MeaningDetector
 from agent.safety.policy import SafetyPolicy
 from agent.train.data import read_jsonl
+from dreamreel.settings import load_settings
+from dreamreel.wiring import build_safety
 
 LONG_DREAMS = Path(__file__).resolve().parent.parent / "data" / "policy" / "long_dreams.jsonl"
 
@@ -41,14 +45,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-caps", action="store_true", help="no head keeps a lower cap of its own (category_caps={})")
     args = parser.parse_args(argv)
     rows = list(read_jsonl(LONG_DREAMS))
-    heads = SafetyPolicy(meaning=MeaningDetector.load(args.model), category_caps={} if args.no_caps else None)
-    found, plain = refusals(heads), refusals(SafetyPolicy(meaning=None))
+    heads, plain = build_safety(load_settings()), build_safety(load_settings())  # the service's policy
+    heads.meaning, plain.meaning = MeaningDetector.load(args.model), None
+    if args.no_caps:
+        heads.category_caps = {}
+    found, plain_found = refusals(heads), refusals(plain)
     print(f"\nLong ordinary dream reports ({LONG_DREAMS.name}), refused (review or block)\n")
     print("| language | reports | refused | without the heads |")
     print("|---|---|---|---|")
     for lang in sorted({str(r["lang"]) for r in rows}):
         n = sum(r["lang"] == lang for r in rows)
-        print(f"| {lang} | {n} | {sum(f[1] == lang for f in found)} | {sum(f[1] == lang for f in plain)} |")
+        print(f"| {lang} | {n} | {sum(f[1] == lang for f in found)} | {sum(f[1] == lang for f in plain_found)} |")
     print(f"refused {len(found)}/{len(rows)}")
     for report, _, decision, categories in found:
         print(f"  {report}: {decision} ({', '.join(categories) or 'signals'})")

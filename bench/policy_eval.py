@@ -23,12 +23,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agent.train.data import read_jsonl
+from agent.train.data import GROUP_BIASES, read_jsonl
 from agent.train.evaluate import balanced_accuracy
 from bench.disguise import disguise_set
 
 POLICY_DATA = Path(__file__).resolve().parent.parent / "data" / "policy"
-GROUP_BIASES = {"gender", "others"}  # kocohub's bias labels that name a group (the other is "none")
 
 Analyze = Callable[[Sequence[str]], list[dict[str, Any]]]
 
@@ -165,7 +164,7 @@ def hate(analyze: Analyze, public: Path | None, data: Path = POLICY_DATA) -> dic
                     groups.setdefault("public_ko", []).append((label == "hate", str(row["text"])))
                 # kocohub's hate also covers abuse of one person (a celebrity); the content policy's
                 # hate is against a group: the rows whose annotators named a gender or other group bias
-                if label == "none" or row["labels"].get("bias") in GROUP_BIASES:
+                if label == "none" or (label == "hate" and row["labels"].get("bias") in GROUP_BIASES):
                     groups.setdefault("public_ko_group", []).append((label == "hate", str(row["text"])))
         en = public / "toxic_en.jsonl"
         if en.is_file():

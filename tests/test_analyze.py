@@ -146,7 +146,8 @@ def test_the_before_model_is_the_hashed_head_with_the_old_lexicon_weights() -> N
 
 def test_kocohub_hate_against_a_group_is_scored_apart_from_abuse_of_one_person(tmp_path: Path) -> None:
     """kocohub's hate label also covers abuse of one person; `bench.policy_eval.hate` scores its rows
-    with a gender or other group bias against the clean ones as well (offensive rows in neither)."""
+    with a gender or other group bias against the clean ones as well (offensive rows, a group named
+    or not, in neither)."""
     from bench.policy_eval import hate
 
     rows = [
@@ -156,11 +157,12 @@ def test_kocohub_hate_against_a_group_is_scored_apart_from_abuse_of_one_person(t
         ("clean", {"hate": "none", "bias": "none", "contain_gender_bias": False}),
         ("clean about a group", {"hate": "none", "bias": "gender", "contain_gender_bias": True}),
         ("rude", {"hate": "offensive", "bias": "none", "contain_gender_bias": False}),
+        ("rude about a group", {"hate": "offensive", "bias": "gender", "contain_gender_bias": True}),
     ]
     (tmp_path / "toxic_ko.jsonl").write_text(
         "".join(json.dumps({"text": t, "labels": labels}) + "\n" for t, labels in rows), encoding="utf-8"
     )
-    refused = {"group", "other group", "clean"}
+    refused = {"group", "other group", "clean", "rude about a group"}
 
     def analyze(texts: Sequence[str]) -> list[dict[str, Any]]:
         return [{"verdict": {"decision": "review" if t in refused else "allow"}} for t in texts]

@@ -49,6 +49,7 @@ _FRAME = re.compile(
     re.IGNORECASE,
 )
 NEAR_COPY = 0.5  # character-trigram Dice at which a training sentence copies an evaluation row
+STOP31_ROWS_SHA256 = "99d0450729fc6abeff5b270a529b4aa67f6530d02865f1d563b9680c960b4241"  # compose_written.py --stop31
 
 
 def _trigrams(text: str) -> set[str]:
@@ -61,24 +62,36 @@ def _rows(path: Path) -> list[dict[str, str]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def test_training_sentences_do_not_copy_evaluation_rows(repo_data: Path) -> None:
-    """Numbers on the evaluation sets mean something only if no training sentence is a reworded copy
-    of an evaluation row (the same scene with a frame or a word changed)."""
-    training = _rows(repo_data / "policy" / "train" / "written.jsonl") + _rows(repo_data / "train" / "dream_scenes.jsonl")
-    evaluation = [
+def _held_rows(repo_data: Path) -> list[dict[str, str]]:
+    """Every row no training sentence may copy: the evaluation sets, the held-out writers and the
+    validation set of long dreams."""
+    return [
         row
         for path in [*sorted((repo_data / "policy").glob("*.jsonl")), *sorted((repo_data / "policy" / "fresh").glob("*.jsonl")),
                      repo_data / "dream_cases.jsonl", repo_data / "dream_scenes_eval.jsonl"]
         for row in _rows(path)
     ]
-    assert len(training) > 5000 and len(evaluation) > 740
-    held = [(row["text"], _trigrams(row["text"])) for row in evaluation]
+
+
+def _near_copies(training: list[str], held_rows: list[dict[str, str]]) -> list[str]:
+    """`training` sentences within character-trigram Dice `NEAR_COPY` of a held row."""
+    held = [(row["text"], _trigrams(row["text"])) for row in held_rows]
     copies = []
-    for text in dict.fromkeys(row["text"] for row in training):
+    for text in dict.fromkeys(training):
         grams = _trigrams(text)
         for other, their in held:
             if grams and their and 2 * len(grams & their) / (len(grams) + len(their)) >= NEAR_COPY:
                 copies.append(f"{text!r} ~ {other!r}")
+    return copies
+
+
+def test_training_sentences_do_not_copy_evaluation_rows(repo_data: Path) -> None:
+    """Numbers on the evaluation sets mean something only if no training sentence is a reworded copy
+    of an evaluation row (the same scene with a frame or a word changed)."""
+    training = _rows(repo_data / "policy" / "train" / "written.jsonl") + _rows(repo_data / "train" / "dream_scenes.jsonl")
+    evaluation = _held_rows(repo_data)
+    assert len(training) > 5000 and len(evaluation) > 740
+    copies = _near_copies([row["text"] for row in training], evaluation)
     assert not copies, "training rows copying evaluation rows:\n" + "\n".join(copies[:20])
 
 
@@ -114,7 +127,7 @@ def test_the_written_rows_are_composed_from_the_scene_files_and_the_fresh_half_c
 def test_the_held_out_writers_scenes_are_complete_and_read_by_no_training(repo_data: Path) -> None:
     """`bench.fresh_writer` reads each file of `data/policy/fresh/` as one writer no heads ever
     trained on: 30 scenes per language for each of four harmful categories and 60 harmless ones (less
-the near copies of a training scene left out).
+    the near copies of a training scene left out).
     (That no training row copies them is `test_training_sentences_do_not_copy_evaluation_rows`.)"""
     from collections import Counter
 
@@ -171,9 +184,17 @@ def test_stop31_rows_add_a_hand_and_the_spent_writer_as_written_without_its_self
     out = tmp_path / "stop31.jsonl"
     script = repo_data / "policy" / "train" / "compose_written.py"
     subprocess.run([sys.executable, str(script), "--stop31", "--out", str(out)], check=True, capture_output=True)
+    import hashlib
+
+    # the exact rows stop 31's heads were trained on (README)
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == STOP31_ROWS_SHA256
     rows = _rows(out)
     shipped = _rows(repo_data / "policy" / "train" / "written.jsonl")
     assert {r["text"] for r in shipped} < {r["text"] for r in rows} and len(rows) == 23_385
+    # the new rows copy no evaluation or other held-out row (the spent writer's own file aside)
+    new = {r["text"] for r in rows} - {r["text"] for r in shipped}
+    held = [r for r in _held_rows(repo_data) if r.get("writer") != "stop 30"]
+    assert not _near_copies(sorted(new), held)
     by_core: dict[str, set[str]] = {}
     for r in rows:
         by_core.setdefault(r["core"], set()).add(r["text"])

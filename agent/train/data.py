@@ -30,6 +30,7 @@ from agent.schemas import EMOTIONS
 GOEMOTIONS = "goemotions_ekman_train.jsonl"
 KOTE = "kote_ko.jsonl"
 KOREAN_HATE = "korean_hate_speech_train.jsonl"
+GROUP_BIASES = frozenset({"gender", "others"})  # kocohub bias labels that name a group (the other is "none")
 DAVIDSON = "davidson_tweets_en.jsonl"
 DREAM_SCENES = "dream_scenes.jsonl"
 DREAM_SCENES_EVAL = "dream_scenes_eval.jsonl"  # next to the evaluation files, never trained on

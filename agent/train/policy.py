@@ -72,6 +72,7 @@ from agent.train.data import (
     DAVIDSON,
     DREAM_SCENES,
     GOEMOTIONS,
+    GROUP_BIASES,
     KOREAN_HATE,
     KOTE,
     files_digest,
@@ -177,7 +178,7 @@ def collected_rows(data: Path) -> list[PolicyRow]:
     ko = folder / KOREAN_HATE
     if ko.is_file():
         table = list(read_jsonl(ko))
-        hate = [r for r in table if r["hate"] == "hate" and r["bias"] in {"gender", "others"}]
+        hate = [r for r in table if r["hate"] == "hate" and r["bias"] in GROUP_BIASES]
         clean = [r for r in table if r["hate"] == "none"]
         rows += _sampled(rng, hate, clean, "ko", "kocohub")
     en = folder / DAVIDSON
@@ -477,8 +478,8 @@ def _linear_out_of_fold(
 def _limited(rows: list[PolicyRow], limit: int | None) -> list[PolicyRow]:
     """About `limit` rows, drawn evenly over the (language, label) pairs in whole groups (quick runs):
     a written scene comes with all its frames, so a quick run's folds and scene anchors see scenes
-    of several rows as a full one does. Per pair, groups in a seeded order while they fit its
-    share, and at least one."""
+    of several rows as a full one does. Per pair, groups in a seeded order, each taken if it fits
+    in the pair's share (the first always, so a share smaller than a scene still gets one)."""
     if limit is None or len(rows) <= limit:
         return rows
     pairs: dict[tuple[str, str], dict[str, list[PolicyRow]]] = {}
@@ -535,8 +536,9 @@ def build_policy(
     `.npz` path. `embed` gives USE vectors, `embed_second` e5 vectors (default: the shared encoders,
     e5 with every core). `tuned`: the second reading reads e5 with its top layers fine-tuned on
     these rows instead (`agent.train.e5_tune`, cross-fitted; the layers go to `out/policy_e5.npz`,
-    `tune_epochs` epochs per fit). `limit` (quick runs): at most that many rows of each source
-    (written, dream scenes, collected), and of everyday comments per use."""
+    `tune_epochs` epochs per fit). `limit` (quick runs): about that many rows of each source
+    (written, dream scenes, collected; in whole scenes, `_limited`), and at most that many everyday
+    comments per use."""
     shared_encoders = embed is None and embed_second is None and latents is None
     if embed is None:
         from agent.encoder import embed as shared_embed

@@ -23,9 +23,11 @@ ARGS.add_argument("--out", type=Path, default=Path(__file__).with_name("written.
 ARGS.add_argument(
     "--stop31", action="store_true",
     help="also stop 31's scenes (cores_stop31_*.json, the spent sixth writer) with a core id per part: "
-    "the rows stop 31's heads were trained on, not yet shipped (data/policy/README.md)",
+    "the rows stop 31's heads were trained on, not shipped (data/policy/README.md); needs --out",
 )
 OPTIONS = ARGS.parse_args()
+if OPTIONS.stop31 and OPTIONS.out == ARGS.get_default("out"):
+    ARGS.error("--stop31 composes rows the shipped heads were not trained on: name a file with --out")
 
 random.seed(9)
 KO_FRAMES = ["꿈에서 {}", "어젯밤 꿈속에서 {}", "{}", "꿈을 꿨는데 {}", "자다가 꾼 꿈에서 {}"]
