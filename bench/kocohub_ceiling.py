@@ -32,10 +32,10 @@ FOLDS = 5
 def out_of_fold(data: Path, folds: int = FOLDS, seed: int = 0) -> tuple[list[dict[str, str]], np.ndarray]:
     """kocohub's training comments and each one's toxicity from a model trained without its fold
     (on everything else the shipped model trains on)."""
-    from agent.train.__main__ import CALM_ROWS
+    from agent.train.__main__ import toxicity_rows
 
     comments = list(datasets.read_jsonl(datasets.train_dir(data) / datasets.KOREAN_HATE))
-    examples = datasets.toxicity_examples(data, None, calm=CALM_ROWS)
+    examples = toxicity_rows(data)
     # toxicity_examples lists the Korean comments first, in file order
     assert [e.text for e in examples[: len(comments)]] == [c["text"] for c in comments]
     fold = np.random.default_rng(seed).integers(0, folds, len(comments))

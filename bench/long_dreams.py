@@ -17,6 +17,7 @@ keep no caps per head.
 from __future__ import annotations
 
 import argparse
+import copy
 from pathlib import Path
 
 from agent.safety.meaning import MeaningDetector
@@ -45,8 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-caps", action="store_true", help="no head keeps a lower cap of its own (category_caps={})")
     args = parser.parse_args(argv)
     rows = list(read_jsonl(LONG_DREAMS))
-    heads, plain = build_safety(load_settings()), build_safety(load_settings())  # the service's policy
-    heads.meaning, plain.meaning = MeaningDetector.load(args.model), None
+    heads = build_safety(load_settings())  # the service's policy, its classifiers loaded once
+    plain = copy.copy(heads)
+    plain.meaning = None
+    if args.model is not None:
+        heads.meaning = MeaningDetector.load(args.model)
     if args.no_caps:
         heads.category_caps = {}
     found, plain_found = refusals(heads), refusals(plain)

@@ -102,9 +102,14 @@ def build_emotion(data: Path, out: Path, limit: int | None, config: FitConfig = 
     return path
 
 
+def toxicity_rows(data: Path, limit: int | None = None) -> list[datasets.Example]:
+    """The rows the toxicity artifact trains on (the hate-speech files and `CALM_ROWS` calm ones)."""
+    return datasets.toxicity_examples(data, limit, calm=CALM_ROWS)
+
+
 def build_toxicity(data: Path, out: Path, limit: int | None, config: FitConfig = TOXICITY_CONFIG) -> Path:
     """Train, write and evaluate the toxicity artifact; returns the `.npz` path."""
-    examples = datasets.toxicity_examples(data, limit, calm=CALM_ROWS)
+    examples = toxicity_rows(data, limit)
     meta = _meta("toxicity", data, datasets.TOXICITY_FILES, limit)
     meta["training"]["calm_rows"] = list(CALM_ROWS)
     model = fit_linear(examples, ["non_toxic", "toxic"], config, meta)
