@@ -14,6 +14,7 @@ Only training rows are read; no evaluation row.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -48,9 +49,11 @@ def out_of_fold(data: Path, folds: int = FOLDS, seed: int = 0) -> tuple[list[dic
     return comments, scores
 
 
-def table(comments: Sequence[dict[str, str]], scores: np.ndarray, thresholds: Sequence[float] = THRESHOLDS) -> list[dict[str, float]]:
+def table(
+    comments: Sequence[dict[str, str]], scores: np.ndarray, thresholds: Sequence[float] = THRESHOLDS
+) -> list[dict[str, float | None]]:
     """Per threshold: clean comments refused, and recall and balanced accuracy for all hate and for
-    hate against a group."""
+    hate against a group (None for a kind the comments hold no row of)."""
     clean = np.array([c["hate"] == "none" for c in comments])
     hate = np.array([c["hate"] == "hate" for c in comments])
     group = hate & np.array([c["bias"] in GROUP_BIASES for c in comments])
@@ -58,27 +61,41 @@ def table(comments: Sequence[dict[str, str]], scores: np.ndarray, thresholds: Se
     for t in thresholds:
         refused = scores >= t
         fpr = float(refused[clean].mean())
-        row = {"threshold": t, "clean_refused": fpr}
+        row: dict[str, float | None] = {"threshold": t, "clean_refused": fpr}
         for name, positives in (("hate", hate), ("group", group)):
-            recall = float(refused[positives].mean())
-            row[f"{name}_recall"], row[f"{name}_balanced"] = recall, (recall + 1 - fpr) / 2
+            recall = float(refused[positives].mean()) if positives.any() else None
+            row[f"{name}_recall"] = recall
+            row[f"{name}_balanced"] = None if recall is None else (recall + 1 - fpr) / 2
         out.append(row)
     return out
+
+
+def markdown(rows: Sequence[dict[str, float | None]]) -> str:
+    """`table`'s rows as the Markdown table the bench prints."""
+
+    def pair(row: dict[str, float | None], name: str) -> str:
+        recall, balanced = row[f"{name}_recall"], row[f"{name}_balanced"]
+        return "n/a" if recall is None or balanced is None else f"{recall:.3f} / {balanced:.3f}"
+
+    lines = [
+        "| toxicity >= | clean refused | all hate: recall / balanced acc. | hate against a group: recall / balanced acc. |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {r['threshold']:.1f} | {r['clean_refused']:.1%} | {pair(r, 'hate')} | {pair(r, 'group')} |" for r in rows]
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.kocohub_ceiling", description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DATA, help="the training data folder (default: data/train)")
     args = parser.parse_args(argv)
+    path = datasets.train_dir(args.data) / datasets.KOREAN_HATE
+    if not path.is_file():
+        print(f"kocohub's training comments are not at {path} (data/README.md says where they come from)", file=sys.stderr)
+        return 2
     comments, scores = out_of_fold(args.data)
     print(f"kocohub training comments, {FOLDS}-fold out of fold: {len(comments)}")
-    print("| toxicity >= | clean refused | all hate: recall / balanced acc. | hate against a group: recall / balanced acc. |")
-    print("|---|---|---|---|")
-    for r in table(comments, scores):
-        print(
-            f"| {r['threshold']:.1f} | {r['clean_refused']:.1%} | {r['hate_recall']:.3f} / {r['hate_balanced']:.3f} "
-            f"| {r['group_recall']:.3f} / {r['group_balanced']:.3f} |"
-        )
+    print(markdown(table(comments, scores)))
     return 0
 
 

@@ -188,3 +188,22 @@ def test_kocohub_ceiling_table_counts_clean_refusals_and_both_kinds_of_hate() ->
     assert low["clean_refused"] == 0.5 and low["hate_recall"] == 1.0 and low["group_recall"] == 1.0
     assert low["hate_balanced"] == pytest.approx(0.75)
     assert high["clean_refused"] == 0.0 and high["hate_recall"] == 0.5 and high["group_balanced"] == 1.0
+
+
+def test_kocohub_ceiling_table_without_hate_of_a_kind_has_no_score_for_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by review (stop 31): a set without hate against a group gave NaN and a numpy warning."""
+    from bench.kocohub_ceiling import markdown, table
+
+    comments = [{"hate": "hate", "bias": "none"}, {"hate": "none", "bias": "none"}]
+    (row,) = table(comments, np.array([0.9, 0.1]), thresholds=(0.5,))
+    assert row["hate_balanced"] == 1.0 and row["group_recall"] is None and row["group_balanced"] is None
+    assert "| 0.5 | 0.0% | 1.000 / 1.000 | n/a |" in markdown([row])
+
+
+def test_kocohub_ceiling_without_its_training_file_says_which_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found by review (stop 31): a missing training file ended in a traceback."""
+    from bench.kocohub_ceiling import main
+
+    assert main(["--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "kocohub" in err and str(tmp_path) in err
