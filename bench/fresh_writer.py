@@ -78,6 +78,18 @@ def writers(fresh: Path = FRESH) -> list[Path]:
     return sorted(fresh.glob("*.jsonl"))
 
 
+def chosen_writers(names: list[str] | None, fresh: Path = FRESH) -> list[Path]:
+    """The writers named (file names in `fresh`, oldest first), or all of them when `names` is empty;
+    ValueError names the ones that are not there."""
+    found = writers(fresh)
+    if not names:
+        return found
+    unknown = sorted(set(names) - {path.name for path in found})
+    if unknown:
+        raise ValueError(f"no held-out writer {', '.join(unknown)} in {fresh}")
+    return [path for path in found if path.name in names]
+
+
 def measure(heads: SafetyPolicy, plain: SafetyPolicy, scenes: list[tuple[str, str, str]]) -> list[dict[str, Any]]:
     """One row per category and language: scenes, refused by `heads`, refused by `plain` (no heads)."""
     rows: dict[tuple[str, str], dict[str, Any]] = {}
@@ -104,13 +116,23 @@ def _print(title: str, rows: list[dict[str, Any]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=None, help="policy.npz (default: the shipped heads)")
+    parser.add_argument(
+        "--writer", action="append", metavar="NAME",
+        help="read only this held-out writer (a file name in data/policy/fresh/, repeatable), e.g. a validation "
+        "writer while the test writer stays unread; default: stop 28's odd half and every writer",
+    )
     args = parser.parse_args(argv)
+    try:
+        chosen = chosen_writers(args.writer)
+    except ValueError as error:
+        parser.error(str(error))
     title = "Stop 28's odd half, one dream frame each"
     if args.model is None:
         title += " (the shipped heads were trained on these scenes too: an in-sample reading; see the module doc)"
     heads, plain = SafetyPolicy(meaning=MeaningDetector.load(args.model)), SafetyPolicy(meaning=None)
-    _print(title, measure(heads, plain, held_half()))
-    for path in writers():
+    if not args.writer:
+        _print(title, measure(heads, plain, held_half()))
+    for path in chosen:
         _print(f"Held-out writer {path.name} (data/policy/fresh/, never trained on), as written", measure(heads, plain, held_out(path)))
     return 0
 

@@ -7,6 +7,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 
 def _tables(readme: Path) -> dict[str, tuple[int, dict[str, str]]]:
     """{path relative to the README's folder: (rows, {column: cell})} from its Markdown tables."""
@@ -133,7 +135,7 @@ def test_the_held_out_writers_scenes_are_complete_and_read_by_no_training(repo_d
 
     from bench.fresh_writer import held_out, writers
 
-    assert [path.name for path in writers(repo_data / "policy" / "fresh")] == ["stop29.jsonl", "stop30.jsonl", "stop31.jsonl"]
+    assert [path.name for path in writers(repo_data / "policy" / "fresh")] == ["stop29.jsonl", "stop30.jsonl", "stop31.jsonl", "stop32.jsonl"]
     harmful = {(c, lang): 30 for c in ("gore", "sexual", "self_harm", "hate") for lang in ("ko", "en")}
     # rows left out as near copies of a training scene (data/policy/README.md)
     removed = {"stop31.jsonl": Counter({("self_harm", "en"): 1})}
@@ -221,3 +223,18 @@ def test_stop31_rows_add_a_hand_and_the_spent_writer_as_written_without_its_self
         found.add(cores[0])
         assert {(r["label"], r["lang"]) for r in spent[cores[0]]} == {(row["category"], row["lang"])}
         assert len(spent[cores[0]]) == 3 and cores[0].startswith(f"{row['category']}-{row['lang']}-w-")
+
+
+def test_a_validation_writer_can_be_read_while_the_test_writer_stays_unread(repo_data: Path) -> None:
+    """`bench.fresh_writer --writer NAME` reads only the named writers, so a stop can read its
+    validation writer before its test writer's one reading; a name not in fresh/ is an error."""
+    from bench.fresh_writer import chosen_writers, main
+
+    fresh = repo_data / "policy" / "fresh"
+    assert [p.name for p in chosen_writers(["stop31.jsonl", "stop29.jsonl"], fresh)] == ["stop29.jsonl", "stop31.jsonl"]
+    assert chosen_writers(None, fresh) == chosen_writers([], fresh) and len(chosen_writers(None, fresh)) >= 4
+    with pytest.raises(ValueError, match=r"stop99\.jsonl"):
+        chosen_writers(["stop29.jsonl", "stop99.jsonl"], fresh)
+    with pytest.raises(SystemExit) as exit_:
+        main(["--writer", "stop99.jsonl"])
+    assert exit_.value.code == 2
