@@ -25,7 +25,12 @@ ARGS.add_argument(
     help="also stop 31's scenes (cores_stop31_*.json, the spent sixth writer) with a core id per part: "
     "the rows stop 31's heads were trained on, not shipped (data/policy/README.md); needs --out",
 )
+ARGS.add_argument(
+    "--stop32", action="store_true",
+    help="--stop31 and stop 32's kitchen and first-aid hard negatives (cores_stop32_benign.json); needs --out",
+)
 OPTIONS = ARGS.parse_args()
+OPTIONS.stop31 = OPTIONS.stop31 or OPTIONS.stop32
 if OPTIONS.stop31 and OPTIONS.out == ARGS.get_default("out"):
     ARGS.error("--stop31 composes rows the shipped heads were not trained on: name a file with --out")
 
@@ -1294,6 +1299,7 @@ for name in (
 for name in (
     "cores_stop20_benign.json", "cores_stop22_benign.json", "cores_stop28_benign.json", "cores_stop29_benign.json",
     "cores_stop30_benign.json", *(("cores_stop31_benign.json",) if OPTIONS.stop31 else ()),
+    *(("cores_stop32_benign.json",) if OPTIONS.stop32 else ()),
 ):
     for lang, items in json.loads((HERE / name).read_text(encoding="utf-8")).items():
         cores[("none", lang)] += _half(name, items)
