@@ -238,3 +238,21 @@ def test_a_validation_writer_can_be_read_while_the_test_writer_stays_unread(repo
     with pytest.raises(SystemExit) as exit_:
         main(["--writer", "stop99.jsonl"])
     assert exit_.value.code == 2
+
+
+def test_stop32_rows_are_stop31s_and_the_hard_negatives_beside_gore(repo_data: Path, tmp_path: Path) -> None:
+    """`compose_written.py --stop32` (not shipped) composes `--stop31`'s rows and stop 32's hard
+    negatives beside gore, every one in the nine frames of a harmless scene and labelled none."""
+    import subprocess
+    import sys
+
+    script = repo_data / "policy" / "train" / "compose_written.py"
+    out31, out32 = tmp_path / "stop31.jsonl", tmp_path / "stop32.jsonl"
+    for flag, out in (("--stop31", out31), ("--stop32", out32)):
+        subprocess.run([sys.executable, str(script), flag, "--out", str(out)], check=True, capture_output=True)
+    rows31, rows32 = _rows(out31), _rows(out32)
+    assert {r["text"] for r in rows31} < {r["text"] for r in rows32} and len(rows32) == len(rows31) + 1440
+    new = [r for r in rows32 if r["text"] not in {r["text"] for r in rows31}]
+    scenes = json.loads((repo_data / "policy" / "train" / "cores_stop32_benign.json").read_text(encoding="utf-8"))
+    assert len(new) == 9 * sum(len(items) for items in scenes.values()) == 1440
+    assert {r["label"] for r in new} == {"none"} and not _near_copies(sorted(r["text"] for r in new), _held_rows(repo_data))
