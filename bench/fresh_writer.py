@@ -1,5 +1,5 @@
 """How do the meaning heads read harmful scenes written by a hand they never learned from?
-(`python -m bench.fresh_writer [--model PATH]`.)
+(`python -m bench.fresh_writer [--model PATH] [--writer NAME ...]`.)
 
 Stop 28 added scenes written by another hand, in longer narrative sentences than the earlier
 training scenes (`data/policy/train/cores_stop28_harm.json`: 30 per language for gore, sexual,
@@ -15,8 +15,7 @@ there (`python -m agent.train --data data/train --out /tmp/even --task policy`) 
 for them it is an in-sample reading.
 
 Stop 29 added scenes by a third hand that the shipped heads never trained on (`data/policy/fresh/`,
-read by no training code unless asked: `compose_written.py --stop31` reads the spent `stop30.jsonl`
-for rows not shipped; `tests/test_data.py` keeps the shipped training rows from copying them): 30 per
+read by no training code; `tests/test_data.py` keeps the training rows from copying them): 30 per
 language for gore, sexual, self_harm and hate and 60 hard negatives per language, in a casual diary
 voice (fragments, 반말, lowercase, "lol"), as written, without a frame. Their table is text never
 trained on for the shipped heads. Stop 29 read it to decide (its rule to ship the heads
@@ -24,10 +23,14 @@ retrained with a fourth hand's scenes, and, with other readings, to drop that ha
 twins), so it is now a validation set, not an untouched test. Stop 30 added a sixth writer
 (`fresh/stop30.jsonl`, six voices from a formal retiree to voice dictation), read once after that
 stop's heads were final: a test reading (stop 31 read it again for heads trained on it, not
-shipped: an in-sample reading for those). Stop 31 added an eighth (`fresh/stop31.jsonl`: a teenager
+shipped: an in-sample reading for those); stop 32 moved it into the training rows
+(`train/writer_stop30.jsonl`). Stop 31 added an eighth (`fresh/stop31.jsonl`: a teenager
 texting, a grandmother in dialect, a learner, mixed Korean and English, a dream as a game review, a
-terse list), read once after that stop's heads were final. Each file gets its own table; a later
-writer's file should likewise stay unread until a model is final. No evaluation file of `make eval`
+terse list), read once after that stop's heads were final. Stop 32 added a ninth
+(`fresh/stop32.jsonl`: a sleepy voice message, a poem, a news anchor, an adult imitating a child, one
+run-on sentence, a dream told as a prophecy), read once after that stop's decision. Each file gets
+its own table; `--writer` reads only the named ones (a validation writer while the test writer
+stays unread). A later writer's file should likewise stay unread until a model is final. No evaluation file of `make eval`
 is read.
 """
 

@@ -10,8 +10,8 @@ is the validation set for such choices: anchors, caps, the sentence-count allowa
 language, how many the service's policy (`dreamreel.wiring.build_safety`: rules, profanity filters,
 toxicity classifier, heads) refuses with the heads of `--model` (default: the shipped ones) and
 without any heads, and which reports and categories. Stop 31 read it for the shipped heads and for
-heads trained on `compose_written.py --stop31`'s rows (not shipped), and chose on it that those heads
-keep no caps per head.
+heads trained on stop 31's rows (not shipped), and chose on it that those heads keep no caps per head;
+stop 32 chose its heads' caps on it by a rule stated before they were read (README).
 """
 
 from __future__ import annotations

@@ -51,7 +51,6 @@ _FRAME = re.compile(
     re.IGNORECASE,
 )
 NEAR_COPY = 0.5  # character-trigram Dice at which a training sentence copies an evaluation row
-STOP31_ROWS_SHA256 = "99d0450729fc6abeff5b270a529b4aa67f6530d02865f1d563b9680c960b4241"  # compose_written.py --stop31
 
 
 def _trigrams(text: str) -> set[str]:
@@ -135,7 +134,7 @@ def test_the_held_out_writers_scenes_are_complete_and_read_by_no_training(repo_d
 
     from bench.fresh_writer import held_out, writers
 
-    assert [path.name for path in writers(repo_data / "policy" / "fresh")] == ["stop29.jsonl", "stop30.jsonl", "stop31.jsonl", "stop32.jsonl"]
+    assert [path.name for path in writers(repo_data / "policy" / "fresh")] == ["stop29.jsonl", "stop31.jsonl", "stop32.jsonl"]
     harmful = {(c, lang): 30 for c in ("gore", "sexual", "self_harm", "hate") for lang in ("ko", "en")}
     # rows left out as near copies of a training scene (data/policy/README.md)
     removed = {"stop31.jsonl": Counter({("self_harm", "en"): 1})}
@@ -172,38 +171,21 @@ def test_long_dream_reports_are_read_by_the_bench_and_refusals_name_their_catego
     assert found[0][2] in {"review", "block"} and "gore" in found[0][3]
 
 
-def test_stop31_rows_add_a_hand_and_the_spent_writer_as_written_without_its_self_harm_twins(
-    repo_data: Path, tmp_path: Path
-) -> None:
-    """`compose_written.py --stop31` composes the rows stop 31's heads were trained on (not shipped):
-    every shipped text, the seventh hand's scenes, and the sixth writer's scenes as written (its own
-    core each, its label, three plain frames) except its harmless ones beside self-harm (they raised the
-    self-harm head's anchor at stop 29); every part of the cores gets its own core ids."""
-    import subprocess
-    import sys
+def test_the_spent_sixth_writer_is_trained_on_as_written_without_its_self_harm_twins(repo_data: Path) -> None:
+    """Since stop 32 `written.jsonl` holds the sixth writer (`train/writer_stop30.jsonl`, moved from
+    `fresh/` when its test reading was spent) as written: its own core each, its label, three plain
+    frames, except its harmless scenes beside self-harm (they raised the self-harm head's anchor at
+    stop 29); and every part of the cores has its own core ids."""
     from collections import Counter
 
-    out = tmp_path / "stop31.jsonl"
-    script = repo_data / "policy" / "train" / "compose_written.py"
-    subprocess.run([sys.executable, str(script), "--stop31", "--out", str(out)], check=True, capture_output=True)
-    import hashlib
-
-    # the exact rows stop 31's heads were trained on (README)
-    assert hashlib.sha256(out.read_bytes()).hexdigest() == STOP31_ROWS_SHA256
-    rows = _rows(out)
-    shipped = _rows(repo_data / "policy" / "train" / "written.jsonl")
-    assert {r["text"] for r in shipped} < {r["text"] for r in rows} and len(rows) == 23_385
-    # the new rows copy no evaluation or other held-out row (the spent writer's own file aside)
-    new = {r["text"] for r in rows} - {r["text"] for r in shipped}
-    held = [r for r in _held_rows(repo_data) if r.get("writer") != "stop 30"]
-    assert not _near_copies(sorted(new), held)
+    rows = _rows(repo_data / "policy" / "train" / "written.jsonl")
     by_core: dict[str, set[str]] = {}
     for r in rows:
         by_core.setdefault(r["core"], set()).add(r["text"])
     # the second benign block has ids of its own: no core holds two scenes' frames
     assert any(core.startswith("none-ko2-") for core in by_core) and max(len(t) for t in by_core.values()) <= 9
 
-    writer = _rows(repo_data / "policy" / "fresh" / "stop30.jsonl")
+    writer = _rows(repo_data / "policy" / "train" / "writer_stop30.jsonl")
     assert Counter(r.get("beside") for r in writer if r["category"] == "none") == Counter(
         {"gore": 30, "sexual": 30, "self_harm": 30, "hate": 30}
     )
@@ -232,27 +214,9 @@ def test_a_validation_writer_can_be_read_while_the_test_writer_stays_unread(repo
 
     fresh = repo_data / "policy" / "fresh"
     assert [p.name for p in chosen_writers(["stop31.jsonl", "stop29.jsonl"], fresh)] == ["stop29.jsonl", "stop31.jsonl"]
-    assert chosen_writers(None, fresh) == chosen_writers([], fresh) and len(chosen_writers(None, fresh)) >= 4
+    assert chosen_writers(None, fresh) == chosen_writers([], fresh) and len(chosen_writers(None, fresh)) >= 3
     with pytest.raises(ValueError, match=r"stop99\.jsonl"):
         chosen_writers(["stop29.jsonl", "stop99.jsonl"], fresh)
     with pytest.raises(SystemExit) as exit_:
         main(["--writer", "stop99.jsonl"])
     assert exit_.value.code == 2
-
-
-def test_stop32_rows_are_stop31s_and_the_hard_negatives_beside_gore(repo_data: Path, tmp_path: Path) -> None:
-    """`compose_written.py --stop32` (not shipped) composes `--stop31`'s rows and stop 32's hard
-    negatives beside gore, every one in the nine frames of a harmless scene and labelled none."""
-    import subprocess
-    import sys
-
-    script = repo_data / "policy" / "train" / "compose_written.py"
-    out31, out32 = tmp_path / "stop31.jsonl", tmp_path / "stop32.jsonl"
-    for flag, out in (("--stop31", out31), ("--stop32", out32)):
-        subprocess.run([sys.executable, str(script), flag, "--out", str(out)], check=True, capture_output=True)
-    rows31, rows32 = _rows(out31), _rows(out32)
-    assert {r["text"] for r in rows31} < {r["text"] for r in rows32} and len(rows32) == len(rows31) + 1440
-    new = [r for r in rows32 if r["text"] not in {r["text"] for r in rows31}]
-    scenes = json.loads((repo_data / "policy" / "train" / "cores_stop32_benign.json").read_text(encoding="utf-8"))
-    assert len(new) == 9 * sum(len(items) for items in scenes.values()) == 1440
-    assert {r["label"] for r in new} == {"none"} and not _near_copies(sorted(r["text"] for r in new), _held_rows(repo_data))

@@ -5,10 +5,11 @@ The cores below were written for DreamReel (issue 9). Run: python data/policy/tr
 `--stop28 even` keeps only the even-numbered scenes of `cores_stop28_*.json`: the training half of
 `bench.fresh_writer`'s protocol (train on it in a scratch clone, read the odd half with the result).
 
-`--stop31` adds stop 31's rows, which the shipped heads were not trained on: a seventh hand's
-scenes (`cores_stop31_*.json`) and the sixth held-out writer (`../fresh/stop30.jsonl`, its test
-reading spent) as written, and gives every part of the cores its own core ids (without it the
-second benign blocks, `ko2` / `en2`, share the first 30's, as the shipped `written.jsonl` does).
+Since stop 32 the rows hold a seventh hand's scenes (`cores_stop31_*.json`), stop 32's hard
+negatives beside gore (`cores_stop32_benign.json`) and the sixth held-out writer as written
+(`writer_stop30.jsonl`, once `../fresh/stop30.jsonl`, its test reading spent), and every part of
+the cores has its own core ids (before, the second benign blocks, `ko2` / `en2`, shared the first
+30's).
 """
 
 import argparse
@@ -20,19 +21,7 @@ from pathlib import Path
 ARGS = argparse.ArgumentParser(description="compose written.jsonl from the scene cores")
 ARGS.add_argument("--stop28", choices=["all", "even"], default="all", help="which scenes of cores_stop28_*.json")
 ARGS.add_argument("--out", type=Path, default=Path(__file__).with_name("written.jsonl"), help="where the rows go")
-ARGS.add_argument(
-    "--stop31", action="store_true",
-    help="also stop 31's scenes (cores_stop31_*.json, the spent sixth writer) with a core id per part: "
-    "the rows stop 31's heads were trained on, not shipped (data/policy/README.md); needs --out",
-)
-ARGS.add_argument(
-    "--stop32", action="store_true",
-    help="--stop31 and stop 32's kitchen and first-aid hard negatives (cores_stop32_benign.json); needs --out",
-)
 OPTIONS = ARGS.parse_args()
-OPTIONS.stop31 = OPTIONS.stop31 or OPTIONS.stop32
-if OPTIONS.stop31 and OPTIONS.out == ARGS.get_default("out"):
-    ARGS.error("--stop31 composes rows the shipped heads were not trained on: name a file with --out")
 
 random.seed(9)
 KO_FRAMES = ["꿈에서 {}", "어젯밤 꿈속에서 {}", "{}", "꿈을 꿨는데 {}", "자다가 꾼 꿈에서 {}"]
@@ -1278,10 +1267,12 @@ cores[("none", "ko")] += [
 # one short line, casual chat (반말, lowercase, "lol") and a plain two- or three-sentence narration,
 # and 20 hard negatives per language beside gore, sexual and hate each, none beside self-harm
 # (`cores_stop30_*.json`); near copies of held-out or evaluation rows left out (data/policy/README.md).
-# stop 31 (`--stop31`, not in the shipped rows): 30 more per language for gore, sexual, self_harm and
+# stop 31: 30 more per language for gore, sexual, self_harm and
 # hate by a seventh hand in six voices (a detective's report, second person, a letter to a therapist,
 # a forum post, an announcement, an overheard call), 20 hard negatives per language beside gore,
 # sexual and hate each (`cores_stop31_*.json`), and the sixth writer as written.
+# stop 32: 80 hard negatives per language beside gore (`cores_stop32_benign.json`): food prepared in
+# the words of gore (a fish gutted for the grill, a butcher's half pig), first aid, fake blood.
 HERE = Path(__file__).resolve().parent
 
 
@@ -1289,38 +1280,35 @@ def _half(name: str, items: list[str]) -> list[str]:
     return items[::2] if name.startswith("cores_stop28") and OPTIONS.stop28 == "even" else items
 
 
-STOP31 = ("cores_stop31_harm.json",) if OPTIONS.stop31 else ()
 for name in (
-    "cores_stop20_harm.json", "cores_stop28_harm.json", "cores_stop29_harm.json", "cores_stop30_harm.json", *STOP31,
+    "cores_stop20_harm.json", "cores_stop28_harm.json", "cores_stop29_harm.json", "cores_stop30_harm.json",
+    "cores_stop31_harm.json",
 ):
     for category, by_lang in json.loads((HERE / name).read_text(encoding="utf-8")).items():
         for lang, items in by_lang.items():
             cores[(category, lang)] += _half(name, items)
 for name in (
     "cores_stop20_benign.json", "cores_stop22_benign.json", "cores_stop28_benign.json", "cores_stop29_benign.json",
-    "cores_stop30_benign.json", *(("cores_stop31_benign.json",) if OPTIONS.stop31 else ()),
-    *(("cores_stop32_benign.json",) if OPTIONS.stop32 else ()),
+    "cores_stop30_benign.json", "cores_stop31_benign.json", "cores_stop32_benign.json",
 ):
     for lang, items in json.loads((HERE / name).read_text(encoding="utf-8")).items():
         cores[("none", lang)] += _half(name, items)
-# A held-out writer whose test reading is spent joins the training rows as written (`--stop31`: the
-# sixth, `fresh/stop30.jsonl`), in the plain frames below: its scenes already say in their own voice
+# A held-out writer whose test reading is spent joins the training rows as written (the sixth,
+# `writer_stop30.jsonl`, moved here from `../fresh/`), in the plain frames below: its scenes already say in their own voice
 # whether they are dreams. Its harmless scenes beside self-harm stay out, as the fourth hand's did.
 AS_WRITTEN = "w"  # the part suffix of these cores ("ko-w")
 AS_WRITTEN_FRAMES = {
     "ko": ["{}", "이상한 꿈이었다. {}", "새벽에 꾼 꿈. {}"],
     "en": ["{}", "It was a strange dream. {}", "A dream from early this morning. {}"],
 }
-for name in ("stop30.jsonl",) if OPTIONS.stop31 else ():
-    with open(HERE.parent / "fresh" / name, encoding="utf-8") as lines:
+for name in ("writer_stop30.jsonl",):
+    with open(HERE / name, encoding="utf-8") as lines:
         for row in map(json.loads, lines):
             if row.get("beside") != "self_harm":
                 cores.setdefault((row["category"], f"{row['lang']}-{AS_WRITTEN}"), []).append(row["text"])
 rows = []
 for (label, part), items in cores.items():
     lang = part[:2]  # a part is a language, or a language and a suffix ("ko2", "ko-w")
-    if not OPTIONS.stop31:
-        part = lang  # the shipped rows' core ids: "ko2" shares "ko"'s
     frames = KO_FRAMES if lang == "ko" else EN_FRAMES
     if part.endswith(f"-{AS_WRITTEN}"):
         frames = AS_WRITTEN_FRAMES[lang]
