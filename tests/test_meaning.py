@@ -196,7 +196,7 @@ def test_the_allowance_cap_is_a_policy_setting_that_must_count_a_sentence() -> N
 def test_a_head_can_have_its_own_allowance_cap() -> None:
     """`category_caps` caps one head's sentence-count allowance (1: none) and leaves the others at
     `allowance_cap`, which caps every head; a cap below 1 there is refused when the policy is made.
-    By default self-harm, sexual and hate stop at 3 sentences."""
+    By default (stop 32's heads) no head has a cap of its own."""
     from agent.safety.policy import MEANING_CATEGORY_CAPS
 
     melon, tangled = "His head burst like a melon on the street.", "Two bodies tangled on the bed."
@@ -210,8 +210,10 @@ def test_a_head_can_have_its_own_allowance_cap() -> None:
     at = {n: pytest.approx(1 / (1 + np.exp(-(6.0 - np.log(n)))), abs=1e-4) for n in (1, 3, 10)}
     assert score(shared, "gore") == at[10] and score(shared, "sexual") == at[10]
     default = SafetyPolicy(meaning=tiny)
-    assert default.category_caps == MEANING_CATEGORY_CAPS == {"self_harm": 3, "sexual": 3, "hate": 3}
-    assert score(default, "gore") == at[10] and score(default, "sexual") == at[3]
+    assert default.category_caps == MEANING_CATEGORY_CAPS == {}
+    assert score(default, "gore") == at[10] and score(default, "sexual") == at[10]
+    capped = SafetyPolicy(meaning=tiny, category_caps={"self_harm": 3, "sexual": 3, "hate": 3})  # stop 30's heads' caps
+    assert score(capped, "gore") == at[10] and score(capped, "sexual") == at[3]
     assert score(own, "gore") == at[10] and score(own, "sexual") == at[1]
     assert own.with_allowance_cap(1).category_caps == {"sexual": 1} and score(own.with_allowance_cap(1), "gore") == at[1]
     with pytest.raises(ValueError, match="at least 1"):
@@ -273,8 +275,8 @@ def test_detector_round_trip_and_a_missing_file_says_how_to_build_it(tmp_path: P
 def test_shipped_heads_are_small_and_calibrated() -> None:
     path = REPO / "agent" / "models" / "policy.npz"
     # two neighbour banks (USE; USE beside e5 for the second reading): ~26k sentences, 256 int8 each
-    # (10.2 MB at stop 28); a bank that stopped being int8 would double it
-    assert path.stat().st_size < 12_000_000
+    # (10.2 MB at stop 28, 13.3 MB at stop 32); a bank that stopped being int8 would double it
+    assert path.stat().st_size < 14_000_000
     detector = MeaningDetector.load(path, embed=_one_hot_embed({}))
     assert set(detector.meta["calibration"]) == set(CATEGORIES)
     assert detector.neighbours is not None and detector.neighbours.vectors.shape[1] == 256
@@ -358,12 +360,6 @@ KITCHEN_READ_AS_GORE = pytest.mark.xfail(
     strict=True, reason="known false positive (stop 22): both encoders read an animal's belly split open and its skin peeled off as gore; README"
 )
 
-LOG_READ_AS_GORE = pytest.mark.xfail(
-    strict=True,
-    reason="known false positive (stop 30): the retrained gore head reads peeled potatoes and a log split "
-    "open as gore, logit 8.1 (7.5 without its latent terms) over its block anchor 6.4 (stop 29's heads: 3.8, allowed); README",
-)
-
 
 @pytest.mark.parametrize(
     "dream",
@@ -384,7 +380,7 @@ LOG_READ_AS_GORE = pytest.mark.xfail(
         pytest.param("The butcher split the cow's belly open and peeled the skin off in one piece.", marks=KITCHEN_READ_AS_GORE),
         "Mom split the watermelon open and peeled the skin off the peach.",
         pytest.param("The fishmonger split the salmon's belly open and peeled the skin off.", marks=KITCHEN_READ_AS_GORE),
-        pytest.param("I peeled the skin off the potatoes and split the log open for the fire.", marks=LOG_READ_AS_GORE),
+        "I peeled the skin off the potatoes and split the log open for the fire.",
         "He split the fish open and pulled out its guts for the grill.",
         "She peeled the skin off the tomatoes after blanching them.",
         "The chef split the fish's belly open and took out the guts.",

@@ -60,8 +60,10 @@ MEANING_SENTENCES_CAP = 10
 # bought more: `bench.padding`, of the scenes refused alone, allowed after nine plain sentences at
 # cap 10 / 3: sexual 75 / 35 of 244, self_harm 63 / 28 of 223, hate 27 / 17 of 230; harmless
 # diaries of ten unused everyday comments refused by the heads alone (`bench.sentence_count`) 4 / 5
-# of 300, of three 1 / 1. Chosen on those two benches (no evaluation file).
-MEANING_CATEGORY_CAPS = {"self_harm": 3, "sexual": 3, "hate": 3}
+# of 300, of three 1 / 1. Chosen on those two benches (no evaluation file). Stop 32's heads keep none:
+# chosen on `bench.long_dreams` (120 long ordinary reports, a validation set) by a rule stated
+# before they were read, 1 refused without caps against 2 with stop 30's (README).
+MEANING_CATEGORY_CAPS: dict[str, int] = {}
 
 # Category names other planners (LLMs) use for the same things.
 CATEGORY_ALIASES = {
