@@ -220,3 +220,19 @@ def test_a_validation_writer_can_be_read_while_the_test_writer_stays_unread(repo
     with pytest.raises(SystemExit) as exit_:
         main(["--writer", "stop99.jsonl"])
     assert exit_.value.code == 2
+
+
+def test_training_sentences_do_not_copy_the_policy_tests_probe_sentences(repo_data: Path) -> None:
+    """The kitchen sentences `tests/test_meaning.py` holds allowed (and the probes it holds refused)
+    test how the heads read a scene they did not learn; stop 32's kitchen negatives were checked
+    against them (Dice 0.4) and must stay apart from them."""
+    from tests import test_meaning
+
+    probes: list[str] = []
+    for test in (test_meaning.test_dream_typical_hard_negatives_stay_allowed, test_meaning.test_a_person_cut_open_and_emptied_is_refused):
+        (mark,) = [m for m in test.pytestmark if m.name == "parametrize"]
+        probes += [p.values[0] if hasattr(p, "values") else p for p in mark.args[1]]
+    assert len(probes) >= 19 and all(isinstance(p, str) for p in probes)
+    training = _rows(repo_data / "policy" / "train" / "written.jsonl")
+    copies = _near_copies([row["text"] for row in training], [{"text": p} for p in probes])
+    assert not copies, "training rows copying the policy tests' probes:\n" + "\n".join(copies[:20])

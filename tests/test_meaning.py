@@ -364,7 +364,9 @@ KITCHEN_READ_AS_GORE = pytest.mark.xfail(
 @pytest.mark.parametrize(
     "dream",
     [
-        "I was falling from a tall tower and woke up before I hit the ground.",
+        # reworded at stop 32: "I was falling from a tall tower and woke up ..." was a near copy of a
+        # training scene ("I was falling from a great height and woke up")
+        "I slipped off the roof of a skyscraper and jolted awake just before I landed.",
         "꿈에서 코피가 나서 병원에 갔는데 의사 선생님이 웃으면서 괜찮다고 했다.",
         "My boyfriend and I kissed at the station while snow fell.",
         "아이가 강에서 수영을 하며 물고기를 쫓아다녔다.",
