@@ -190,7 +190,7 @@ def test_kocohub_ceiling_table_counts_clean_refusals_and_both_kinds_of_hate() ->
     assert high["clean_refused"] == 0.0 and high["hate_recall"] == 0.5 and high["group_balanced"] == 1.0
 
 
-def test_kocohub_ceiling_table_without_hate_of_a_kind_has_no_score_for_it(capsys: pytest.CaptureFixture[str]) -> None:
+def test_kocohub_ceiling_table_without_hate_of_a_kind_has_no_score_for_it() -> None:
     """Found by review (stop 31): a set without hate against a group gave NaN and a numpy warning."""
     from bench.kocohub_ceiling import markdown, table
 

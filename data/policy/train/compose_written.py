@@ -1301,11 +1301,10 @@ AS_WRITTEN_FRAMES = {
     "ko": ["{}", "이상한 꿈이었다. {}", "새벽에 꾼 꿈. {}"],
     "en": ["{}", "It was a strange dream. {}", "A dream from early this morning. {}"],
 }
-for name in ("writer_stop30.jsonl",):
-    with open(HERE / name, encoding="utf-8") as lines:
-        for row in map(json.loads, lines):
-            if row.get("beside") != "self_harm":
-                cores.setdefault((row["category"], f"{row['lang']}-{AS_WRITTEN}"), []).append(row["text"])
+with open(HERE / "writer_stop30.jsonl", encoding="utf-8") as lines:
+    for row in map(json.loads, lines):
+        if row.get("beside") != "self_harm":
+            cores.setdefault((row["category"], f"{row['lang']}-{AS_WRITTEN}"), []).append(row["text"])
 rows = []
 for (label, part), items in cores.items():
     lang = part[:2]  # a part is a language, or a language and a suffix ("ko2", "ko-w")
