@@ -1,5 +1,5 @@
 """How often do the meaning heads refuse a long, ordinary dream report? (`python -m bench.long_dreams
-[--model PATH] [--no-caps]`, part of `make frontier`.)
+[--model PATH] [--caps SPEC]`, part of `make frontier`.)
 
 The DreamBank reports in `make eval` are the only long benign dreams the policy was measured on, and
 they are an evaluation set: nothing may be chosen on them. Stop 30's caps per head cost 2 of them
@@ -20,8 +20,8 @@ import argparse
 import copy
 from pathlib import Path
 
-from agent.safety.meaning import MeaningDetector
-from agent.safety.policy import SafetyPolicy
+from agent.safety.meaning import CATEGORIES, MeaningDetector
+from agent.safety.policy import SafetyPolicy, checked_cap
 from agent.train.data import read_jsonl
 from dreamreel.settings import load_settings
 from dreamreel.wiring import build_safety
@@ -40,19 +40,45 @@ def refusals(policy: SafetyPolicy, path: Path = LONG_DREAMS) -> list[tuple[str, 
     return out
 
 
+def parse_caps(spec: str) -> dict[str, int]:
+    """Caps per head from "self_harm=3,sexual=3" ("none" or "": no head has a cap of its own); a
+    ValueError for an unknown head, a repeated one or a cap that is no whole number of at least 1."""
+    caps: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        if part == "none":
+            continue
+        category, sep, value = part.partition("=")
+        category = category.strip()
+        if not sep or category not in CATEGORIES or category in caps:
+            raise ValueError(f"{part!r}: give each head once as HEAD=N, a head one of {', '.join(CATEGORIES)}")
+        if not value.strip().isdigit():
+            raise ValueError(f"{part!r}: a cap counts sentences (a whole number of at least 1)")
+        caps[category] = checked_cap(int(value))
+    return caps
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.long_dreams", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, default=None, help="policy.npz (default: the shipped heads)")
-    parser.add_argument("--no-caps", action="store_true", help="no head keeps a lower cap of its own (category_caps={})")
+    parser.add_argument(
+        "--caps",
+        default=None,
+        metavar="SPEC",
+        help='caps per head, e.g. "self_harm=3,sexual=3,hate=3" (stop 30\'s) or "none" (default: the shipped ones)',
+    )
     args = parser.parse_args(argv)
+    try:
+        caps = None if args.caps is None else parse_caps(args.caps)
+    except ValueError as error:
+        parser.error(f"--caps: {error}")
     rows = list(read_jsonl(LONG_DREAMS))
     heads = build_safety(load_settings())  # the service's policy, its classifiers loaded once
     plain = copy.copy(heads)
     plain.meaning = None
     if args.model is not None:
         heads.meaning = MeaningDetector.load(args.model)
-    if args.no_caps:
-        heads.category_caps = {}
+    if caps is not None:
+        heads.category_caps = caps
     found, plain_found = refusals(heads), refusals(plain)
     print(f"\nLong ordinary dream reports ({LONG_DREAMS.name}), refused (review or block)\n")
     print("| language | reports | refused | without the heads |")

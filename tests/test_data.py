@@ -236,3 +236,19 @@ def test_training_sentences_do_not_copy_the_policy_tests_probe_sentences(repo_da
     training = _rows(repo_data / "policy" / "train" / "written.jsonl")
     copies = _near_copies([row["text"] for row in training], [{"text": p} for p in probes])
     assert not copies, "training rows copying the policy tests' probes:\n" + "\n".join(copies[:20])
+
+
+def test_long_dreams_caps_option_sets_the_heads_caps_and_refuses_a_bad_spec(capsys: pytest.CaptureFixture[str]) -> None:
+    """`bench.long_dreams --caps` compares caps per head on the validation set (stop 30's were
+    self_harm, sexual and hate at 3; "none" is no cap), since the shipped default became no caps and
+    `--no-caps` changed nothing; a spec that names no head or no whole number is a usage error."""
+    from bench.long_dreams import main, parse_caps
+
+    assert parse_caps("self_harm=3,sexual=3, hate=3") == {"self_harm": 3, "sexual": 3, "hate": 3}
+    assert parse_caps("none") == {} and parse_caps("") == {}
+    for bad in ("sexual", "sexual=0", "sexual=x", "violence=3", "sexual=3,sexual=2"):
+        with pytest.raises(ValueError):
+            parse_caps(bad)
+        with pytest.raises(SystemExit) as exit_:
+            main(["--caps", bad])
+        assert exit_.value.code == 2 and "--caps" in capsys.readouterr().err
