@@ -134,10 +134,10 @@ def test_the_held_out_writers_scenes_are_complete_and_read_by_no_training(repo_d
 
     from bench.fresh_writer import held_out, writers
 
-    assert [path.name for path in writers(repo_data / "policy" / "fresh")] == ["stop29.jsonl", "stop31.jsonl", "stop32.jsonl"]
+    assert [path.name for path in writers(repo_data / "policy" / "fresh")] == ["stop29.jsonl", "stop31.jsonl", "stop32.jsonl", "stop33.jsonl"]
     harmful = {(c, lang): 30 for c in ("gore", "sexual", "self_harm", "hate") for lang in ("ko", "en")}
     # rows left out as near copies of a training scene (data/policy/README.md)
-    removed = {"stop31.jsonl": Counter({("self_harm", "en"): 1})}
+    removed = {"stop31.jsonl": Counter({("self_harm", "en"): 1}), "stop33.jsonl": Counter({("none", "en"): 1})}
     seen: set[str] = set()
     for path in writers(repo_data / "policy" / "fresh"):
         scenes = held_out(path)
@@ -222,19 +222,25 @@ def test_a_validation_writer_can_be_read_while_the_test_writer_stays_unread(repo
     assert exit_.value.code == 2
 
 
+def _probe_rows() -> list[dict[str, str]]:
+    """The sentences `tests/test_meaning.py` holds allowed (kitchen) and refused (a person cut open)."""
+    from tests import test_meaning
+
+    probes: list[dict[str, str]] = []
+    for test in (test_meaning.test_dream_typical_hard_negatives_stay_allowed, test_meaning.test_a_person_cut_open_and_emptied_is_refused):
+        (mark,) = [m for m in test.pytestmark if m.name == "parametrize"]
+        probes += [{"text": p.values[0] if hasattr(p, "values") else p} for p in mark.args[1]]
+    return probes
+
+
 def test_training_sentences_do_not_copy_the_policy_tests_probe_sentences(repo_data: Path) -> None:
     """The kitchen sentences `tests/test_meaning.py` holds allowed (and the probes it holds refused)
     test how the heads read a scene they did not learn; stop 32's kitchen negatives were checked
     against them (Dice 0.4) and must stay apart from them."""
-    from tests import test_meaning
-
-    probes: list[str] = []
-    for test in (test_meaning.test_dream_typical_hard_negatives_stay_allowed, test_meaning.test_a_person_cut_open_and_emptied_is_refused):
-        (mark,) = [m for m in test.pytestmark if m.name == "parametrize"]
-        probes += [p.values[0] if hasattr(p, "values") else p for p in mark.args[1]]
-    assert len(probes) >= 19 and all(isinstance(p, str) for p in probes)
+    probes = _probe_rows()
+    assert len(probes) >= 19 and all(isinstance(p["text"], str) for p in probes)
     training = _rows(repo_data / "policy" / "train" / "written.jsonl")
-    copies = _near_copies([row["text"] for row in training], [{"text": p} for p in probes])
+    copies = _near_copies([row["text"] for row in training], probes)
     assert not copies, "training rows copying the policy tests' probes:\n" + "\n".join(copies[:20])
 
 
@@ -252,3 +258,40 @@ def test_long_dreams_caps_option_sets_the_heads_caps_and_refuses_a_bad_spec(caps
         with pytest.raises(SystemExit) as exit_:
             main(["--caps", bad])
         assert exit_.value.code == 2 and "--caps" in capsys.readouterr().err
+
+
+def test_stop33_cores_join_the_written_rows_only_on_request_and_reports_are_read_by_sentence(
+    repo_data: Path, tmp_path: Path
+) -> None:
+    """`compose_written.py --stop33` adds stop 33's scenes (each in the five dream frames,
+    numbered after the other scenes of their category so no earlier core id moves) and its dream-journal reports one sentence
+    per row as written, a report one core; every shipped row stays as it is, and without the flag
+    nothing changes (the shipped heads were not trained on them). None of them copies a held row."""
+    import subprocess
+    import sys
+    from collections import Counter
+
+    train = repo_data / "policy" / "train"
+    out = tmp_path / "stop33.jsonl"
+    subprocess.run([sys.executable, str(train / "compose_written.py"), "--stop33", "--out", str(out)], check=True, capture_output=True)
+    shipped, grown = _rows(train / "written.jsonl"), _rows(out)
+    as_shipped = [json.dumps(r, sort_keys=True) for r in shipped]
+    assert set(as_shipped) < {json.dumps(r, sort_keys=True) for r in grown}
+    added = [r for r in grown if json.dumps(r, sort_keys=True) not in set(as_shipped)]
+    harm = json.loads((train / "cores_stop33_harm.json").read_text(encoding="utf-8"))
+    reports = json.loads((train / "cores_stop33_benign.json").read_text(encoding="utf-8"))
+    scenes = Counter((c, lang) for c, by_lang in harm.items() for lang, items in by_lang.items() for _ in items)
+    assert scenes[("gore", "ko")] >= 60 and scenes[("self_harm", "ko")] >= 60 and min(len(v) for v in reports.values()) >= 75
+    framed = Counter((r["label"], r["lang"]) for r in added if "-r-" not in r["core"])
+    assert framed == Counter({key: 5 * n for key, n in scenes.items()})
+    by_report: dict[str, list[str]] = {}
+    for r in added:
+        if "-r-" in r["core"]:
+            assert r["label"] == "none"
+            by_report.setdefault(r["core"], []).append(r["text"])
+    for lang, items in reports.items():
+        for number, report in enumerate(items):
+            sentences = by_report[f"none-{lang}-r-{number:02d}"]
+            assert len(sentences) >= 2 and " ".join(sentences) in (report.strip(), f"{report.strip()}."), report
+    copies = _near_copies([r["text"] for r in added], _held_rows(repo_data) + _probe_rows())
+    assert not copies, "stop 33 rows copying held rows:\n" + "\n".join(copies[:20])

@@ -2,6 +2,9 @@
 
 The cores below were written for DreamReel (issue 9). Run: python data/policy/train/compose_written.py
 
+`--stop33` adds stop 33's scenes (`cores_stop33_*.json`), which the shipped heads did not train on:
+Korean-first gore and self-harm in the dream frames, and dream-journal reports one sentence per row.
+
 `--stop28 even` keeps only the even-numbered scenes of `cores_stop28_*.json`: the training half of
 `bench.fresh_writer`'s protocol (train on it in a scratch clone, read the odd half with the result).
 
@@ -16,10 +19,16 @@ import argparse
 import collections
 import json
 import random
+import re
 from pathlib import Path
 
 ARGS = argparse.ArgumentParser(description="compose written.jsonl from the scene cores")
 ARGS.add_argument("--stop28", choices=["all", "even"], default="all", help="which scenes of cores_stop28_*.json")
+ARGS.add_argument(
+    "--stop33",
+    action="store_true",
+    help="add stop 33's cores (cores_stop33_*.json; not trained on by the shipped heads yet)",
+)
 ARGS.add_argument("--out", type=Path, default=Path(__file__).with_name("written.jsonl"), help="where the rows go")
 OPTIONS = ARGS.parse_args()
 
@@ -1305,6 +1314,18 @@ with open(HERE / "writer_stop30.jsonl", encoding="utf-8") as lines:
     for row in map(json.loads, lines):
         if row.get("beside") != "self_harm":
             cores.setdefault((row["category"], f"{row['lang']}-{AS_WRITTEN}"), []).append(row["text"])
+# stop 33 (`--stop33`, another hand): Korean-first gore and self-harm in five voices of its own, in
+# the dream frames; and dream-journal reports (3-6 sentences of ordinary adult life, one element
+# beside a category each) as the heads read a diary: sentence by sentence, as written, a report one
+# group (`core`), so a report's sentences share a fold and the review and block anchors count the
+# report at its highest sentence, as the service refuses a diary at its highest sentence.
+REPORT = "r"  # the part suffix of the reports' sentences ("ko-r")
+reports: dict[str, list[str]] = {}
+if OPTIONS.stop33:
+    for category, by_lang in json.loads((HERE / "cores_stop33_harm.json").read_text(encoding="utf-8")).items():
+        for lang, items in by_lang.items():
+            cores[(category, lang)] += items
+    reports = json.loads((HERE / "cores_stop33_benign.json").read_text(encoding="utf-8"))
 rows = []
 for (label, part), items in cores.items():
     lang = part[:2]  # a part is a language, or a language and a suffix ("ko2", "ko-w")
@@ -1348,6 +1369,18 @@ for (label, part), items in cores.items():
                     "label": label,
                     "core": f"{label}-{part}-{number:02d}",
                     "source": "written for DreamReel (issue 9): scene cores x dream frames",
+                }
+            )
+for lang, items in reports.items():
+    for number, report in enumerate(items):
+        for sentence in re.split(r"(?<=[.!?])\s+", report.strip()):
+            rows.append(
+                {
+                    "text": sentence if sentence.endswith((".", "!", "?")) else f"{sentence}.",
+                    "lang": lang,
+                    "label": "none",
+                    "core": f"none-{lang}-{REPORT}-{number:02d}",
+                    "source": "written for DreamReel (issue 9): dream-journal reports, one row per sentence",
                 }
             )
 seen = set()
