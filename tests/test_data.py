@@ -275,9 +275,9 @@ def test_stop33_cores_join_the_written_rows_only_on_request_and_reports_are_read
     out = tmp_path / "stop33.jsonl"
     subprocess.run([sys.executable, str(train / "compose_written.py"), "--stop33", "--out", str(out)], check=True, capture_output=True)
     shipped, grown = _rows(train / "written.jsonl"), _rows(out)
-    as_shipped = [json.dumps(r, sort_keys=True) for r in shipped]
-    assert set(as_shipped) < {json.dumps(r, sort_keys=True) for r in grown}
-    added = [r for r in grown if json.dumps(r, sort_keys=True) not in set(as_shipped)]
+    as_shipped = {json.dumps(r, sort_keys=True) for r in shipped}
+    assert as_shipped < {json.dumps(r, sort_keys=True) for r in grown}
+    added = [r for r in grown if json.dumps(r, sort_keys=True) not in as_shipped]
     harm = json.loads((train / "cores_stop33_harm.json").read_text(encoding="utf-8"))
     reports = json.loads((train / "cores_stop33_benign.json").read_text(encoding="utf-8"))
     scenes = Counter((c, lang) for c, by_lang in harm.items() for lang, items in by_lang.items() for _ in items)
