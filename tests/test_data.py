@@ -134,10 +134,13 @@ def test_the_held_out_writers_scenes_are_complete_and_read_by_no_training(repo_d
 
     from bench.fresh_writer import held_out, writers
 
-    assert [path.name for path in writers(repo_data / "policy" / "fresh")] == ["stop29.jsonl", "stop31.jsonl", "stop32.jsonl", "stop33.jsonl"]
+    assert [path.name for path in writers(repo_data / "policy" / "fresh")] == [
+        "stop29.jsonl", "stop31.jsonl", "stop32.jsonl", "stop33.jsonl", "stop34.jsonl"
+    ]
     harmful = {(c, lang): 30 for c in ("gore", "sexual", "self_harm", "hate") for lang in ("ko", "en")}
     # rows left out as near copies of a training scene (data/policy/README.md)
-    removed = {"stop31.jsonl": Counter({("self_harm", "en"): 1}), "stop33.jsonl": Counter({("none", "en"): 1})}
+    removed = {"stop31.jsonl": Counter({("self_harm", "en"): 1}), "stop33.jsonl": Counter({("none", "en"): 1}),
+               "stop34.jsonl": Counter({("none", "en"): 2})}
     seen: set[str] = set()
     for path in writers(repo_data / "policy" / "fresh"):
         scenes = held_out(path)
@@ -295,3 +298,40 @@ def test_stop33_cores_join_the_written_rows_only_on_request_and_reports_are_read
             assert len(sentences) >= 2 and " ".join(sentences) in (report.strip(), f"{report.strip()}."), report
     copies = _near_copies([r["text"] for r in added], _held_rows(repo_data) + _probe_rows())
     assert not copies, "stop 33 rows copying held rows:\n" + "\n".join(copies[:20])
+
+
+def test_stop34_cores_join_stop33s_only_on_request_in_their_frames(repo_data: Path, tmp_path: Path) -> None:
+    """`compose_written.py --stop34` adds stop 34's scenes to stop 33's rows: harm said in other
+    words and code-switched scenes in the five dream frames (harmless ones in the nine), numbered after
+    the other scenes so no earlier core id moves, the code-switched ones with their own core ids; the
+    rows `--stop33` composes stay as they are. None of them copies a held row or a test's probe."""
+    import subprocess
+    import sys
+    from collections import Counter
+
+    train = repo_data / "policy" / "train"
+    outs = {flag: tmp_path / f"{flag}.jsonl" for flag in ("--stop33", "--stop34")}
+    for flag, out in outs.items():
+        subprocess.run([sys.executable, str(train / "compose_written.py"), flag, "--out", str(out)], check=True, capture_output=True)
+    before = {json.dumps(r, sort_keys=True) for r in _rows(outs["--stop33"])}
+    grown = _rows(outs["--stop34"])
+    assert before < {json.dumps(r, sort_keys=True) for r in grown}
+    added = [r for r in grown if json.dumps(r, sort_keys=True) not in before]
+    harm = json.loads((train / "cores_stop34_harm.json").read_text(encoding="utf-8"))
+    mixed = json.loads((train / "cores_stop34_mixed.json").read_text(encoding="utf-8"))
+    benign = json.loads((train / "cores_stop34_benign.json").read_text(encoding="utf-8"))
+    assert set(harm) == {"gore", "sexual", "self_harm", "hate", "override"} == set(mixed) - {"none"}
+    assert min(len(items) for by_lang in harm.values() for items in by_lang.values()) >= 24
+    frames = {label: 9 if label == "none" else 5 for label in [*harm, "none"]}
+    expected: Counter[tuple[str, str]] = Counter()
+    for category, by_lang in [*harm.items(), *mixed.items(), ("none", benign)]:
+        for lang, items in by_lang.items():
+            expected[(category, lang)] += frames[category] * len(items)
+    assert Counter((r["label"], r["lang"]) for r in added) == expected
+    switched = {r["core"] for r in added if "-x-" in r["core"]}
+    assert len(switched) == sum(len(items) for by_lang in mixed.values() for items in by_lang.values())
+    assert {r["text"] for r in added if r["core"] == "gore-ko-x-00"} == {
+        frame.format(mixed["gore"]["ko"][0]) for frame in ("꿈에서 {}", "어젯밤 꿈속에서 {}", "{}", "꿈을 꿨는데 {}", "자다가 꾼 꿈에서 {}")
+    }
+    copies = _near_copies([r["text"] for r in added], _held_rows(repo_data) + _probe_rows())
+    assert not copies, "stop 34 rows copying held rows:\n" + "\n".join(copies[:20])
