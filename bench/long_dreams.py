@@ -1,5 +1,5 @@
 """How often do the meaning heads refuse a long, ordinary dream report? (`python -m bench.long_dreams
-[--model PATH] [--caps SPEC]`, part of `make frontier`.)
+[--model PATH] [--caps SPEC] [--shift S] [--data PATH]`, part of `make frontier`.)
 
 The DreamBank reports in `make eval` are the only long benign dreams the policy was measured on, and
 they are an evaluation set: nothing may be chosen on them. Stop 30's caps per head cost 2 of them
@@ -12,6 +12,11 @@ toxicity classifier, heads) refuses with the heads of `--model` (default: the sh
 without any heads, and which reports and categories. Stop 31 read it for the shipped heads and for
 heads trained on stop 31's rows (not shipped), and chose on it that those heads keep no caps per head;
 stop 32 chose its heads' caps on it by a rule stated before they were read (README).
+
+`--shift S` moves every head's anchors by S log-odds, as `bench.frontier` does on the evaluation
+sets, so an operating point can be chosen on a validation set instead; `--data PATH` reads another
+set of reports (`data/policy/archive_dreams.jsonl`, stop 34's, written in the manner of real dream
+archives: long dreams refuse 0-2 of 120 with any heads measured so far, too few to choose on).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from pathlib import Path
 from agent.safety.meaning import CATEGORIES, MeaningDetector
 from agent.safety.policy import SafetyPolicy, checked_cap
 from agent.train.data import read_jsonl
+from bench.frontier import shifted_anchors
 from dreamreel.settings import load_settings
 from dreamreel.wiring import build_safety
 
@@ -66,12 +72,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SPEC",
         help='caps per head, e.g. "self_harm=3,sexual=3,hate=3" (stop 30\'s) or "none" (default: the shipped ones)',
     )
+    parser.add_argument("--shift", type=float, default=0.0, help="move every head's anchors by S log-odds (default 0)")
+    parser.add_argument("--data", type=Path, default=LONG_DREAMS, help=f"the reports (default: {LONG_DREAMS.name})")
     args = parser.parse_args(argv)
     try:
         caps = None if args.caps is None else parse_caps(args.caps)
     except ValueError as error:
         parser.error(f"--caps: {error}")
-    rows = list(read_jsonl(LONG_DREAMS))
+    rows = list(read_jsonl(args.data))
     heads = build_safety(load_settings())  # the service's policy, its classifiers loaded once
     plain = copy.copy(heads)
     plain.meaning = None
@@ -79,8 +87,14 @@ def main(argv: list[str] | None = None) -> int:
         heads.meaning = MeaningDetector.load(args.model)
     if caps is not None:
         heads.category_caps = caps
-    found, plain_found = refusals(heads), refusals(plain)
-    print(f"\nLong ordinary dream reports ({LONG_DREAMS.name}), refused (review or block)\n")
+    if heads.meaning is not None and args.shift:
+        with shifted_anchors(heads.meaning, args.shift):
+            found = refusals(heads, args.data)
+    else:
+        found = refusals(heads, args.data)
+    plain_found = refusals(plain, args.data)
+    shifted = f", anchors shifted by {args.shift:+g}" if args.shift else ""
+    print(f"\nLong ordinary dream reports ({args.data.name}), refused (review or block){shifted}\n")
     print("| language | reports | refused | without the heads |")
     print("|---|---|---|---|")
     for lang in sorted({str(r["lang"]) for r in rows}):

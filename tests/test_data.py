@@ -174,6 +174,34 @@ def test_long_dream_reports_are_read_by_the_bench_and_refusals_name_their_catego
     assert found[0][2] in {"review", "block"} and "gore" in found[0][3]
 
 
+def test_long_dreams_reads_another_set_and_moves_the_heads_anchors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`bench.long_dreams --data PATH --shift S` reads another validation set with every head's anchors
+    moved by S log-odds (as `bench.frontier` moves them): a shift far up leaves only what the rules
+    and classifiers refuse, far down refuses more; a shift that is no number is a usage error."""
+    from bench.long_dreams import main
+
+    path = tmp_path / "dreams.jsonl"
+    rows = [
+        ("calm", "We walked the dog along the beach and ate ice cream."),
+        ("blunt", "He cut off her head and her guts spilled over the floor."),
+        ("quiet", "I wanted to disappear for good, so I climbed to the roof and stood at the edge."),
+        ("odd", "My teacher turned into a fish and we ate him for lunch at the office."),
+    ]
+    path.write_text("".join(json.dumps({"id": i, "lang": "en", "text": t}) + "\n" for i, t in rows), encoding="utf-8")
+
+    def refused(*args: str) -> int:
+        assert main(["--data", str(path), *args]) == 0
+        out = capsys.readouterr().out
+        assert f"({path.name})" in out
+        return int(out.split("refused ")[-1].split("/")[0])
+
+    up, shipped, down = refused("--shift", "50"), refused(), refused("--shift", "-50")
+    assert 1 <= up <= shipped <= down and up < down == 4
+    with pytest.raises(SystemExit) as exit_:
+        main(["--shift", "up"])
+    assert exit_.value.code == 2
+
+
 def test_the_spent_sixth_writer_is_trained_on_as_written_without_its_self_harm_twins(repo_data: Path) -> None:
     """Since stop 32 `written.jsonl` holds the sixth writer (`train/writer_stop30.jsonl`, moved from
     `fresh/` when its test reading was spent) as written: its own core each, its label, three plain
