@@ -291,75 +291,64 @@ def test_long_dreams_caps_option_sets_the_heads_caps_and_refuses_a_bad_spec(caps
         assert exit_.value.code == 2 and "--caps" in capsys.readouterr().err
 
 
-def test_stop33_cores_join_the_written_rows_only_on_request_and_reports_are_read_by_sentence(
-    repo_data: Path, tmp_path: Path
-) -> None:
-    """`compose_written.py --stop33` adds stop 33's scenes (each in the five dream frames,
-    numbered after the other scenes of their category so no earlier core id moves) and its dream-journal reports one sentence
-    per row as written, a report one core; every shipped row stays as it is, and without the flag
-    nothing changes (the shipped heads were not trained on them). None of them copies a held row."""
-    import subprocess
-    import sys
-    from collections import Counter
+def _cores_rows(rows: list[dict[str, str]], label: str, lang: str, items: list[str]) -> dict[str, list[str]]:
+    """The rows of each scene of `items` in `rows`, by core id: found by the scene in its first dream
+    frame (an override's first frame is the scene alone)."""
+    from bench.fresh_writer import framed
 
+    by_text = {r["text"]: r for r in rows}
+    found: dict[str, list[str]] = {}
+    for core in items:
+        alone = core.strip() if core.strip().endswith((".", "!", "?")) else f"{core.strip()}."
+        row = by_text[alone[0].upper() + alone[1:] if label == "override" else framed(lang, core)]
+        assert (row["label"], row["lang"]) == (label, lang), core
+        found[row["core"]] = [r["text"] for r in rows if r["core"] == row["core"]]
+    assert len(found) == len(items)
+    return found
+
+
+def test_stop33_cores_are_in_the_written_rows_and_reports_are_read_by_sentence(repo_data: Path) -> None:
+    """Since stop 34 `written.jsonl` holds stop 33's scenes, each in the five dream frames and with a
+    core id of its own, and its dream-journal reports one sentence per row as written, a report one
+    core (so a report's sentences share a fold). That none copies a held row is
+    `test_training_sentences_do_not_copy_evaluation_rows`."""
     train = repo_data / "policy" / "train"
-    out = tmp_path / "stop33.jsonl"
-    subprocess.run([sys.executable, str(train / "compose_written.py"), "--stop33", "--out", str(out)], check=True, capture_output=True)
-    shipped, grown = _rows(train / "written.jsonl"), _rows(out)
-    as_shipped = {json.dumps(r, sort_keys=True) for r in shipped}
-    assert as_shipped < {json.dumps(r, sort_keys=True) for r in grown}
-    added = [r for r in grown if json.dumps(r, sort_keys=True) not in as_shipped]
+    rows = _rows(train / "written.jsonl")
     harm = json.loads((train / "cores_stop33_harm.json").read_text(encoding="utf-8"))
     reports = json.loads((train / "cores_stop33_benign.json").read_text(encoding="utf-8"))
-    scenes = Counter((c, lang) for c, by_lang in harm.items() for lang, items in by_lang.items() for _ in items)
-    assert scenes[("gore", "ko")] >= 60 and scenes[("self_harm", "ko")] >= 60 and min(len(v) for v in reports.values()) >= 75
-    framed = Counter((r["label"], r["lang"]) for r in added if "-r-" not in r["core"])
-    assert framed == Counter({key: 5 * n for key, n in scenes.items()})
+    assert len(harm["gore"]["ko"]) >= 60 and len(harm["self_harm"]["ko"]) >= 60 and min(map(len, reports.values())) >= 75
+    for category, by_lang in harm.items():
+        for lang, items in by_lang.items():
+            assert all(len(texts) == 5 for texts in _cores_rows(rows, category, lang, items).values())
     by_report: dict[str, list[str]] = {}
-    for r in added:
+    for r in rows:
         if "-r-" in r["core"]:
             assert r["label"] == "none"
             by_report.setdefault(r["core"], []).append(r["text"])
+    assert len(by_report) == sum(map(len, reports.values()))
     for lang, items in reports.items():
         for number, report in enumerate(items):
             sentences = by_report[f"none-{lang}-r-{number:02d}"]
             assert len(sentences) >= 2 and " ".join(sentences) in (report.strip(), f"{report.strip()}."), report
-    copies = _near_copies([r["text"] for r in added], _held_rows(repo_data) + _probe_rows())
-    assert not copies, "stop 33 rows copying held rows:\n" + "\n".join(copies[:20])
 
 
-def test_stop34_cores_join_stop33s_only_on_request_in_their_frames(repo_data: Path, tmp_path: Path) -> None:
-    """`compose_written.py --stop34` adds stop 34's scenes to stop 33's rows: harm said in other
-    words and code-switched scenes in the five dream frames (harmless ones in the nine), numbered after
-    the other scenes so no earlier core id moves, the code-switched ones with their own core ids; the
-    rows `--stop33` composes stay as they are. None of them copies a held row or a test's probe."""
-    import subprocess
-    import sys
-    from collections import Counter
-
+def test_stop34_cores_are_in_the_written_rows_in_their_frames(repo_data: Path) -> None:
+    """Since stop 34 `written.jsonl` holds stop 34's scenes: harm said in other words and
+    code-switched scenes in the five dream frames, harmless ones in the nine, each scene a core; the
+    code-switched ones have core ids of their own (`LABEL-ko-x-NN`), in their main language's frames."""
     train = repo_data / "policy" / "train"
-    outs = {flag: tmp_path / f"{flag}.jsonl" for flag in ("--stop33", "--stop34")}
-    for flag, out in outs.items():
-        subprocess.run([sys.executable, str(train / "compose_written.py"), flag, "--out", str(out)], check=True, capture_output=True)
-    before = {json.dumps(r, sort_keys=True) for r in _rows(outs["--stop33"])}
-    grown = _rows(outs["--stop34"])
-    assert before < {json.dumps(r, sort_keys=True) for r in grown}
-    added = [r for r in grown if json.dumps(r, sort_keys=True) not in before]
+    rows = _rows(train / "written.jsonl")
     harm = json.loads((train / "cores_stop34_harm.json").read_text(encoding="utf-8"))
     mixed = json.loads((train / "cores_stop34_mixed.json").read_text(encoding="utf-8"))
     benign = json.loads((train / "cores_stop34_benign.json").read_text(encoding="utf-8"))
     assert set(harm) == {"gore", "sexual", "self_harm", "hate", "override"} == set(mixed) - {"none"}
     assert min(len(items) for by_lang in harm.values() for items in by_lang.values()) >= 24
-    frames = {label: 9 if label == "none" else 5 for label in [*harm, "none"]}
-    expected: Counter[tuple[str, str]] = Counter()
     for category, by_lang in [*harm.items(), *mixed.items(), ("none", benign)]:
         for lang, items in by_lang.items():
-            expected[(category, lang)] += frames[category] * len(items)
-    assert Counter((r["label"], r["lang"]) for r in added) == expected
-    switched = {r["core"] for r in added if "-x-" in r["core"]}
+            for core, texts in _cores_rows(rows, category, lang, items).items():
+                assert len(texts) == (9 if category == "none" else 5), core
+    switched = {r["core"] for r in rows if "-x-" in r["core"]}
     assert len(switched) == sum(len(items) for by_lang in mixed.values() for items in by_lang.values())
-    assert {r["text"] for r in added if r["core"] == "gore-ko-x-00"} == {
+    assert {r["text"] for r in rows if r["core"] == "gore-ko-x-00"} == {
         frame.format(mixed["gore"]["ko"][0]) for frame in ("꿈에서 {}", "어젯밤 꿈속에서 {}", "{}", "꿈을 꿨는데 {}", "자다가 꾼 꿈에서 {}")
     }
-    copies = _near_copies([r["text"] for r in added], _held_rows(repo_data) + _probe_rows())
-    assert not copies, "stop 34 rows copying held rows:\n" + "\n".join(copies[:20])

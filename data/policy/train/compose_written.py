@@ -2,10 +2,10 @@
 
 The cores below were written for DreamReel (issue 9). Run: python data/policy/train/compose_written.py
 
-`--stop33` adds stop 33's scenes (`cores_stop33_*.json`), which the shipped heads did not train on:
-Korean-first gore and self-harm in the dream frames, and dream-journal reports one sentence per row.
-`--stop34` adds stop 34's scenes as well (`cores_stop34_*.json`, and stop 33's): harm said without a
-listed word, harmless sentences that only sound like it, and code-switched Korean-English scenes.
+Since stop 34 the rows hold stop 33's scenes (`cores_stop33_*.json`: Korean-first gore and self-harm
+in the dream frames, and dream-journal reports one sentence per row) and stop 34's
+(`cores_stop34_*.json`: harm said without a listed word, harmless sentences that only sound like it,
+and code-switched Korean-English scenes).
 
 `--stop28 even` keeps only the even-numbered scenes of `cores_stop28_*.json`: the training half of
 `bench.fresh_writer`'s protocol (train on it in a scratch clone, read the odd half with the result).
@@ -26,19 +26,8 @@ from pathlib import Path
 
 ARGS = argparse.ArgumentParser(description="compose written.jsonl from the scene cores")
 ARGS.add_argument("--stop28", choices=["all", "even"], default="all", help="which scenes of cores_stop28_*.json")
-ARGS.add_argument(
-    "--stop33",
-    action="store_true",
-    help="add stop 33's cores (cores_stop33_*.json; not trained on by the shipped heads yet)",
-)
-ARGS.add_argument(
-    "--stop34",
-    action="store_true",
-    help="add stop 34's cores too (cores_stop34_*.json, and stop 33's; not trained on by the shipped heads yet)",
-)
 ARGS.add_argument("--out", type=Path, default=Path(__file__).with_name("written.jsonl"), help="where the rows go")
 OPTIONS = ARGS.parse_args()
-OPTIONS.stop33 = OPTIONS.stop33 or OPTIONS.stop34
 
 random.seed(9)
 KO_FRAMES = ["꿈에서 {}", "어젯밤 꿈속에서 {}", "{}", "꿈을 꿨는데 {}", "자다가 꾼 꿈에서 {}"]
@@ -1322,31 +1311,28 @@ with open(HERE / "writer_stop30.jsonl", encoding="utf-8") as lines:
     for row in map(json.loads, lines):
         if row.get("beside") != "self_harm":
             cores.setdefault((row["category"], f"{row['lang']}-{AS_WRITTEN}"), []).append(row["text"])
-# stop 33 (`--stop33`, another hand): Korean-first gore and self-harm in five voices of its own, in
+# stop 33 (another hand): Korean-first gore and self-harm in five voices of its own, in
 # the dream frames; and dream-journal reports (3-6 sentences of ordinary adult life, one element
 # beside a category each) as the heads read a diary: sentence by sentence, as written, a report one
 # group (`core`), so a report's sentences share a fold and the review and block anchors count the
 # report at its highest sentence, as the service refuses a diary at its highest sentence.
 REPORT = "r"  # the part suffix of the reports' sentences ("ko-r")
-reports: dict[str, list[str]] = {}
-if OPTIONS.stop33:
-    for category, by_lang in json.loads((HERE / "cores_stop33_harm.json").read_text(encoding="utf-8")).items():
-        for lang, items in by_lang.items():
-            cores[(category, lang)] += items
-    reports = json.loads((HERE / "cores_stop33_benign.json").read_text(encoding="utf-8"))
-# stop 34 (`--stop34`, with stop 33's): harm said in other words (no listed word: implication,
+for category, by_lang in json.loads((HERE / "cores_stop33_harm.json").read_text(encoding="utf-8")).items():
+    for lang, items in by_lang.items():
+        cores[(category, lang)] += items
+reports: dict[str, list[str]] = json.loads((HERE / "cores_stop33_benign.json").read_text(encoding="utf-8"))
+# stop 34: harm said in other words (no listed word: implication,
 # euphemism, what is seen), harmless sentences whose wording only sounds like it, and code-switched
 # scenes (mostly Korean with English words, `ko-x`, or the other way round, `en-x`), in the dream frames.
 CODE_SWITCHED = "x"  # the part suffix of the code-switched cores ("ko-x")
-if OPTIONS.stop34:
-    for category, by_lang in json.loads((HERE / "cores_stop34_harm.json").read_text(encoding="utf-8")).items():
-        for lang, items in by_lang.items():
-            cores[(category, lang)] += items
-    for lang, items in json.loads((HERE / "cores_stop34_benign.json").read_text(encoding="utf-8")).items():
-        cores[("none", lang)] += items
-    for category, by_lang in json.loads((HERE / "cores_stop34_mixed.json").read_text(encoding="utf-8")).items():
-        for lang, items in by_lang.items():
-            cores[(category, f"{lang}-{CODE_SWITCHED}")] = items
+for category, by_lang in json.loads((HERE / "cores_stop34_harm.json").read_text(encoding="utf-8")).items():
+    for lang, items in by_lang.items():
+        cores[(category, lang)] += items
+for lang, items in json.loads((HERE / "cores_stop34_benign.json").read_text(encoding="utf-8")).items():
+    cores[("none", lang)] += items
+for category, by_lang in json.loads((HERE / "cores_stop34_mixed.json").read_text(encoding="utf-8")).items():
+    for lang, items in by_lang.items():
+        cores[(category, f"{lang}-{CODE_SWITCHED}")] = items
 rows = []
 for (label, part), items in cores.items():
     lang = part[:2]  # a part is a language, or a language and a suffix ("ko2", "ko-w")
