@@ -50,10 +50,10 @@ FRESH = CORES.parent / "fresh"
 FRAMES = {"ko": "꿈에서 {}", "en": "In the dream {}"}
 
 
-def framed(lang: str, scene: str) -> str:
-    """A scene in its language's first dream frame, ended like the training rows
-    (`compose_written.py`: a full stop where it has none)."""
-    text = FRAMES[lang].format(scene).strip()
+def framed(lang: str, scene: str, frame: str | None = None) -> str:
+    """A scene in `frame` (its language's first dream frame by default), ended like the training
+    rows (`compose_written.py`: a full stop where it has none)."""
+    text = (frame or FRAMES[lang]).format(scene).strip()
     return text if text.endswith((".", "!", "?")) else f"{text}."
 
 

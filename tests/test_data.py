@@ -299,7 +299,7 @@ def _cores_rows(rows: list[dict[str, str]], label: str, lang: str, items: list[s
     by_text = {r["text"]: r for r in rows}
     found: dict[str, list[str]] = {}
     for core in items:
-        alone = core.strip() if core.strip().endswith((".", "!", "?")) else f"{core.strip()}."
+        alone = framed(lang, core, "{}")
         row = by_text[alone[0].upper() + alone[1:] if label == "override" else framed(lang, core)]
         assert (row["label"], row["lang"]) == (label, lang), core
         found[row["core"]] = [r["text"] for r in rows if r["core"] == row["core"]]
