@@ -66,6 +66,7 @@ frontier: $(STAMP)
 	$(PY) -m bench.fresh_writer
 	$(PY) -m bench.padding
 	$(PY) -m bench.long_dreams
+	$(PY) -m bench.long_dreams --data data/policy/dreambank_val.jsonl
 
 train-classifiers: $(STAMP)
 	$(PY) -m agent.train --data data/train --out agent/models

@@ -7,6 +7,7 @@ a tiny detector over a fixed embedding, so the noisy-or and the spans are tested
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -275,8 +276,9 @@ def test_detector_round_trip_and_a_missing_file_says_how_to_build_it(tmp_path: P
 def test_shipped_heads_are_small_and_calibrated() -> None:
     path = REPO / "agent" / "models" / "policy.npz"
     # two neighbour banks (USE; USE beside e5 for the second reading): ~26k sentences, 256 int8 each
-    # (10.2 MB at stop 28, 13.3 MB at stop 32); a bank that stopped being int8 would double it
-    assert path.stat().st_size < 14_000_000
+    # (10.2 MB at stop 28, 13.3 MB at stop 32, 15.0 MB at stop 34 with ~31k sentences); a bank
+    # that stopped being int8 would double it
+    assert path.stat().st_size < 16_000_000
     detector = MeaningDetector.load(path, embed=_one_hot_embed({}))
     assert set(detector.meta["calibration"]) == set(CATEGORIES)
     assert detector.neighbours is not None and detector.neighbours.vectors.shape[1] == 256
@@ -290,6 +292,28 @@ def test_shipped_heads_are_small_and_calibrated() -> None:
         assert detector.evidence(category, anchors["block_at"]) == pytest.approx(0.7)
         assert detector.evidence(category, -50.0) == 0.0
         assert detector.evidence(category, 50.0) == 1.0
+
+
+def test_the_shipped_anchors_are_the_trained_ones_moved_by_the_recorded_shift() -> None:
+    """Stop 34 shipped its heads with every anchor moved up by a shift chosen on a validation set of
+    real DreamBank reports (`bench.long_dreams --data data/policy/dreambank_val.jsonl --shift S`), not
+    on an evaluation set. The shift is committed (`data/policy/train/anchor_shift.json`) and applied by
+    the training; `policy.json` keeps the anchors as trained, the shift and where it was chosen, and
+    the anchors in use are exactly those plus the shift."""
+    from agent.train.policy import ANCHOR_SHIFT, shifted_anchors
+
+    meta = json.loads((REPO / "agent" / "models" / "policy.json").read_text(encoding="utf-8"))
+    shift = meta["training"]["anchor_shift"]
+    # the training applies the committed shift (`make train-classifiers` rebuilds these anchors)
+    assert {k: v for k, v in shift.items() if k != "trained_calibration"} == json.loads(ANCHOR_SHIFT.read_text(encoding="utf-8"))
+    assert shifted_anchors(shift["trained_calibration"]) == (meta["calibration"], shift)
+    assert shifted_anchors(shift["trained_calibration"], REPO / "no-such-file.json") == (shift["trained_calibration"], {})
+    assert shift["chosen_on"] == "data/policy/dreambank_val.jsonl" and (REPO / "data" / "policy" / "dreambank_val.jsonl").is_file()
+    assert 0 < shift["log_odds"] <= 3
+    trained = shift["trained_calibration"]
+    assert set(trained) == set(meta["calibration"]) == set(CATEGORIES)
+    for category, anchors in meta["calibration"].items():
+        assert anchors == pytest.approx({name: at + shift["log_odds"] for name, at in trained[category].items()}, abs=1e-3)
 
 
 def _unit_embed(axes: dict[str, int], dim: int = 8):  # type: ignore[no-untyped-def]
@@ -936,7 +960,11 @@ def test_training_reads_the_canonical_text_that_inference_reads(tmp_path: Path) 
     scores = np.load(path.parent / CALIBRATION_SCORES)
     scenes = list(scores["groups"])
     assert max(scenes.count(scene) for scene in set(scenes)) > 1, "the quick run samples whole scenes (frames of one)"
-    for category, anchors in meta["calibration"].items():
+    # as trained: the committed shift (data/policy/train/anchor_shift.json) moves them all after
+    shift = meta["training"]["anchor_shift"]
+    trained = shift["trained_calibration"]
+    for category, anchors in trained.items():
+        assert meta["calibration"][category] == pytest.approx({k: v + shift["log_odds"] for k, v in anchors.items()}, abs=1e-3)
         dream, everyday = scores[f"{category}/dream"], scores[f"{category}/everyday"]
         assert len(dream) == len(scores["groups"])
         hardest: dict[str, float] = {}

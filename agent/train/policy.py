@@ -84,6 +84,9 @@ from agent.train.fit import tfidf_rows, to_csr
 log = logging.getLogger(__name__)
 
 WRITTEN = Path(__file__).resolve().parent.parent.parent / "data" / "policy" / "train" / "written.jsonl"
+# Every anchor is moved by this many log-odds after calibration: chosen on a validation set of real
+# dream reports, never on an evaluation set (stop 34; README). Absent: no shift.
+ANCHOR_SHIFT = WRITTEN.with_name("anchor_shift.json")
 COLLECTED_HATE = 150  # rows per language of collected hate speech
 COLLECTED_CLEAN = 300  # rows per language of the same sources' clean comments
 C_GRID = (0.25, 1.0, 4.0)
@@ -372,6 +375,17 @@ def calibrate(everyday: np.ndarray, dream: np.ndarray, scenes: np.ndarray) -> di
     return {"hint_at": round(hint_at, 3), "review_at": round(review_at, 3), "block_at": round(block_at, 3)}
 
 
+def shifted_anchors(calibration: dict[str, dict[str, float]], shift_file: Path = ANCHOR_SHIFT) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """The anchors moved by `shift_file`'s `log_odds` (unchanged without the file), and the note for
+    `meta["training"]["anchor_shift"]` (the file's fields and the anchors as trained; {} without it)."""
+    if not shift_file.is_file():
+        return calibration, {}
+    shift = json.loads(shift_file.read_text(encoding="utf-8"))
+    by = float(shift["log_odds"])
+    moved = {category: {name: round(at + by, 3) for name, at in anchors.items()} for category, anchors in calibration.items()}
+    return moved, {**shift, "trained_calibration": calibration}
+
+
 def recalibrate(out: Path) -> dict[str, dict[str, float]]:
     """Set the anchors of the heads in `out` (policy.json) again from the scores their training wrote
     beside them (`CALIBRATION_SCORES`), with `calibrate` as it stands: how a change of calibration
@@ -381,14 +395,16 @@ def recalibrate(out: Path) -> dict[str, dict[str, float]]:
     meta_path = out / "policy.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     empty = np.zeros(0)
-    meta["calibration"] = {
+    meta["calibration"], shift = shifted_anchors({
         category: calibrate(
             np.asarray(scores[f"{category}/everyday"], dtype=np.float64) if f"{category}/everyday" in scores else empty,
             np.asarray(scores[f"{category}/dream"], dtype=np.float64),
             scenes,
         )
         for category in meta["calibration"]
-    }
+    })
+    meta["training"].pop("anchor_shift", None)
+    meta["training"] |= {"anchor_shift": shift} if shift else {}
     meta["training"]["quantiles"] |= {"hint": list(HINT_QUANTILE), "review": list(REVIEW_QUANTILE), "block": list(BLOCK_QUANTILE)}
     meta_path.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return dict(meta["calibration"])
@@ -762,6 +778,7 @@ def build_policy(
         gamma=np.array(gammas, dtype=np.float32),
         latents=latents,
     )
+    calibration, shift = shifted_anchors(calibration)
     meta = {
         "task": "policy",
         "calibration": calibration,
@@ -786,6 +803,7 @@ def build_policy(
             "everyday_rows": len(everyday),
             "everyday_neighbours": len(ordinary),
             **({"limit": limit} if limit is not None else {}),
+            **({"anchor_shift": shift} if shift else {}),
             "quantiles": {
                 "hint": list(HINT_QUANTILE),
                 "review": list(REVIEW_QUANTILE),
