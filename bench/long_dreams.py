@@ -15,8 +15,11 @@ stop 32 chose its heads' caps on it by a rule stated before they were read (READ
 
 `--shift S` moves every head's anchors by S log-odds, as `bench.frontier` does on the evaluation
 sets, so an operating point can be chosen on a validation set instead; `--data PATH` reads another
-set of reports (`data/policy/archive_dreams.jsonl`, stop 34's, written in the manner of real dream
-archives: long dreams refuse 0-2 of 120 with any heads measured so far, too few to choose on).
+set of reports. Written reports are too easy to choose on (these long dreams: 0-2 of 120 refused
+with any heads measured so far; `data/policy/archive_dreams.jsonl`, written at stop 34 in the manner
+of real dream archives: 1 of 200 with every head and shift). `data/policy/dreambank_val.jsonl`, 307
+real DreamBank reports that `make eval` does not read, is: stop 34 chose its heads' anchor shift on
+it (`data/policy/train/anchor_shift.json`; README).
 """
 
 from __future__ import annotations
@@ -87,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         heads.meaning = MeaningDetector.load(args.model)
     if caps is not None:
         heads.category_caps = caps
+    if args.shift and heads.meaning is None:
+        parser.error("--shift moves the meaning heads' anchors, and the settings load no heads (safety.meaning)")
     if heads.meaning is not None and args.shift:
         with shifted_anchors(heads.meaning, args.shift):
             found = refusals(heads, args.data)

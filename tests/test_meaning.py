@@ -300,14 +300,14 @@ def test_the_shipped_anchors_are_the_trained_ones_moved_by_the_recorded_shift() 
     on an evaluation set. The shift is committed (`data/policy/train/anchor_shift.json`) and applied by
     the training; `policy.json` keeps the anchors as trained, the shift and where it was chosen, and
     the anchors in use are exactly those plus the shift."""
-    from agent.train.policy import ANCHOR_SHIFT, shifted_anchors
+    from agent.train.policy import ANCHOR_SHIFT, with_committed_shift
 
     meta = json.loads((REPO / "agent" / "models" / "policy.json").read_text(encoding="utf-8"))
     shift = meta["training"]["anchor_shift"]
     # the training applies the committed shift (`make train-classifiers` rebuilds these anchors)
     assert {k: v for k, v in shift.items() if k != "trained_calibration"} == json.loads(ANCHOR_SHIFT.read_text(encoding="utf-8"))
-    assert shifted_anchors(shift["trained_calibration"]) == (meta["calibration"], shift)
-    assert shifted_anchors(shift["trained_calibration"], REPO / "no-such-file.json") == (shift["trained_calibration"], {})
+    assert with_committed_shift(shift["trained_calibration"]) == (meta["calibration"], shift)
+    assert with_committed_shift(shift["trained_calibration"], REPO / "no-such-file.json") == (shift["trained_calibration"], {})
     assert shift["chosen_on"] == "data/policy/dreambank_val.jsonl" and (REPO / "data" / "policy" / "dreambank_val.jsonl").is_file()
     assert 0 < shift["log_odds"] <= 3
     trained = shift["trained_calibration"]

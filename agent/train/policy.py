@@ -375,7 +375,7 @@ def calibrate(everyday: np.ndarray, dream: np.ndarray, scenes: np.ndarray) -> di
     return {"hint_at": round(hint_at, 3), "review_at": round(review_at, 3), "block_at": round(block_at, 3)}
 
 
-def shifted_anchors(calibration: dict[str, dict[str, float]], shift_file: Path = ANCHOR_SHIFT) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+def with_committed_shift(calibration: dict[str, dict[str, float]], shift_file: Path = ANCHOR_SHIFT) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
     """The anchors moved by `shift_file`'s `log_odds` (unchanged without the file), and the note for
     `meta["training"]["anchor_shift"]` (the file's fields and the anchors as trained; {} without it)."""
     if not shift_file.is_file():
@@ -395,7 +395,7 @@ def recalibrate(out: Path) -> dict[str, dict[str, float]]:
     meta_path = out / "policy.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     empty = np.zeros(0)
-    meta["calibration"], shift = shifted_anchors({
+    meta["calibration"], shift = with_committed_shift({
         category: calibrate(
             np.asarray(scores[f"{category}/everyday"], dtype=np.float64) if f"{category}/everyday" in scores else empty,
             np.asarray(scores[f"{category}/dream"], dtype=np.float64),
@@ -778,7 +778,7 @@ def build_policy(
         gamma=np.array(gammas, dtype=np.float32),
         latents=latents,
     )
-    calibration, shift = shifted_anchors(calibration)
+    calibration, shift = with_committed_shift(calibration)
     meta = {
         "task": "policy",
         "calibration": calibration,
