@@ -202,6 +202,17 @@ def test_long_dreams_reads_another_set_and_moves_the_heads_anchors(tmp_path: Pat
     assert exit_.value.code == 2
 
 
+def test_long_dreams_refuses_a_shift_when_no_heads_are_loaded(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """With the meaning heads switched off in the settings there are no anchors to move: `--shift`
+    is a usage error naming the setting, not a run that prints "shifted" over the rules alone."""
+    from bench.long_dreams import main
+
+    monkeypatch.setenv("DREAMREEL_SAFETY__MEANING", "false")
+    with pytest.raises(SystemExit) as exit_:
+        main(["--shift", "1"])
+    assert exit_.value.code == 2 and "safety.meaning" in capsys.readouterr().err
+
+
 def test_the_spent_sixth_writer_is_trained_on_as_written_without_its_self_harm_twins(repo_data: Path) -> None:
     """Since stop 32 `written.jsonl` holds the sixth writer (`train/writer_stop30.jsonl`, moved from
     `fresh/` when its test reading was spent) as written: its own core each, its label, three plain
