@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         heads.category_caps = caps
     if args.shift and heads.meaning is None:
         parser.error("--shift moves the meaning heads' anchors, and the settings load no heads (safety.meaning)")
-    if heads.meaning is not None and args.shift:
+    if args.shift:  # heads are loaded: a shift without them was refused above
         with shifted_anchors(heads.meaning, args.shift):
             found = refusals(heads, args.data)
     else:

@@ -308,12 +308,15 @@ def _cores_rows(rows: list[dict[str, str]], label: str, lang: str, items: list[s
     from bench.fresh_writer import framed
 
     by_text = {r["text"]: r for r in rows}
+    by_core: dict[str, list[str]] = {}
+    for r in rows:
+        by_core.setdefault(r["core"], []).append(r["text"])
     found: dict[str, list[str]] = {}
     for core in items:
         alone = framed(lang, core, "{}")
         row = by_text[alone[0].upper() + alone[1:] if label == "override" else framed(lang, core)]
         assert (row["label"], row["lang"]) == (label, lang), core
-        found[row["core"]] = [r["text"] for r in rows if r["core"] == row["core"]]
+        found[row["core"]] = by_core[row["core"]]
     assert len(found) == len(items)
     return found
 

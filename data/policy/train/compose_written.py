@@ -1288,14 +1288,14 @@ def _half(name: str, items: list[str]) -> list[str]:
 
 for name in (
     "cores_stop20_harm.json", "cores_stop28_harm.json", "cores_stop29_harm.json", "cores_stop30_harm.json",
-    "cores_stop31_harm.json",
+    "cores_stop31_harm.json", "cores_stop33_harm.json", "cores_stop34_harm.json",
 ):
     for category, by_lang in json.loads((HERE / name).read_text(encoding="utf-8")).items():
         for lang, items in by_lang.items():
             cores[(category, lang)] += _half(name, items)
 for name in (
     "cores_stop20_benign.json", "cores_stop22_benign.json", "cores_stop28_benign.json", "cores_stop29_benign.json",
-    "cores_stop30_benign.json", "cores_stop31_benign.json", "cores_stop32_benign.json",
+    "cores_stop30_benign.json", "cores_stop31_benign.json", "cores_stop32_benign.json", "cores_stop34_benign.json",
 ):
     for lang, items in json.loads((HERE / name).read_text(encoding="utf-8")).items():
         cores[("none", lang)] += _half(name, items)
@@ -1311,25 +1311,17 @@ with open(HERE / "writer_stop30.jsonl", encoding="utf-8") as lines:
     for row in map(json.loads, lines):
         if row.get("beside") != "self_harm":
             cores.setdefault((row["category"], f"{row['lang']}-{AS_WRITTEN}"), []).append(row["text"])
-# stop 33 (another hand): Korean-first gore and self-harm in five voices of its own, in
+# stop 33 (another hand; its Korean-first gore and self-harm scenes are read with the harm files above), in
 # the dream frames; and dream-journal reports (3-6 sentences of ordinary adult life, one element
 # beside a category each) as the heads read a diary: sentence by sentence, as written, a report one
 # group (`core`), so a report's sentences share a fold and the review and block anchors count the
 # report at its highest sentence, as the service refuses a diary at its highest sentence.
 REPORT = "r"  # the part suffix of the reports' sentences ("ko-r")
-for category, by_lang in json.loads((HERE / "cores_stop33_harm.json").read_text(encoding="utf-8")).items():
-    for lang, items in by_lang.items():
-        cores[(category, lang)] += items
 reports: dict[str, list[str]] = json.loads((HERE / "cores_stop33_benign.json").read_text(encoding="utf-8"))
-# stop 34: harm said in other words (no listed word: implication,
-# euphemism, what is seen), harmless sentences whose wording only sounds like it, and code-switched
-# scenes (mostly Korean with English words, `ko-x`, or the other way round, `en-x`), in the dream frames.
+# stop 34 (its harm said in other words and its harmless sentences that only sound like it are read
+# with the files above): code-switched scenes (mostly Korean with English words, `ko-x`, or the other
+# way round, `en-x`), in the dream frames.
 CODE_SWITCHED = "x"  # the part suffix of the code-switched cores ("ko-x")
-for category, by_lang in json.loads((HERE / "cores_stop34_harm.json").read_text(encoding="utf-8")).items():
-    for lang, items in by_lang.items():
-        cores[(category, lang)] += items
-for lang, items in json.loads((HERE / "cores_stop34_benign.json").read_text(encoding="utf-8")).items():
-    cores[("none", lang)] += items
 for category, by_lang in json.loads((HERE / "cores_stop34_mixed.json").read_text(encoding="utf-8")).items():
     for lang, items in by_lang.items():
         cores[(category, f"{lang}-{CODE_SWITCHED}")] = items
