@@ -77,6 +77,10 @@ def test_blocked_cases_name_their_category(repo_data: Path, policy: SafetyPolicy
         "시체가 가득한 방에 갇혔다가 깼다.",
         "I killed the monster with a sword and the castle collapsed.",
         "I was shot and bleeding, but I kept running through the snow.",
+        # a murder as an event in a story, as "murder" is in English (weight 0.2): not gore by itself;
+        # ko_murder (0.5) alone sent a detective's dream of data/policy/archive_dreams.jsonl to review
+        "꿈에서 나는 탐정이 되어 오래된 살인 사건을 조사했다. 범인은 정원사였다.",
+        "In the dream I was a detective looking into an old murder case. The gardener did it.",
     ],
 )
 def test_allowed_nightmares_stay_allowed(text: str, policy: SafetyPolicy) -> None:

@@ -79,7 +79,8 @@ _INSTRUCTIONS_KO = "지시|지침|명령|명령어|규칙|프롬프트|설정|�
 
 KOREAN_RULES: tuple[KoreanRule, ...] = (
     # gore: graphic violence, not danger or death as such
-    _ko("ko_murder", "gore", 0.5, "살해|살해하다|살인|학살|몰살"),
+    # a murder named is an event, not graphic violence (as "murder" in en_kill): evidence beside others
+    _ko("ko_murder", "gore", 0.3, "살해|살해하다|살인|학살|몰살"),
     _ko("ko_behead", "gore", 0.7, "참수|난도질|토막살인|능지처참"),
     _ko("ko_dismember", "gore", 0.45, "토막|절단"),
     _ko("ko_torture", "gore", 0.5, "고문|고문하다"),
