@@ -248,6 +248,26 @@ def test_insults_score_higher_than_neutral_sentences(
     assert bad > 0.5 > fine
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Words that only contain a slur's or a swear word's letters (the Scunthorpe problem): "bigger"
+        # scored 0.90-0.94, over the signal threshold, so a plain DreamBank report went to review.
+        "The waves got bigger and bigger.",
+        "The house got bigger.",
+        "The house in my dream kept getting bigger.",
+        "My sister swore the spider was bigger than her hand.",
+        "그 역이 이 노선의 시발점이었다.",
+        "밤새 한숨도 자지 못했다.",
+    ],
+)
+def test_harmless_words_holding_an_insults_letters_are_not_toxic(toxicity: OfflineToxicityClassifier, text: str) -> None:
+    from dreamreel.settings import SafetySettings
+
+    # The service reviews a diary on the toxicity signal alone at this score.
+    assert toxicity.score([text])[0] < SafetySettings().signal_review_threshold
+
+
 # --- overall emotion ------------------------------------------------------------------------
 
 

@@ -52,6 +52,11 @@ KOTE_TIE = 0.0
 # the share of plain dream-report sentences scored >= 0.5 from 12 % to 1 % while the balanced
 # accuracy on the evaluation split stayed within a point.
 CALM_ROWS = (8000, 3000)
+# Each harmless look-alike row (`toxicity_lookalikes.jsonl`: "bigger", "시발점") counts this many
+# times. Chosen at stop 35 by 5-fold cross-validation over the look-alike words (a fold's words never
+# trained on): held-out look-alike sentences scored >= 0.5 fell from 7.6 % (none) to 4.9 % (1) and
+# 4.0 % (3), with insults in probe sentences scoring as before.
+LOOKALIKE_REPEAT = 3
 
 
 def _meta(task: str, data: Path, files: tuple[str, ...], limit: int | None) -> dict[str, Any]:
@@ -103,8 +108,8 @@ def build_emotion(data: Path, out: Path, limit: int | None, config: FitConfig = 
 
 
 def toxicity_rows(data: Path, limit: int | None = None) -> list[datasets.Example]:
-    """The rows the toxicity artifact trains on (the hate-speech files and `CALM_ROWS` calm ones)."""
-    return datasets.toxicity_examples(data, limit, calm=CALM_ROWS)
+    """The rows the toxicity artifact trains on (the hate-speech files, the look-alikes and `CALM_ROWS` calm ones)."""
+    return datasets.toxicity_examples(data, limit, calm=CALM_ROWS, lookalikes=LOOKALIKE_REPEAT)
 
 
 def build_toxicity(data: Path, out: Path, limit: int | None, config: FitConfig = TOXICITY_CONFIG) -> Path:
@@ -112,6 +117,7 @@ def build_toxicity(data: Path, out: Path, limit: int | None, config: FitConfig =
     examples = toxicity_rows(data, limit)
     meta = _meta("toxicity", data, datasets.TOXICITY_FILES, limit)
     meta["training"]["calm_rows"] = list(CALM_ROWS)
+    meta["training"]["lookalike_repeat"] = LOOKALIKE_REPEAT
     model = fit_linear(examples, ["non_toxic", "toxic"], config, meta)
     path = out / "toxicity.npz"
     model.save(path, prune_below=PRUNE_BELOW)

@@ -32,10 +32,11 @@ KOTE = "kote_ko.jsonl"
 KOREAN_HATE = "korean_hate_speech_train.jsonl"
 GROUP_BIASES = frozenset({"gender", "others"})  # kocohub bias labels that name a group (the other is "none")
 DAVIDSON = "davidson_tweets_en.jsonl"
+LOOKALIKES = "toxicity_lookalikes.jsonl"  # harmless words holding an insult's letters ("bigger", "시발점")
 DREAM_SCENES = "dream_scenes.jsonl"
 DREAM_SCENES_EVAL = "dream_scenes_eval.jsonl"  # next to the evaluation files, never trained on
 EMOTION_FILES = (GOEMOTIONS, KOTE, DREAM_SCENES)
-TOXICITY_FILES = (KOREAN_HATE, DAVIDSON, GOEMOTIONS, KOTE)  # the last two: calm_examples
+TOXICITY_FILES = (KOREAN_HATE, DAVIDSON, LOOKALIKES, GOEMOTIONS, KOTE)  # the last two: calm_examples
 
 # The mapping of data/README.md. "neutral" counts only 없음; the README's weak
 # labels (비장함, 의심/불신, 귀찮음, 부담/안_내킴, 재미없음) are neutral anyway because they map
@@ -161,8 +162,11 @@ def dream_scenes_eval(data: Path) -> dict[str, list[Example]]:
     return {f"dream_scenes_{lang}": [r for r in rows if r.lang == lang] for lang in ("en", "ko")}
 
 
-def toxicity_examples(data: Path, limit: int | None = None, calm: tuple[int, int] = (0, 0)) -> list[Example]:
-    """Korean hate speech and Davidson tweets as toxic / non_toxic; `limit` caps each file.
+def toxicity_examples(
+    data: Path, limit: int | None = None, calm: tuple[int, int] = (0, 0), lookalikes: int = 1
+) -> list[Example]:
+    """Korean hate speech and Davidson tweets as toxic / non_toxic, and harmless look-alike words
+    (`LOOKALIKES`, each `lookalikes` times) as non_toxic; `limit` caps each file.
 
     `calm = (n_en, n_ko)` adds that many weakly labelled non_toxic rows from the emotion files
     (`calm_examples`), capped by `limit` too.
@@ -176,6 +180,8 @@ def toxicity_examples(data: Path, limit: int | None = None, calm: tuple[int, int
         Example(r["text"], "non_toxic" if r["class"] == "neither" else "toxic", "en")
         for r in _spread(folder / DAVIDSON, limit)
     ]
+    # Character n-grams read "bigger" as a slur and "시발점" as a swear word: these teach them apart.
+    out += [Example(r["text"], "non_toxic", r["lang"]) for r in _spread(folder / LOOKALIKES, limit)] * lookalikes
     n_en, n_ko = (min(n, limit) if limit is not None else n for n in calm)
     return out + calm_examples(data, n_en, n_ko)
 
