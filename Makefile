@@ -67,6 +67,7 @@ frontier: $(STAMP)
 	$(PY) -m bench.padding
 	$(PY) -m bench.long_dreams
 	$(PY) -m bench.long_dreams --data data/policy/dreambank_val.jsonl
+	$(PY) -m bench.long_dreams --data data/policy/dreambank_val2.jsonl
 
 train-classifiers: $(STAMP)
 	$(PY) -m agent.train --data data/train --out agent/models
