@@ -27,6 +27,7 @@ from agent.safety.meaning import CATEGORIES, DEFAULT_POLICY_MODEL, MeaningDetect
 from agent.schemas import EMOTIONS, EmotionResult
 from agent.toxicity import DEFAULT_TOXICITY_MODEL, OfflineToxicityClassifier
 from agent.train.data import KOTE_TO_EMOTION, files_digest, kote_emotion, train_dir
+from dreamreel.settings import SafetySettings
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -261,9 +262,9 @@ def test_insults_score_higher_than_neutral_sentences(
         "밤새 한숨도 자지 못했다.",
     ],
 )
-def test_harmless_words_holding_an_insults_letters_are_not_toxic(toxicity: OfflineToxicityClassifier, text: str) -> None:
-    from dreamreel.settings import SafetySettings
-
+def test_harmless_words_holding_an_insults_letters_stay_under_the_review_signal(
+    toxicity: OfflineToxicityClassifier, text: str
+) -> None:
     # The service reviews a diary on the toxicity signal alone at this score.
     assert toxicity.score([text])[0] < SafetySettings().signal_review_threshold
 
