@@ -81,6 +81,15 @@ def test_blocked_cases_name_their_category(repo_data: Path, policy: SafetyPolicy
         # ko_murder (0.5) alone sent a detective's dream of data/policy/archive_dreams.jsonl to review
         "꿈에서 나는 탐정이 되어 오래된 살인 사건을 조사했다. 범인은 정원사였다.",
         "In the dream I was a detective looking into an old murder case. The gardener did it.",
+        # fear of dying is the nightmare, not a wish to die: en_want_to_die read "going to die" as
+        # one (self_harm 0.8, review with the support message; a real DreamBank report of a knife
+        # attack, data/policy/dreambank_val.jsonl, and a hard negative of the heads' training rows)
+        "A wolf chased me through the forest and I thought I was going to die.",
+        "I was terrified I was going to die.",
+        # an accident is not self-harm: en_hurt_myself read these as wishes (0.6, review)
+        "I fell off the ladder and hurt myself.",
+        "I slipped on the ice and hurt myself badly.",
+        "I tried to pick up the pieces and cut myself on the broken glass.",  # dreambank_val2.jsonl
     ],
 )
 def test_allowed_nightmares_stay_allowed(text: str, policy: SafetyPolicy) -> None:
@@ -193,6 +202,12 @@ def test_nudity_next_to_a_child_goes_to_a_person(policy: SafetyPolicy) -> None:
         "자살하고 싶어서 옥상에 올라갔다.",
         "In the dream I wanted to kill myself and nobody noticed.",
         "I wish I were dead, I thought, standing on the bridge.",
+        # the accident words beside a wish do not excuse it
+        "I fell asleep and then I cut myself again on purpose.",
+        "After I slipped I wanted to hurt myself.",
+        "I cut myself with the broken glass on purpose.",
+        "I keep cutting myself when nobody is home.",
+        "I am going to kill myself tonight.",
     ],
 )
 def test_self_harm_goes_to_review_with_support(text: str, policy: SafetyPolicy) -> None:

@@ -56,6 +56,7 @@ class EnglishRule:
     weight: float
     pattern: re.Pattern[str]
     booster: bool = False
+    unless: re.Pattern[str] | None = None  # a match is dropped when this is found in its sentence
 
 
 def _ko(name: str, category: str, weight: float, *slots: str, **options: int | bool) -> KoreanRule:
@@ -69,10 +70,26 @@ def _ko(name: str, category: str, weight: float, *slots: str, **options: int | b
     )
 
 
-def _en(name: str, category: str, weight: float, pattern: str, *, booster: bool = False) -> EnglishRule:
-    return EnglishRule(name, category, weight, re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE), booster)
+def _en(
+    name: str, category: str, weight: float, pattern: str, *, booster: bool = False, unless: str | None = None
+) -> EnglishRule:
+    return EnglishRule(
+        name,
+        category,
+        weight,
+        re.compile(rf"\b(?:{pattern})\b", re.IGNORECASE),
+        booster,
+        re.compile(unless, re.IGNORECASE) if unless else None,
+    )
 
 
+# a sentence that tells an accident and says nothing of meaning it (for `EnglishRule.unless`)
+_ACCIDENT_EN = (
+    r"^(?!.*\b(?:on purpose|deliberately|intentionally|again|want|wanted|wanting|wish|wished|meant to)\b)"
+    r".*\b(?:fell|falls?|falling|slipped|slips|slipping|tripped|trips|stumbled|crashed|accident|accidentally"
+    r"|broken glass|shards?|thorns?|barbed wire|fence)\b"
+)
+_SENTENCE_END_RE = re.compile(r"[.!?\n]")
 _BODY_KO = "손가락|팔|다리|손|발|귀|혀|손목|발가락"  # not 머리: 머리를 자르다 is a haircut
 _GROUPS_KO = "흑인|유대인|무슬림|이슬람|동성애자|게이|레즈비언|이민자|난민|장애인|중국인|일본인|조선족|성소수자|트랜스젠더"
 _INSTRUCTIONS_KO = "지시|지침|명령|명령어|규칙|프롬프트|설정|제한|규정|정책|필터|검열|가이드라인"
@@ -178,10 +195,14 @@ ENGLISH_RULES: tuple[EnglishRule, ...] = (
     _en("en_jailbreak", "override", 0.6, r"system prompt|developer mode|jailbreak\w*|do anything now|new instructions:"),
     _en("en_no_filter", "override", 0.4, r"(?:no|without) (?:content )?(?:filters?|restrictions|censorship|safety rules)|unfiltered|uncensored"),
     # self-harm wishes
-    _en("en_want_to_die", "self_harm", 0.8, r"(?:want|wanted|wanting|wish|wished|going|tried|trying) to (?:die|kill myself|end it all"
+    # "going to die" is the fear of a nightmare ("I thought I was going to die"), not a wish: only a
+    # wish to die counts, while going / trying to kill oneself or end it all does
+    _en("en_want_to_die", "self_harm", 0.8, r"(?:want|wanted|wanting|wish|wished) to die"
+        r"|(?:want|wanted|wanting|wish|wished|going|tried|trying) to (?:kill myself|end it all"
         r"|end my life|end everything|disappear forever|not (?:be alive|exist|wake up))|wish i (?:was|were) dead|better off dead"),
     _en("en_kill_myself", "self_harm", 0.75, r"kill(?:ing|ed)? myself|end(?:ing|ed)? my (?:own )?life|take my (?:own )?life"),
-    _en("en_hurt_myself", "self_harm", 0.6, r"(?:cut|cutting|hurt|hurting|harm|harming) myself"),
+    # an accident ("I fell and hurt myself") is not self-harm, unless the sentence also says it was meant
+    _en("en_hurt_myself", "self_harm", 0.6, r"(?:cut|cutting|hurt|hurting|harm|harming) myself", unless=_ACCIDENT_EN),
     _en("en_suicide", "self_harm", 0.45, r"suicid(?:e|al)|self[- ]harm"),
     # profanity
     _en("en_swear", "profanity", 0.5, r"fuck\w*|motherfuck\w*|shit\w*|bullshit|bitch\w*|asshole\w*|cunt\w*|dickheads?|bastards?"),
@@ -266,11 +287,20 @@ def korean_matches(text: str) -> list[RuleMatch]:
     return found
 
 
+def _sentence_around(text: str, start: int, end: int) -> str:
+    """The sentence holding `text[start:end]`: from the last end mark before it to the first after it."""
+    before = [m.end() for m in _SENTENCE_END_RE.finditer(text, 0, start)]
+    after = _SENTENCE_END_RE.search(text, end)
+    return text[before[-1] if before else 0 : after.start() if after else len(text)]
+
+
 def english_matches(text: str) -> list[RuleMatch]:
     """Matches of the English patterns (word-bounded, case-insensitive) anywhere in `text`."""
     found: list[RuleMatch] = []
     for rule in ENGLISH_RULES:
         for m in rule.pattern.finditer(text):
+            if rule.unless is not None and rule.unless.search(_sentence_around(text, m.start(), m.end())):
+                continue
             found.append(RuleMatch(rule.category, rule.weight, m.start(), m.end(), rule.name, rule.booster))
     for age in _EN_AGE_RE.finditer(text):
         if int(age.group(1)) < MINOR_AGE_LIMIT:
