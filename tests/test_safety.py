@@ -90,6 +90,8 @@ def test_blocked_cases_name_their_category(repo_data: Path, policy: SafetyPolicy
         "I fell off the ladder and hurt myself.",
         "I slipped on the ice and hurt myself badly.",
         "I tried to pick up the pieces and cut myself on the broken glass.",  # dreambank_val2.jsonl
+        # embarrassment, as "I wanted to disappear": ko_want_to_die read 사라지고 싶었다 alone as a wish to die
+        "발표하다가 말이 막혀서 너무 창피해서 그냥 사라지고 싶었다.",
     ],
 )
 def test_allowed_nightmares_stay_allowed(text: str, policy: SafetyPolicy) -> None:
@@ -206,6 +208,7 @@ def test_nudity_next_to_a_child_goes_to_a_person(policy: SafetyPolicy) -> None:
         "I fell asleep and then I cut myself again on purpose.",
         "After I slipped I wanted to hurt myself.",
         "I cut myself with the broken glass on purpose.",
+        "꿈속의 나는 아무도 모르게 이 세상에서 영원히 사라지고 싶었다.",
         "I keep cutting myself when nobody is home.",
         "I am going to kill myself tonight.",
     ],

@@ -47,6 +47,7 @@ class KoreanRule:
     window: int = 4
     booster: bool = False
     standalone: bool = False  # the first slot must not be glued to a following noun (시발역)
+    unless: frozenset[str] = frozenset()  # a match is dropped when its sentence has one of these
 
 
 @dataclass(frozen=True)
@@ -59,13 +60,14 @@ class EnglishRule:
     unless: re.Pattern[str] | None = None  # a match is dropped when this is found in its sentence
 
 
-def _ko(name: str, category: str, weight: float, *slots: str, **options: int | bool) -> KoreanRule:
-    """`slots` are "|"-separated alternatives: _ko(..., "피", "흥건|낭자")."""
+def _ko(name: str, category: str, weight: float, *slots: str, unless: str = "", **options: int | bool) -> KoreanRule:
+    """`slots` and `unless` are "|"-separated alternatives: _ko(..., "피", "흥건|낭자")."""
     return KoreanRule(
         name=name,
         category=category,
         weight=weight,
         slots=tuple(frozenset(slot.split("|")) for slot in slots),
+        unless=frozenset(unless.split("|")) if unless else frozenset(),
         **options,  # type: ignore[arg-type]
     )
 
@@ -89,6 +91,7 @@ _ACCIDENT_EN = (
     r".*\b(?:fell|falls?|falling|slipped|slips|slipping|tripped|trips|stumbled|crashed|accident|accidentally"
     r"|broken glass|shards?|thorns?|barbed wire|fence)\b"
 )
+_EMBARRASSED_KO = "창피|창피하다|부끄럽다|부끄러움|민망|민망하다|쪽팔리다|망신|수치스럽다"
 _SENTENCE_END_RE = re.compile(r"[.!?\n]")
 _BODY_KO = "손가락|팔|다리|손|발|귀|혀|손목|발가락"  # not 머리: 머리를 자르다 is a haircut
 _GROUPS_KO = "흑인|유대인|무슬림|이슬람|동성애자|게이|레즈비언|이민자|난민|장애인|중국인|일본인|조선족|성소수자|트랜스젠더"
@@ -134,7 +137,10 @@ KOREAN_RULES: tuple[KoreanRule, ...] = (
     _ko("ko_jailbreak", "override", 0.6, "탈옥"),
     _ko("ko_no_filter", "override", 0.4, "검열|필터|제한|안전장치", "없이|없다", window=1),
     # self-harm wishes (reviewed by a person, never blocked)
-    _ko("ko_want_to_die", "self_harm", 0.8, "죽다|자살|자살하다|자해|자해하다|뛰어내리다|사라지다|목매다|죽어버리다", "싶다", window=3),
+    _ko("ko_want_to_die", "self_harm", 0.8, "죽다|자살|자살하다|자해|자해하다|뛰어내리다|목매다|죽어버리다", "싶다", window=3),
+    # 사라지고 싶다 is a wish to die, unless the sentence tells embarrassment (창피해서 사라지고
+    # 싶었다, as "I wanted to disappear")
+    _ko("ko_vanish", "self_harm", 0.8, "사라지다", "싶다", window=3, unless=_EMBARRASSED_KO),
     _ko("ko_suicide", "self_harm", 0.45, "자살|자살하다|자해|자해하다|유서"),
     _ko("ko_wrist", "self_harm", 0.7, "손목", "긋다", window=3),
     _ko("ko_hang", "self_harm", 0.6, "목", "매다", window=2),
@@ -264,6 +270,8 @@ def _match_korean_rule(
         for slot in rule.slots[1:]:
             last = _next_slot(tokens, sentence, slot, last, rule.window) if last is not None else None
         if last is None:
+            continue
+        if rule.unless and any(_keys(t) & rule.unless for j, t in enumerate(tokens) if sentence[j] == sentence[i]):
             continue
         start, end = word_span(text, token.start, tokens[last].end)
         found.append(RuleMatch(rule.category, rule.weight, start, end, rule.name, rule.booster))
