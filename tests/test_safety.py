@@ -90,6 +90,11 @@ def test_blocked_cases_name_their_category(repo_data: Path, policy: SafetyPolicy
         "I fell off the ladder and hurt myself.",
         "I slipped on the ice and hurt myself badly.",
         "I tried to pick up the pieces and cut myself on the broken glass.",  # dreambank_val2.jsonl
+        # gore rules read words, not their other senses: "severed" without a body part, a name, a nosebleed
+        "The rope was severed and the bridge fell into the river.",
+        "The phone line was severed during the storm and I could not call anyone.",
+        "Al Gore was giving a speech in my kitchen.",
+        "My nose started bleeding and there was blood all over my shirt.",
         # embarrassment, as "I wanted to disappear": ko_want_to_die read 사라지고 싶었다 alone as a wish to die
         "발표하다가 말이 막혀서 너무 창피해서 그냥 사라지고 싶었다.",
     ],
@@ -113,6 +118,21 @@ def test_allowed_nightmares_stay_allowed(text: str, policy: SafetyPolicy) -> Non
 def test_a_verb_stem_is_not_the_noun_it_is_spelled_like(text: str) -> None:
     """Kiwi gives 피다 the stem 피; only the noun 피 is blood."""
     assert not [m for m in rule_matches(text) if m.category == "gore"], rule_matches(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A severed head lay on the kitchen table.",
+        "Heading toward the kitchen there was a severed pinky toe.",
+        "His hand was severed and lay in the grass.",
+        "The movie was full of blood and gore.",
+        "There were pools of blood everywhere in the hallway.",
+        "The floor was covered in blood after the attack.",
+    ],
+)
+def test_gore_words_still_count_in_their_gore_sense(text: str) -> None:
+    assert any(m.category == "gore" and m.weight >= 0.5 for m in rule_matches(text)), rule_matches(text)
 
 
 def test_blood_the_noun_still_counts() -> None:

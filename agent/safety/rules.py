@@ -92,6 +92,9 @@ _ACCIDENT_EN = (
     r"|broken glass|shards?|thorns?|barbed wire|fence)\b"
 )
 _EMBARRASSED_KO = "창피|창피하다|부끄럽다|부끄러움|민망|민망하다|쪽팔리다|망신|수치스럽다"
+_BODY_PARTS_EN = (
+    r"heads?|hands?|arms?|legs?|fingers?|thumbs?|toes?|limbs?|feet|foot|ears?|noses?|tongues?|necks?|torsos?|bod(?:y|ies)"
+)
 _SENTENCE_END_RE = re.compile(r"[.!?\n]")
 _BODY_KO = "손가락|팔|다리|손|발|귀|혀|손목|발가락"  # not 머리: 머리를 자르다 is a haircut
 _GROUPS_KO = "흑인|유대인|무슬림|이슬람|동성애자|게이|레즈비언|이민자|난민|장애인|중국인|일본인|조선족|성소수자|트랜스젠더"
@@ -163,7 +166,7 @@ _INSTRUCTIONS_EN = r"instructions?|rules|prompts?|guidelines|polic(?:y|ies)|filt
 ENGLISH_RULES: tuple[EnglishRule, ...] = (
     # gore
     _en("en_blood_pool", "gore", 0.5, r"pools? of blood|blood (?:everywhere|all over|gushing|spurting|pouring|splattered)"
-        r"|(?:covered|soaked|drenched|bathed) in blood|blood[- ]soaked|blood[- ]spattered"),
+        r"|(?:covered|soaked|drenched|bathed) in blood|blood[- ]soaked|blood[- ]spattered", unless=r"\bnose|nosebleed"),
     _en("en_bleed_out", "gore", 0.6, r"bleed(?:s|ing)? out|bled out|bled to death|bleeding to death"),
     _en("en_blood", "gore", 0.15, r"blood|bloody|bleeding|bled"),
     _en("en_cut_off", "gore", 0.45, rf"(?:cut|cuts|cutting|chopped|chopping|chop|sawed|sawing|ripped|tore) off {_POSS_EN}? ?(?:\w+ )?(?:{_BODY_EN})"),
@@ -174,7 +177,9 @@ ENGLISH_RULES: tuple[EnglishRule, ...] = (
     _en("en_stab", "gore", 0.3, r"stab|stabs|stabbed|stabbing"),
     _en("en_kill", "gore", 0.2, r"murder(?:ed|ing|s)?|killed|slaughter(?:ed|ing)?|massacred?|butchered"),
     _en("en_corpse", "gore", 0.25, r"corpses?|dead bod(?:y|ies)|cadavers?"),
-    _en("en_gore", "gore", 0.5, r"gore|gory|skinned alive|burned alive|torn flesh|flesh (?:torn|ripped|peeled|rotting)|severed"),
+    # "severed" names gore with a body part (a rope or a phone line is severed too); Al Gore is a name
+    _en("en_gore", "gore", 0.5, r"(?<!al )gore|gory|skinned alive|burned alive|torn flesh|flesh (?:torn|ripped|peeled|rotting)"
+        rf"|severed (?:\w+ ){{0,2}}(?:{_BODY_PARTS_EN})|(?:{_BODY_PARTS_EN}) (?:was |were |had been |got )?severed"),
     # sexual content
     _en("en_sex_act", "sexual", 0.8, r"(?:having|had|have|has) (?:explicit )?sex|explicit sex|sex (?:with|scene)|sexual intercourse|intercourse"
         r"|(?:make|made|making) love|blowjob|oral sex"),
