@@ -126,6 +126,9 @@ def test_a_verb_stem_is_not_the_noun_it_is_spelled_like(text: str) -> None:
         "A severed head lay on the kitchen table.",
         "Heading toward the kitchen there was a severed pinky toe.",
         "His hand was severed and lay in the grass.",
+        # two scenes of the writers' validation sets (data/policy/fresh/) the first reading missed
+        "A train door closed on her friend's leg and severed it at the knee.",
+        "The driver's head was nearly severed, hanging by a strip of skin.",
         "The movie was full of blood and gore.",
         "There were pools of blood everywhere in the hallway.",
         "The floor was covered in blood after the attack.",

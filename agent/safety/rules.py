@@ -94,6 +94,7 @@ _ACCIDENT_EN = (
 _EMBARRASSED_KO = "창피|창피하다|부끄럽다|부끄러움|민망|민망하다|쪽팔리다|망신|수치스럽다"
 _BODY_PARTS_EN = (
     r"heads?|hands?|arms?|legs?|fingers?|thumbs?|toes?|limbs?|feet|foot|ears?|noses?|tongues?|necks?|torsos?|bod(?:y|ies)"
+    r"|knees?|elbows?|wrists?|ankles?|waist|shoulders?|hips?"
 )
 _SENTENCE_END_RE = re.compile(r"[.!?\n]")
 _BODY_KO = "손가락|팔|다리|손|발|귀|혀|손목|발가락"  # not 머리: 머리를 자르다 is a haircut
@@ -179,7 +180,7 @@ ENGLISH_RULES: tuple[EnglishRule, ...] = (
     _en("en_corpse", "gore", 0.25, r"corpses?|dead bod(?:y|ies)|cadavers?"),
     # "severed" names gore with a body part (a rope or a phone line is severed too); Al Gore is a name
     _en("en_gore", "gore", 0.5, r"(?<!al )gore|gory|skinned alive|burned alive|torn flesh|flesh (?:torn|ripped|peeled|rotting)"
-        rf"|severed (?:\w+ ){{0,2}}(?:{_BODY_PARTS_EN})|(?:{_BODY_PARTS_EN}) (?:was |were |had been |got )?severed"),
+        rf"|severed (?:\w+ ){{0,3}}(?:{_BODY_PARTS_EN})|(?:{_BODY_PARTS_EN}) (?:\w+ ){{0,3}}severed"),
     # sexual content
     _en("en_sex_act", "sexual", 0.8, r"(?:having|had|have|has) (?:explicit )?sex|explicit sex|sex (?:with|scene)|sexual intercourse|intercourse"
         r"|(?:make|made|making) love|blowjob|oral sex"),
