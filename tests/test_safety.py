@@ -97,6 +97,9 @@ def test_blocked_cases_name_their_category(repo_data: Path, policy: SafetyPolicy
         "My nose started bleeding and there was blood all over my shirt.",
         # embarrassment, as "I wanted to disappear": ko_want_to_die read 사라지고 싶었다 alone as a wish to die
         "발표하다가 말이 막혀서 너무 창피해서 그냥 사라지고 싶었다.",
+        # 죽는구나 싶었다 is "I thought I would die" (싶다 of a thought, not V-고 싶다 of a wish)
+        "고층 빌딩에서 떨어지는데 진짜 이대로 죽는구나 싶었다.",
+        "괴물이 쫓아와서 이러다 죽겠다 싶었다.",
     ],
 )
 def test_allowed_nightmares_stay_allowed(text: str, policy: SafetyPolicy) -> None:

@@ -141,10 +141,12 @@ KOREAN_RULES: tuple[KoreanRule, ...] = (
     _ko("ko_jailbreak", "override", 0.6, "탈옥"),
     _ko("ko_no_filter", "override", 0.4, "검열|필터|제한|안전장치", "없이|없다", window=1),
     # self-harm wishes (reviewed by a person, never blocked)
-    _ko("ko_want_to_die", "self_harm", 0.8, "죽다|자살|자살하다|자해|자해하다|뛰어내리다|목매다|죽어버리다", "싶다", window=3),
+    # a wish is V-고 싶다 (죽고 싶다); 죽는구나 싶었다, 죽겠다 싶었다 is "I thought I would die", the
+    # fear of a nightmare, as "I thought I was going to die" in English
+    _ko("ko_want_to_die", "self_harm", 0.8, "죽다|자살|자살하다|자해|자해하다|뛰어내리다|목매다|죽어버리다", "고", "싶다", window=3),
     # 사라지고 싶다 is a wish to die, unless the sentence tells embarrassment (창피해서 사라지고
     # 싶었다, as "I wanted to disappear")
-    _ko("ko_vanish", "self_harm", 0.8, "사라지다", "싶다", window=3, unless=_EMBARRASSED_KO),
+    _ko("ko_vanish", "self_harm", 0.8, "사라지다", "고", "싶다", window=3, unless=_EMBARRASSED_KO),
     _ko("ko_suicide", "self_harm", 0.45, "자살|자살하다|자해|자해하다|유서"),
     _ko("ko_wrist", "self_harm", 0.7, "손목", "긋다", window=3),
     _ko("ko_hang", "self_harm", 0.6, "목", "매다", window=2),
