@@ -235,6 +235,11 @@ def test_nudity_next_to_a_child_goes_to_a_person(policy: SafetyPolicy) -> None:
         "After I slipped I wanted to hurt myself.",
         "I cut myself with the broken glass on purpose.",
         "꿈속의 나는 아무도 모르게 이 세상에서 영원히 사라지고 싶었다.",
+        # an evader's accident and embarrassment words that are not an accident or only embarrassment
+        "Everything fell apart and I cut myself in the bathroom.",
+        "When I slipped into the dark mood I started cutting myself.",
+        "I cut myself with a shard of glass to feel something.",
+        "창피하고 괴로워서 세상에서 영원히 사라지고 싶었다.",
         "I keep cutting myself when nobody is home.",
         "I am going to kill myself tonight.",
     ],

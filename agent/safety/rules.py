@@ -86,10 +86,13 @@ def _en(
 
 
 # a sentence that tells an accident and says nothing of meaning it (for `EnglishRule.unless`)
+# (a fall, a slip or a trip with its direction, not "fell apart" or "slipped into a dark mood"; an
+# object the hurt came from, not "with a shard ... to feel something")
 _ACCIDENT_EN = (
-    r"^(?!.*\b(?:on purpose|deliberately|intentionally|again|want|wanted|wanting|wish|wished|meant to)\b)"
-    r".*\b(?:fell|falls?|falling|slipped|slips|slipping|tripped|trips|stumbled|crashed|accident|accidentally"
-    r"|broken glass|shards?|thorns?|barbed wire|fence)\b"
+    r"^(?!.*\b(?:on purpose|deliberately|intentionally|again|want\w*|wish\w*|meant to|to feel|to punish|razors?|blades?)\b)"
+    r".*\b(?:(?:fell|falls?|falling) (?:off|down|over|from|onto|on|out of|through)|(?:slipped|slips|slipping) (?:on|off|and)"
+    r"|tripped|trips|tripping|stumbled|crashed|accident|accidentally|by accident"
+    r"|(?:myself|me) on (?:the |a |an |some )?(?:broken |sharp )?(?:glass|shards?|nails?|fence|wire|barbed wire|thorns?|edge|rocks?))\b"
 )
 _EMBARRASSED_KO = "창피|창피하다|부끄럽다|부끄러움|민망|민망하다|쪽팔리다|망신|수치스럽다"
 _BODY_PARTS_EN = (
@@ -147,6 +150,8 @@ KOREAN_RULES: tuple[KoreanRule, ...] = (
     # 사라지고 싶다 is a wish to die, unless the sentence tells embarrassment (창피해서 사라지고
     # 싶었다, as "I wanted to disappear")
     _ko("ko_vanish", "self_harm", 0.8, "사라지다", "고", "싶다", window=3, unless=_EMBARRASSED_KO),
+    # ... but for good, from the world, quietly, it is a wish to die whatever else the sentence feels
+    _ko("ko_vanish_for_good", "self_harm", 0.8, "영원히|영영|세상|완전히|조용히|이제", "사라지다", "고", "싶다", window=3),
     _ko("ko_suicide", "self_harm", 0.45, "자살|자살하다|자해|자해하다|유서"),
     _ko("ko_wrist", "self_harm", 0.7, "손목", "긋다", window=3),
     _ko("ko_hang", "self_harm", 0.6, "목", "매다", window=2),
