@@ -445,8 +445,18 @@ class MeaningDetector:
         for every head or one per category, 0 for a category it does not name)."""
         if not sentences:
             return []
+        return self.evidences(self.read(sentences), shift)
+
+    def read(self, sentences: Sequence[str]) -> npt.NDArray[np.float64]:
+        """The final log-odds per sentence and category, shape (n, categories): the reading that
+        `evidences` turns into evidence, at any shift, without reading the sentences again."""
         texts = list(sentences)
-        logits = self.logits(self.embed(texts), texts)
+        return self.logits(self.embed(texts), texts)
+
+    def evidences(
+        self, logits: npt.NDArray[np.float64], shift: float | Mapping[str, float] = 0.0
+    ) -> list[dict[str, float]]:
+        """`score` of sentences already `read`."""
         shifts = [float(shift.get(c, 0.0)) if isinstance(shift, Mapping) else float(shift) for c in self.categories]
         return [
             {c: self.evidence(c, float(z), by) for c, z, by in zip(self.categories, row, shifts, strict=True)}

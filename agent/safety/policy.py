@@ -149,8 +149,10 @@ def _minor_matches(matches: list[RuleMatch], sentences: list[Sentence], meaning_
     return found
 
 
-def _minors_readings_beside_sexual_evidence(found: list[RuleMatch]) -> list[RuleMatch]:
-    """`found` without the minors head's readings when nothing in the diary reads as sexual.
+def _minors_readings_beside_sexual_evidence(found: list[RuleMatch], sexual_hint: bool) -> list[RuleMatch]:
+    """`found` without the minors head's readings when nothing in the diary reads as sexual
+    (`sexual_hint`: a sentence the sexual head reads from `MEANING_MIN` without the diary's
+    sentence-count allowance, so that plain sentences padded around abuse do not open the gate).
 
     `minors` is sexual content involving a minor, and the `sexual` head counts every minors row as
     its own positive; the minors head alone fired on children named in ordinary sentences of real
@@ -159,7 +161,7 @@ def _minors_readings_beside_sexual_evidence(found: list[RuleMatch]) -> list[Rule
     from `MEANING_MIN`) is anywhere in the diary; the rules' own minors signals are not touched.
     Abuse told without a listed word kept its sexual reading (0.39 to 1.0) on the sentences written
     to test this (`tests/test_meaning.py`), so those stay blocked."""
-    if any(m.category == "sexual" and not m.booster for m in found):
+    if sexual_hint or any(m.category == "sexual" and not m.booster for m in found):
         return found
     return [m for m in found if not (m.category == "minors" and m.source == MEANING_SOURCE)]
 
@@ -247,10 +249,12 @@ class SafetyPolicy:
     def _canonical_signals(self, text: str) -> list[RuleMatch]:
         sentences = split_sentences(text)
         found = rule_matches(text)
+        sexual_hint = False
         if self.meaning is not None and sentences:
-            found += self._meaning_signals(sentences)
+            readings, sexual_hint = self._meaning_signals(sentences)
+            found += readings
         found += _minor_matches(found, sentences, self.block_threshold)
-        found = _minors_readings_beside_sexual_evidence([m for m in found if m.category != "_minor"])
+        found = _minors_readings_beside_sexual_evidence([m for m in found if m.category != "_minor"], sexual_hint)
         if self.use_profanity_filters:
             found += profanity_signals(text, sentences)
         if self.toxicity is not None and sentences:
@@ -262,10 +266,12 @@ class SafetyPolicy:
             ]
         return found
 
-    def _meaning_signals(self, sentences: list[Sentence]) -> list[RuleMatch]:
+    def _meaning_signals(self, sentences: list[Sentence]) -> tuple[list[RuleMatch], bool]:
         """One signal per sentence and category whose head is at least `MEANING_MIN` sure, the
         heads' anchors raised for the diary's length (`sentence_count_shift`, up to `allowance_cap`
-        or a head's lower cap in `category_caps`)."""
+        or a head's lower cap in `category_caps`); and whether any sentence reads as sexual from
+        `MEANING_MIN` at the sexual head's own anchors, without that allowance (the minors gate's
+        question: padding a diary must not open it)."""
         assert self.meaning is not None
         found: list[RuleMatch] = []
         counted = sum(any(ch.isalnum() for ch in s.text) for s in sentences)
@@ -274,14 +280,18 @@ class SafetyPolicy:
             c: sentence_count_shift(counted, min(self.allowance_cap, self.category_caps.get(c, self.allowance_cap)))
             for c in self.meaning.categories
         }
-        for sentence, probs in zip(sentences, self.meaning.score([s.text for s in sentences], shift), strict=True):
+        logits = self.meaning.read([s.text for s in sentences])
+        sexual_hint = "sexual" in self.meaning.categories and any(
+            row["sexual"] >= MEANING_MIN for row in self.meaning.evidences(logits)
+        )
+        for sentence, probs in zip(sentences, self.meaning.evidences(logits, shift), strict=True):
             for category, p in probs.items():
                 if p >= MEANING_MIN:
                     found.append(
                         RuleMatch(category, round(p, 4), sentence.start, sentence.end, f"{self.meaning.name}_{category}",
                                   source=MEANING_SOURCE)
                     )
-        return found
+        return found, sexual_hint
 
     def category_scores(self, found: list[RuleMatch]) -> dict[str, float]:
         """Combined score per category (see the module docstring for how sources combine).
