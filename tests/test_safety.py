@@ -236,6 +236,7 @@ def test_nudity_next_to_a_child_goes_to_a_person(policy: SafetyPolicy) -> None:
         "I cut myself with the broken glass on purpose.",
         "꿈속의 나는 아무도 모르게 이 세상에서 영원히 사라지고 싶었다.",
         # an evader's accident and embarrassment words that are not an accident or only embarrassment
+        "I'm trying to die but nobody lets me.",
         "Everything fell apart and I cut myself in the bathroom.",
         "When I slipped into the dark mood I started cutting myself.",
         "I cut myself with a shard of glass to feel something.",

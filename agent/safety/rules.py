@@ -214,9 +214,9 @@ ENGLISH_RULES: tuple[EnglishRule, ...] = (
     _en("en_jailbreak", "override", 0.6, r"system prompt|developer mode|jailbreak\w*|do anything now|new instructions:"),
     _en("en_no_filter", "override", 0.4, r"(?:no|without) (?:content )?(?:filters?|restrictions|censorship|safety rules)|unfiltered|uncensored"),
     # self-harm wishes
-    # "going to die" is the fear of a nightmare ("I thought I was going to die"), not a wish: only a
-    # wish to die counts, while going / trying to kill oneself or end it all does
-    _en("en_want_to_die", "self_harm", 0.8, r"(?:want|wanted|wanting|wish|wished) to die"
+    # "going to die" is the fear of a nightmare ("I thought I was going to die"), not a wish: wanting
+    # or trying to die counts, and going to kill oneself or end it all
+    _en("en_want_to_die", "self_harm", 0.8, r"(?:want|wanted|wanting|wish|wished|tried|trying) to die"
         r"|(?:want|wanted|wanting|wish|wished|going|tried|trying) to (?:kill myself|end it all"
         r"|end my life|end everything|disappear forever|not (?:be alive|exist|wake up))|wish i (?:was|were) dead|better off dead"),
     _en("en_kill_myself", "self_harm", 0.75, r"kill(?:ing|ed)? myself|end(?:ing|ed)? my (?:own )?life|take my (?:own )?life"),
