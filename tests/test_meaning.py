@@ -276,6 +276,41 @@ def test_a_minors_reading_counts_only_beside_sexual_evidence_in_the_diary() -> N
     assert beside.decision == "block" and "minors" in {r.category for r in beside.reasons}
 
 
+def test_the_minors_gate_reads_the_sexual_head_without_the_sentence_count_allowance() -> None:
+    """Nine plain sentences lower every head's reading (the allowance for a long diary); the gate asks
+    whether a sentence reads as sexual at all, so padding does not open it. A booster alone does not."""
+    weights = np.zeros((8, len(CATEGORIES)), dtype=np.float32)
+    weights[0, CATEGORIES.index("minors")] = 12.0
+    weights[1, CATEGORIES.index("sexual")] = 5.6  # p = 0.40 alone, 0.06 after log(10) of allowance
+    detector = MeaningDetector(
+        weights=weights,
+        bias=np.full(len(CATEGORIES), -6.0, dtype=np.float32),
+        categories=CATEGORIES,
+        embed=_one_hot_embed({"chick": 0, "tangled": 1}),
+    )
+    policy = SafetyPolicy(meaning=detector)
+    padding = "We walked. " * 9
+    padded = policy.check(padding + "A little girl came up and stole a chick. Then we lay tangled together.")
+    assert "minors" in {r.category for r in padded.reasons}
+    booster = policy.check(padding + "A little girl came up and stole a chick, graphic and in detail.")
+    assert "minors" not in {r.category for r in booster.reasons}
+
+
+def test_without_a_sexual_head_the_minors_gate_stays_open() -> None:
+    """A detector trained without a sexual head cannot say a diary is not sexual: its minors head counts."""
+    categories = tuple(c for c in CATEGORIES if c != "sexual")
+    weights = np.zeros((8, len(categories)), dtype=np.float32)
+    weights[0, categories.index("minors")] = 12.0
+    detector = MeaningDetector(
+        weights=weights,
+        bias=np.full(len(categories), -6.0, dtype=np.float32),
+        categories=categories,
+        embed=_one_hot_embed({"chick": 0}),
+    )
+    verdict = SafetyPolicy(meaning=detector).check("A little girl came up and stole a chick.")
+    assert verdict.decision == "block" and "minors" in {r.category for r in verdict.reasons}
+
+
 @pytest.mark.parametrize(
     "text",
     [  # real DreamBank reports (data/policy/dreambank_val*.jsonl) blocked as sexual content with minors

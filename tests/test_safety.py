@@ -85,6 +85,8 @@ def test_blocked_cases_name_their_category(repo_data: Path, policy: SafetyPolicy
         # one (self_harm 0.8, review with the support message; a real DreamBank report of a knife
         # attack, data/policy/dreambank_val.jsonl, and a hard negative of the heads' training rows)
         "A wolf chased me through the forest and I thought I was going to die.",
+        "The plane was going down and we were all going to die.",
+        "The monster grabbed my leg and I screamed that I'm going to die.",
         "I was terrified I was going to die.",
         # an accident is not self-harm: en_hurt_myself read these as wishes (0.6, review)
         "I fell off the ladder and hurt myself.",
@@ -135,6 +137,11 @@ def test_a_verb_stem_is_not_the_noun_it_is_spelled_like(text: str) -> None:
         "The movie was full of blood and gore.",
         "There were pools of blood everywhere in the hallway.",
         "The floor was covered in blood after the attack.",
+        # review of stop 36: "al" ends other words than Al; a nose is not always a nosebleed
+        "It was brutal gore: the hallway was full of it.",
+        "I stabbed him in the nose and there was a pool of blood around him.",
+        "Her throat was severed.",
+        "There was a severed, bloody hand on the step.",
     ],
 )
 def test_gore_words_still_count_in_their_gore_sense(text: str) -> None:
@@ -241,6 +248,20 @@ def test_nudity_next_to_a_child_goes_to_a_person(policy: SafetyPolicy) -> None:
         "When I slipped into the dark mood I started cutting myself.",
         "I cut myself with a shard of glass to feel something.",
         "창피하고 괴로워서 세상에서 영원히 사라지고 싶었다.",
+        # review of stop 36: accident words elsewhere in the sentence, or said to be no accident
+        "I cut myself and it was no accident.",
+        "I cut myself; it was no accident.",
+        "Tears falling down my face, I cut myself.",
+        "I stumbled into the bathroom and cut myself with scissors.",
+        "I slipped on the ice and cut myself with a razor.",
+        "I fell off the ladder and then hurt myself on purpose.",
+        "I'm going to die tonight, I have the pills ready.",
+        # Korean wishes and intents that are not V-고 싶다
+        "요즘 그냥 자살할까 싶다.",
+        "옥상에서 뛰어내릴까 싶었다.",
+        "차라리 죽었으면 싶다.",
+        "창피하고 지쳐서 차라리 사라지고 싶다.",
+        "발표에서 망신당했다\n집에 와서 한참 누워 있었다\n그냥 사라지고 싶다",  # lines without full stops
         "I keep cutting myself when nobody is home.",
         "I am going to kill myself tonight.",
     ],

@@ -281,7 +281,8 @@ class SafetyPolicy:
             for c in self.meaning.categories
         }
         logits = self.meaning.read([s.text for s in sentences])
-        sexual_hint = "sexual" in self.meaning.categories and any(
+        # heads without a sexual one cannot say that nothing reads as sexual: their minors head counts
+        sexual_hint = "sexual" not in self.meaning.categories or any(
             row["sexual"] >= MEANING_MIN for row in self.meaning.evidences(logits)
         )
         for sentence, probs in zip(sentences, self.meaning.evidences(logits, shift), strict=True):

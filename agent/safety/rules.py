@@ -47,7 +47,8 @@ class KoreanRule:
     window: int = 4
     booster: bool = False
     standalone: bool = False  # the first slot must not be glued to a following noun (시발역)
-    unless: frozenset[str] = frozenset()  # a match is dropped when its sentence has one of these
+    # a match is dropped when its sentence (Kiwi's . ! ? and the line it is on) holds one of these
+    unless: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ class EnglishRule:
     weight: float
     pattern: re.Pattern[str]
     booster: bool = False
-    unless: re.Pattern[str] | None = None  # a match is dropped when this is found in its sentence
+    # a match is dropped when this is found in its sentence (`_sentence_around`: up to . ! ? ; or a line end)
+    unless: re.Pattern[str] | None = None
 
 
 def _ko(name: str, category: str, weight: float, *slots: str, unless: str = "", **options: int | bool) -> KoreanRule:
@@ -85,21 +87,32 @@ def _en(
     )
 
 
-# a sentence that tells an accident and says nothing of meaning it (for `EnglishRule.unless`)
-# (a fall, a slip or a trip with its direction, not "fell apart" or "slipped into a dark mood"; an
-# object the hurt came from, not "with a shard ... to feel something")
+# a sentence that tells an accident and says nothing of meaning it (for `EnglishRule.unless`): a fall,
+# slip or trip joined by "and" to the hurt ("fell off the ladder and hurt myself", not "fell apart and
+# I cut myself" or "tears falling down my face, I cut myself"), "accidentally", or the object the hurt
+# came from ("cut myself on the glass", not "with a shard ... to feel something"); a sentence that
+# names a wish, a repeat, a blade or says it was no accident is never excused
 _ACCIDENT_EN = (
-    r"^(?!.*\b(?:on purpose|deliberately|intentionally|again|want\w*|wish\w*|meant to|to feel|to punish|razors?|blades?)\b)"
-    r".*\b(?:(?:fell|falls?|falling) (?:off|down|over|from|onto|on|out of|through)|(?:slipped|slips|slipping) (?:on|off|and)"
-    r"|tripped|trips|tripping|stumbled|crashed|accident|accidentally|by accident"
-    r"|(?:myself|me) on (?:the |a |an |some )?(?:broken |sharp )?(?:glass|shards?|nails?|fence|wire|barbed wire|thorns?|edge|rocks?))\b"
+    r"^(?!.*\b(?:on purpose|deliberately|intentionally|again|want\w*|wish\w*|meant to|to feel|to punish"
+    r"|razors?|blades?|knife|knives|scissors|lighter|no accident|not an accident)\b)"
+    r".*\b(?:(?:(?:fell|slipped) (?:off|down|over|from|onto|on|out of|through|in)|tripped|stumbled|crashed)"
+    r"(?: [\w'-]+){0,4} and (?:i )?(?:then )?(?:cut|hurt|harmed)"
+    r"|accidentally (?:cut|hurt|harmed)|(?:cut|hurt|harmed) myself (?:by accident|accidentally)"
+    r"|(?:myself|me) on (?:the |a |an |some )?(?:broken |sharp )?(?:glass|shards?|nails?|fence|wire|barbed wire|thorns?|rocks?))\b"
+)
+# endings of a wish or an intent before 싶다: 죽고 싶다, 자살할까 싶다, 죽었으면 싶다 (not 죽는구나 /
+# 죽겠다 싶었다, "I thought I would die")
+_WISH_ENDINGS_KO = "고|ᆯ까|을까|으면|면"
+_FEAR_EN = (
+    r"\b(?:thought|think|thinking|felt|feel|feeling|sure|afraid|scared|terrified|frightened|knew|know|realized|feared|fear"
+    r"|panic\w*|believed|convinced|certain|worried|scream\w*|yell\w*|shout\w*|cried|crying|chas\w+|monsters?|falling|drown\w*)\b"
 )
 _EMBARRASSED_KO = "창피|창피하다|부끄럽다|부끄러움|민망|민망하다|쪽팔리다|망신|수치스럽다"
 _BODY_PARTS_EN = (
     r"heads?|hands?|arms?|legs?|fingers?|thumbs?|toes?|limbs?|feet|foot|ears?|noses?|tongues?|necks?|torsos?|bod(?:y|ies)"
-    r"|knees?|elbows?|wrists?|ankles?|waist|shoulders?|hips?"
+    r"|knees?|elbows?|wrists?|ankles?|waist|shoulders?|hips?|throats?|faces?|eyes?|jaws?|skulls?|spines?|arter(?:y|ies)|chests?"
 )
-_SENTENCE_END_RE = re.compile(r"[.!?\n]")
+_SENTENCE_END_RE = re.compile(r"[.!?;\n]")  # the scope of `EnglishRule.unless`
 _BODY_KO = "손가락|팔|다리|손|발|귀|혀|손목|발가락"  # not 머리: 머리를 자르다 is a haircut
 _GROUPS_KO = "흑인|유대인|무슬림|이슬람|동성애자|게이|레즈비언|이민자|난민|장애인|중국인|일본인|조선족|성소수자|트랜스젠더"
 _INSTRUCTIONS_KO = "지시|지침|명령|명령어|규칙|프롬프트|설정|제한|규정|정책|필터|검열|가이드라인"
@@ -146,12 +159,14 @@ KOREAN_RULES: tuple[KoreanRule, ...] = (
     # self-harm wishes (reviewed by a person, never blocked)
     # a wish is V-고 싶다 (죽고 싶다); 죽는구나 싶었다, 죽겠다 싶었다 is "I thought I would die", the
     # fear of a nightmare, as "I thought I was going to die" in English
-    _ko("ko_want_to_die", "self_harm", 0.8, "죽다|자살|자살하다|자해|자해하다|뛰어내리다|목매다|죽어버리다", "고", "싶다", window=3),
+    _ko("ko_want_to_die", "self_harm", 0.8, "죽다|자살|자살하다|자해|자해하다|뛰어내리다|목매다|죽어버리다", _WISH_ENDINGS_KO, "싶다",
+        window=3),
     # 사라지고 싶다 is a wish to die, unless the sentence tells embarrassment (창피해서 사라지고
     # 싶었다, as "I wanted to disappear")
-    _ko("ko_vanish", "self_harm", 0.8, "사라지다", "고", "싶다", window=3, unless=_EMBARRASSED_KO),
+    _ko("ko_vanish", "self_harm", 0.8, "사라지다", _WISH_ENDINGS_KO, "싶다", window=3, unless=_EMBARRASSED_KO),
     # ... but for good, from the world, quietly, it is a wish to die whatever else the sentence feels
-    _ko("ko_vanish_for_good", "self_harm", 0.8, "영원히|영영|세상|완전히|조용히|이제", "사라지다", "고", "싶다", window=3),
+    _ko("ko_vanish_for_good", "self_harm", 0.8, "영원히|영영|세상|완전히|조용히|이제|차라리|아예|흔적", "사라지다", _WISH_ENDINGS_KO,
+        "싶다", window=3),
     _ko("ko_suicide", "self_harm", 0.45, "자살|자살하다|자해|자해하다|유서"),
     _ko("ko_wrist", "self_harm", 0.7, "손목", "긋다", window=3),
     _ko("ko_hang", "self_harm", 0.6, "목", "매다", window=2),
@@ -174,7 +189,7 @@ _INSTRUCTIONS_EN = r"instructions?|rules|prompts?|guidelines|polic(?:y|ies)|filt
 ENGLISH_RULES: tuple[EnglishRule, ...] = (
     # gore
     _en("en_blood_pool", "gore", 0.5, r"pools? of blood|blood (?:everywhere|all over|gushing|spurting|pouring|splattered)"
-        r"|(?:covered|soaked|drenched|bathed) in blood|blood[- ]soaked|blood[- ]spattered", unless=r"\bnose|nosebleed"),
+        r"|(?:covered|soaked|drenched|bathed) in blood|blood[- ]soaked|blood[- ]spattered", unless=r"\bnose ?bleed|bloody nose|nose (?:was |started |began )?bleeding|nose bled"),
     _en("en_bleed_out", "gore", 0.6, r"bleed(?:s|ing)? out|bled out|bled to death|bleeding to death"),
     _en("en_blood", "gore", 0.15, r"blood|bloody|bleeding|bled"),
     _en("en_cut_off", "gore", 0.45, rf"(?:cut|cuts|cutting|chopped|chopping|chop|sawed|sawing|ripped|tore) off {_POSS_EN}? ?(?:\w+ )?(?:{_BODY_EN})"),
@@ -186,8 +201,8 @@ ENGLISH_RULES: tuple[EnglishRule, ...] = (
     _en("en_kill", "gore", 0.2, r"murder(?:ed|ing|s)?|killed|slaughter(?:ed|ing)?|massacred?|butchered"),
     _en("en_corpse", "gore", 0.25, r"corpses?|dead bod(?:y|ies)|cadavers?"),
     # "severed" names gore with a body part (a rope or a phone line is severed too); Al Gore is a name
-    _en("en_gore", "gore", 0.5, r"(?<!al )gore|gory|skinned alive|burned alive|torn flesh|flesh (?:torn|ripped|peeled|rotting)"
-        rf"|severed (?:\w+ ){{0,3}}(?:{_BODY_PARTS_EN})|(?:{_BODY_PARTS_EN}) (?:\w+ ){{0,3}}severed"),
+    _en("en_gore", "gore", 0.5, r"(?<!\bal )gore|gory|skinned alive|burned alive|torn flesh|flesh (?:torn|ripped|peeled|rotting)"
+        rf"|severed,? (?:[\w'-]+,? ){{0,3}}(?:{_BODY_PARTS_EN})|(?:{_BODY_PARTS_EN}),? (?:[\w'-]+,? ){{0,3}}severed"),
     # sexual content
     _en("en_sex_act", "sexual", 0.8, r"(?:having|had|have|has) (?:explicit )?sex|explicit sex|sex (?:with|scene)|sexual intercourse|intercourse"
         r"|(?:make|made|making) love|blowjob|oral sex"),
@@ -219,6 +234,9 @@ ENGLISH_RULES: tuple[EnglishRule, ...] = (
     _en("en_want_to_die", "self_harm", 0.8, r"(?:want|wanted|wanting|wish|wished|tried|trying) to die"
         r"|(?:want|wanted|wanting|wish|wished|going|tried|trying) to (?:kill myself|end it all"
         r"|end my life|end everything|disappear forever|not (?:be alive|exist|wake up))|wish i (?:was|were) dead|better off dead"),
+    # ... but "I'm going to die tonight, I have the pills ready" is an intent: "I'm going to die" counts
+    # unless its sentence tells the fear of it ("we were all going to die" as the plane fell does not)
+    _en("en_going_to_die", "self_harm", 0.6, r"i(?:'m| am) going to die", unless=_FEAR_EN),
     _en("en_kill_myself", "self_harm", 0.75, r"kill(?:ing|ed)? myself|end(?:ing|ed)? my (?:own )?life|take my (?:own )?life"),
     # an accident ("I fell and hurt myself") is not self-harm, unless the sentence also says it was meant
     _en("en_hurt_myself", "self_harm", 0.6, r"(?:cut|cutting|hurt|hurting|harm|harming) myself", unless=_ACCIDENT_EN),
@@ -284,8 +302,12 @@ def _match_korean_rule(
             last = _next_slot(tokens, sentence, slot, last, rule.window) if last is not None else None
         if last is None:
             continue
-        if rule.unless and any(_keys(t) & rule.unless for j, t in enumerate(tokens) if sentence[j] == sentence[i]):
-            continue
+        if rule.unless and any(
+            _keys(t) & rule.unless and "\n" not in text[min(t.start, token.start) : max(t.end, token.end)]
+            for j, t in enumerate(tokens)
+            if sentence[j] == sentence[i]
+        ):
+            continue  # the sentence (up to . ! ? and within its line) holds an `unless` word
         start, end = word_span(text, token.start, tokens[last].end)
         found.append(RuleMatch(rule.category, rule.weight, start, end, rule.name, rule.booster))
     return found
