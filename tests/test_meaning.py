@@ -42,17 +42,25 @@ def _one_hot_embed(keyword_to_axis: dict[str, int], dim: int = 8):  # type: igno
     return embed
 
 
-def _tiny_detector() -> MeaningDetector:
-    """gore fires on "melon", sexual on "tangled"; everything else stays at p ~ 0."""
-    weights = np.zeros((8, len(CATEGORIES)), dtype=np.float32)
-    weights[0, CATEGORIES.index("gore")] = 12.0
-    weights[1, CATEGORIES.index("sexual")] = 12.0
+def _keyword_detector(
+    heads: dict[str, tuple[str, float]], categories: tuple[str, ...] = CATEGORIES
+) -> MeaningDetector:
+    """A detector whose head `category` reads a sentence holding `keyword` at logit `weight - 6`
+    ({keyword: (category, weight)}; 12.0 is p ~ 1); every other sentence and head stays at p ~ 0."""
+    weights = np.zeros((8, len(categories)), dtype=np.float32)
+    for axis, (category, weight) in enumerate(heads.values()):
+        weights[axis, categories.index(category)] = weight
     return MeaningDetector(
         weights=weights,
-        bias=np.full(len(CATEGORIES), -6.0, dtype=np.float32),
-        categories=CATEGORIES,
-        embed=_one_hot_embed({"melon": 0, "tangled": 1}),
+        bias=np.full(len(categories), -6.0, dtype=np.float32),
+        categories=categories,
+        embed=_one_hot_embed({keyword: axis for axis, keyword in enumerate(heads)}),
     )
+
+
+def _tiny_detector() -> MeaningDetector:
+    """gore fires on "melon", sexual on "tangled"; everything else stays at p ~ 0."""
+    return _keyword_detector({"melon": ("gore", 12.0), "tangled": ("sexual", 12.0)})
 
 
 def test_a_meaning_head_blocks_alone_with_the_sentence_as_span() -> None:
@@ -239,16 +247,8 @@ def test_an_unsure_sexual_reading_next_to_a_childhood_memory_is_reviewed_not_blo
     like I used to when I was a little kid" read 0.61 sexual, and the bonus for a minor in the same
     sentence turned that unsure reading into a block for sexual content with minors. A meaning
     reading escalates next to a minor only when it would block on its own."""
-    weights = np.zeros((8, len(CATEGORIES)), dtype=np.float32)
-    weights[0, CATEGORIES.index("sexual")] = 6.4  # p = 0.60 on a sentence with "couches"
-    weights[1, CATEGORIES.index("sexual")] = 7.4  # p = 0.80 on a sentence with "tangled"
-    detector = MeaningDetector(
-        weights=weights,
-        bias=np.full(len(CATEGORIES), -6.0, dtype=np.float32),
-        categories=CATEGORIES,
-        embed=_one_hot_embed({"couches": 0, "tangled": 1}),
-    )
-    policy = SafetyPolicy(meaning=detector)
+    # p = 0.60 on a sentence with "couches", 0.80 with "tangled"
+    policy = SafetyPolicy(meaning=_keyword_detector({"couches": ("sexual", 6.4), "tangled": ("sexual", 7.4)}))
     unsure = policy.check("We built a fort out of the couches like I used to when I was a little kid.")
     assert unsure.decision == "review"
     assert "minors" not in {r.category for r in unsure.reasons}
@@ -260,16 +260,7 @@ def test_a_minors_reading_counts_only_beside_sexual_evidence_in_the_diary() -> N
     """`minors` is sexual content involving a minor (the `sexual` head counts every minors row as
     its own positive): a minors head that fires on a child named in an ordinary sentence, with no
     sexual reading or rule anywhere in the diary, is not evidence."""
-    weights = np.zeros((8, len(CATEGORIES)), dtype=np.float32)
-    weights[0, CATEGORIES.index("minors")] = 12.0
-    weights[1, CATEGORIES.index("sexual")] = 12.0
-    detector = MeaningDetector(
-        weights=weights,
-        bias=np.full(len(CATEGORIES), -6.0, dtype=np.float32),
-        categories=CATEGORIES,
-        embed=_one_hot_embed({"chick": 0, "tangled": 1}),
-    )
-    policy = SafetyPolicy(meaning=detector)
+    policy = SafetyPolicy(meaning=_keyword_detector({"chick": ("minors", 12.0), "tangled": ("sexual", 12.0)}))
     alone = policy.check("A little girl came up and stole a chick.")
     assert alone.decision == "allow" and "minors" not in {r.category for r in alone.reasons}
     beside = policy.check("A little girl came up and stole a chick. Then we lay tangled together.")
@@ -279,16 +270,8 @@ def test_a_minors_reading_counts_only_beside_sexual_evidence_in_the_diary() -> N
 def test_the_minors_gate_reads_the_sexual_head_without_the_sentence_count_allowance() -> None:
     """Nine plain sentences lower every head's reading (the allowance for a long diary); the gate asks
     whether a sentence reads as sexual at all, so padding does not open it. A booster alone does not."""
-    weights = np.zeros((8, len(CATEGORIES)), dtype=np.float32)
-    weights[0, CATEGORIES.index("minors")] = 12.0
-    weights[1, CATEGORIES.index("sexual")] = 5.6  # p = 0.40 alone, 0.06 after log(10) of allowance
-    detector = MeaningDetector(
-        weights=weights,
-        bias=np.full(len(CATEGORIES), -6.0, dtype=np.float32),
-        categories=CATEGORIES,
-        embed=_one_hot_embed({"chick": 0, "tangled": 1}),
-    )
-    policy = SafetyPolicy(meaning=detector)
+    # sexual p = 0.40 on a sentence with "tangled" alone, 0.06 after log(10) of allowance
+    policy = SafetyPolicy(meaning=_keyword_detector({"chick": ("minors", 12.0), "tangled": ("sexual", 5.6)}))
     padding = "We walked. " * 9
     padded = policy.check(padding + "A little girl came up and stole a chick. Then we lay tangled together.")
     assert "minors" in {r.category for r in padded.reasons}
@@ -298,15 +281,7 @@ def test_the_minors_gate_reads_the_sexual_head_without_the_sentence_count_allowa
 
 def test_without_a_sexual_head_the_minors_gate_stays_open() -> None:
     """A detector trained without a sexual head cannot say a diary is not sexual: its minors head counts."""
-    categories = tuple(c for c in CATEGORIES if c != "sexual")
-    weights = np.zeros((8, len(categories)), dtype=np.float32)
-    weights[0, categories.index("minors")] = 12.0
-    detector = MeaningDetector(
-        weights=weights,
-        bias=np.full(len(categories), -6.0, dtype=np.float32),
-        categories=categories,
-        embed=_one_hot_embed({"chick": 0}),
-    )
+    detector = _keyword_detector({"chick": ("minors", 12.0)}, tuple(c for c in CATEGORIES if c != "sexual"))
     verdict = SafetyPolicy(meaning=detector).check("A little girl came up and stole a chick.")
     assert verdict.decision == "block" and "minors" in {r.category for r in verdict.reasons}
 
