@@ -157,8 +157,9 @@ def _minors_readings_beside_sexual_evidence(found: list[RuleMatch], sexual_hint:
     `minors` is sexual content involving a minor, and the `sexual` head counts every minors row as
     its own positive; the minors head alone fired on children named in ordinary sentences of real
     dream reports ("a little girl came up and stole a chick", 1.0: a block for sexual content with
-    minors). Its reading counts when a sexual rule (not a booster) or a sexual head reading (reported
-    from `MEANING_MIN`) is anywhere in the diary; the rules' own minors signals are not touched.
+    minors). Its reading counts when a sexual rule (not a booster) is anywhere in the diary or
+    `sexual_hint` holds (which any sexual head reading in `found` implies: the allowance only raises
+    anchors); the rules' own minors signals are not touched.
     Abuse told without a listed word kept its sexual reading (0.39 to 1.0) on the sentences written
     to test this (`tests/test_meaning.py`), so those stay blocked."""
     if sexual_hint or any(m.category == "sexual" and not m.booster for m in found):
@@ -282,8 +283,9 @@ class SafetyPolicy:
         }
         logits = self.meaning.read([s.text for s in sentences])
         # heads without a sexual one cannot say that nothing reads as sexual: their minors head counts
-        sexual_hint = "sexual" not in self.meaning.categories or any(
-            row["sexual"] >= MEANING_MIN for row in self.meaning.evidences(logits)
+        categories = list(self.meaning.categories)
+        sexual_hint = "sexual" not in categories or any(
+            self.meaning.evidence("sexual", float(z)) >= MEANING_MIN for z in logits[:, categories.index("sexual")]
         )
         for sentence, probs in zip(sentences, self.meaning.evidences(logits, shift), strict=True):
             for category, p in probs.items():

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 
 from agent.safety.slang import ENGLISH_SLANG, KOREAN_SLANG
-from agent.text import Morpheme, has_hangul, morphemes, word_span
+from agent.text import Morpheme, has_hangul, morphemes, split_sentences, word_span
 
 MINOR_AGE_LIMIT = 18
 
@@ -47,7 +47,7 @@ class KoreanRule:
     window: int = 4
     booster: bool = False
     standalone: bool = False  # the first slot must not be glued to a following noun (시발역)
-    # a match is dropped when its sentence (Kiwi's . ! ? and the line it is on) holds one of these
+    # a match is dropped when its sentence (`agent.text.split_sentences`) holds one of these
     unless: frozenset[str] = frozenset()
 
 
@@ -58,7 +58,7 @@ class EnglishRule:
     weight: float
     pattern: re.Pattern[str]
     booster: bool = False
-    # a match is dropped when this is found in its sentence (`_sentence_around`: up to . ! ? ; or a line end)
+    # a match is dropped when this is found in its sentence (`agent.text.split_sentences`)
     unless: re.Pattern[str] | None = None
 
 
@@ -112,7 +112,6 @@ _BODY_PARTS_EN = (
     r"heads?|hands?|arms?|legs?|fingers?|thumbs?|toes?|limbs?|feet|foot|ears?|noses?|tongues?|necks?|torsos?|bod(?:y|ies)"
     r"|knees?|elbows?|wrists?|ankles?|waist|shoulders?|hips?|throats?|faces?|eyes?|jaws?|skulls?|spines?|arter(?:y|ies)|chests?"
 )
-_SENTENCE_END_RE = re.compile(r"[.!?;\n]")  # the scope of `EnglishRule.unless`
 _BODY_KO = "손가락|팔|다리|손|발|귀|혀|손목|발가락"  # not 머리: 머리를 자르다 is a haircut
 _GROUPS_KO = "흑인|유대인|무슬림|이슬람|동성애자|게이|레즈비언|이민자|난민|장애인|중국인|일본인|조선족|성소수자|트랜스젠더"
 _INSTRUCTIONS_KO = "지시|지침|명령|명령어|규칙|프롬프트|설정|제한|규정|정책|필터|검열|가이드라인"
@@ -302,12 +301,10 @@ def _match_korean_rule(
             last = _next_slot(tokens, sentence, slot, last, rule.window) if last is not None else None
         if last is None:
             continue
-        if rule.unless and any(
-            _keys(t) & rule.unless and "\n" not in text[min(t.start, token.start) : max(t.end, token.end)]
-            for j, t in enumerate(tokens)
-            if sentence[j] == sentence[i]
-        ):
-            continue  # the sentence (up to . ! ? and within its line) holds an `unless` word
+        if rule.unless:
+            start, end = _sentence_around(text, token.start)
+            if any(_keys(t) & rule.unless for t in tokens if start <= t.start < end):
+                continue
         start, end = word_span(text, token.start, tokens[last].end)
         found.append(RuleMatch(rule.category, rule.weight, start, end, rule.name, rule.booster))
     return found
@@ -330,11 +327,14 @@ def korean_matches(text: str) -> list[RuleMatch]:
     return found
 
 
-def _sentence_around(text: str, start: int, end: int) -> str:
-    """The sentence holding `text[start:end]`: from the last end mark before it to the first after it."""
-    before = [m.end() for m in _SENTENCE_END_RE.finditer(text, 0, start)]
-    after = _SENTENCE_END_RE.search(text, end)
-    return text[before[-1] if before else 0 : after.start() if after else len(text)]
+def _sentence_around(text: str, at: int) -> tuple[int, int]:
+    """(start, end) of the sentence of `text` holding offset `at`, as the policy and the planner split
+    it (`split_sentences`: line ends, . ! ? and Kiwi's sentence endings; cached per text): the scope
+    of a rule's `unless`."""
+    for sentence in split_sentences(text):
+        if at < sentence.end:
+            return sentence.start, sentence.end
+    return 0, len(text)
 
 
 def english_matches(text: str) -> list[RuleMatch]:
@@ -342,8 +342,10 @@ def english_matches(text: str) -> list[RuleMatch]:
     found: list[RuleMatch] = []
     for rule in ENGLISH_RULES:
         for m in rule.pattern.finditer(text):
-            if rule.unless is not None and rule.unless.search(_sentence_around(text, m.start(), m.end())):
-                continue
+            if rule.unless is not None:
+                start, end = _sentence_around(text, m.start())
+                if rule.unless.search(text[start:end]):
+                    continue
             found.append(RuleMatch(rule.category, rule.weight, m.start(), m.end(), rule.name, rule.booster))
     for age in _EN_AGE_RE.finditer(text):
         if int(age.group(1)) < MINOR_AGE_LIMIT:
