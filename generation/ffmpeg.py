@@ -9,10 +9,12 @@ written by the preview renderer and segments re-encoded by the stitcher are stre
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 from collections.abc import Generator, Sequence
 from functools import cache
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from generation.base import GenerationError
@@ -27,13 +29,28 @@ CRF = 20
 X264_PRESET = "veryfast"
 
 
-@cache
-def ffmpeg_exe() -> str:
-    """Path of the ffmpeg binary bundled with imageio-ffmpeg."""
+def imageio_ffmpeg_lib() -> ModuleType:
+    """imageio-ffmpeg, its readers and writers started without a `preexec_fn` (every caller gets it
+    here, not by importing it).
+
+    With one (`os.setpgrp`, imageio-ffmpeg's default for readers and writers) Python forks instead of
+    vfork and runs the interpreter's after-fork code in the child, which clears the other threads'
+    state; a render thread's child hung there for good, destroying a PyAV scaler's condition variable
+    that a thread of the parent was waiting on (`pthread_cond_destroy`, seen with gdb in
+    `tests/test_pipeline.py::test_background_runner_returns_at_once_and_finishes`; imageio-ffmpeg's
+    own workaround, its issue #58). The cost: Ctrl-C reaches ffmpeg too, which stops with us."""
+    os.environ.setdefault("IMAGEIO_FFMPEG_NO_PREVENT_SIGINT", "1")
     try:
         import imageio_ffmpeg
     except ImportError as exc:  # pragma: no cover - a core dependency
         raise GenerationError("imageio-ffmpeg is missing: pip install imageio-ffmpeg") from exc
+    return imageio_ffmpeg
+
+
+@cache
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary bundled with imageio-ffmpeg."""
+    imageio_ffmpeg = imageio_ffmpeg_lib()
     try:
         return str(imageio_ffmpeg.get_ffmpeg_exe())
     except RuntimeError as exc:  # pragma: no cover - broken install
@@ -100,8 +117,7 @@ def open_h264_writer(
     `keyframes_at` forces keyframes at those frame numbers (besides one each second), so the
     file can later be split there without re-encoding.
     """
-    import imageio_ffmpeg
-
+    imageio_ffmpeg = imageio_ffmpeg_lib()
     check_even_size(width, height)
     path.parent.mkdir(parents=True, exist_ok=True)
     writer: Generator[None, Any, None] = imageio_ffmpeg.write_frames(

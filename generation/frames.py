@@ -12,12 +12,12 @@ import numpy as np
 from PIL import Image
 
 from generation.base import GenerationError
+from generation.ffmpeg import imageio_ffmpeg_lib
 
 
 def last_frame(video: Path) -> np.ndarray:
     """The last decoded frame of `video` as HxWx3 uint8 (every frame is decoded: clips are short)."""
-    import imageio_ffmpeg
-
+    imageio_ffmpeg = imageio_ffmpeg_lib()
     try:
         reader = imageio_ffmpeg.read_frames(str(video))
         meta = next(reader)

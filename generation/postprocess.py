@@ -38,6 +38,7 @@ from generation.ffmpeg import (
     check_even_size,
     ffmpeg_command,
     h264_output_params,
+    imageio_ffmpeg_lib,
     open_h264_writer,
     stderr_tail,
 )
@@ -272,8 +273,7 @@ def _encode_with_upscaler(
     progress: ProgressFn | None,
 ) -> None:
     """Decode (interpolated by ffmpeg), upscale in chunks, caption, encode with the shared writer."""
-    import imageio_ffmpeg
-
+    imageio_ffmpeg = imageio_ffmpeg_lib()
     width, height = plan.out_size
     caption = np.asarray(Image.open(overlay).convert("RGBA")) if overlay is not None else None
     vf = interpolation_filter(plan)

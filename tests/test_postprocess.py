@@ -319,3 +319,14 @@ def test_a_progress_callback_that_raises_leaves_no_ffmpeg_behind(
     (proc,) = [p for p in started if "-progress" in list(p.args)]  # type: ignore[arg-type]  # probes run ffmpeg too; this is the encode
     assert proc.returncode is not None  # waited for: reaped, not a zombie
     assert not Path(f"/proc/{proc.pid}").exists()  # gone, not left running or as a zombie
+
+
+def test_ffmpeg_readers_and_writers_start_without_a_preexec_fn() -> None:
+    """A preexec_fn makes Python fork and run interpreter code in a render thread's child, which hung
+    there for good (generation.ffmpeg.imageio_ffmpeg_lib); every reader and writer goes through it."""
+    from imageio_ffmpeg._utils import _popen_kwargs
+
+    from generation.ffmpeg import imageio_ffmpeg_lib
+
+    imageio_ffmpeg_lib()
+    assert _popen_kwargs(prevent_sigint=True)["preexec_fn"] is None

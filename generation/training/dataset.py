@@ -110,8 +110,9 @@ def caption_for(video: Path, src: Path, captions: dict[str, str]) -> str:
 
 def read_resized(video: Path, *, fps: int, width: int, height: int) -> Iterator[np.ndarray]:
     """RGB uint8 frames (height, width, 3) at `fps`, scaled to cover the size and centre-cropped."""
-    import imageio_ffmpeg
+    from generation.ffmpeg import imageio_ffmpeg_lib
 
+    imageio_ffmpeg = imageio_ffmpeg_lib()
     # imageio-ffmpeg warns whenever output and source sizes differ, which is the point here.
     logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
     vf = (
