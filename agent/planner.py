@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from itertools import pairwise
 
 from agent.canonical import canonical
+from agent.interfaces import Planner
 from agent.keywords import extract_keywords
 from agent.language import detect_language
 from agent.safety.rewrite import soften_prompt
@@ -208,3 +210,38 @@ class RulePlanner:
 def _scene_language(scene_text: str, diary_language: Language) -> Language:
     # A mixed diary can have a purely Korean or purely English scene.
     return detect_language(scene_text) if diary_language == "mixed" else diary_language
+
+
+def plan_leaving_out(
+    planner: Planner, text: str, left_out: Sequence[Span], *, segments: int, language: Language | None = None
+) -> DreamPlan:
+    """A plan of `text` without the `left_out` spans (the sentences a safety verdict withheld).
+
+    The planner reads the rest of the diary only, so no scene text, prompt or keyword is written from
+    a left-out sentence; each scene's span is mapped back onto `text` (a scene may stretch over a
+    left-out sentence, its `text` and `span.text` never hold it). LLM flags of this reduced plan are
+    dropped: the verdict was reached on the whole diary."""
+    pieces: list[tuple[int, int]] = []  # (start, end) of the kept parts of `text`
+    at = 0
+    for span in sorted(left_out, key=lambda s: s.start):
+        if span.start > at:
+            pieces.append((at, span.start))
+        at = max(at, span.end)
+    if at < len(text):
+        pieces.append((at, len(text)))
+    kept = "".join(text[a:b] for a, b in pieces)
+
+    def in_text(offset: int, *, end: bool) -> int:
+        base = 0
+        for a, b in pieces:
+            if offset < base + (b - a) or (end and offset == base + (b - a)):
+                return a + offset - base
+            base += b - a
+        return pieces[-1][1] if pieces else 0
+
+    plan = planner.plan(kept, segments=segments, language=language)
+    scenes = []
+    for seg in plan.segments:
+        start, end = in_text(seg.span.start, end=False), in_text(seg.span.end, end=True)
+        scenes.append(seg.model_copy(update={"span": Span(start=start, end=max(start, end), text=seg.text)}))
+    return plan.model_copy(update={"segments": scenes, "safety_flags": []})

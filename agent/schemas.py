@@ -82,6 +82,19 @@ class SafetyVerdict(BaseModel):
     decision: Decision
     reasons: list[Reason] = Field(default_factory=list)
     support_message: bool = False  # self-harm: the user also gets a short support message
+    # allowed, but these sentences are left out of the video (a sexual or gory moment in an
+    # otherwise ordinary dream; content policy in docs/architecture.md): nothing rendered reads them
+    withheld: list[Span] = Field(default_factory=list)
+
+    def renders(self, text: str, start: int = 0, end: int | None = None) -> bool:
+        """Whether a model may read any of `text[start:end]` (the diary this verdict is of): the
+        diary is allowed and a letter or digit of that part lies outside every withheld sentence."""
+        if self.decision != "allow":
+            return False
+        stop = len(text) if end is None else end
+        return any(
+            text[i].isalnum() and not any(w.start <= i < w.end for w in self.withheld) for i in range(start, stop)
+        )
 
 
 class Style(BaseModel):

@@ -83,6 +83,8 @@ class Delivery:
         caption = t(
             lang, "caption", job_id=job.job_id, scenes=len(job.segments), emotion=emotion_name(lang, job.emotion)
         )
+        if job.verdict is not None and job.verdict.withheld:
+            caption += "\n" + t(lang, "withheld", count=len(job.verdict.withheld))
         await self._upload(chat_id, Path(path), caption, video_keyboard(lang, job), lang, job.job_id)
         if clips:
             await self.send_clips(chat_id, job, lang)

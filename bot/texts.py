@@ -47,6 +47,7 @@ EN: dict[str, str] = {
     "stage_done": "✨ Your dream video is ready.",
     "stage_failed": "⚠️ Making the video failed: {error}. Your diary is saved.",
     "caption": "🌙 Dream #{job_id} · {scenes} scene(s) · feeling: {emotion}",
+    "withheld": "🙈 {count} sentence(s) of your dream are left out of the video: DreamReel does not show sexual or gory scenes.",
     "refused": (
         "I will not make a video of this dream. Your diary is saved, and a person from our team will "
         "look at it and let you know."
@@ -167,6 +168,7 @@ KO: dict[str, str] = {
     "stage_done": "✨ 꿈 영상이 완성됐어요.",
     "stage_failed": "⚠️ 영상을 만들지 못했어요: {error}. 꿈 일기는 저장되어 있어요.",
     "caption": "🌙 꿈 #{job_id} · 장면 {scenes}개 · 감정: {emotion}",
+    "withheld": "🙈 꿈 일기의 {count}개 문장은 영상에서 뺐어요. 드림릴은 성적이거나 잔인한 장면은 만들지 않아요.",
     "refused": (
         "이 꿈은 영상으로 만들지 않을게요. 꿈 일기는 안전하게 저장되었고, 담당자가 직접 살펴본 뒤 "
         "알려 드릴게요."

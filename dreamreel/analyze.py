@@ -3,7 +3,7 @@
 Reads JSON lines ``{"text": ...}`` (a line that is not a JSON object is taken as the text itself)
 and writes one JSON line each::
 
-    {"language", "emotion", "emotion_scores", "verdict": {"decision", "reasons", "support_message"},
+    {"language", "emotion", "emotion_scores", "verdict": {"decision", "reasons", "support_message", "withheld"},
      "planner", "segments"}
 
 The steps are the pipeline's plan step (`DreamPipeline.step_plan`) with the same components from

@@ -52,6 +52,7 @@ class StateData(EventData):
     channel: str | None = None  # received: where the diary came from
     planner: str | None = None  # planned: which planner made the plan
     support_message: bool | None = None  # planned: the user gets a support message (self-harm)
+    withheld: int | None = None  # planned: this many sentences are left out of the video (content policy)
     moderator: str | None = None  # approved / rejected by a moderator
     note: str | None = None
     reroll: int | None = None  # approved again: the scene re-rolled ...

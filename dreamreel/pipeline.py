@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from agent.canonical import canonical
 from agent.interfaces import EmotionClassifier, Planner
+from agent.planner import plan_leaving_out
 from agent.schemas import DreamPlan, EmotionResult, SafetyVerdict
 from agent.style import choose_style
 from dreamreel import moderation, sound
@@ -116,6 +117,11 @@ def understand_diary(
     measured judgement is the service's judgement.
     """
     plan: DreamPlan = planner.plan(text, segments=segments, language=language)  # type: ignore[arg-type]
+    verdict: SafetyVerdict = safety.check(text, plan)
+    if verdict.withheld:
+        # allowed without a sexual or gory moment: the scenes are planned again from the rest only,
+        # so nothing rendered, prompted or captioned reads the sentences left out
+        plan = plan_leaving_out(planner, text, verdict.withheld, segments=segments, language=plan.language)
     # Classifiers read the canonical text (disguises undone), as the rules and prompts do.
     scenes = [canonical(seg.text) for seg in plan.segments]
     weights = [float(len(seg.text)) for seg in plan.segments]
@@ -123,11 +129,11 @@ def understand_diary(
     # a feeling spread over two sentences is lost when each half is read alone (on held-out
     # GoEmotions training rows, split in two scenes by the planner, the scene mean alone scored
     # macro-F1 0.532, whole text + scene mean 0.573, the text read whole 0.566).
-    whole = [canonical(text)] if len(scenes) > 1 else []
+    rendered = " ".join(seg.text for seg in plan.segments) if verdict.withheld else text
+    whole = [canonical(rendered)] if len(scenes) > 1 else []
     results = emotion.classify(scenes + whole)
     emotions = results[: len(scenes)]
     overall = overall_emotion(results, weights + [sum(weights)] * len(whole))
-    verdict: SafetyVerdict = safety.check(text, plan)
     return Understanding(plan=plan, emotions=emotions, overall=overall, verdict=verdict)
 
 
@@ -296,12 +302,18 @@ class DreamPipeline:
             job.emotion_scores = dict(overall.scores)
             job.verdict = verdict.decision
             job.verdict_reasons = [r.model_dump(mode="json") for r in verdict.reasons]
+            job.withheld = [w.model_dump(mode="json") for w in verdict.withheld]
+            left_out = f", {len(verdict.withheld)} sentence(s) left out of the video" if verdict.withheld else ""
             transition(
                 s,
                 job,
                 JobState.PLANNED,
-                f"{len(plan.segments)} scenes, emotion {overall.label}, verdict {verdict.decision}",
-                StateData(planner=plan.planner, support_message=verdict.support_message),
+                f"{len(plan.segments)} scenes, emotion {overall.label}, verdict {verdict.decision}{left_out}",
+                StateData(
+                    planner=plan.planner,
+                    support_message=verdict.support_message,
+                    withheld=len(verdict.withheld) or None,
+                ),
             )
 
     # -- step: moderate -----------------------------------------------------------------------

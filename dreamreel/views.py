@@ -54,6 +54,8 @@ class VerdictView(BaseModel):
     decision: Literal["allow", "review", "block"]
     reasons: list[ReasonView] = Field(default_factory=list)
     support_message: bool = False
+    # allowed, with these sentences left out of the video (a sexual or gory moment; content policy)
+    withheld: list[SpanView] = Field(default_factory=list)
 
 
 class LoraView(BaseModel):
@@ -212,6 +214,7 @@ def job_view(job: Job, media: MediaStore, *, review_threshold: float) -> JobView
             # the policy's rule: a weak self-harm reason alone (a meaning-level head's opinion
             # on a murder dream, say) brings no support message
             support_message=any(r.category == "self_harm" and r.score >= review_threshold for r in reasons),
+            withheld=[SpanView.model_validate(w) for w in job.withheld or []],
         )
     video = media.path_for(job.video.path) if job.video else None
     subtitles = [video.with_suffix(kind) for kind in (".srt", ".vtt")] if video else []

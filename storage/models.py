@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as sql_text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING = {
@@ -129,6 +130,8 @@ class Job(Base):
     verdict: Mapped[str | None] = mapped_column(String(8))  # allow | review | block
     # [{"category", "score", "span": {"start", "end", "text"} | null, "source"}] of the safety step
     verdict_reasons: Mapped[list[Any]] = mapped_column(default=list)
+    # [{"start", "end", "text"}]: the sentences an allowed diary's video leaves out (SafetyVerdict.withheld)
+    withheld: Mapped[list[Any]] = mapped_column(default=list, server_default=sql_text("'[]'"))
     attempts: Mapped[int] = mapped_column(default=0)
     # the process running the job ("host:pid:token") and until when; see dreamreel.pipeline
     lease_owner: Mapped[str | None] = mapped_column(String(128))

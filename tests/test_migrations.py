@@ -18,7 +18,7 @@ from storage.db import Database
 from storage.models import Base, Diary, Event, Job, User
 
 REPO = Path(__file__).resolve().parent.parent
-HEAD = "0005_clip_quality"  # the newest revision: one line of history, this at its end
+HEAD = "0008_withheld"  # the newest revision: one line of history, this at its end
 
 
 @pytest.fixture
