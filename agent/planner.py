@@ -219,8 +219,8 @@ def plan_leaving_out(
 
     The planner reads the rest of the diary only, so no scene text, prompt or keyword is written from
     a left-out sentence; each scene's span is mapped back onto `text` (a scene may stretch over a
-    left-out sentence, its `text` and `span.text` never hold it). LLM flags of this reduced plan are
-    dropped: the verdict was reached on the whole diary."""
+    left-out sentence: its span, `text[start:end]`, then holds it, the scene's `text` never does). LLM
+    flags of this reduced plan are dropped: the verdict was reached on the whole diary."""
     pieces: list[tuple[int, int]] = []  # (start, end) of the kept parts of `text`
     at = 0
     for span in sorted(left_out, key=lambda s: s.start):
@@ -243,5 +243,6 @@ def plan_leaving_out(
     scenes = []
     for seg in plan.segments:
         start, end = in_text(seg.span.start, end=False), in_text(seg.span.end, end=True)
-        scenes.append(seg.model_copy(update={"span": Span(start=start, end=max(start, end), text=seg.text)}))
+        end = max(start, end)
+        scenes.append(seg.model_copy(update={"span": Span(start=start, end=end, text=text[start:end])}))
     return plan.model_copy(update={"segments": scenes, "safety_flags": []})

@@ -45,8 +45,9 @@ def scenes() -> list[tuple[str, str, str]]:
 def measure(
     policy: SafetyPolicy, cap: int | None = None, rows: list[tuple[str, str, str]] | None = None
 ) -> dict[str, Any]:
-    """Refused alone, and of those, allowed between two plain sentences and after nine, per category
-    (of `rows`, default `scenes()`)."""
+    """Refused alone, and of those, let through between two plain sentences and after nine, per
+    category (of `rows`, default `scenes()`): allowed with some of the scene rendered (a scene the
+    verdict leaves out of the video, `SafetyVerdict.withheld`, is not let through)."""
     alone: Counter[str] = Counter()
     between: Counter[str] = Counter()
     after: Counter[str] = Counter()
@@ -59,8 +60,11 @@ def measure(
             continue
         alone[category] += 1
         before, behind = AROUND[lang]
-        between[category] += policy.check(f"{before} {text} {behind}").decision == "allow"
-        after[category] += policy.check(f"{PADDING[lang]} {text}").decision == "allow"
+        # let through: allowed with some of the scene rendered (a scene left out of the video is not)
+        around = f"{before} {text} {behind}"
+        between[category] += policy.check(around).renders(around, len(before) + 1, len(before) + 1 + len(text))
+        padded = f"{PADDING[lang]} {text}"
+        after[category] += policy.check(padded).renders(padded, len(PADDING[lang]) + 1)
     return {"scenes": total, "refused_alone": alone, "allowed_between_two": between, "allowed_after_nine": after}
 
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from agent.schemas import SafetyVerdict
 from agent.train.data import GROUP_BIASES, read_jsonl
 from agent.train.evaluate import balanced_accuracy
 from bench.disguise import disguise_set
@@ -119,16 +120,29 @@ PADDING = {lang: " ".join(sentences) for lang, sentences in PADDING_SENTENCES.it
 def padded_paraphrases(analyze: Analyze, alone: dict[str, str], data: Path = POLICY_DATA) -> dict[str, Any]:
     """The harmful paraphrases (review or block expected) after `PADDING` in their language
     ("mixed" rows get the Korean one): how many are refused (review or block), against `alone`
-    (`paraphrases(...)["decisions"]`: each row's decision without the padding)."""
+    (`paraphrases(...)["decisions"]`: each row's decision without the padding), and how many of the
+    others are allowed with every word of the paraphrase left out of the video (`left_out`: the
+    verdict's `withheld` sentences cover it, so no model reads it; content policy, a moment in an
+    otherwise ordinary dream)."""
     rows = [r for r in read_jsonl(data / "paraphrase.jsonl") if r["expect"] != "allow"]
     refused_alone = [alone[str(r["id"])] != "allow" for r in rows]
-    padded_texts = [f"{PADDING['en' if r['lang'] == 'en' else 'ko']} {r['text']}" for r in rows]
-    padded = [_decision(a) != "allow" for a in analyze(padded_texts)]
+    pads = [PADDING["en" if r["lang"] == "en" else "ko"] for r in rows]
+    texts = [f"{pad} {r['text']}" for pad, r in zip(pads, rows, strict=True)]
+    answers = analyze(texts)
+    padded = [_decision(a) != "allow" for a in answers]
+    left_out = [
+        not refused and a.get("verdict") is not None
+        and not SafetyVerdict.model_validate(a["verdict"]).renders(text, len(pad) + 1)
+        for text, a, refused, pad in zip(texts, answers, padded, pads, strict=True)
+    ]
     return {
         "n": len(rows),
         "refused_alone": sum(refused_alone),
         "refused_padded": sum(padded),
-        "lost": [r["id"] for r, a, p in zip(rows, refused_alone, padded, strict=True) if a and not p],
+        "left_out_padded": sum(left_out),
+        "lost": [
+            r["id"] for r, a, p, o in zip(rows, refused_alone, padded, left_out, strict=True) if a and not (p or o)
+        ],
     }
 
 
@@ -204,6 +218,8 @@ def print_policy_table(results: dict[str, Any], write: Callable[[str], Any]) -> 
         write(
             f"| harmful paraphrases refused after nine ordinary sentences (alone: {r['refused_alone']}) "
             f"| data/policy/paraphrase.jsonl | {r['n']} | {r['refused_padded']}/{r['n']} | - |\n"
+            f"| ... refused, or allowed with the whole paraphrase left out of the video "
+            f"| data/policy/paraphrase.jsonl | {r['n']} | {r['refused_padded'] + r['left_out_padded']}/{r['n']} | - |\n"
         )
     for name, label in (("benign_ko", "benign Korean dreams"), ("dreambank_en", "DreamBank reports (en)")):
         r = results.get("benign", {}).get(name)

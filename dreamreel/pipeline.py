@@ -120,8 +120,17 @@ def understand_diary(
     verdict: SafetyVerdict = safety.check(text, plan)
     if verdict.withheld:
         # allowed without a sexual or gory moment: the scenes are planned again from the rest only,
-        # so nothing rendered, prompted or captioned reads the sentences left out
-        plan = plan_leaving_out(planner, text, verdict.withheld, segments=segments, language=plan.language)
+        # so nothing rendered, prompted or captioned reads the sentences left out. The rest is checked
+        # again as it now reads: cutting a sentence out can change it (a right-to-left override
+        # closed inside the cut sentence then runs on over reversed text an evader hid after it);
+        # unless it is a plain allow, the whole diary is refused as it would have been.
+        kept = plan_leaving_out(planner, text, verdict.withheld, segments=segments, language=plan.language)
+        rest = " ".join(seg.text for seg in kept.segments)
+        again = safety.check(rest, kept, withhold=False)
+        if again.decision == "allow" and not again.support_message:
+            plan = kept
+        else:
+            verdict = safety.check(text, plan, withhold=False)
     # Classifiers read the canonical text (disguises undone), as the rules and prompts do.
     scenes = [canonical(seg.text) for seg in plan.segments]
     weights = [float(len(seg.text)) for seg in plan.segments]

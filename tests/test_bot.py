@@ -40,7 +40,7 @@ SELF_HARM_DREAM = "꿈속에서 너무 지쳐서 그냥 죽고 싶다고 생각�
 LINK_SECRET = "link-secret-0123456789abcdef"
 WITHHELD_DREAM = (
     "할머니 집에 놀러 갔다. 부엌에서 같이 국수를 먹었다. 그날 밤 다락방에서 애인과 성관계를 했다. "
-    "저녁에는 등대까지 해변을 걸었다. 바다는 초록색이었고 조용했다."
+    "저녁에는 등대까지 해변을 걸었다. 바다는 초록색이었고 조용했다. 갈색 개 한 마리가 집까지 따라왔다."
 )
 GORE_DREAM = "꿈에서 나는 칼로 룸메이트를 여러 번 찔러 살해했다. 바닥에 피가 흥건했고 나는 시체를 숨기려고 했다."
 
@@ -196,8 +196,8 @@ async def test_a_dream_with_a_moment_left_out_is_delivered_and_the_caption_says_
         video = await s.wait_for(lambda: s.calls_to("sendVideo", DREAMER, ok=True), what="the video")
         job = await _job_of(h, DREAMER)
         assert job.status == "done" and job.verdict is not None
-        assert [w.text for w in job.verdict.withheld] == ["그날 밤 다락방에서 애인과 성관계를 했다."]
-        assert t("ko", "withheld", count=1) in video[0].text
+        assert "그날 밤 다락방에서 애인과 성관계를 했다." in [w.text for w in job.verdict.withheld]
+        assert t("ko", "withheld", count=len(job.verdict.withheld)) in video[0].text
         assert t("ko", "refused") not in s.texts_to(DREAMER)
         assert all("성관계" not in seg.text for seg in job.segments)
 

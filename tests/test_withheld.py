@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
+from agent.emotion import overall_emotion
 from agent.planner import RulePlanner, plan_leaving_out
 from agent.safety import SafetyPolicy
-from agent.schemas import Span
+from agent.schemas import EMOTIONS, DreamPlan, EmotionResult, SafetyVerdict, Span
+from dreamreel.pipeline import understand_diary
 from dreamreel.service import DreamService
 from dreamreel.settings import load_settings
 from dreamreel.views import JobOptions
@@ -50,8 +52,9 @@ def test_a_sexual_moment_in_an_ordinary_dream_is_left_out_and_the_dream_allowed(
     text = diary(*ORDINARY[:3], LOVE, *ORDINARY[3:])
     verdict = policy.check(text)
     assert verdict.decision == "allow"
-    assert [w.text for w in verdict.withheld] == [LOVE]
-    assert text[verdict.withheld[0].start : verdict.withheld[0].end] == LOVE
+    # the moment goes with the sentence before and after it (a continuation may carry no signal)
+    assert [w.text for w in verdict.withheld] == [ORDINARY[2], LOVE, ORDINARY[3]]
+    assert all(text[w.start : w.end] == w.text for w in verdict.withheld)
     # the reasons still say why (a moderator or the user can see it)
     assert any(r.category == "sexual" and r.score >= policy.block_threshold for r in verdict.reasons)
 
@@ -60,14 +63,14 @@ def test_a_korean_sexual_moment_is_left_out_too(policy: SafetyPolicy) -> None:
     text = diary(*KO_ORDINARY[:2], KO_LOVE, *KO_ORDINARY[2:])
     verdict = policy.check(text)
     assert verdict.decision == "allow"
-    assert [w.text for w in verdict.withheld] == [KO_LOVE]
+    assert [w.text for w in verdict.withheld] == [KO_ORDINARY[1], KO_LOVE, KO_ORDINARY[2]]
 
 
 def test_a_gory_moment_in_a_nightmare_is_left_out(policy: SafetyPolicy) -> None:
     text = diary(*ORDINARY[:4], GORE, *ORDINARY[4:])
     verdict = policy.check(text)
     assert verdict.decision == "allow"
-    assert [w.text for w in verdict.withheld] == [GORE]
+    assert [w.text for w in verdict.withheld] == [ORDINARY[3], GORE, ORDINARY[4]]
     # a child near it: a person reads it
     verdict = policy.check(diary(*ORDINARY[:4], "My son was watching from the car.", GORE, *ORDINARY[4:]))
     assert verdict.decision == "block" and verdict.withheld == []
@@ -87,9 +90,11 @@ def test_a_short_diary_about_it_stays_refused(text: str, policy: SafetyPolicy) -
     assert verdict.withheld == []
 
 
-def test_the_smallest_diary_with_a_moment_left_out_has_three_other_sentences(policy: SafetyPolicy) -> None:
-    verdict = policy.check(diary(ORDINARY[0], LOVE, ORDINARY[1], ORDINARY[2]))
-    assert verdict.decision == "allow" and len(verdict.withheld) == 1
+def test_the_smallest_diary_with_a_moment_left_out_keeps_three_other_sentences(policy: SafetyPolicy) -> None:
+    verdict = policy.check(diary(LOVE, *ORDINARY[1:5]))
+    assert verdict.decision == "allow" and [w.text for w in verdict.withheld] == [LOVE, ORDINARY[1]]
+    verdict = policy.check(diary(ORDINARY[1], LOVE, *ORDINARY[2:5]))  # its two neighbours go: two remain
+    assert verdict.decision == "block" and verdict.withheld == []
 
 
 def test_more_than_a_quarter_of_the_diary_stays_refused(policy: SafetyPolicy) -> None:
@@ -143,7 +148,7 @@ def test_a_disguised_moment_is_left_out_where_it_is_written(policy: SafetyPolicy
     text = diary(*ORDINARY[:3], disguised, *ORDINARY[3:])
     verdict = policy.check(text)
     assert verdict.decision == "allow"
-    assert [w.text for w in verdict.withheld] == [disguised]
+    assert disguised in [w.text for w in verdict.withheld]
 
 
 def test_the_plan_leaves_the_sentence_out_and_points_into_the_diary() -> None:
@@ -179,15 +184,15 @@ def test_a_job_renders_the_dream_without_the_moment_and_says_so(service: DreamSe
     view = service.run_job(job.job_id)
     assert view.status == "done", view.error
     assert view.verdict is not None and view.verdict.decision == "allow"
-    assert [w.text for w in view.verdict.withheld] == [LOVE]
+    assert LOVE in [w.text for w in view.verdict.withheld]
     assert len(view.segments) == 3 and len(view.clips) == 3
     for seg in view.segments:
         assert "love" not in seg.text and "love" not in (seg.prompt or "").lower()
     detail = service.get_job(job.job_id, detail=True)
     assert detail.diary == text  # the diary is kept as written
     planned = [e for e in detail.events or [] if e.kind == "state" and e.state == "planned"]
-    assert planned and planned[0].data.get("withheld") == 1
-    assert "1 sentence(s) left out" in planned[0].message
+    assert planned and planned[0].data.get("withheld") == 3
+    assert "3 sentence(s) left out" in planned[0].message
 
 
 def test_a_verdict_renders_what_it_allows_and_does_not_leave_out(policy: SafetyPolicy) -> None:
@@ -200,3 +205,77 @@ def test_a_verdict_renders_what_it_allows_and_does_not_leave_out(policy: SafetyP
     assert not refused.renders(LOVE)
     allowed = policy.check(ORDINARY[0])
     assert allowed.renders(ORDINARY[0]) and not allowed.renders(ORDINARY[0] + " ...", len(ORDINARY[0]))
+
+
+# -- an evader's review of the first version (each allowed with the moment left out before) ----------
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        "My neighbour's twelve-year-old came over to play.",
+        "She was only 9 at the time.",
+        "An adolescent from down the street followed me.",
+        "그 애는 열두 살이었다.",
+        "여동생이 옆방에 있었다.",
+    ],
+)
+def test_a_child_told_by_age_or_kin_keeps_the_diary_refused(other: str, policy: SafetyPolicy) -> None:
+    verdict = policy.check(diary(*ORDINARY[:3], other, LOVE, *ORDINARY[3:]))
+    assert verdict.decision == "block" and verdict.withheld == []
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "He forced me to have sex with him.",
+        "He drugged my drink and had sex with me while I was passed out.",
+        "My boss said I would lose my job unless I had sex with him, so I did.",
+        "My stepfather had sex with me every night for years.",
+        "그가 억지로 나와 성관계를 했다.",
+        "지하철에서 어떤 남자가 나를 성추행했다.",
+        "My husband stabbed me again and again and a pool of blood spread under me, like every week.",
+    ],
+)
+def test_coercion_abuse_or_someone_close_in_the_moment_goes_to_a_person(moment: str, policy: SafetyPolicy) -> None:
+    verdict = policy.check(diary(*ORDINARY[:3], moment, *ORDINARY[3:]))
+    assert verdict.decision != "allow" and verdict.withheld == []
+
+
+def test_a_continuation_without_a_signal_goes_with_the_moment(policy: SafetyPolicy) -> None:
+    after = "He came on my face."
+    text = diary(*ORDINARY[:3], LOVE, after, *ORDINARY[3:])
+    verdict = policy.check(text)
+    assert verdict.decision == "allow"
+    assert [w.text for w in verdict.withheld] == [ORDINARY[2], LOVE, after]
+
+
+class _OneEmotion:
+    def classify(self, texts: list[str]) -> list[EmotionResult]:
+        return [EmotionResult(label="neutral", scores={e: 1.0 / len(EMOTIONS) for e in EMOTIONS}) for _ in texts]
+
+
+def test_text_direction_controls_keep_the_diary_whole(policy: SafetyPolicy) -> None:
+    """A right-to-left override in a kept sentence, closed inside the cut one, would run on over
+    reversed text hidden after it once the cut is made (an evader's review): refused whole."""
+    hidden = "and he touched the little girl between her legs"[::-1]
+    line = f"\u202eolleh. The stall was blue. \u202cWe had sex behind the stall. The lamp was red. {hidden}."
+    text = "\n".join([diary(*ORDINARY[:3]), line, diary(*ORDINARY[3:])])
+    judged = understand_diary(RulePlanner(), _OneEmotion(), policy, overall_emotion, text, segments=2)
+    assert judged.verdict.decision == "block" and judged.verdict.withheld == []
+
+
+def test_the_rest_is_checked_again_and_the_diary_refused_whole_unless_it_is_a_plain_allow() -> None:
+    """Whatever else a cut could change in how the rest reads, the plan step checks the rest again."""
+
+    class RefusesTheRest(SafetyPolicy):
+        def check(self, text: str, plan: DreamPlan | None = None, *, withhold: bool = True) -> SafetyVerdict:
+            if "attic" not in text:  # the rest, without the moment
+                return SafetyVerdict(decision="review")
+            return super().check(text, plan, withhold=withhold)
+
+    text = diary(*ORDINARY[:3], LOVE, *ORDINARY[3:])
+    assert SafetyPolicy().check(text).withheld  # the moment alone would be left out
+    judged = understand_diary(RulePlanner(), _OneEmotion(), RefusesTheRest(), overall_emotion, text, segments=2)
+    assert judged.verdict.decision == "block" and judged.verdict.withheld == []
+    assert "attic" in " ".join(seg.text for seg in judged.plan.segments)  # the whole diary's plan, for a moderator

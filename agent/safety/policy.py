@@ -32,7 +32,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 
-from agent.canonical import CanonicalText, canonicalize
+from agent.canonical import CanonicalText, canonical, canonicalize
 from agent.interfaces import ToxicityClassifier
 from agent.safety.meaning import MeaningDetector
 from agent.safety.profanity import profanity_signals
@@ -83,15 +83,38 @@ SEXUAL_VIOLENCE_RULES = frozenset({"en_rape", "ko_rape"})  # a person should rea
 # allowed with its moment left out: a person should read those. Wide on purpose (an adult's
 # daughter or a college student counts too): the cost is a refusal the policy made before anyway.
 YOUNG_WORDS = re.compile(
-    r"\b(?:bab(?:y|ies)|newborns?|infants?|teens?|teenagers?|youngsters?|(?:step|grand)?(?:daughters?|sons?)"
-    r"|grandchild(?:ren)?|nieces?|nephews?|cousins?|babysit\w*|sleepovers?|nann(?:y|ies)|nursery|kindergarten\w*"
-    r"|pupils?|students?|classmates?|(?:\d{1,2}(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth"
-    r"|ninth|tenth|eleventh|twelfth) grade(?:rs?)?|grade school|elementary|middle school|junior high|high school"
-    r"|school ?(?:girls?|boys?)|puberty|young (?:girls?|boys?)|little (?:sisters?|brothers?|ones?)|boys?|girls?)\b"
-    r"|갓난|애기|애들|청소년|십대|딸(?!기)|아들|조카|사촌|학생|학년|초등|중학|고등학|유치원|어린|교복|소녀|소년",
+    r"\b(?:bab(?:y|ies)|newborns?|infants?|teens?|teenagers?|adolescents?|youngsters?|lads?"
+    r"|(?:step|grand)?(?:daughters?|sons?)|grandchild(?:ren)?|nieces?|nephews?|cousins?|babysit\w*|sleepovers?"
+    r"|nann(?:y|ies)|nursery|kindergarten\w*|pupils?|students?|classmates?|(?:\d{1,2}(?:st|nd|rd|th)|first|second"
+    r"|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth) grade(?:rs?)?|grade school"
+    r"|primary school|elementary|middle school|junior high|high school|school ?(?:girls?|boys?)|puberty"
+    r"|young (?:girls?|boys?)|little (?:sisters?|brothers?|ones?)|boys?|girls?"
+    r"|(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen"
+    r"|seventeen|\d{1,2})[- ]years?[- ]olds?|(?:aged?|only|just) (?:\d{1,2}|one|two|three|four|five|six|seven|eight"
+    r"|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen)\b"
+    r"|when i was (?:little|young|small|a (?:kid|child|boy|girl)))\b"
+    r"|갓난|애기|애들|청소년|십대|\d{1,2} ?대|딸(?!기)|아들|조카|사촌|동생|손녀|손자|제자|학생|학년|초등|중학|고등학|유치원|어린|교복|소녀"
+    r"|소년|(?:그|저|이|옆집|우리|남의) ?애(?![인정])|(?:\d{1,2}|한|두|세|네|다섯|여섯|일곱|여덟|아홉|열|열한|열두|열세|열네|열다섯"
+    r"|열여섯|열일곱) ?살",
     re.IGNORECASE,
 )
-
+# Text direction controls: an override opened in a kept sentence and closed inside a cut one runs on
+# over what follows once the cut is made, and reversed text hidden there reads forwards (an evader's
+# review: "...\u202eolleh. \u202cWe had sex... <a child, reversed>"). No diary is partly rendered with them.
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Words that tell coercion, abuse or a family member beside sexual content, or violence done to the
+# dreamer by someone close, in a moment or the sentence before or after it: a person reads such a
+# diary whole (it may be a disclosure), so nothing of it is left out instead (an evader's review found
+# each of these allowed with the moment left out).
+PERSON_SHOULD_READ = re.compile(
+    r"\b(?:grop\w*|forc(?:e|ed|es|ing)|drugg?\w*|unconscious|passed out|asleep|against my will|(?:said|saying|say) no"
+    r"|consent\w*|secret|threat\w*|blackmail\w*|unless|abus\w*|beat(?:s|en)? me|hit(?:s)? me|every (?:night|week|day)"
+    r"|for years|(?:step)?(?:father|dad|daddy|mother|mom|brother|sister)|uncle|aunt|grand(?:pa|father|ma|mother)"
+    r"|husband|wife|priest|coach|teacher|boss)\b"
+    r"|성추행|성희롱|추행|억지로|강제로|강요|약을 ?타|몰카|몰래 ?카메라|협박|비밀|때렸|폭행|학대|아빠|아버지|새아빠|계부|엄마|어머니|삼촌|이모부"
+    r"|고모부|오빠|형부|할아버지|남편|선생님|사장님|상사",
+    re.IGNORECASE,
+)
 # Category names other planners (LLMs) use for the same things.
 CATEGORY_ALIASES = {
     "violence": "gore", "graphic_violence": "gore", "blood": "gore",
@@ -385,12 +408,15 @@ class SafetyPolicy:
 
         A sexual or gory moment in an otherwise ordinary dream is left out, not the dream: every
         category at or over its threshold is one of `WITHHOLDABLE` and no other signal refuses; no
-        minor is named anywhere in the diary and no minors signal exists; no sexual-violence rule
-        matched; the sentences holding any signal of those categories (boosters included) are at most
-        `WITHHOLD_MAX_SHARE` of the diary's sentences with a letter or digit, and at least
-        `WITHHOLD_MIN_KEPT` such sentences hold none. A diary that is about such content (a short
-        one, or one where it takes more than a quarter) stays refused, and the sentences left out
-        are never planned, prompted or captioned (`agent.planner.plan_leaving_out`)."""
+        minor is named anywhere in the diary (`YOUNG_WORDS` too) and no minors signal exists; no
+        sexual-violence rule matched; the sentences holding any signal of those categories (boosters
+        included) are at most `WITHHOLD_MAX_SHARE` of the diary's sentences with a letter or digit;
+        each goes with the sentence before and after it (a continuation may carry no signal), at least
+        `WITHHOLD_MIN_KEPT` sentences remain, and none of those left out names coercion, abuse or
+        someone close (`PERSON_SHOULD_READ`). A diary that is about such content (a short one, or
+        one where it takes more than a quarter) stays refused, and the sentences left out are never
+        planned, prompted or captioned (`agent.planner.plan_leaving_out`; the pipeline checks the
+        rest again, `dreamreel.pipeline.understand_diary`)."""
         refusing = {c for c, s in scores.items() if c in BLOCKING + REVIEW_ONLY and s >= self.review_threshold}
         if not refusing or not refusing <= set(WITHHOLDABLE):
             return []
@@ -398,24 +424,30 @@ class SafetyPolicy:
             return []
         if minor_named or scores.get("minors", 0.0) > 0.0 or any(m.rule in SEXUAL_VIOLENCE_RULES for m in found):
             return []
+        if BIDI_CONTROLS.search(text):
+            return []  # cutting a sentence out could change the order the rest is read in (a review probe)
         counted = [s for s in split_sentences(text) if any(ch.isalnum() for ch in s.text)]
         marked = [m for m in found if m.category in WITHHOLDABLE]
-        flagged = [s for s in counted if any(m.start < s.end and s.start < m.end for m in marked)]
-        if any(not any(m.start < s.end and s.start < m.end for s in flagged) for m in marked):
+        flagged = {i for i, s in enumerate(counted) if any(m.start < s.end and s.start < m.end for m in marked)}
+        if any(not any(m.start < counted[i].end and counted[i].start < m.end for i in flagged) for m in marked):
             return []  # a signal outside every counted sentence: nothing safe to leave out
-        kept = len(counted) - len(flagged)
-        if kept < WITHHOLD_MIN_KEPT or len(flagged) > WITHHOLD_MAX_SHARE * len(counted):
+        # a moment's neighbours go with it: a continuation ("He came on my face.") may carry no signal
+        left_out = sorted({j for i in flagged for j in (i - 1, i, i + 1) if 0 <= j < len(counted)})
+        if len(counted) - len(left_out) < WITHHOLD_MIN_KEPT or len(flagged) > WITHHOLD_MAX_SHARE * len(counted):
             return []
-        return flagged
+        if any(PERSON_SHOULD_READ.search(canonical(counted[j].text)) for j in left_out):
+            return []  # coercion, abuse or someone close in the moment: a person reads it
+        return [counted[j] for j in left_out]
 
-    def check(self, text: str, plan: DreamPlan | None = None) -> SafetyVerdict:
+    def check(self, text: str, plan: DreamPlan | None = None, *, withhold: bool = True) -> SafetyVerdict:
         """Verdict on a diary: decision, reasons (category, combined score, span, source), support
-        flag, and the sentences left out of an allowed diary's video (`withheld_sentences`)."""
+        flag, and the sentences left out of an allowed diary's video (`withheld_sentences`; with
+        `withhold=False` a diary is allowed whole or refused whole)."""
         found, minor_named = self._signals(text, plan)
         scores = self.category_scores(found)
         decision, support = self.decide(scores)
         withheld: list[Sentence] = []
-        if decision != "allow":
+        if decision != "allow" and withhold:
             withheld = self.withheld_sentences(text, found, scores, minor_named=minor_named)
             if withheld:
                 decision = "allow"
