@@ -66,6 +66,26 @@ def test_korean_dream_becomes_a_stitched_video_with_every_step_recorded(service:
     assert any(e.kind == "progress" and "scene 3 of 3" in e.message for e in seen)
 
 
+def test_a_job_renders_the_dream_without_a_moment_left_out_and_says_so(service: DreamService) -> None:
+    """A sexual moment in an ordinary dream is left out of the video, not the dream (tests/test_withheld.py)."""
+    from tests.test_withheld import LOVE, ORDINARY, diary
+
+    text = diary(*ORDINARY[:3], LOVE, *ORDINARY[3:])
+    job = service.submit_diary(text, user="w1", options=JobOptions(segments=3), run=False)
+    view = service.run_job(job.job_id)
+    assert view.status == "done", view.error
+    assert view.verdict is not None and view.verdict.decision == "allow"
+    assert LOVE in [w.text for w in view.verdict.withheld]
+    assert len(view.segments) == 3 and len(view.clips) == 3
+    for seg in view.segments:
+        assert "love" not in seg.text and "love" not in (seg.prompt or "").lower()
+    detail = service.get_job(job.job_id, detail=True)
+    assert detail.diary == text  # the diary is kept as written
+    planned = [e for e in detail.events or [] if e.kind == "state" and e.state == "planned"]
+    assert planned and planned[0].data.get("withheld") == 3
+    assert "3 sentence(s) left out" in planned[0].message
+
+
 def test_refused_diary_is_saved_queued_and_approve_turns_it_into_a_video(service: DreamService) -> None:
     job = service.submit_diary(BLOCKED, user="u2", run=False)
     view = service.run_job(job.job_id)

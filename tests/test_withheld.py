@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from agent.emotion import overall_emotion
@@ -12,11 +10,6 @@ from agent.planner import RulePlanner, plan_leaving_out
 from agent.safety import SafetyPolicy
 from agent.schemas import EMOTIONS, DreamPlan, EmotionResult, SafetyVerdict, Span
 from dreamreel.pipeline import understand_diary
-from dreamreel.service import DreamService
-from dreamreel.settings import load_settings
-from dreamreel.views import JobOptions
-from dreamreel.wiring import build_service
-from tests.helpers import fast_env
 
 ORDINARY = [
     "I was at my grandmother's house by the sea.",
@@ -168,31 +161,6 @@ def test_the_plan_leaves_the_sentence_out_and_points_into_the_diary() -> None:
         assert text[: seg.span.end].endswith(seg.text[-20:])
     # everything but the moment is kept, in order
     assert rendered.replace(" ", "") == text.replace(LOVE, "").replace(" ", "")
-
-
-@pytest.fixture
-def service(monkeypatch: pytest.MonkeyPatch) -> Any:
-    fast_env(monkeypatch)
-    svc = build_service(load_settings())
-    yield svc
-    svc.close()
-
-
-def test_a_job_renders_the_dream_without_the_moment_and_says_so(service: DreamService) -> None:
-    text = diary(*ORDINARY[:3], LOVE, *ORDINARY[3:])
-    job = service.submit_diary(text, user="w1", options=JobOptions(segments=3), run=False)
-    view = service.run_job(job.job_id)
-    assert view.status == "done", view.error
-    assert view.verdict is not None and view.verdict.decision == "allow"
-    assert LOVE in [w.text for w in view.verdict.withheld]
-    assert len(view.segments) == 3 and len(view.clips) == 3
-    for seg in view.segments:
-        assert "love" not in seg.text and "love" not in (seg.prompt or "").lower()
-    detail = service.get_job(job.job_id, detail=True)
-    assert detail.diary == text  # the diary is kept as written
-    planned = [e for e in detail.events or [] if e.kind == "state" and e.state == "planned"]
-    assert planned and planned[0].data.get("withheld") == 3
-    assert "3 sentence(s) left out" in planned[0].message
 
 
 def test_a_verdict_renders_what_it_allows_and_does_not_leave_out(policy: SafetyPolicy) -> None:
