@@ -125,12 +125,12 @@ def understand_diary(
         # closed inside the cut sentence then runs on over reversed text an evader hid after it);
         # unless it is a plain allow, the whole diary is refused as it would have been.
         kept = plan_leaving_out(planner, text, verdict.withheld, segments=segments, language=plan.language)
-        rest = " ".join(seg.text for seg in kept.segments)
-        again = safety.check(rest, kept, withhold=False)
+        again = safety.check(" ".join(seg.text for seg in kept.segments), kept, withhold=False)
         if again.decision == "allow" and not again.support_message:
             plan = kept
-        else:
-            verdict = safety.check(text, plan, withhold=False)
+        else:  # the whole diary's decision, from the scores its reasons already carry
+            decision, support = safety.decide({r.category: r.score for r in verdict.reasons})
+            verdict = verdict.model_copy(update={"decision": decision, "support_message": support, "withheld": []})
     # Classifiers read the canonical text (disguises undone), as the rules and prompts do.
     scenes = [canonical(seg.text) for seg in plan.segments]
     weights = [float(len(seg.text)) for seg in plan.segments]
