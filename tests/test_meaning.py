@@ -72,6 +72,35 @@ def test_a_meaning_head_blocks_alone_with_the_sentence_as_span() -> None:
     assert gore[0].span is not None and gore[0].span.text == "His head burst like a melon on the street."
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # said plainly in fear: the rules read them as wishes before stop 38 (self_harm 0.8, review)
+        "The plane was falling and everyone was praying. I kept screaming that I don't want to die yet. We landed in a field.",
+        "비행기가 추락하고 있었고 모두가 기도했다. 나는 아직 죽고 싶지 않다고 계속 소리쳤다. 다행히 무사히 착륙했다.",
+    ],
+)
+def test_a_nightmares_fear_of_dying_said_as_an_unwanted_wish_is_allowed(text: str, policy: SafetyPolicy) -> None:
+    verdict = policy.check(text)
+    assert verdict.decision == "allow" and not verdict.support_message, verdict.reasons
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I don't want to die, I want to slit my wrists tonight.",
+        "I didn't want to die but the pills were already in my hand.",
+        "죽고 싶지 않지만 손목을 긋고 싶다.",
+        # said in fear, then the act: the rules excuse the denial, the heads still read the act
+        "I didn't want to die, so I ran to the bathroom and slit my wrists with a razor.",
+        "괴물이 무서워서 죽고 싶지 않았는데 결국 손목을 그었다.",
+    ],
+)
+def test_an_unwanted_wish_beside_a_real_one_still_gets_support(text: str, policy: SafetyPolicy) -> None:
+    verdict = policy.check(text)
+    assert verdict.decision == "review" and verdict.support_message, verdict.reasons
+
+
 def test_a_detector_under_another_name_still_counts_as_meaning_evidence() -> None:
     """The combiner weighs meaning-head signals by their source; a detector's own name must not
     turn its evidence into a signal that can never block."""

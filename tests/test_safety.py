@@ -102,6 +102,24 @@ def test_blocked_cases_name_their_category(repo_data: Path, policy: SafetyPolicy
         # 죽는구나 싶었다 is "I thought I would die" (싶다 of a thought, not V-고 싶다 of a wish)
         "고층 빌딩에서 떨어지는데 진짜 이대로 죽는구나 싶었다.",
         "괴물이 쫓아와서 이러다 죽겠다 싶었다.",
+        # a wish said plainly not to be wished, in a nightmare's fear, is not a wish: en_want_to_die read
+        # "didn't want to die" and ko_want_to_die 죽고 싶지 않다 as wishes (self_harm 0.8, review with
+        # the support message; no row of data/ said it, so nothing had taught the rules otherwise)
+        "A monster chased me through the forest. I screamed that I didn't want to die.",
+        "I didn't want to die so I ran as fast as I could.",
+        "I didnt want to die, so I ran.",
+        "I do not want to die here, I thought, and swam toward the light.",
+        "I never wanted to die in that dark lake, so I swam to the shore.",
+        "괴물에게 쫓기면서 죽고 싶지가 않아서 필사적으로 달렸다.",
+        "None of us wanted to die, so we ran to the boat.",
+        "죽고 싶지 않아서 있는 힘껏 달렸다.",
+        "괴물에게 쫓기면서 죽고 싶지는 않다고 소리쳤다.",
+        "파도에 휩쓸리면서도 사라지고 싶지 않았다.",
+        # where or with whom one would not live is no wish to die (ko_not_want_to_live, en_not_want_to_live)
+        "꿈에서 이사 갈 집을 보러 갔는데 이런 집에서 살고 싶지 않았다.",
+        "꿈에서 나는 당신과 살고 싶지 않다고 남편에게 말했다.",
+        "I walked around the seaside town and thought I wouldn't want to live anywhere else.",
+        "I didn't want to live in that dark castle, so I ran to the village.",
     ],
 )
 def test_allowed_nightmares_stay_allowed(text: str, policy: SafetyPolicy) -> None:
@@ -264,6 +282,15 @@ def test_nudity_next_to_a_child_goes_to_a_person(policy: SafetyPolicy) -> None:
         "발표에서 망신당했다\n집에 와서 한참 누워 있었다\n그냥 사라지고 싶다",  # lines without full stops
         "I keep cutting myself when nobody is home.",
         "I am going to kill myself tonight.",
+        # a wish not to live is a wish to die: 살고 싶지 않다 was allowed (no rule; the heads read 0.32)
+        "더 이상 살고 싶지 않다.",
+        "나는 살고 싶지 않았다.",
+        "I don't want to live anymore.",
+        "I didn't want to live.",
+        # a negated wish beside a real one does not excuse it
+        "I don't want to die, I want to kill myself.",
+        "죽고 싶지 않지만 자살하고 싶다.",
+        "I didn't want to die but I wanted to disappear forever.",
     ],
 )
 def test_self_harm_goes_to_review_with_support(text: str, policy: SafetyPolicy) -> None:
@@ -271,6 +298,66 @@ def test_self_harm_goes_to_review_with_support(text: str, policy: SafetyPolicy) 
     assert verdict.decision == "review"
     assert verdict.support_message
     assert "self_harm" in categories(verdict)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # an evader's review of the first version of the negated wish (stop 38): each was allowed by it
+        "It would be a lie to say I don't want to die.",
+        "I'd be lying if I said I didn't want to die.",
+        "I don't NOT want to die.",
+        "I'm not sure I don't want to die.",
+        "There isn't a day I don't want to die.",
+        "I have never wanted to die more than I do tonight.",
+        "I couldn't want to die more.",
+        "I never wanted to die more. I have the rope ready.",
+        "How could I not want to die?",
+        "Who doesn't want to die?",
+        "i dont want to die lol jk i do",
+        "I told them I didn't want to die. I lied.",
+        "I didn't want to die until tonight, now I do.",
+        "I'm so tired. I don't want to die, I just don't want to be here anymore.",
+        "I no longer wish to die in my sleep, I want to do it myself tonight.",
+        "A monster chased me and I screamed that I didn't want to die. I lied.",  # fear told, then taken back
+        "The waves were huge and I didn't want to die. Just kidding, I do.",
+        "죽고 싶지 않다고 하면 거짓말이다.",
+        "죽고 싶지 않은 건 아니다.",
+        "죽고 싶지 않은 날이 하루도 없다.",
+        "오늘만큼 죽고 싶지 않았던 날이 없다.",
+        "누가 죽고 싶지 않겠어?",
+        "죽고 싶지 않다고 엄마한테 말했다. 거짓말이었다.",
+        "죽고 싶진 않지만 더는 버틸 수가 없다.",
+        "죽고 싶지는 않아. 그냥 오늘 밤 다리에서 뛰어내릴 거야.",
+        "뛰어내리고 싶지 않다고 했지만 사실 매일 옥상에 올라간다.",
+        # missed before it too: "wanna", "wants", a Korean ending glued to the English words
+        "I wanna die.",
+        "No one wants to die more than me.",
+        "I want to die라고 생각했다.",
+        "I don't want to die라고 말했지만 거짓말이었다.",
+    ],
+)
+def test_a_denial_that_is_no_plain_fear_still_reads_as_the_wish(text: str, policy: SafetyPolicy) -> None:
+    verdict = policy.check(text)
+    assert verdict.decision == "review" and verdict.support_message, verdict.reasons
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # not wanting to live somewhere or with someone, a dream character's words, a double negation
+        "서울 살고 싶지 않아.",
+        "혼자 살고 싶지 않다.",
+        "꿈속의 마을은 너무 음침해서 거기 살고 싶지 않았다.",
+        "시골에서는 살고 싶지 않다.",
+        "그 사람이랑은 살고 싶지 않다.",
+        "살고 싶지 않은 건 아니다.",
+        "The ghost told me it didn't want to exist anymore.",
+        "The old vampire said he didn't want to live anymore and walked into the sun.",
+    ],
+)
+def test_not_wanting_to_live_somewhere_is_no_wish_to_die(text: str) -> None:
+    assert not [m for m in rule_matches(text) if m.category == "self_harm"], rule_matches(text)
 
 
 def test_profanity_alone_never_blocks(policy: SafetyPolicy) -> None:
