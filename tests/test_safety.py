@@ -102,19 +102,6 @@ def test_blocked_cases_name_their_category(repo_data: Path, policy: SafetyPolicy
         # 죽는구나 싶었다 is "I thought I would die" (싶다 of a thought, not V-고 싶다 of a wish)
         "고층 빌딩에서 떨어지는데 진짜 이대로 죽는구나 싶었다.",
         "괴물이 쫓아와서 이러다 죽겠다 싶었다.",
-        # a wish said plainly not to be wished, in a nightmare's fear, is not a wish: en_want_to_die read
-        # "didn't want to die" and ko_want_to_die 죽고 싶지 않다 as wishes (self_harm 0.8, review with
-        # the support message; no row of data/ said it, so nothing had taught the rules otherwise)
-        "A monster chased me through the forest. I screamed that I didn't want to die.",
-        "I didn't want to die so I ran as fast as I could.",
-        "I didnt want to die, so I ran.",
-        "I do not want to die here, I thought, and swam toward the light.",
-        "I never wanted to die in that dark lake, so I swam to the shore.",
-        "괴물에게 쫓기면서 죽고 싶지가 않아서 필사적으로 달렸다.",
-        "None of us wanted to die, so we ran to the boat.",
-        "죽고 싶지 않아서 있는 힘껏 달렸다.",
-        "괴물에게 쫓기면서 죽고 싶지는 않다고 소리쳤다.",
-        "파도에 휩쓸리면서도 사라지고 싶지 않았다.",
         # where or with whom one would not live is no wish to die (ko_not_want_to_live, en_not_want_to_live)
         "꿈에서 이사 갈 집을 보러 갔는데 이런 집에서 살고 싶지 않았다.",
         "꿈에서 나는 당신과 살고 싶지 않다고 남편에게 말했다.",
@@ -127,6 +114,28 @@ def test_allowed_nightmares_stay_allowed(text: str, policy: SafetyPolicy) -> Non
     assert verdict.decision == "allow", verdict.reasons
     assert not verdict.support_message
     assert_spans_exact(verdict, text)
+
+
+A_DENIED_WISH_IS_READ_AS_THE_WISH = pytest.mark.xfail(
+    strict=True,
+    reason="known false positive, kept on purpose (stop 38): a wish denied reads as the wish (review with the "
+    "support message); excusing a denial said plainly in fear let ~85 ideation and intent texts of two evader "
+    "reviews through (test_a_denial_is_still_read_as_the_wish, README)",
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A monster chased me through the forest. I screamed that I didn't want to die.",
+        "I didn't want to die so I ran as fast as I could.",
+        "죽고 싶지 않아서 있는 힘껏 달렸다.",
+        "괴물에게 쫓기면서 죽고 싶지는 않다고 소리쳤다.",
+    ],
+)
+@A_DENIED_WISH_IS_READ_AS_THE_WISH
+def test_a_nightmares_fear_said_as_a_denied_wish(text: str, policy: SafetyPolicy) -> None:
+    assert policy.check(text).decision == "allow"
 
 
 @pytest.mark.parametrize(
@@ -303,7 +312,7 @@ def test_self_harm_goes_to_review_with_support(text: str, policy: SafetyPolicy) 
 @pytest.mark.parametrize(
     "text",
     [
-        # an evader's review of the first version of the negated wish (stop 38): each was allowed by it
+        # two evader reviews of excusing a denied wish (stop 38): each was allowed by one version of it
         "It would be a lie to say I don't want to die.",
         "I'd be lying if I said I didn't want to die.",
         "I don't NOT want to die.",
@@ -330,6 +339,16 @@ def test_self_harm_goes_to_review_with_support(text: str, policy: SafetyPolicy) 
         "죽고 싶진 않지만 더는 버틸 수가 없다.",
         "죽고 싶지는 않아. 그냥 오늘 밤 다리에서 뛰어내릴 거야.",
         "뛰어내리고 싶지 않다고 했지만 사실 매일 옥상에 올라간다.",
+        # ... the second review: a danger word that is the method, a take-back or a time it did not list
+        "I don't want to die in the war, I'll shoot myself first.",
+        "I don't want to die in a fire, I'd rather drown myself.",
+        "총으로 죽고 싶지는 않다. 약을 모아 두었다.",
+        "괴물한테 죽고 싶지 않아서 내가 먼저 옥상에서 뛰어내릴 거야.",
+        "도망치면서 죽고 싶지 않았는데, 결국 옥상에서 뛰어내리기로 했다.",
+        "There was no night I didn't want to die, running from the monsters.",
+        "I screamed that I didn't want to die. That wasn't true.",
+        "I didn't want to die last year. This year I'm ready, the rope is in the garage.",
+        "무서워서 죽고 싶지 않다고 소리쳤다. 실은 그 반대였다.",
         # missed before it too: "wanna", "wants", a Korean ending glued to the English words
         "I wanna die.",
         "No one wants to die more than me.",
@@ -337,7 +356,7 @@ def test_self_harm_goes_to_review_with_support(text: str, policy: SafetyPolicy) 
         "I don't want to die라고 말했지만 거짓말이었다.",
     ],
 )
-def test_a_denial_that_is_no_plain_fear_still_reads_as_the_wish(text: str, policy: SafetyPolicy) -> None:
+def test_a_denial_is_still_read_as_the_wish(text: str, policy: SafetyPolicy) -> None:
     verdict = policy.check(text)
     assert verdict.decision == "review" and verdict.support_message, verdict.reasons
 

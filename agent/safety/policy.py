@@ -36,7 +36,7 @@ from agent.canonical import CanonicalText, canonical, canonicalize
 from agent.interfaces import ToxicityClassifier
 from agent.safety.meaning import MeaningDetector
 from agent.safety.profanity import profanity_signals
-from agent.safety.rules import NEGATABLE_WISH_RULES, NEGATED_WISH, RuleMatch, plain_negated_wish, rule_matches
+from agent.safety.rules import RuleMatch, rule_matches
 from agent.schemas import Decision, DreamPlan, Reason, SafetyVerdict, Span
 from agent.text import Sentence, split_sentences
 
@@ -305,14 +305,6 @@ class SafetyPolicy:
     def _canonical_signals(self, text: str) -> tuple[list[RuleMatch], bool]:
         sentences = split_sentences(text)
         found = rule_matches(text)
-        # a wish to die said plainly not to be wished, in a nightmare's fear, is no wish: it excuses the
-        # wish rules it overlaps (marks, never reasons; the heads read the sentence as written)
-        negated = [m for m in found if m.category == NEGATED_WISH and plain_negated_wish(text, m)]
-        found = [
-            m for m in found
-            if m.category != NEGATED_WISH
-            and not (m.rule in NEGATABLE_WISH_RULES and any(n.start < m.end and m.start < n.end for n in negated))
-        ]
         minor_named = any(m.category == "_minor" for m in found) or YOUNG_WORDS.search(text) is not None
         sexual_hint = False
         if self.meaning is not None and sentences:

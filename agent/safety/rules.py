@@ -49,9 +49,8 @@ class KoreanRule:
     standalone: bool = False  # the first slot must not be glued to a following noun (시발역)
     # a match is dropped when its sentence (`agent.text.split_sentences`) holds one of these
     unless: frozenset[str] = frozenset()
-    # whether the last slot may be negated (싶지 않다, 싶지는 않았다): None, it does not matter; False,
-    # a negated match is dropped (죽고 싶지 않다 is no wish to die); True, only a negated one counts
-    negated: bool | None = None
+    # only a match whose last slot is negated counts (살고 싶지 않다, 싶지는 않았다), the span holding the 않다
+    negated: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,10 +107,7 @@ _ACCIDENT_EN = (
 # endings of a wish or an intent before 싶다: 죽고 싶다, 자살할까 싶다, 죽었으면 싶다 (not 죽는구나 /
 # 죽겠다 싶었다, "I thought I would die")
 _WISH_ENDINGS_KO = "고|ᆯ까|을까|으면|면"
-# The internal category of a wish to die said not to be wished ("I didn't want to die", 죽고 싶지
-# 않았다): a mark, never a reason. The wish rules match it as before; `agent.safety.policy` lets it
-# excuse them only when `plain_negated_wish` holds (a nightmare's fear said plainly).
-NEGATED_WISH = "_negated_wish"
+# ways of saying no before "want to" (en_not_want_to_live)
 _NEGATION_EN = r"(?:\w+n't|\w+n’t|not|dont|didnt|doesnt|wouldnt|never|no longer)"
 _FEAR_EN = (
     r"\b(?:thought|think|thinking|felt|feel|feeling|sure|afraid|scared|terrified|frightened|knew|know|realized|feared|fear"
@@ -167,13 +163,14 @@ KOREAN_RULES: tuple[KoreanRule, ...] = (
     _ko("ko_no_filter", "override", 0.4, "검열|필터|제한|안전장치", "없이|없다", window=1),
     # self-harm wishes (reviewed by a person, never blocked)
     # a wish is V-고 싶다 (죽고 싶다); 죽는구나 싶었다, 죽겠다 싶었다 is "I thought I would die", the
-    # fear of a nightmare, as "I thought I was going to die" in English
+    # fear of a nightmare, as "I thought I was going to die" in English.
+    # A wish denied (죽고 싶지 않았다, "I didn't want to die") still reads as the wish, here and in
+    # en_want_to_die: stop 38 excused a denial said plainly in a nightmare's fear, and two evader
+    # reviews found about 85 ideation and intent texts it let through (a danger word is also a method:
+    # "I don't want to die in the war, I'll shoot myself first."; take-backs, double negatives, times).
+    # A nightmare that says it goes to a person with the support message (tests/test_safety.py, xfail).
     _ko("ko_want_to_die", "self_harm", 0.8, "죽다|자살|자살하다|자해|자해하다|뛰어내리다|목매다|죽어버리다", _WISH_ENDINGS_KO, "싶다",
         window=3),
-    # 죽고 싶지 않다, said plainly in fear, is no wish (a mark: `NEGATED_WISH`, `plain_negated_wish`);
-    # a suicide named (자살하고 싶지 않다) is not marked, as "I don't want to kill myself" is not
-    _ko("ko_negated_wish", NEGATED_WISH, 0.0, "죽다|죽어버리다|뛰어내리다|목매다|사라지다", _WISH_ENDINGS_KO, "싶다", window=3,
-        negated=True),
     # not wanting to live any more is a wish to die (as 살기 싫다 below): the speaker or a word of
     # giving up just before it (나는/더 이상/이제/차라리 살고 싶지 않다), not where or with whom
     # (서울 살고 싶지 않다, 이런 집에서는, 그 사람이랑 살고 싶지 않다)
@@ -252,10 +249,6 @@ ENGLISH_RULES: tuple[EnglishRule, ...] = (
     _en("en_want_to_die", "self_harm", 0.8, r"(?:(?:want|wants|wanted|wanting|wish|wished|tried|trying) to|wanna) die"
         r"|(?:want|wanted|wanting|wish|wished|going|tried|trying) to (?:kill myself|end it all"
         r"|end my life|end everything|disappear forever|not (?:be alive|exist|wake up))|wish i (?:was|were) dead|better off dead"),
-    # "I didn't want to die", said plainly in fear, is no wish (a mark: `plain_negated_wish`)
-    _en("en_negated_wish", NEGATED_WISH, 0.0,
-        rf"(?:{_NEGATION_EN}(?:\s+(?:really|even|ever))?|no one|nobody|none of us|neither of us)"
-        r"\s+(?:(?:want|wants|wanted|wanting|wish|wished) to|wanna) die"),
     # the writer not wanting to live (any more) is a wish to die; not wanting to live somewhere, or a
     # dream character's words ("the ghost didn't want to exist"), is not
     _en("en_not_want_to_live", "self_harm", 0.8,
@@ -350,11 +343,10 @@ def _match_korean_rule(
             last = _next_slot(tokens, sentence, slot, last, rule.window) if last is not None else None
         if last is None:
             continue
-        if rule.negated is not None:
-            negation = _negation_after(tokens, sentence, last)
-            if (negation is not None) != rule.negated:
+        if rule.negated:
+            last = _negation_after(tokens, sentence, last)
+            if last is None:
                 continue
-            last = negation if negation is not None else last  # the span holds the "not" too
         if rule.unless:
             start, end = _sentence_around(text, token.start)
             if any(_keys(t) & rule.unless for t in tokens if start <= t.start < end):
@@ -405,62 +397,6 @@ def english_matches(text: str) -> list[RuleMatch]:
         if int(age.group(1)) < MINOR_AGE_LIMIT:
             found.append(RuleMatch("_minor", 1.0, age.start(), age.end(), "en_age"))
     return found
-
-
-# The wish rules a plain negated wish excuses where they overlap it (`plain_negated_wish`).
-NEGATABLE_WISH_RULES = frozenset({"en_want_to_die", "ko_want_to_die", "ko_vanish", "ko_vanish_for_good"})
-# A nightmare's fear or danger in the sentence: what makes "I didn't want to die" its fear, not a
-# denial to be read for what it hides (no cognitive verbs: "I'm not sure I don't want to die").
-_DANGER_EN = re.compile(
-    r"\b(?:afraid|scared|terrified|frightened|fear\w*|panic\w*|scream\w*|yell\w*|shout\w*|cried|crying|chas\w+|monsters?"
-    r"|fell|fall\w*|drown\w*|ran|run|running|swam|swim\w*|fled|flee\w*|escap\w+|hid|hiding|begg\w+|pray\w*|fought"
-    r"|waves?|flood\w*|fire|flames|burning|crash\w*|sinking|sank|sharks?|zombies?|killer|gun|knife|war|bombs?|earthquake"
-    r"|tsunami|storm)\b",
-    re.IGNORECASE,
-)
-_DANGER_KO = re.compile(
-    r"무서|두려|겁|소리를? ?(?:쳤|치|질)|비명|외쳤|외치|도망|달렸|달리|헤엄|살려|빌었|빌며|기도|괴물|쫓|떨어지|떨어졌|빠져|빠졌"
-    r"|파도|불길|추락|지진|전쟁|필사|힘껏|숨었|숨어|총|좀비|살인마|상어|폭탄|홍수|가라앉"
-)
-# What turns a denial into something else: a question, a lie or a joke, a report of what was said, a
-# comparison or a time ("never wanted to die more", "until tonight"), a second negation.
-_NOT_PLAIN_EN = re.compile(
-    r"[?？]|\b(?:lie|lies|lied|lying|liar|kidding|joking|jk|lol|actually|truth|true|honestly|pretend\w*|more|as much"
-    r"|so much|anymore|any more|until|yesterday|today|tonight|now|every ?day|a day|ever|of course|wrong|say|said|saying"
-    r"|told|tell|telling|thinks?|wonder\w*|(?:really|i) do(?!\s*(?:not|n't|n’t)))\b",
-    re.IGNORECASE,
-)
-_NEGATION_WORDS_EN = re.compile(r"n't\b|n’t\b|\b(?:not|never|no one|nobody|none|nothing|dont|didnt|doesnt|wouldnt)\b", re.IGNORECASE)
-_NOT_PLAIN_KO = re.compile(
-    r"[?？]|거짓|농담|사실|솔직|아니|하루도|날이|날은|적이|적은|리가|겠어|겠냐|만큼|보다|오늘|매일|맨날|이제|그냥|끝내|차라리|더는|더 이상"
-    r"|말했|말해|했지만|지만|라고|다고 하"
-)
-# a denial taken back anywhere in the diary ("I told them I didn't want to die. I lied.")
-_TAKEN_BACK = re.compile(
-    r"\b(?:lie|lied|lying|liar|kidding|joking|jk|actually|truth|i (?:still |really )?do(?!\s*(?:not|n't|n’t)))\b|거짓|농담|사실은|솔직히",
-    re.IGNORECASE,
-)
-
-
-def plain_negated_wish(text: str, mark: RuleMatch) -> bool:
-    """Whether the negated wish `mark` (category `NEGATED_WISH`) in `text` is said plainly in a
-    nightmare's fear: its sentence tells fear or danger (screamed, ran, a monster, the waves; 소리쳤다,
-    도망, 괴물) and is no question, holds one negation only and no word of a lie, a joke, a report, a
-    comparison or a time, and nothing in the diary takes a denial back. Anything else reads as it
-    did before the mark (a review of the first version let "It would be a lie to say I don't want to
-    die.", "I have never wanted to die more than tonight." and 죽고 싶지 않다고 하면 거짓말이다 through)."""
-    start, end = _sentence_around(text, mark.start)
-    sentence = text[start:end]
-    if _TAKEN_BACK.search(text):
-        return False
-    if has_hangul(sentence):
-        danger = _DANGER_KO.search(sentence) or _DANGER_EN.search(sentence)
-        return bool(danger) and not _NOT_PLAIN_KO.search(sentence) and not _NOT_PLAIN_EN.search(sentence)
-    return (
-        bool(_DANGER_EN.search(sentence))
-        and not _NOT_PLAIN_EN.search(sentence)
-        and len(_NEGATION_WORDS_EN.findall(sentence)) == 1
-    )
 
 
 _KOREAN_SLANG = tuple((name, cat, w, re.compile(rf"(?<![가-힣])(?:{p})")) for name, cat, w, p in KOREAN_SLANG)
